@@ -1,0 +1,47 @@
+package entreactive
+
+import "context"
+
+// Emitter delivers events to their targets. The Socket.IO server in package
+// server implements it; entreactivetest.Recorder records events in tests.
+//
+// Emit is called after the change has committed, on the goroutine that
+// committed it, once per affected row and in commit order. It must not block
+// on slow receivers. The target is never empty and its Instance has already
+// been applied to ev.Data. An error is logged and reported; it never undoes
+// or fails the database write.
+type Emitter interface {
+	Emit(ctx context.Context, to Target, ev Event) error
+}
+
+// EmitterFunc adapts a function to the Emitter interface.
+//
+//	client := ent.NewClient(ent.Emitter(entreactive.EmitterFunc(
+//		func(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+//			log.Println(ev.Model, ev.Action, ev.ID)
+//			return nil
+//		})))
+type EmitterFunc func(ctx context.Context, to Target, ev Event) error
+
+// Emit calls f(ctx, to, ev).
+func (f EmitterFunc) Emit(ctx context.Context, to Target, ev Event) error { return f(ctx, to, ev) }
+
+// FailureReporter is an optional interface of an Emitter. When the emitter
+// implements it, an event that could not be produced or emitted (a target
+// function that panicked, an Emit error, rows that could not be loaded) is
+// reported to it, so it can log and count it, instead of being logged with
+// log/slog's default logger.
+type FailureReporter interface {
+	ReportFailure(ctx context.Context, f Failure)
+}
+
+// Failure describes an event that was lost after a successful write.
+type Failure struct {
+	// Model and Action name the mutation.
+	Model  string
+	Action Action
+	// ID is the row's id, or nil when the rows could not be loaded.
+	ID any
+	// Err says what went wrong.
+	Err error
+}

@@ -1,0 +1,70 @@
+package entreactive
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Action is the kind of change an Event reports.
+type Action string
+
+// The three actions of a reactive schema.
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+)
+
+// Event is one committed change of one row.
+//
+// Its JSON form is the payload of the Socket.IO "reactive" event:
+//
+//	{"action":"update","model":"Message","id":7,"data":{...},"changed":["text"],"timestamp":1700000000000}
+//
+// "changed" is present on updates only; "timestamp" is in milliseconds
+// since the Unix epoch.
+type Event struct {
+	// Action is create, update or delete.
+	Action Action
+	// Model is the schema's name, e.g. "Message".
+	Model string
+	// ID is the row's id.
+	ID any
+	// Data is the row as committed (as it was before, for a delete), or the
+	// Target's Instance when the target function set one. It is encoded with
+	// encoding/json: Sensitive fields of ent entities never appear.
+	Data any
+	// Changed lists the fields an update set or cleared, Sensitive fields
+	// left out. It is nil for creates and deletes.
+	Changed []string
+	// Timestamp is when the event was produced, right after the commit.
+	Timestamp time.Time
+}
+
+// wireEvent is the JSON shape of an Event.
+type wireEvent struct {
+	Action    Action   `json:"action"`
+	Model     string   `json:"model"`
+	ID        any      `json:"id"`
+	Data      any      `json:"data"`
+	Changed   []string `json:"changed,omitempty"`
+	Timestamp int64    `json:"timestamp"`
+}
+
+// MarshalJSON encodes the event in its wire format.
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := wireEvent{
+		Action:    e.Action,
+		Model:     e.Model,
+		ID:        e.ID,
+		Data:      e.Data,
+		Timestamp: e.Timestamp.UnixMilli(),
+	}
+	if e.Action == ActionUpdate {
+		w.Changed = e.Changed
+		if w.Changed == nil {
+			w.Changed = []string{}
+		}
+	}
+	return json.Marshal(w)
+}
