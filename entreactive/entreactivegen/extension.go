@@ -1,0 +1,143 @@
+// Package entreactivegen is the entc extension of entreactive. It generates
+// the typed glue that the reactive mixin's hook reaches through
+// entreactive.Glue, and the client option that sets the emitter:
+//
+//	// ent/entc.go
+//	ex, err := entreactivegen.NewExtension()
+//	if err != nil {
+//		log.Fatalf("creating entreactive extension: %v", err)
+//	}
+//	err = entc.Generate("./schema", &gen.Config{}, entc.Extensions(ex))
+//
+// The extension also sets the build tag entreactive.BuildTag while entc
+// loads the schema, so that rule files importing the generated package are
+// swapped for their placeholders. The tag is merged into the -tags flag of
+// any entc.BuildTags option given before the extension; give such options
+// before entc.Extensions.
+package entreactivegen
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"entgo.io/ent/entc"
+	"entgo.io/ent/entc/gen"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+// Extension implements entc.Extension for entreactive.
+type Extension struct {
+	entc.DefaultExtension
+	templates []*gen.Template
+}
+
+// ExtensionOption configures an Extension.
+type ExtensionOption func(*Extension) error
+
+// WithTemplates adds templates that are rendered beside the extension's
+// own, e.g. to override one of them.
+func WithTemplates(templates ...*gen.Template) ExtensionOption {
+	return func(e *Extension) error {
+		e.templates = append(e.templates, templates...)
+		return nil
+	}
+}
+
+// NewExtension returns the entreactive extension configured by opts.
+func NewExtension(opts ...ExtensionOption) (*Extension, error) {
+	e := &Extension{templates: AllTemplates}
+	for _, opt := range opts {
+		if err := opt(e); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Templates returns the extension's templates.
+func (e *Extension) Templates() []*gen.Template {
+	return e.templates
+}
+
+// Hooks returns the code generation hooks: a check that every reactive
+// schema can be glued.
+func (e *Extension) Hooks() []gen.Hook {
+	return []gen.Hook{checkSchemas}
+}
+
+// Options returns the entc options the extension needs: the build tag that
+// swaps rule files for their placeholders while entc loads the schema.
+func (e *Extension) Options() []entc.Option {
+	return []entc.Option{withBuildTag(entreactive.BuildTag)}
+}
+
+// checkSchemas rejects reactive schemas the generated glue cannot serve.
+func checkSchemas(next gen.Generator) gen.Generator {
+	return gen.GenerateFunc(func(g *gen.Graph) error {
+		var errs []error
+		for _, n := range g.Nodes {
+			if !isReactive(n.Annotations) {
+				continue
+			}
+			if n.IsView() || !n.HasOneFieldID() {
+				errs = append(errs, fmt.Errorf("entreactivegen: schema %s: a reactive schema needs a single id field", n.Name))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		return next.Generate(g)
+	})
+}
+
+// withBuildTag adds tag to the build flags entc loads the schema with. An
+// existing -tags flag is extended rather than followed by a second one,
+// which would replace it.
+func withBuildTag(tag string) entc.Option {
+	return func(cfg *gen.Config) error {
+		cfg.BuildFlags = mergeBuildTag(cfg.BuildFlags, tag)
+		return nil
+	}
+}
+
+// mergeBuildTag returns flags with tag added to its -tags flag, adding the
+// flag when there is none.
+func mergeBuildTag(flags []string, tag string) []string {
+	out := make([]string, 0, len(flags)+2)
+	var tags []string
+	for i := 0; i < len(flags); i++ {
+		switch f := flags[i]; {
+		case f == "-tags" || f == "--tags":
+			if i+1 < len(flags) {
+				tags = append(tags, splitTags(flags[i+1])...)
+				i++
+			}
+		case strings.HasPrefix(f, "-tags=") || strings.HasPrefix(f, "--tags="):
+			tags = append(tags, splitTags(f[strings.Index(f, "=")+1:])...)
+		default:
+			out = append(out, f)
+		}
+	}
+	for _, t := range tags {
+		if t == tag {
+			return append(out, "-tags", strings.Join(tags, ","))
+		}
+	}
+	return append(out, "-tags", strings.Join(append(tags, tag), ","))
+}
+
+// splitTags splits a -tags value, which is comma separated (or, in old
+// releases of the go command, space separated).
+func splitTags(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// isReactive reports whether a schema's annotations mark it as reactive.
+func isReactive(annotations gen.Annotations) bool {
+	a, ok := annotations[entreactive.AnnotationName].(map[string]any)
+	return ok && a["reactive"] == true
+}
+
+var _ entc.Extension = (*Extension)(nil)

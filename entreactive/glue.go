@@ -1,0 +1,107 @@
+package entreactive
+
+import (
+	"context"
+
+	"entgo.io/ent"
+)
+
+// Mutation is implemented by the generated mutation of every reactive
+// schema (e.g. *ent.MessageMutation). The mixin's hook reaches the typed
+// glue through it.
+type Mutation[T any] interface {
+	ent.Mutation
+	// Reactive returns the glue of this mutation.
+	Reactive() Glue[T]
+}
+
+// Glue is the typed, generated half of a reactive schema: what the generic
+// hook cannot do without knowing the schema. The code generator in package
+// entreactivegen writes one per reactive schema; applications do not
+// implement it.
+type Glue[T any] interface {
+	// Emitter returns the emitter set on the client with the generated
+	// Emitter option, or nil when there is none.
+	Emitter() Emitter
+	// Model returns the schema's name, e.g. "Message".
+	Model() string
+	// ID returns the id of row.
+	ID(row T) any
+	// Changed returns the fields the mutation sets or clears, without
+	// Sensitive fields.
+	Changed() []string
+	// Load returns, ordered by id, the rows the mutation's predicates match.
+	// The hook calls it before a delete (whole rows) and before a bulk
+	// update (only the ids are needed and loaded).
+	Load(ctx context.Context) ([]T, error)
+	// Reload returns the current state of rows, by id and in the same order;
+	// rows that no longer exist are left out.
+	Reload(ctx context.Context, rows []T) ([]T, error)
+	// Schedule runs emit once the mutation's change is committed: at the
+	// end of the transaction it belongs to, or at once outside of one. The
+	// rows of one CreateBulk statement are emitted together, in row order.
+	Schedule(emit func())
+}
+
+// Batch gathers the emit functions of the rows of one CreateBulk statement.
+// ent runs the hooks of such a statement nested, so they finish in reverse
+// row order; Batch restores row order. The generated code creates one per
+// statement; it is used by one goroutine.
+type Batch struct {
+	emits []func()
+	left  int
+}
+
+// NewBatch returns a batch for a statement of n rows.
+func NewBatch(n int) *Batch {
+	return &Batch{emits: make([]func(), n), left: n}
+}
+
+// Add records the emit function of row i. When every row has reported, it
+// returns one function that emits all rows in order; before that, nil.
+func (b *Batch) Add(i int, emit func()) func() {
+	b.emits[i] = emit
+	b.left--
+	if b.left > 0 {
+		return nil
+	}
+	return func() {
+		for _, emit := range b.emits {
+			emit()
+		}
+	}
+}
+
+// afterCommitKey is the context key of the queue of a committing transaction.
+type afterCommitKey struct{}
+
+// afterCommitQueue collects the emit functions of the inner commit hooks of
+// one transaction.
+type afterCommitQueue struct{ emits []func() }
+
+// AfterCommit runs commit and, when it succeeds, emit. The generated code
+// calls it from one commit hook per reactive mutation of a transaction.
+//
+// ent runs commit hooks nested, the first registered outermost, so their
+// code after the commit runs in reverse registration order. AfterCommit
+// passes a queue down the context from the outermost hook: inner hooks queue
+// their emit function, and the outermost runs its own and then the queued
+// ones in registration order, so events leave in mutation order.
+func AfterCommit(ctx context.Context, commit func(context.Context) error, emit func()) error {
+	if q, ok := ctx.Value(afterCommitKey{}).(*afterCommitQueue); ok {
+		if err := commit(ctx); err != nil {
+			return err
+		}
+		q.emits = append(q.emits, emit)
+		return nil
+	}
+	q := &afterCommitQueue{}
+	if err := commit(context.WithValue(ctx, afterCommitKey{}, q)); err != nil {
+		return err
+	}
+	emit()
+	for i := len(q.emits) - 1; i >= 0; i-- {
+		q.emits[i]()
+	}
+	return nil
+}

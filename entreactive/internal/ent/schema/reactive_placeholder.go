@@ -1,0 +1,13 @@
+//go:build entreactivegen
+
+package schema
+
+import (
+	"entgo.io/ent"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+func itemReactive() ent.Mixin { return entreactive.Placeholder() }
+
+func tagReactive() ent.Mixin { return entreactive.Placeholder() }
