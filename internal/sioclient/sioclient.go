@@ -1,0 +1,263 @@
+// Package sioclient is a small Socket.IO test client built on the
+// zishang520 Go client: it records every event it receives and offers
+// blocking, context-bounded helpers to wait for them.
+package sioclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/clients/engine/v3/transports"
+	"github.com/zishang520/socket.io/clients/socket/v3"
+	serversocket "github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Transport selects how a client connects.
+type Transport int
+
+// Transports.
+const (
+	// Upgrade starts with HTTP long-polling and upgrades to websocket (the
+	// browser default).
+	Upgrade Transport = iota
+	// WebSocketOnly connects with websocket directly.
+	WebSocketOnly
+	// PollingOnly never upgrades.
+	PollingOnly
+)
+
+// String names the transport for subtests.
+func (t Transport) String() string {
+	switch t {
+	case WebSocketOnly:
+		return "websocket"
+	case PollingOnly:
+		return "polling"
+	default:
+		return "polling-upgrade"
+	}
+}
+
+// Options configure Dial.
+type Options struct {
+	// Transport defaults to Upgrade.
+	Transport Transport
+	// Auth is the handshake auth payload (e.g. token, device_id).
+	Auth map[string]any
+}
+
+// ErrConnect wraps a connect_error sent by the server.
+var ErrConnect = errors.New("sioclient: connect error")
+
+// Client is one connected test socket.
+type Client struct {
+	sock *socket.Socket
+
+	mu         sync.Mutex
+	changed    chan struct{}
+	events     map[string][][]any
+	consumed   map[string]int
+	disconnect string
+	gone       bool
+}
+
+// Dial connects to url (e.g. "http://127.0.0.1:1234") and waits until the
+// namespace is connected or refused.
+func Dial(ctx context.Context, url string, o Options) (*Client, error) {
+	opts := socket.DefaultOptions()
+	opts.SetForceNew(true)
+	opts.SetMultiplex(false)
+	opts.SetReconnection(false)
+	opts.SetTimeout(10 * time.Second)
+	switch o.Transport {
+	case WebSocketOnly:
+		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.WebSocket))
+	case PollingOnly:
+		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.Polling))
+		opts.SetUpgrade(false)
+	default:
+		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.Polling, socket.WebSocket))
+	}
+	if o.Auth != nil {
+		opts.SetAuth(o.Auth)
+	}
+	c := &Client{
+		changed:  make(chan struct{}),
+		events:   make(map[string][][]any),
+		consumed: make(map[string]int),
+	}
+	result := make(chan error, 1)
+	sock, err := socket.Connect(url, opts)
+	if err != nil {
+		return nil, fmt.Errorf("sioclient: connect: %w", err)
+	}
+	c.sock = sock
+	sock.OnAny(func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		name, _ := args[0].(string)
+		c.record(name, args[1:])
+	})
+	_ = sock.On("connect", func(...any) {
+		select {
+		case result <- nil:
+		default:
+		}
+	})
+	_ = sock.On("connect_error", func(args ...any) {
+		msg := fmt.Sprint(args...)
+		if len(args) > 0 {
+			if e, ok := args[0].(error); ok {
+				msg = e.Error()
+			}
+		}
+		select {
+		case result <- fmt.Errorf("%w: %s", ErrConnect, msg):
+		default:
+		}
+	})
+	_ = sock.On("disconnect", func(args ...any) {
+		c.mu.Lock()
+		c.gone = true
+		if len(args) > 0 {
+			c.disconnect = fmt.Sprint(args[0])
+		}
+		c.notifyLocked()
+		c.mu.Unlock()
+	})
+	select {
+	case err := <-result:
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		c.Close()
+		return nil, fmt.Errorf("sioclient: dial: %w", ctx.Err())
+	}
+}
+
+func (c *Client) record(name string, args []any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events[name] = append(c.events[name], args)
+	c.notifyLocked()
+}
+
+func (c *Client) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// ID returns the socket id.
+func (c *Client) ID() string { return c.sock.Id() }
+
+// Connected reports whether the socket is connected.
+func (c *Client) Connected() bool { return c.sock.Connected() }
+
+// Emit sends an event without ack.
+func (c *Client) Emit(event string, args ...any) error { return c.sock.Emit(event, args...) }
+
+// EmitAck sends an event and waits for the server's ack.
+func (c *Client) EmitAck(ctx context.Context, event string, args ...any) ([]any, error) {
+	res := make(chan []any, 1)
+	ack := serversocket.Ack(func(a []any, err error) {
+		if err == nil {
+			res <- a
+		}
+	})
+	if err := c.sock.Emit(event, append(args, ack)...); err != nil {
+		return nil, err
+	}
+	select {
+	case a := <-res:
+		return a, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sioclient: ack of %q: %w", event, ctx.Err())
+	}
+}
+
+// Next waits for the next not yet consumed occurrence of event and returns
+// its arguments.
+func (c *Client) Next(ctx context.Context, event string) ([]any, error) {
+	for {
+		c.mu.Lock()
+		if n := c.consumed[event]; n < len(c.events[event]) {
+			c.consumed[event] = n + 1
+			args := c.events[event][n]
+			c.mu.Unlock()
+			return args, nil
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sioclient: waiting for %q: %w", event, ctx.Err())
+		}
+	}
+}
+
+// WaitCount waits until at least n occurrences of event were received.
+func (c *Client) WaitCount(ctx context.Context, event string, n int) error {
+	for {
+		c.mu.Lock()
+		got := len(c.events[event])
+		ch := c.changed
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sioclient: waiting for %d %q (got %d): %w", n, event, got, ctx.Err())
+		}
+	}
+}
+
+// Events returns the arguments of every occurrence of event so far.
+func (c *Client) Events(event string) [][]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]any(nil), c.events[event]...)
+}
+
+// Count returns how many occurrences of event were received.
+func (c *Client) Count(event string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events[event])
+}
+
+// WaitDisconnect waits until the socket is disconnected and returns the
+// reason.
+func (c *Client) WaitDisconnect(ctx context.Context) (string, error) {
+	for {
+		c.mu.Lock()
+		gone, reason, ch := c.gone, c.disconnect, c.changed
+		c.mu.Unlock()
+		if gone {
+			return reason, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", fmt.Errorf("sioclient: waiting for disconnect: %w", ctx.Err())
+		}
+	}
+}
+
+// Close disconnects the socket and closes its connection.
+func (c *Client) Close() {
+	c.sock.Disconnect()
+	if e := c.sock.Io().Engine(); e != nil {
+		e.Close()
+	}
+}

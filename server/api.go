@@ -1,0 +1,318 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+// Errors of the utility API.
+var (
+	// ErrClosed is returned by emits after Close.
+	ErrClosed = errors.New("server: closed")
+	// ErrReservedRoom is returned when the utility API is asked to make
+	// sockets join or leave a room the server manages itself.
+	ErrReservedRoom = errors.New("server: reserved room")
+	// ErrInvalidID is returned for a user or device id that cannot name a
+	// room (see FormatID).
+	ErrInvalidID = errors.New("server: invalid id")
+	// ErrReservedEvent is returned by On for the protocol's own events.
+	ErrReservedEvent = errors.New("server: reserved event name")
+)
+
+var (
+	_ entreactive.Emitter         = (*Server)(nil)
+	_ entreactive.FailureReporter = (*Server)(nil)
+)
+
+// Emit implements entreactive.Emitter: it encodes ev once and queues it for
+// the sockets in the target's rooms and users' rooms; a socket in several of
+// them receives it once. It never blocks: when the queue is full the event
+// is dropped and ErrQueueFull returned. User ids that cannot name a room
+// are skipped and logged.
+func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if to.Empty() {
+		return nil
+	}
+	if s.isClosed() {
+		return ErrClosed
+	}
+	attrs := []slog.Attr{
+		slog.String("model", ev.Model),
+		slog.String("action", string(ev.Action)),
+		slog.Any("id", ev.ID),
+	}
+	rooms := make([]string, 0, len(to.Rooms)+len(to.Users))
+	rooms = append(rooms, to.Rooms...)
+	for _, u := range to.Users {
+		room := UserRoom(u)
+		if room == "" {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
+				append(attrs, slog.Any("user", u))...)
+			continue
+		}
+		rooms = append(rooms, room)
+	}
+	payload, err := ev.MarshalJSON()
+	if err != nil {
+		s.stats.encodeErrors.Add(1)
+		return fmt.Errorf("server: encode %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
+	}
+	body := make([]byte, 0, len(payload)+len(EventReactive)+5)
+	body = append(body, `["`+EventReactive+`",`...)
+	body = append(body, payload...)
+	body = append(body, ']')
+	return s.del.enqueue(job{rooms: rooms, frame: newFrame(EventReactive, body), attrs: attrs})
+}
+
+// ReportFailure implements entreactive.FailureReporter: events lost after a
+// commit are logged with model, action and id, and counted in
+// Stats.Failures. Drops for a full queue are already logged when they
+// happen and are only counted.
+func (s *Server) ReportFailure(ctx context.Context, f entreactive.Failure) {
+	s.stats.failures.Add(1)
+	if errors.Is(f.Err, ErrQueueFull) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelError, "server: reactive event lost",
+		slog.String("model", f.Model), slog.String("action", string(f.Action)),
+		slog.Any("id", f.ID), slog.Any("err", f.Err))
+}
+
+// EmitToRooms sends an event to the sockets in any of rooms, each once.
+// Args are encoded with encoding/json, once.
+func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, args ...any) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	f, err := encodeFrame(event, args...)
+	if err != nil {
+		return err
+	}
+	return s.del.enqueue(job{rooms: rooms, frame: f})
+}
+
+// EmitToAll sends an event to every socket.
+func (s *Server) EmitToAll(ctx context.Context, event string, args ...any) error {
+	return s.EmitToRooms(ctx, []string{entreactive.RoomAll}, event, args...)
+}
+
+// EmitToUsers sends an event to every authenticated socket.
+func (s *Server) EmitToUsers(ctx context.Context, event string, args ...any) error {
+	return s.EmitToRooms(ctx, []string{entreactive.RoomUsers}, event, args...)
+}
+
+// EmitToGuests sends an event to every socket that is not authenticated.
+func (s *Server) EmitToGuests(ctx context.Context, event string, args ...any) error {
+	return s.EmitToRooms(ctx, []string{entreactive.RoomGuests}, event, args...)
+}
+
+// EmitToUser sends an event to every socket of one user.
+func (s *Server) EmitToUser(ctx context.Context, userID any, event string, args ...any) error {
+	return s.EmitToUserIDs(ctx, []any{userID}, event, args...)
+}
+
+// EmitToUserIDs sends an event to every socket of the given users, each
+// socket once.
+func (s *Server) EmitToUserIDs(ctx context.Context, userIDs []any, event string, args ...any) error {
+	rooms := make([]string, 0, len(userIDs))
+	for _, id := range userIDs {
+		room := UserRoom(id)
+		if room == "" {
+			return fmt.Errorf("%w: user %v", ErrInvalidID, id)
+		}
+		rooms = append(rooms, room)
+	}
+	return s.EmitToRooms(ctx, rooms, event, args...)
+}
+
+// EmitToDevice sends an event to every socket that announced deviceID.
+func (s *Server) EmitToDevice(ctx context.Context, deviceID string, event string, args ...any) error {
+	room := DeviceRoom(deviceID)
+	if room == "" {
+		return fmt.Errorf("%w: device %q", ErrInvalidID, deviceID)
+	}
+	return s.EmitToRooms(ctx, []string{room}, event, args...)
+}
+
+// EmitToUserDevice sends an event to one user's sockets on one device.
+func (s *Server) EmitToUserDevice(ctx context.Context, userID any, deviceID string, event string, args ...any) error {
+	room := UserDeviceRoom(userID, deviceID)
+	if room == "" {
+		return fmt.Errorf("%w: user %v device %q", ErrInvalidID, userID, deviceID)
+	}
+	return s.EmitToRooms(ctx, []string{room}, event, args...)
+}
+
+// userConns returns the sockets of a user, or an error for an invalid id.
+func (s *Server) userConns(userID any) ([]*Conn, string, error) {
+	id, ok := FormatID(userID)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: user %v", ErrInvalidID, userID)
+	}
+	return s.reg.members(UserRoom(id)), id, nil
+}
+
+// JoinUser makes every current socket of a user join room. It returns the
+// number of sockets that joined.
+func (s *Server) JoinUser(ctx context.Context, userID any, room string) (int, error) {
+	if reservedRoom(room) || !validRoom(room) {
+		return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
+	}
+	conns, id, err := s.userConns(userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		if !c.closed.Load() && c.user != nil && c.user.ID == id {
+			s.reg.join(c, room)
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n, nil
+}
+
+// LeaveUser makes every current socket of a user leave room. It returns the
+// number of sockets that were in it.
+func (s *Server) LeaveUser(ctx context.Context, userID any, room string) (int, error) {
+	if reservedRoom(room) || !validRoom(room) {
+		return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
+	}
+	conns, _, err := s.userConns(userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		if s.reg.has(c, room) {
+			s.reg.leave(c, room)
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n, nil
+}
+
+// IsUserOnline reports whether a user has at least one authenticated socket.
+func (s *Server) IsUserOnline(userID any) bool {
+	room := UserRoom(userID)
+	return room != "" && s.reg.size(room) > 0
+}
+
+// IsDeviceOnline reports whether a socket announced deviceID.
+func (s *Server) IsDeviceOnline(deviceID string) bool {
+	room := DeviceRoom(deviceID)
+	return room != "" && s.reg.size(room) > 0
+}
+
+// RoomSize returns the number of sockets in room.
+func (s *Server) RoomSize(room string) int { return s.reg.size(room) }
+
+// ConnectionCount returns the number of connected sockets.
+func (s *Server) ConnectionCount() int { return s.reg.count() }
+
+// UserCount returns the number of distinct authenticated users.
+func (s *Server) UserCount() int {
+	users := make(map[string]struct{})
+	for _, c := range s.reg.members(entreactive.RoomUsers) {
+		if u, ok := c.User(); ok {
+			users[u.ID] = struct{}{}
+		}
+	}
+	return len(users)
+}
+
+// UserDevices returns the distinct device ids of a user's sockets.
+func (s *Server) UserDevices(userID any) []string {
+	room := UserRoom(userID)
+	if room == "" {
+		return nil
+	}
+	seen := make(map[string]struct{})
+	var out []string
+	for _, c := range s.reg.members(room) {
+		if d := c.deviceID; d != "" {
+			if _, dup := seen[d]; !dup {
+				seen[d] = struct{}{}
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// DisconnectUser closes every socket of a user and returns how many.
+func (s *Server) DisconnectUser(ctx context.Context, userID any) int {
+	room := UserRoom(userID)
+	if room == "" {
+		return 0
+	}
+	return s.disconnectRoom(room)
+}
+
+// DisconnectDevice closes every socket that announced deviceID and returns
+// how many.
+func (s *Server) DisconnectDevice(ctx context.Context, deviceID string) int {
+	room := DeviceRoom(deviceID)
+	if room == "" {
+		return 0
+	}
+	return s.disconnectRoom(room)
+}
+
+func (s *Server) disconnectRoom(room string) int {
+	conns := s.reg.members(room)
+	for _, c := range conns {
+		c.disconnect("server disconnect")
+	}
+	return len(conns)
+}
+
+// On registers the handler of a custom client event, replacing any previous
+// one. The protocol's events (auth, deauth, join, leave) and Socket.IO's
+// reserved names cannot be registered. Events without a handler are
+// ignored; a client that asked for an ack gets {success:false, error:
+// "unknown event"}.
+func (s *Server) On(event string, h EventHandler) error {
+	switch event {
+	case "", EventAuth, EventDeauth, EventJoin, EventLeave,
+		"connect", "connect_error", "disconnect", "disconnecting", "error", "newListener", "removeListener":
+		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	if h == nil {
+		return errors.New("server: nil handler")
+	}
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.handlers[event] = h
+	return nil
+}
+
+// Use adds a connection middleware. Middlewares run in the order added.
+func (s *Server) Use(mw Middleware) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.middlewares = append(s.middlewares[:len(s.middlewares):len(s.middlewares)], mw)
+}
+
+// OnConnect adds a hook run once a socket is connected and in its rooms.
+func (s *Server) OnConnect(h func(ctx context.Context, c *Conn)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.onConnect = append(s.onConnect[:len(s.onConnect):len(s.onConnect)], h)
+}
+
+// OnDisconnect adds a hook run exactly once per socket, after it has left
+// every room.
+func (s *Server) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.onDisconnect = append(s.onDisconnect[:len(s.onDisconnect):len(s.onDisconnect)], h)
+}

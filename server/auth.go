@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// JWT configures how tokens sent with the "auth" event or in the handshake's
+// auth.token are verified.
+type JWT struct {
+	// Secret is the HMAC key for the default key function. Either Secret or
+	// KeyFunc must be set.
+	Secret []byte
+	// KeyFunc, when set, returns the key that verifies a token (see
+	// jwt.Keyfunc); it replaces Secret. Use it for RS256, ES256, EdDSA or key
+	// rotation. The server still enforces Algorithms and checks that the key's
+	// type matches the token's algorithm family.
+	KeyFunc jwt.Keyfunc
+	// Algorithms lists the accepted "alg" values. Default: ["HS256"].
+	// "none" is never accepted.
+	Algorithms []string
+	// UserIDClaims are the claims tried, in order, for the user id. The first
+	// one present decides: it must be a string or an integer. Default:
+	// ["id", "user_id", "sub"].
+	UserIDClaims []string
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Default: 0.
+	Leeway time.Duration
+	// MaxTokenBytes bounds the token's length; longer tokens are refused
+	// before parsing. Default: 8192.
+	MaxTokenBytes int
+}
+
+// Defaults of JWT.
+const (
+	DefaultMaxTokenBytes = 8192
+)
+
+// DefaultUserIDClaims are the claims tried for the user id when
+// JWT.UserIDClaims is empty.
+var defaultUserIDClaims = []string{"id", "user_id", "sub"}
+
+// User is the identity of an authenticated socket.
+type User struct {
+	// ID is the user id from the token, in plain decimal for numbers.
+	ID string
+	// Claims are the token's verified claims. Numbers are json.Number.
+	Claims map[string]any
+	// ExpiresAt is the token's exp, or the zero time when it has none.
+	ExpiresAt time.Time
+
+	// raw is the id as found in the token (string or json.Number), sent
+	// back in "authenticated".
+	raw any
+}
+
+// ErrInvalidToken is returned for every token that does not verify: bad
+// signature, unaccepted algorithm, expired, not yet valid, no usable user
+// id, not a string, too long. The reason is wrapped for logs; clients only
+// ever see "Invalid token".
+var ErrInvalidToken = errors.New("server: invalid token")
+
+// verifier checks tokens against one JWT configuration.
+type verifier struct {
+	parser   *jwt.Parser
+	keyFunc  jwt.Keyfunc
+	claims   []string
+	maxBytes int
+}
+
+func newVerifier(c JWT) (*verifier, error) {
+	if len(c.Secret) == 0 && c.KeyFunc == nil {
+		return nil, errors.New("server: JWT.Secret or JWT.KeyFunc is required")
+	}
+	algs := c.Algorithms
+	if len(algs) == 0 {
+		algs = []string{jwt.SigningMethodHS256.Alg()}
+	}
+	for _, a := range algs {
+		if a == "" || a == "none" || jwt.GetSigningMethod(a) == nil {
+			return nil, fmt.Errorf("server: JWT algorithm %q is not supported", a)
+		}
+	}
+	claims := c.UserIDClaims
+	if len(claims) == 0 {
+		claims = defaultUserIDClaims
+	}
+	maxBytes := c.MaxTokenBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxTokenBytes
+	}
+	userKey := c.KeyFunc
+	if userKey == nil {
+		secret := append([]byte(nil), c.Secret...)
+		userKey = func(*jwt.Token) (any, error) { return secret, nil }
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithJSONNumber(),
+		jwt.WithIssuedAt(),
+	}
+	if c.Leeway > 0 {
+		opts = append(opts, jwt.WithLeeway(c.Leeway))
+	}
+	return &verifier{
+		parser:   jwt.NewParser(opts...),
+		keyFunc:  matchingKey(userKey),
+		claims:   claims,
+		maxBytes: maxBytes,
+	}, nil
+}
+
+// matchingKey wraps a key function so that the key's type must fit the
+// token's algorithm family: an RSA public key can never be used as an HMAC
+// secret (the RS/HS confusion attack), whatever the key function returns.
+func matchingKey(kf jwt.Keyfunc) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		key, err := kf(t)
+		if err != nil {
+			return nil, err
+		}
+		ok := false
+		switch t.Method.(type) {
+		case *jwt.SigningMethodHMAC:
+			_, ok = key.([]byte)
+		case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS:
+			_, ok = key.(*rsa.PublicKey)
+		case *jwt.SigningMethodECDSA:
+			_, ok = key.(*ecdsa.PublicKey)
+		case *jwt.SigningMethodEd25519:
+			_, ok = key.(ed25519.PublicKey)
+		}
+		if !ok {
+			return nil, fmt.Errorf("key of type %T does not fit algorithm %s", key, t.Method.Alg())
+		}
+		return key, nil
+	}
+}
+
+// verify checks a token as received from a client (any JSON value).
+func (v *verifier) verify(raw any) (User, error) {
+	token, ok := raw.(string)
+	if !ok {
+		return User{}, fmt.Errorf("%w: token is a %T, not a string", ErrInvalidToken, raw)
+	}
+	if token == "" || len(token) > v.maxBytes {
+		return User{}, fmt.Errorf("%w: token length %d", ErrInvalidToken, len(token))
+	}
+	claims := jwt.MapClaims{}
+	if _, err := v.parser.ParseWithClaims(token, claims, v.keyFunc); err != nil {
+		return User{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	id, raw, err := v.userID(claims)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{ID: id, Claims: claims, raw: raw}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		u.ExpiresAt = exp.Time
+	}
+	return u, nil
+}
+
+func (v *verifier) userID(claims jwt.MapClaims) (id string, raw any, err error) {
+	for _, name := range v.claims {
+		val, ok := claims[name]
+		if !ok || val == nil {
+			continue
+		}
+		switch val.(type) {
+		case string, json.Number:
+		default:
+			return "", nil, fmt.Errorf("%w: claim %q is a %T", ErrInvalidToken, name, val)
+		}
+		id, ok := FormatID(val)
+		if !ok {
+			return "", nil, fmt.Errorf("%w: claim %q is not a usable id", ErrInvalidToken, name)
+		}
+		return id, val, nil
+	}
+	return "", nil, fmt.Errorf("%w: no user id claim (%v)", ErrInvalidToken, v.claims)
+}
+
+type userKey struct{}
+
+// WithUser returns a copy of ctx that carries u.
+func WithUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFromContext returns the user carried by ctx. Contexts passed to join
+// authorizers, event handlers and hooks carry the socket's user when it is
+// authenticated.
+func UserFromContext(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// Conn is one connected socket. Hooks, middlewares and event handlers
+// receive it; it is safe for concurrent use.
+type Conn struct {
+	srv       *Server
+	sock      *socket.Socket
+	id        string
+	deviceID  string
+	handshake Handshake
+
+	// ctx is cancelled when the socket disconnects or the server closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// mu serialises the socket's state changes (auth, deauth, join, expiry,
+	// close); it is taken before the registry's lock, never after.
+	mu     sync.Mutex
+	user   *User
+	rawID  any // the user id as found in the token (string or json.Number)
+	gen    uint64
+	expiry *time.Timer
+
+	// closed is set once, under mu, by close; read without the lock by
+	// delivery to skip sockets on their way out.
+	closed atomic.Bool
+}
+
+// Handshake is what a client sent when it connected.
+type Handshake struct {
+	// Address is the client's remote address.
+	Address string
+	// Headers are the HTTP headers of the first request.
+	Headers http.Header
+	// Query is the query string of the first request.
+	Query url.Values
+	// Auth is the client's auth payload, with "token" removed.
+	Auth map[string]any
+	// Time is when the socket was created.
+	Time time.Time
+}
+
+// ID returns the socket id.
+func (c *Conn) ID() string { return c.id }
+
+// DeviceID returns the device id announced at handshake, or "".
+func (c *Conn) DeviceID() string { return c.deviceID }
+
+// Handshake returns what the client sent when it connected.
+func (c *Conn) Handshake() Handshake { return c.handshake }
+
+// User returns the socket's user, if it is authenticated.
+func (c *Conn) User() (User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.user == nil {
+		return User{}, false
+	}
+	return *c.user, true
+}
+
+// Context returns a context that is cancelled when the socket disconnects
+// and that carries the socket's user (see UserFromContext) if it has one.
+func (c *Conn) Context() context.Context {
+	if u, ok := c.User(); ok {
+		return WithUser(c.ctx, u)
+	}
+	return c.ctx
+}
+
+// Rooms returns the rooms the socket is in (its private socket-id room
+// excluded).
+func (c *Conn) Rooms() []string { return c.srv.reg.roomsOf(c) }
+
+// Emit sends an event to this socket only. Args are encoded with
+// encoding/json. It returns an error if they cannot be encoded.
+func (c *Conn) Emit(event string, args ...any) error {
+	f, err := encodeFrame(event, args...)
+	if err != nil {
+		return err
+	}
+	c.srv.del.send([]*Conn{c}, f)
+	return nil
+}
+
+// Disconnect closes the socket's connection.
+func (c *Conn) Disconnect() { c.disconnect("server disconnect") }
+
+// emit sends a protocol event to this socket, logging encoding errors
+// (which only a bug can cause).
+func (c *Conn) emit(event string, payload any) {
+	if err := c.Emit(event, payload); err != nil {
+		c.srv.log.Error("server: emit", "event", event, "socket", c.id, "err", err)
+	}
+}
+
+// disconnect forgets the socket, then closes its transport.
+func (c *Conn) disconnect(reason string) {
+	c.close(reason)
+	c.sock.Disconnect(true)
+}
+
+// close forgets the socket: it leaves every room, its timer stops and the
+// disconnect hooks run. It runs once per socket however many times it is
+// called: the library can fire "disconnect" twice for one socket (two
+// concurrent closes both pass its connected check), and the server closes
+// sockets itself too.
+func (c *Conn) close(reason string) {
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return
+	}
+	c.closed.Store(true)
+	c.gen++
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	ctx := c.contextLocked()
+	c.mu.Unlock()
+
+	if c.srv.reg.remove(c) {
+		c.srv.runDisconnectHooks(ctx, c, reason)
+	}
+	c.cancel()
+}
+
+func (c *Conn) contextLocked() context.Context {
+	if c.user != nil {
+		return WithUser(c.ctx, *c.user)
+	}
+	return c.ctx
+}

@@ -1,0 +1,310 @@
+// Package server is the Socket.IO component of entreactive: it authenticates
+// sockets with JWTs, keeps them in rooms, and pushes committed ent changes
+// to them as "reactive" events. *Server implements entreactive.Emitter and
+// is an http.Handler for the Socket.IO path, to mount on any mux:
+//
+//	srv, err := server.New(server.Config{JWT: server.JWT{Secret: secret}})
+//	if err != nil { ... }
+//	defer srv.Close(context.Background())
+//	mux.Handle("/socket.io/", srv)
+//	client := ent.NewClient(ent.Driver(drv), ent.Emitter(srv))
+//
+// The wire protocol is described in DESIGN.md §4 and in the README.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// Config configures a Server. Zero fields take the defaults documented on
+// each field; only JWT.Secret (or JWT.KeyFunc) is required.
+type Config struct {
+	// Path is where the server answers, with a trailing slash. Mount the
+	// Server on the same path without stripping the prefix. Default
+	// "/socket.io/".
+	Path string
+	// JWT configures token verification for "auth" and handshake auth.token.
+	JWT JWT
+	// Authorize decides client "join" requests for rooms that are not
+	// reserved. Nil denies every join.
+	Authorize JoinAuthorizer
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// CORS, when set, answers cross-origin requests from the listed
+	// origins and checks the Origin of websocket upgrades against them.
+	// When nil, no CORS headers are sent and websocket upgrades must be
+	// same-origin (or carry no Origin, as non-browser clients do).
+	CORS *CORS
+	// PingInterval is how often the server pings a client. Default 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for the pong before closing
+	// the connection. Default 20s.
+	PingTimeout time.Duration
+	// ConnectTimeout is how long a client has, after the transport opens,
+	// to connect to the namespace. Default 45s.
+	ConnectTimeout time.Duration
+	// MaxPayload is the largest message, in bytes, a client may send; a
+	// larger one closes its connection. Default 1,000,000.
+	MaxPayload int64
+	// QueueSize is the capacity of the delivery queue between Emit (the
+	// database commit path) and the sockets. When it is full, the new event
+	// is dropped, logged and counted, and Emit returns ErrQueueFull: a
+	// commit never waits for sockets. Default 8192.
+	QueueSize int
+	// ClientDir, when set, is a directory holding the browser client bundle
+	// (e.g. node_modules/socket.io-client/dist); its socket.io*.js files are
+	// served under Path, e.g. /socket.io/socket.io.min.js.
+	ClientDir string
+}
+
+// CORS lists the origins allowed to connect from a browser.
+type CORS struct {
+	// AllowedOrigins are origins such as "https://app.example.com"; a single
+	// "*" allows any origin.
+	AllowedOrigins []string
+	// AllowCredentials lets browsers send cookies and HTTP auth.
+	AllowCredentials bool
+}
+
+// Defaults of Config.
+const (
+	DefaultPath           = "/socket.io/"
+	DefaultPingInterval   = 25 * time.Second
+	DefaultPingTimeout    = 20 * time.Second
+	DefaultConnectTimeout = 45 * time.Second
+	DefaultMaxPayload     = 1_000_000
+	DefaultQueueSize      = 8192
+)
+
+// Server is the Socket.IO server. Create it with New; it is safe for
+// concurrent use. Close it to end every connection and goroutine.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	verifier *verifier
+	io       *socket.Server
+	engine   http.Handler
+	reg      *registry
+	del      *delivery
+	stats    counters
+
+	// ctx is the parent of every connection's context; cancelled by Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	hooksMu      sync.RWMutex
+	handlers     map[string]EventHandler
+	middlewares  []Middleware
+	onConnect    []func(ctx context.Context, c *Conn)
+	onDisconnect []func(ctx context.Context, c *Conn, reason string)
+
+	// closeMu guards closed and active. active counts the server's own
+	// units of work in flight (the delivery goroutine, handlers, timer
+	// callbacks); idle is closed when the server is closed and active is 0.
+	closeMu   sync.Mutex
+	closed    bool
+	active    int
+	idle      chan struct{}
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New returns a Server ready to be mounted. It fails on a configuration
+// that cannot work (no JWT key, an unknown algorithm, a bad path).
+func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	v, err := newVerifier(cfg.JWT)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		verifier: v,
+		reg:      newRegistry(),
+		ctx:      ctx,
+		cancel:   cancel,
+		handlers: make(map[string]EventHandler),
+		done:     make(chan struct{}),
+		idle:     make(chan struct{}),
+	}
+	s.del = newDelivery(s, cfg.QueueSize)
+
+	opts := socket.DefaultServerOptions()
+	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
+	opts.SetServeClient(false)
+	opts.SetPingInterval(cfg.PingInterval)
+	opts.SetPingTimeout(cfg.PingTimeout)
+	opts.SetConnectTimeout(cfg.ConnectTimeout)
+	opts.SetMaxHttpBufferSize(cfg.MaxPayload)
+	if cfg.CORS != nil {
+		opts.SetCors(cfg.CORS.toLibrary())
+	}
+	s.io = socket.NewServer(nil, opts)
+	s.io.Use(s.admit)
+	if err := s.io.On("connection", s.onConnection); err != nil {
+		cancel()
+		return nil, fmt.Errorf("server: register connection handler: %w", err)
+	}
+	s.engine = s.io.ServeHandler(nil)
+
+	s.enter()
+	go func() {
+		defer s.exit()
+		s.del.run(s.done)
+	}()
+	return s, nil
+}
+
+func (c *Config) setDefaults() error {
+	if c.Path == "" {
+		c.Path = DefaultPath
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		return fmt.Errorf("server: Path %q must start with /", c.Path)
+	}
+	if !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.ClientDir != "" {
+		fi, err := os.Stat(c.ClientDir)
+		if err != nil {
+			return fmt.Errorf("server: ClientDir: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("server: ClientDir %q is not a directory", c.ClientDir)
+		}
+	}
+	if c.CORS != nil && len(c.CORS.AllowedOrigins) == 0 {
+		return errors.New("server: CORS.AllowedOrigins is empty")
+	}
+	return nil
+}
+
+func (c *CORS) toLibrary() *types.Cors {
+	var origin any = append([]string(nil), c.AllowedOrigins...)
+	if len(c.AllowedOrigins) == 1 && c.AllowedOrigins[0] == "*" {
+		origin = "*"
+	}
+	return &types.Cors{
+		Origin:      origin,
+		Methods:     []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		Credentials: c.AllowCredentials,
+	}
+}
+
+// clientFile matches the names of the browser bundle's files.
+var clientFile = regexp.MustCompile(`^socket\.io(\.msgpack|\.esm)?(\.min)?\.js(\.map)?$`)
+
+// ServeHTTP answers Socket.IO requests under Config.Path (and the client
+// bundle when Config.ClientDir is set). After Close it answers 503.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, s.cfg.Path) {
+		http.NotFound(w, r)
+		return
+	}
+	if s.isClosed() {
+		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		return
+	}
+	if rest := strings.TrimPrefix(r.URL.Path, s.cfg.Path); rest != "" {
+		if s.cfg.ClientDir != "" && clientFile.MatchString(rest) &&
+			(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.ServeFileFS(w, r, os.DirFS(s.cfg.ClientDir), path.Clean(rest))
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	s.engine.ServeHTTP(w, r)
+}
+
+// Close ends every connection, stops the delivery goroutine and waits for
+// the server's goroutines and in-flight handlers, at most until ctx is done
+// (then it returns ctx.Err()). It is safe to call more than once; later
+// calls wait the same way.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		if s.active == 0 {
+			close(s.idle)
+		}
+		s.closeMu.Unlock()
+		close(s.done)
+		s.cancel()
+		for _, c := range s.reg.all() {
+			c.disconnect("server shutting down")
+		}
+		s.io.Close(nil)
+	})
+	select {
+	case <-s.idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: close: %w", ctx.Err())
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.closed
+}
+
+// enter registers a unit of the server's own work (a handler, a timer
+// callback) so that Close waits for it. It reports false once the server
+// is closed: the caller must then do nothing.
+func (s *Server) enter() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.active++
+	return true
+}
+
+// exit ends a unit of work started by a successful enter.
+func (s *Server) exit() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.active--
+	if s.closed && s.active == 0 {
+		close(s.idle)
+	}
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync/atomic"
+)
+
+// counters are the server's monotonic counters.
+type counters struct {
+	queued       atomic.Uint64
+	sent         atomic.Uint64
+	dropped      atomic.Uint64
+	failures     atomic.Uint64
+	encodeErrors atomic.Uint64
+	received     atomic.Uint64
+	unknown      atomic.Uint64
+	authFailures atomic.Uint64
+	joinsRefused atomic.Uint64
+}
+
+// Stats is a snapshot of the server's state and counters.
+type Stats struct {
+	// Connections is the number of connected sockets.
+	Connections int `json:"connections"`
+	// Users is the number of distinct authenticated users.
+	Users int `json:"users"`
+	// Rooms maps every non-empty room to its size.
+	Rooms map[string]int `json:"rooms"`
+	// EventsQueued counts broadcasts accepted into the delivery queue.
+	EventsQueued uint64 `json:"events_queued"`
+	// EventsSent counts events written to sockets (one per socket).
+	EventsSent uint64 `json:"events_sent"`
+	// QueueDepth and QueueCapacity describe the delivery queue now.
+	QueueDepth    int `json:"queue_depth"`
+	QueueCapacity int `json:"queue_capacity"`
+	// Dropped counts broadcasts dropped because the queue was full.
+	Dropped uint64 `json:"dropped"`
+	// Failures counts events reported lost by entreactive (ReportFailure).
+	Failures uint64 `json:"failures"`
+	// EncodeErrors counts events whose JSON encoding failed.
+	EncodeErrors uint64 `json:"encode_errors"`
+	// EventsReceived counts events received from clients; UnknownEvents
+	// those without a handler.
+	EventsReceived uint64 `json:"events_received"`
+	UnknownEvents  uint64 `json:"unknown_events"`
+	// AuthFailures counts refused tokens; JoinsRefused refused joins.
+	AuthFailures uint64 `json:"auth_failures"`
+	JoinsRefused uint64 `json:"joins_refused"`
+}
+
+// Stats returns a snapshot of the server's state and counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Connections:    s.reg.count(),
+		Users:          s.UserCount(),
+		Rooms:          s.reg.sizes(),
+		EventsQueued:   s.stats.queued.Load(),
+		EventsSent:     s.stats.sent.Load(),
+		QueueDepth:     s.del.depth(),
+		QueueCapacity:  cap(s.del.queue),
+		Dropped:        s.stats.dropped.Load(),
+		Failures:       s.stats.failures.Load(),
+		EncodeErrors:   s.stats.encodeErrors.Load(),
+		EventsReceived: s.stats.received.Load(),
+		UnknownEvents:  s.stats.unknown.Load(),
+		AuthFailures:   s.stats.authFailures.Load(),
+		JoinsRefused:   s.stats.joinsRefused.Load(),
+	}
+}
+
+// StatsHandler returns an http.Handler that serves Stats as JSON. Room
+// names reveal who is online (user_{id}): mount it behind your own access
+// control.
+func (s *Server) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(s.Stats())
+	})
+}
