@@ -185,7 +185,7 @@ func TestTokenExpiryDeauthenticates(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
 	c := dial(t, url, sioclient.Options{})
 	ctx := waitCtx(t)
-	tok := token(t, jwt.MapClaims{"id": 5, "exp": time.Now().Add(1500 * time.Millisecond).Unix() + 1})
+	tok := token(t, jwt.MapClaims{"id": 5, "exp": time.Now().Add(1500*time.Millisecond).Unix() + 1})
 	ack, err := c.EmitAck(ctx, "auth", tok)
 	if err != nil || !ackSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
