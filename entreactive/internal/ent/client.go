@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -27,6 +28,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Plain is the client for interacting with the Plain builders.
+	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 }
@@ -41,6 +44,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Item = NewItemClient(c.config)
+	c.Plain = NewPlainClient(c.config)
 	c.Tag = NewTagClient(c.config)
 }
 
@@ -138,6 +142,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:    ctx,
 		config: cfg,
 		Item:   NewItemClient(cfg),
+		Plain:  NewPlainClient(cfg),
 		Tag:    NewTagClient(cfg),
 	}, nil
 }
@@ -159,6 +164,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:    ctx,
 		config: cfg,
 		Item:   NewItemClient(cfg),
+		Plain:  NewPlainClient(cfg),
 		Tag:    NewTagClient(cfg),
 	}, nil
 }
@@ -189,6 +195,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	c.Item.Use(hooks...)
+	c.Plain.Use(hooks...)
 	c.Tag.Use(hooks...)
 }
 
@@ -196,6 +203,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.Item.Intercept(interceptors...)
+	c.Plain.Intercept(interceptors...)
 	c.Tag.Intercept(interceptors...)
 }
 
@@ -204,6 +212,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *ItemMutation:
 		return c.Item.mutate(ctx, m)
+	case *PlainMutation:
+		return c.Plain.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	default:
@@ -345,6 +355,139 @@ func (c *ItemClient) mutate(ctx context.Context, m *ItemMutation) (Value, error)
 	}
 }
 
+// PlainClient is a client for the Plain schema.
+type PlainClient struct {
+	config
+}
+
+// NewPlainClient returns a client for the Plain from the given config.
+func NewPlainClient(c config) *PlainClient {
+	return &PlainClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `plain.Hooks(f(g(h())))`.
+func (c *PlainClient) Use(hooks ...Hook) {
+	c.hooks.Plain = append(c.hooks.Plain, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `plain.Intercept(f(g(h())))`.
+func (c *PlainClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Plain = append(c.inters.Plain, interceptors...)
+}
+
+// Create returns a builder for creating a Plain entity.
+func (c *PlainClient) Create() *PlainCreate {
+	mutation := newPlainMutation(c.config, OpCreate)
+	return &PlainCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Plain entities.
+func (c *PlainClient) CreateBulk(builders ...*PlainCreate) *PlainCreateBulk {
+	return &PlainCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PlainClient) MapCreateBulk(slice any, setFunc func(*PlainCreate, int)) *PlainCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PlainCreateBulk{err: fmt.Errorf("calling to PlainClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PlainCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PlainCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Plain.
+func (c *PlainClient) Update() *PlainUpdate {
+	mutation := newPlainMutation(c.config, OpUpdate)
+	return &PlainUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PlainClient) UpdateOne(_m *Plain) *PlainUpdateOne {
+	mutation := newPlainMutation(c.config, OpUpdateOne, withPlain(_m))
+	return &PlainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PlainClient) UpdateOneID(id int) *PlainUpdateOne {
+	mutation := newPlainMutation(c.config, OpUpdateOne, withPlainID(id))
+	return &PlainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Plain.
+func (c *PlainClient) Delete() *PlainDelete {
+	mutation := newPlainMutation(c.config, OpDelete)
+	return &PlainDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PlainClient) DeleteOne(_m *Plain) *PlainDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PlainClient) DeleteOneID(id int) *PlainDeleteOne {
+	builder := c.Delete().Where(plain.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PlainDeleteOne{builder}
+}
+
+// Query returns a query builder for Plain.
+func (c *PlainClient) Query() *PlainQuery {
+	return &PlainQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePlain},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Plain entity by its id.
+func (c *PlainClient) Get(ctx context.Context, id int) (*Plain, error) {
+	return c.Query().Where(plain.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PlainClient) GetX(ctx context.Context, id int) *Plain {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PlainClient) Hooks() []Hook {
+	return c.hooks.Plain
+}
+
+// Interceptors returns the client interceptors.
+func (c *PlainClient) Interceptors() []Interceptor {
+	return c.inters.Plain
+}
+
+func (c *PlainClient) mutate(ctx context.Context, m *PlainMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PlainCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PlainUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PlainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PlainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Plain mutation op: %q", m.Op())
+	}
+}
+
 // TagClient is a client for the Tag schema.
 type TagClient struct {
 	config
@@ -482,9 +625,9 @@ func (c *TagClient) mutate(ctx context.Context, m *TagMutation) (Value, error) {
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Item, Tag []ent.Hook
+		Item, Plain, Tag []ent.Hook
 	}
 	inters struct {
-		Item, Tag []ent.Interceptor
+		Item, Plain, Tag []ent.Interceptor
 	}
 )

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
 
@@ -74,8 +75,9 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			item.Table: item.ValidColumn,
-			tag.Table:  tag.ValidColumn,
+			item.Table:  item.ValidColumn,
+			plain.Table: plain.ValidColumn,
+			tag.Table:   tag.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -14,6 +14,8 @@ type Tx struct {
 	config
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Plain is the client for interacting with the Plain builders.
+	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 
@@ -148,6 +150,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Item = NewItemClient(tx.config)
+	tx.Plain = NewPlainClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 }
 

@@ -23,6 +23,21 @@ var (
 		Columns:    ItemsColumns,
 		PrimaryKey: []*schema.Column{ItemsColumns[0]},
 	}
+	// PlainsColumns holds the columns for the "plains" table.
+	PlainsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "label", Type: field.TypeString},
+		{Name: "audience", Type: field.TypeString, Default: "items"},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
+		{Name: "count", Type: field.TypeInt, Default: 0},
+		{Name: "note", Type: field.TypeString, Nullable: true},
+	}
+	// PlainsTable holds the schema information for the "plains" table.
+	PlainsTable = &schema.Table{
+		Name:       "plains",
+		Columns:    PlainsColumns,
+		PrimaryKey: []*schema.Column{PlainsColumns[0]},
+	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -37,6 +52,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		ItemsTable,
+		PlainsTable,
 		TagsTable,
 	}
 )

@@ -9,5 +9,8 @@ import (
 // Item is the predicate function for item builders.
 type Item func(*sql.Selector)
 
+// Plain is the predicate function for plain builders.
+type Plain func(*sql.Selector)
+
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)

@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
@@ -25,6 +26,16 @@ func init() {
 	itemDescCount := itemFields[3].Descriptor()
 	// item.DefaultCount holds the default value on creation for the count field.
 	item.DefaultCount = itemDescCount.Default.(int)
+	plainFields := schema.Plain{}.Fields()
+	_ = plainFields
+	// plainDescAudience is the schema descriptor for audience field.
+	plainDescAudience := plainFields[1].Descriptor()
+	// plain.DefaultAudience holds the default value on creation for the audience field.
+	plain.DefaultAudience = plainDescAudience.Default.(string)
+	// plainDescCount is the schema descriptor for count field.
+	plainDescCount := plainFields[3].Descriptor()
+	// plain.DefaultCount holds the default value on creation for the count field.
+	plain.DefaultCount = plainDescCount.Default.(int)
 	tagMixin := schema.Tag{}.Mixin()
 	tagMixinHooks0 := tagMixin[0].Hooks()
 	tag.Hooks[0] = tagMixinHooks0[0]

@@ -47,3 +47,14 @@ func (Tag) Fields() []ent.Field {
 		field.String("name"),
 	}
 }
+
+// Plain has the fields of Item without the reactive mixin: the baseline of
+// the hook-overhead benchmark.
+type Plain struct {
+	ent.Schema
+}
+
+// Fields of the Plain.
+func (Plain) Fields() []ent.Field {
+	return Item{}.Fields()
+}
