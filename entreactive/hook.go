@@ -51,7 +51,8 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
 				return v, nil
 			}
-			s.rows = []T{row}
+			s.one[0] = row
+			s.rows = s.one[:]
 		case op.Is(ent.OpUpdate):
 			if s.rows, err = glue.Reload(ctx, before); err != nil {
 				s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
@@ -68,6 +69,33 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 		}
 		return v, nil
 	})
+}
+
+// emitContext is the context target functions and the emitter get: the
+// mutation's values without its cancellation (the commit is done; the
+// events must not be lost to a finished request), plus the action for
+// ActionFromContext. It is context.WithoutCancel and context.WithValue in
+// one allocation.
+type emitContext struct {
+	parent context.Context
+	action Action
+}
+
+// Deadline reports no deadline.
+func (emitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done returns nil: the context is never canceled.
+func (emitContext) Done() <-chan struct{} { return nil }
+
+// Err returns nil: the context is never canceled.
+func (emitContext) Err() error { return nil }
+
+// Value returns the action for actionKey, and the parent's values otherwise.
+func (c emitContext) Value(key any) any {
+	if key == (actionKey{}) {
+		return c.action
+	}
+	return c.parent.Value(key)
 }
 
 // actionOf maps an ent operation to the action it reports.
@@ -90,13 +118,14 @@ type sender[T any] struct {
 	target  TargetFunc[T]
 	changed []string
 	rows    []T
+	one     [1]T // backs rows for single-row mutations
 }
 
 // emit sends one event per row, in order. It runs after the commit; the
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
 func (s *sender[T]) emit(ctx context.Context) {
-	ctx = context.WithValue(context.WithoutCancel(ctx), actionKey{}, s.action)
+	ctx = emitContext{parent: ctx, action: s.action}
 	now := time.Now()
 	for _, row := range s.rows {
 		s.emitRow(ctx, now, row)
