@@ -217,10 +217,11 @@ func (s *Server) onConnection(args ...any) {
 	s.runConnectHooks(c)
 }
 
-// handleDisconnect handles the library's "disconnect" event. A client can send
-// an event named "disconnect" itself (the library dispatches it to the same
-// listeners); such an event arrives while the socket is still connected
-// and is ignored.
+// handleDisconnect handles the library's "disconnect" event. The library
+// emits it to the same listeners as client events; its decoder refuses
+// client events with reserved names today, but a "disconnect" that arrives
+// while the socket is still connected is not a disconnection and is
+// ignored all the same.
 func (s *Server) handleDisconnect(c *Conn, args []any) {
 	if c.sock.Connected() {
 		return

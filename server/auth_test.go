@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/server"
+)
+
+// unsigned builds a token with alg "none".
+func unsigned(claims map[string]any) string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]any{"alg": "none", "typ": "JWT"}) + "." + enc(claims) + "."
+}
+
+func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// expectRefusedAuth sends token with "auth" and checks the outcome is
+// {success:false, error:"Invalid token"} with no change of rooms.
+func expectRefusedAuth(t *testing.T, srv *server.Server, c *sioclient.Client, tok any) {
+	t.Helper()
+	before := srv.Stats().Rooms
+	ack, err := c.EmitAck(waitCtx(t), "auth", tok)
+	if err != nil {
+		t.Fatalf("auth: %v", err)
+	}
+	if ackError(ack) != "Invalid token" {
+		t.Fatalf("ack = %v, want Invalid token", ack)
+	}
+	if after := srv.Stats().Rooms; !maps.Equal(before, after) {
+		t.Fatalf("rooms changed: %v → %v", before, after)
+	}
+	if c.Count("authenticated") != 0 {
+		t.Fatal("got authenticated")
+	}
+}
+
+func TestBadTokens(t *testing.T) {
+	now := time.Now()
+	rsaPriv, _ := rsaKey(t)
+	rsSigned, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"id": 1}).SignedString(rsaPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSecret, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": 1}).SignedString([]byte("another-secret-another-secret-32b"))
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"id": 1}).SignedString(testSecret)
+
+	cases := []struct {
+		name string
+		tok  func(t *testing.T) any
+	}{
+		{"alg none", func(t *testing.T) any { return unsigned(map[string]any{"id": 1}) }},
+		{"wrong secret", func(t *testing.T) any { return wrongSecret }},
+		{"RS256 to an HS256 server", func(t *testing.T) any { return rsSigned }},
+		{"HS512 not in the allow-list", func(t *testing.T) any { return hs512 }},
+		{"expired", func(t *testing.T) any {
+			return token(t, jwt.MapClaims{"id": 1, "exp": now.Add(-time.Minute).Unix()})
+		}},
+		{"not yet valid", func(t *testing.T) any {
+			return token(t, jwt.MapClaims{"id": 1, "nbf": now.Add(time.Hour).Unix()})
+		}},
+		{"issued in the future", func(t *testing.T) any {
+			return token(t, jwt.MapClaims{"id": 1, "iat": now.Add(time.Hour).Unix()})
+		}},
+		{"missing id claim", func(t *testing.T) any { return token(t, jwt.MapClaims{"name": "x"}) }},
+		{"id claim is an object", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": map[string]any{"a": 1}}) }},
+		{"id claim is a bool", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": true}) }},
+		{"id claim is a fraction", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": 1.5}) }},
+		{"id claim is empty", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": ""}) }},
+		{"id with an underscore", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": "7_device_x"}) }},
+		{"token is a number", func(t *testing.T) any { return 12345 }},
+		{"token is an object", func(t *testing.T) any { return map[string]any{"token": userToken(t, 1)} }},
+		{"token is null", func(t *testing.T) any { return nil }},
+		{"token is empty", func(t *testing.T) any { return "" }},
+		{"token is garbage", func(t *testing.T) any { return "a.b.c" }},
+		{"token is 1 MB", func(t *testing.T) any { return strings.Repeat("a", 1<<20) }},
+	}
+	// MaxPayload is raised so that the 1 MB token reaches the verifier.
+	srv, url := startServer(t, server.Config{MaxPayload: 4 << 20})
+	c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			expectRefusedAuth(t, srv, c, tc.tok(t))
+		})
+	}
+	if got := srv.Stats().AuthFailures; got != uint64(len(cases)) {
+		t.Fatalf("AuthFailures = %d, want %d", got, len(cases))
+	}
+	// The socket is still usable.
+	authAs(t, c, 1)
+}
+
+func TestHSRSConfusion(t *testing.T) {
+	priv, pubPEM := rsaKey(t)
+	// The server verifies RS256 with a public key. The attack signs HS256
+	// with the public key's bytes as the HMAC secret.
+	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": 1}).SignedString(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"id": 1}).SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, algs := range [][]string{{"RS256"}, {"RS256", "HS256"}} {
+		t.Run(strings.Join(algs, "+"), func(t *testing.T) {
+			srv, url := startServer(t, server.Config{JWT: server.JWT{
+				Algorithms: algs,
+				// A careless key function that returns the public key, or
+				// its PEM bytes, whatever the token says.
+				KeyFunc: func(tok *jwt.Token) (any, error) {
+					if tok.Method.Alg() == "HS256" {
+						return pubPEM, nil
+					}
+					return &priv.PublicKey, nil
+				},
+			}})
+			c := dial(t, url, sioclient.Options{})
+			if len(algs) == 1 {
+				expectRefusedAuth(t, srv, c, forged)
+			} else {
+				// HS256 is allowed and the key function hands out the PEM:
+				// the forged token verifies, as it would with any HMAC
+				// secret. The allow-list is what prevents confusion.
+				ack, _ := c.EmitAck(waitCtx(t), "auth", forged)
+				if !ackSuccess(ack) {
+					t.Fatalf("ack = %v", ack)
+				}
+			}
+			authAs2 := func(tok string) []any {
+				ack, err := c.EmitAck(waitCtx(t), "auth", tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ack
+			}
+			if ack := authAs2(good); !ackSuccess(ack) {
+				t.Fatalf("RS256 token refused: %v", ack)
+			}
+		})
+	}
+}
+
+func TestKeyTypeMustFitAlgorithm(t *testing.T) {
+	priv, _ := rsaKey(t)
+	// The key function returns the RSA public key for every token; an HS256
+	// token must not be verified with it.
+	srv, url := startServer(t, server.Config{JWT: server.JWT{
+		Algorithms: []string{"RS256", "HS256"},
+		KeyFunc:    func(*jwt.Token) (any, error) { return &priv.PublicKey, nil },
+	}})
+	c := dial(t, url, sioclient.Options{})
+	hs := token(t, jwt.MapClaims{"id": 1})
+	expectRefusedAuth(t, srv, c, hs)
+}
+
+func TestUserIDClaimsOrder(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	c := dial(t, url, sioclient.Options{})
+	ack, _ := c.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"sub": "s", "user_id": 2}))
+	if !ackSuccess(ack) || srv.RoomSize("user_2") != 1 {
+		t.Fatalf("user_id before sub: %v %v", ack, srv.Stats().Rooms)
+	}
+
+	srv2, url2 := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, UserIDClaims: []string{"uid"}}})
+	c2 := dial(t, url2, sioclient.Options{})
+	ack, _ = c2.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"uid": "u9", "id": 1}))
+	if !ackSuccess(ack) || srv2.RoomSize("user_u9") != 1 {
+		t.Fatalf("custom claim: %v %v", ack, srv2.Stats().Rooms)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for name, cfg := range map[string]server.Config{
+		"no key":        {},
+		"alg none":      {JWT: server.JWT{Secret: testSecret, Algorithms: []string{"none"}}},
+		"unknown alg":   {JWT: server.JWT{Secret: testSecret, Algorithms: []string{"XX1"}}},
+		"relative path": {JWT: server.JWT{Secret: testSecret}, Path: "socket.io"},
+		"missing dir":   {JWT: server.JWT{Secret: testSecret}, ClientDir: "/does/not/exist"},
+		"empty CORS":    {JWT: server.JWT{Secret: testSecret}, CORS: &server.CORS{}},
+	} {
+		if _, err := server.New(cfg); err == nil || !strings.HasPrefix(err.Error(), "server: ") {
+			t.Errorf("%s: New() err = %v", name, err)
+		}
+	}
+}
