@@ -1,0 +1,147 @@
+// Command loadgen drives a server that speaks the example app's HTTP API and
+// socket protocol (DESIGN.md §4, §6) and prints what it measured as one JSON
+// line (a loadgen.Result). It only talks to loopback addresses and every run
+// is bounded by -timeout.
+//
+//	loadgen -scenario fanout -clients 1000 -n 200 -rate 20 -target http://127.0.0.1:18080 -pid 1234 -label go
+//	loadgen -scenario targeted -clients 200 -n 500 ...
+//	loadgen -scenario rollback -n 100 ...
+//	loadgen quiet -threshold 0.15 -wait 60s   # wait until other processes leave the box
+//
+// bench/run.sh runs it for every scenario and server; see BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/entreactive/reactive/bench/loadgen"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "quiet" {
+		err = quiet(os.Args[2:], log)
+	} else {
+		err = run(os.Args[1:], log)
+	}
+	if err != nil {
+		log.Error("loadgen failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func quiet(args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("loadgen quiet", flag.ContinueOnError)
+	threshold := fs.Float64("threshold", 0.15, "most cores other processes may use")
+	window := fs.Duration("window", 2*time.Second, "sampling window")
+	wait := fs.Duration("wait", time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait)
+	defer cancel()
+	other, err := loadgen.WaitQuiet(ctx, *threshold, *window)
+	if err != nil {
+		return err
+	}
+	log.Info("box quiet", "other_cores", fmt.Sprintf("%.3f", other))
+	return nil
+}
+
+func run(args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	var (
+		target   = fs.String("target", "http://127.0.0.1:8080", "server base URL (loopback only)")
+		label    = fs.String("label", "server", "server label in the result (go, node, floor, ...)")
+		pid      = fs.Int("pid", 0, "server process id, for its CPU and RSS (0: not measured)")
+		scenario = fs.String("scenario", "fanout", "fanout, targeted or rollback")
+		clients  = fs.Int("clients", 1000, "fanout: sockets; targeted: users")
+		n        = fs.Int("n", 100, "fanout: notifications; targeted: messages; rollback: batches")
+		rate     = fs.Float64("rate", 0, "posts per second (fanout: 0 = saturation; targeted default 100)")
+		workers  = fs.Int("workers", 4, "fanout saturation: concurrent posters")
+		pairs    = fs.Int("pairs", 10, "rollback: sender/recipient pairs")
+		batch    = fs.Int("batch", 5, "rollback: items per batch")
+		seed     = fs.Uint64("seed", 1, "targeted: random seed for the pairs")
+		caseName = fs.String("case", "", "case name in the result (default: the scenario)")
+		round    = fs.Int("round", 0, "round number in the result")
+		pinned   = fs.String("pinned", "", "CPU pinning note in the result")
+		busy     = fs.Float64("busy", 0.15, "cores other processes may use before the run is marked busy")
+		drain    = fs.Duration("drain", 20*time.Second, "wait for deliveries after the last post")
+		timeout  = fs.Duration("timeout", 3*time.Minute, "bound on the whole run")
+		out      = fs.String("out", "", "append the JSON result to this file (default stdout)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *caseName == "" {
+		*caseName = *scenario
+	}
+	env, err := loadgen.NewEnv(*target, *pid, *label)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	env.BusyThreshold = *busy
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	common := loadgen.Common{Case: *caseName, Round: *round, Pinned: *pinned, Drain: *drain}
+	var res *loadgen.Result
+	switch *scenario {
+	case "fanout":
+		res, err = loadgen.Fanout(ctx, env, loadgen.FanoutConfig{Common: common, Clients: *clients, Notifications: *n, Rate: *rate, Workers: *workers})
+	case "targeted":
+		res, err = loadgen.Targeted(ctx, env, loadgen.TargetedConfig{Common: common, Users: *clients, Messages: *n, Rate: *rate, Seed: *seed})
+	case "rollback":
+		res, err = loadgen.Rollback(ctx, env, loadgen.RollbackConfig{Common: common, Pairs: *pairs, Batches: *n, BatchSize: *batch})
+	default:
+		return fmt.Errorf("unknown scenario %q", *scenario)
+	}
+	if err != nil {
+		return fmt.Errorf("%s against %s: %w", *scenario, *target, err)
+	}
+	if ctx.Err() != nil {
+		res.Errors = append(res.Errors, "run stopped early: "+ctx.Err().Error())
+	}
+	log.Info("result", "case", res.Case, "target", res.Target,
+		"delivered", fmt.Sprintf("%d/%d", res.Delivered, res.Expected),
+		"dups", res.Duplicates, "leaks", res.Leaks, "phantoms", res.Phantoms, "stored", res.Stored,
+		"per_s", fmt.Sprintf("%.0f", res.DeliveriesPerSec),
+		"p50_ms", fmt.Sprintf("%.2f", res.Latency.P50), "p99_ms", fmt.Sprintf("%.2f", res.Latency.P99),
+		"cpu_s_per_1k", fmt.Sprintf("%.4f", res.Server.CPUPer1k),
+		"rss_mib", fmt.Sprintf("%.0f/%.0f/%.0f", res.Server.RSSBefore, res.Server.RSSAfterConnect, res.Server.RSSAfter),
+		"other_cores", fmt.Sprintf("%.2f", res.Box.OtherCores), "busy", res.Box.Busy,
+		"errors", res.Errors)
+	return write(*out, res)
+}
+
+func write(path string, res *loadgen.Result) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	b = append(b, '\n')
+	if path == "" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	_, err = f.Write(b)
+	return errors.Join(err, f.Close())
+}
