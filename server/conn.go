@@ -132,6 +132,7 @@ func (c *Conn) close(reason string) {
 	c.mu.Unlock()
 
 	if c.srv.reg.remove(c) {
+		c.srv.log.Debug("server: socket disconnected", "socket", c.id, "reason", reason)
 		c.srv.runDisconnectHooks(ctx, c, reason)
 	}
 	c.cancel()

@@ -40,6 +40,9 @@ func TestIsolation(t *testing.T) {
 			defer wg.Done()
 			c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly,
 				Auth: map[string]any{"token": userToken(t, i)}})
+			if err == nil {
+				err = c.WaitCount(waitCtx(t), "connected", 1)
+			}
 			if err != nil {
 				errs <- err
 				return
@@ -57,6 +60,9 @@ func TestIsolation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+			if err == nil {
+				err = c.WaitCount(waitCtx(t), "connected", 1)
+			}
 			if err != nil {
 				errs <- err
 				return
@@ -72,7 +78,9 @@ func TestIsolation(t *testing.T) {
 	for _, c := range append(append([]*sioclient.Client(nil), users...), guests...) {
 		t.Cleanup(c.Close)
 	}
-	eventually(t, "everyone connected", func() bool { return srv.ConnectionCount() == nUsers+nGuests })
+	if n := srv.ConnectionCount(); n != nUsers+nGuests {
+		t.Fatalf("%d connections: %v", n, srv.Stats().Rooms)
+	}
 
 	// want[i] is the ids user i must receive, in order; wantGuests the ids
 	// every guest must receive.

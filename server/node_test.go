@@ -48,7 +48,7 @@ type nodeStep struct {
 
 func TestNodeClient(t *testing.T) {
 	node, script := nodeHarness(t)
-	for _, transports := range []string{"polling,websocket", "websocket"} {
+	for _, transports := range nodeTransports {
 		t.Run(transports, func(t *testing.T) {
 			srv, url := startServer(t, server.Config{Authorize: allowConversations})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -133,3 +133,5 @@ func compactJSON(s string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+var nodeTransports = []string{"polling,websocket", "websocket"}

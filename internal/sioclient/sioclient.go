@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,11 +22,11 @@ type Transport int
 
 // Transports.
 const (
+	// WebSocketOnly connects with websocket directly (the default).
+	WebSocketOnly Transport = iota
 	// Upgrade starts with HTTP long-polling and upgrades to websocket (the
 	// browser default).
-	Upgrade Transport = iota
-	// WebSocketOnly connects with websocket directly.
-	WebSocketOnly
+	Upgrade
 	// PollingOnly never upgrades.
 	PollingOnly
 )
@@ -33,18 +34,18 @@ const (
 // String names the transport for subtests.
 func (t Transport) String() string {
 	switch t {
-	case WebSocketOnly:
-		return "websocket"
+	case Upgrade:
+		return "polling-upgrade"
 	case PollingOnly:
 		return "polling"
 	default:
-		return "polling-upgrade"
+		return "websocket"
 	}
 }
 
 // Options configure Dial.
 type Options struct {
-	// Transport defaults to Upgrade.
+	// Transport defaults to WebSocketOnly.
 	Transport Transport
 	// Auth is the handshake auth payload (e.g. token, device_id).
 	Auth map[string]any
@@ -65,22 +66,76 @@ type Client struct {
 	gone       bool
 }
 
+// errOpenTimeout is the error the Go client reports when its Engine.IO
+// connection did not open in time.
+const errOpenTimeout = "timeout"
+
 // Dial connects to url (e.g. "http://127.0.0.1:1234") and waits until the
 // namespace is connected or refused.
+//
+// The zishang520 Go client (v3.0.6) subscribes to its engine's "open" event
+// only after the engine has started connecting; on a fast loopback the
+// event can fire first and the client then reports "timeout" although the
+// server accepted the connection. Dial retries in that case.
 func Dial(ctx context.Context, url string, o Options) (*Client, error) {
+	for {
+		c, err := dialOnce(ctx, url, o)
+		if err == nil || !errors.Is(err, ErrConnect) || !strings.HasSuffix(err.Error(), ": "+errOpenTimeout) || ctx.Err() != nil {
+			if err == nil && o.Transport == Upgrade {
+				err = c.waitUpgrade(ctx)
+			}
+			return c, err
+		}
+	}
+}
+
+// waitUpgrade waits until the connection has moved from polling to
+// websocket. The Go client can lose packets sent while its transport is
+// upgrading (the Node client does not), so tests only start talking once
+// the upgrade is over.
+func (c *Client) waitUpgrade(ctx context.Context) error {
+	for {
+		if e := c.sock.Io().Engine(); e != nil {
+			if tr := e.Transport(); tr != nil && tr.Name() == "websocket" && tr.Writable() {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			c.Close()
+			return fmt.Errorf("sioclient: waiting for the websocket upgrade: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// Transport returns the name of the current transport.
+func (c *Client) Transport() string {
+	if e := c.sock.Io().Engine(); e != nil {
+		if tr := e.Transport(); tr != nil {
+			return tr.Name()
+		}
+	}
+	return ""
+}
+
+func dialOnce(ctx context.Context, url string, o Options) (*Client, error) {
 	opts := socket.DefaultOptions()
 	opts.SetForceNew(true)
 	opts.SetMultiplex(false)
 	opts.SetReconnection(false)
-	opts.SetTimeout(10 * time.Second)
+	opts.SetTimeout(3 * time.Second)
+	// Listeners must be in place before the connection opens, or a fast
+	// server's first events are missed.
+	opts.SetAutoConnect(false)
 	switch o.Transport {
-	case WebSocketOnly:
-		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.WebSocket))
+	case Upgrade:
+		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.Polling, socket.WebSocket))
 	case PollingOnly:
 		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.Polling))
 		opts.SetUpgrade(false)
 	default:
-		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.Polling, socket.WebSocket))
+		opts.SetTransports(types.NewSet[transports.TransportCtor](socket.WebSocket))
 	}
 	if o.Auth != nil {
 		opts.SetAuth(o.Auth)
@@ -130,6 +185,7 @@ func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 		c.notifyLocked()
 		c.mu.Unlock()
 	})
+	sock.Connect()
 	select {
 	case err := <-result:
 		if err != nil {
