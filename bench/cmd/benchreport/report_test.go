@@ -1,0 +1,90 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/entreactive/reactive/bench/loadgen"
+)
+
+func TestNumAndCell(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		prec int
+		want string
+	}{
+		{1234567.891, 0, "1,234,568"},
+		{999, 0, "999"},
+		{1000, 1, "1,000.0"},
+		{-12345.5, 1, "-12,345.5"},
+		{0.01234, 4, "0.0123"},
+	} {
+		if got := num(tc.v, tc.prec); got != tc.want {
+			t.Errorf("num(%v, %d) = %q, want %q", tc.v, tc.prec, got, tc.want)
+		}
+	}
+	runs := []loadgen.Result{{DeliveriesPerSec: 3}, {DeliveriesPerSec: 1}, {DeliveriesPerSec: 2}}
+	s := stats(runs, func(r loadgen.Result) float64 { return r.DeliveriesPerSec })
+	if s.med != 2 || s.lo != 1 || s.hi != 3 || s.cell(1) != "2.0 (1.0–3.0)" {
+		t.Errorf("stats = %+v, cell %q", s, s.cell(1))
+	}
+	if got := stats(runs[:2], func(r loadgen.Result) float64 { return r.DeliveriesPerSec }).med; got != 2 {
+		t.Errorf("even median = %v", got)
+	}
+	if (stat{}).cell(1) != "—" {
+		t.Error("empty cell")
+	}
+}
+
+func TestAggregateAndCheck(t *testing.T) {
+	var all []loadgen.Result
+	for round := 1; round <= 3; round++ {
+		for _, target := range []string{"go", "node"} {
+			all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: target, Round: round, Clients: 10, Messages: 5, Delivered: 50, Expected: 50,
+				Server: loadgen.ServerCost{CPUPer1k: float64(round)}, CDF: make([]float64, len(loadgen.CDFQuantiles()))})
+		}
+	}
+	all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: "node", Box: loadgen.BoxLoad{Busy: true, OtherCores: 1}})
+	rep := aggregate(all)
+	if p := rep.check(3); len(p) != 0 {
+		t.Errorf("check: %v", p)
+	}
+	if p := rep.check(4); len(p) != 2 {
+		t.Errorf("check(4): %v", p)
+	}
+	if rep.busy != 1 || rep.maxOther != 0 {
+		t.Errorf("busy %d, maxOther %v", rep.busy, rep.maxOther)
+	}
+	md := section(rep, meta{date: "2026-11-25", machine: "m", command: "bash bench/run.sh", rounds: 3, pngRel: "bench/latency.png"})
+	for _, want := range []string{"| f | go | 150 / 150 | **2.0000 (1.0000–3.0000)**", "| f | **1.00** |", "![Latency CDF", "1 busy run(s)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("section lacks %q:\n%s", want, md)
+		}
+	}
+	dir := t.TempDir()
+	if err := writePlot(filepath.Join(dir, "p.png"), rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplaceSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "B.md")
+	os.WriteFile(path, []byte("# Benchmarks\n\nhook section"), 0o644)
+	if err := replaceSection(path, "one\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceSection(path, "two\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	want := "# Benchmarks\n\nhook section\n\n" + beginMarker + "\ntwo\n" + endMarker + "\n"
+	if string(b) != want {
+		t.Errorf("got %q, want %q", b, want)
+	}
+	os.WriteFile(path, []byte(beginMarker+"\n"), 0o644)
+	if err := replaceSection(path, "x"); err == nil {
+		t.Error("a lone marker was accepted")
+	}
+}
