@@ -1,0 +1,274 @@
+// Package app is the entreactive example app: a live chat and notification
+// demo on the reference schemas. It serves the JSON API of DESIGN.md §6, the
+// Socket.IO endpoint at /socket.io/ and a web page at /.
+//
+// The app runs in-process so tests can start it on any listener:
+//
+//	a, err := app.New(ctx, app.Config{DB: app.MemoryDB, JWTSecret: secret})
+//	if err != nil { ... }
+//	defer a.Close(context.Background())
+//	http.ListenAndServe("127.0.0.1:8080", a.Handler())
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/entreactive/reactive/ent"
+	"github.com/entreactive/reactive/server"
+)
+
+// Defaults of Config.
+const (
+	DefaultTokenTTL     = time.Hour
+	DefaultMaxBodyBytes = 64 << 10
+)
+
+// Config configures an App. DB and JWTSecret are required; zero fields
+// take the defaults documented on each field.
+type Config struct {
+	// DB is the SQLite database file, created if missing, or MemoryDB.
+	DB string
+	// JWTSecret is the HS256 key that signs the tokens of POST /api/login
+	// and that the Socket.IO server verifies them with.
+	JWTSecret []byte
+	// ClientDir, when set, is the directory of the socket.io-client browser
+	// bundle (node_modules/socket.io-client/dist), served under /socket.io/.
+	ClientDir string
+	// Logger receives the app's and the Socket.IO server's logs. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// TokenTTL is how long a login token is valid. Default 1h.
+	TokenTTL time.Duration
+	// MaxBodyBytes bounds request bodies; a larger one is answered 413.
+	// Default 64 KiB.
+	MaxBodyBytes int64
+}
+
+// App is the example app. Create it with New and Close it when done.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	client *ent.Client
+	srv    *server.Server
+	parser *jwt.Parser
+	mux    *http.ServeMux
+
+	mu       sync.Mutex
+	closed   bool
+	inflight int
+	idle     chan struct{} // closed when closed and inflight is 0
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the database, creates the Socket.IO server and returns the app,
+// ready to serve Handler.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.DB == "" {
+		return nil, errors.New("app: Config.DB is required (a file path or app.MemoryDB)")
+	}
+	if len(cfg.JWTSecret) == 0 {
+		return nil, errors.New("app: Config.JWTSecret is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	a := &App{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		idle: make(chan struct{}),
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+		),
+	}
+	srv, err := server.New(server.Config{
+		JWT:       server.JWT{Secret: cfg.JWTSecret},
+		Authorize: a.authorizeJoin,
+		Logger:    cfg.Logger.With("component", "socket.io"),
+		ClientDir: cfg.ClientDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	client, err := openDB(ctx, cfg.DB, ent.Emitter(srv))
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(closeCtx)
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.srv, a.client = srv, client
+	a.mux = a.routes()
+	return a, nil
+}
+
+// routes returns the app's mux.
+func (a *App) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", a.srv)
+	mux.Handle("GET /{$}", a.handle(a.page))
+	mux.Handle("GET /static/", a.handle(a.static))
+
+	mux.Handle("POST /api/login", a.handle(a.login))
+	mux.Handle("GET /api/notifications", a.handle(a.listNotifications))
+	mux.Handle("POST /api/notifications", a.handle(a.createNotification))
+	mux.Handle("GET /api/conversations", a.handle(a.authed(a.listConversations)))
+	mux.Handle("POST /api/conversations", a.handle(a.authed(a.createConversation)))
+	mux.Handle("GET /api/messages", a.handle(a.authed(a.listMessages)))
+	mux.Handle("POST /api/messages", a.handle(a.authed(a.createMessage)))
+	mux.Handle("POST /api/messages/batch", a.handle(a.authed(a.createMessages)))
+	mux.Handle("PATCH /api/messages/{id}", a.handle(a.authed(a.updateMessage)))
+	mux.Handle("DELETE /api/messages/{id}", a.handle(a.authed(a.deleteMessage)))
+	mux.Handle("/api/", a.handle(a.apiNotFound(mux)))
+	return mux
+}
+
+// Handler returns the app's HTTP handler: the page, the API and the
+// Socket.IO endpoint.
+func (a *App) Handler() http.Handler { return a.mux }
+
+// Close ends the app: new API requests are answered 503, socket
+// connections are closed, in-flight requests are waited for, then the
+// database is closed. It returns early with ctx's error when ctx is done
+// first. It is safe to call more than once; later calls return the first
+// call's result.
+//
+// Close the App before shutting down the http.Server that serves it:
+// long-polling Socket.IO requests would otherwise hold the shutdown for up
+// to a ping interval.
+func (a *App) Close(ctx context.Context) error {
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		a.closed = true
+		if a.inflight == 0 {
+			close(a.idle)
+		}
+		a.mu.Unlock()
+		var errs []error
+		if err := a.srv.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		select {
+		case <-a.idle:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("app: waiting for requests: %w", ctx.Err()))
+		}
+		if err := a.client.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("app: close database: %w", err))
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
+}
+
+// enter counts a request in; it reports false once the app is closing.
+func (a *App) enter() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.inflight++
+	return true
+}
+
+// exit counts a request out.
+func (a *App) exit() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inflight--
+	if a.closed && a.inflight == 0 {
+		close(a.idle)
+	}
+}
+
+// handle adapts h to an http.Handler: it counts the request for Close,
+// answers h's error as JSON, turns a panic into a logged 500 and logs the
+// request.
+func (a *App) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.enter() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the server is shutting down"})
+			return
+		}
+		defer a.exit()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				if !rec.wrote {
+					writeJSON(rec, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+				}
+			}
+			a.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+		}()
+		if err := h(rec, r); err != nil {
+			writeError(rec, r, a.log, err)
+		}
+	})
+}
+
+// apiNotFound answers requests under /api/ that no route matches: 405 with
+// an Allow header when the path exists for other methods, 404 otherwise.
+func (a *App) apiNotFound(mux *http.ServeMux) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))
+		}
+		return errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}
+}
+
+// statusRecorder remembers the status a handler wrote, for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,186 @@
+// Command example is the entreactive demo: a live chat and notification app
+// on the reference schemas. Run it from the repository root with
+//
+//	bash example/run.sh
+//
+// which installs the Socket.IO browser client and starts the app on
+// http://127.0.0.1:8080. Flags:
+//
+//	-addr    listen address (default 127.0.0.1:8080, or $ADDR)
+//	-db      SQLite database file, or :memory: (default under the user cache dir)
+//	-static  directory of the socket.io-client browser bundle
+//	         (default example/web/node_modules/socket.io-client/dist when present)
+//
+// The JWT secret comes from $JWT_SECRET; without it a random development
+// secret is used, with a warning.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/entreactive/reactive/example/internal/app"
+)
+
+// defaultStatic is where `npm ci --prefix example/web` puts the bundle,
+// relative to the repository root.
+const defaultStatic = "example/web/node_modules/socket.io-client/dist"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "example:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// options are the parsed command line and environment.
+type options struct {
+	addr   string
+	db     string
+	static string
+	secret []byte
+}
+
+// parse reads the flags in args and the environment through getenv.
+func parse(args []string, getenv func(string) string, stderr io.Writer, log *slog.Logger) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := getenv("ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
+	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
+	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. Env: JWT_SECRET, ADDR.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	if o.db == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		o.db = filepath.Join(dir, "entreactive-example", "example.db")
+	}
+	if o.db != app.MemoryDB {
+		if err := os.MkdirAll(filepath.Dir(o.db), 0o755); err != nil {
+			return o, fmt.Errorf("database directory: %w", err)
+		}
+	}
+
+	if o.static == "" {
+		if fi, err := os.Stat(defaultStatic); err == nil && fi.IsDir() {
+			o.static = defaultStatic
+		} else {
+			log.Warn("the Socket.IO browser client is not installed: the page will not connect. " +
+				"Run `bash example/run.sh` (it runs `npm ci --prefix example/web`) or pass -static DIR")
+		}
+	}
+
+	if s := getenv("JWT_SECRET"); s != "" {
+		o.secret = []byte(s)
+		if len(o.secret) < 32 {
+			log.Warn("JWT_SECRET is shorter than 32 bytes: use a longer random secret")
+		}
+	} else {
+		b := make([]byte, 32)
+		rand.Read(b)
+		o.secret = []byte(hex.EncodeToString(b))
+		log.Warn("*** JWT_SECRET is not set: using a random DEVELOPMENT secret. " +
+			"Tokens die with this process. Set JWT_SECRET for anything but a local demo. ***")
+	}
+	return o, nil
+}
+
+// run starts the app and serves it until ctx is done, then shuts down
+// gracefully. When ready is not nil it receives the listening address.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	o, err := parse(args, getenv, stderr, log)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		closeApp(a, log)
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static)
+	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		closeApp(a, log)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The app first: it ends socket connections, whose long-polling
+	// requests would otherwise hold Shutdown.
+	errApp := a.Close(sctx)
+	errHTTP := hs.Shutdown(sctx)
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		errHTTP = errors.Join(errHTTP, err)
+	}
+	if err := errors.Join(errApp, errHTTP); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// closeApp closes a after a failed start.
+func closeApp(a *app.App, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		log.Error("close", "err", err)
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the app's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// started is a run in the background.
+type started struct {
+	url    string
+	stop   context.CancelFunc
+	done   chan error
+	stderr *syncBuffer
+	once   sync.Once
+}
+
+// startRun runs the command with args and env on a random loopback port.
+func startRun(t *testing.T, env map[string]string, args ...string) *started {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &started{stop: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	ready := make(chan string, 1)
+	getenv := func(k string) string { return env[k] }
+	go func() { s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, s.stderr, ready) }()
+	select {
+	case addr := <-ready:
+		s.url = "http://" + addr
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("run: %v\n%s", err, s.stderr)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("run did not start\n%s", s.stderr)
+	}
+	t.Cleanup(func() { s.shutdown(t) })
+	return s
+}
+
+// shutdown cancels the run, as SIGINT does, and waits for it to return.
+func (s *started) shutdown(t *testing.T) {
+	t.Helper()
+	s.once.Do(func() {
+		s.stop()
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Errorf("run: %v\n%s", err, s.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("run did not stop\n%s", s.stderr)
+		}
+	})
+}
+
+func post(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return res.StatusCode, raw
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	s := startRun(t, nil, "-db", ":memory:", "-static", t.TempDir())
+	if !strings.Contains(s.stderr.String(), "JWT_SECRET is not set") {
+		t.Errorf("no warning about the missing JWT_SECRET:\n%s", s.stderr)
+	}
+	res, err := http.Get(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(page), `<script src="/socket.io/socket.io.js"></script>`) {
+		t.Fatalf("GET /: %d %.300s", res.StatusCode, page)
+	}
+	if code, body := post(t, s.url+"/api/login", `{"user_id":5}`); code != http.StatusOK {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	s.shutdown(t)
+	if !strings.Contains(s.stderr.String(), "stopped") {
+		t.Errorf("no clean stop in the log:\n%s", s.stderr)
+	}
+	if _, err := http.Get(s.url + "/"); err == nil {
+		t.Errorf("still serving after shutdown")
+	}
+}
+
+func TestRunKeepsTheDatabaseFile(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sub", "example.db")
+	env := map[string]string{"JWT_SECRET": "a-test-secret-that-is-32-bytes-long"}
+	first := startRun(t, env, "-db", db)
+	if code, body := post(t, first.url+"/api/notifications", `{"message":"kept"}`); code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	if strings.Contains(first.stderr.String(), "JWT_SECRET is not set") {
+		t.Errorf("warned although JWT_SECRET is set")
+	}
+	first.shutdown(t)
+
+	second := startRun(t, env, "-db", db)
+	res, err := http.Get(second.url + "/api/notifications")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var rows []struct{ Message string }
+	if err := json.NewDecoder(res.Body).Decode(&rows); err != nil || len(rows) != 1 || rows[0].Message != "kept" {
+		t.Fatalf("after a restart: %+v %v", rows, err)
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-nope"},
+		{"extra"},
+		{"-static", filepath.Join(t.TempDir(), "missing"), "-db", ":memory:"},
+		{"-addr", "256.0.0.1:bad", "-db", ":memory:"},
+	} {
+		var stderr syncBuffer
+		err := run(context.Background(), args, func(string) string { return "" }, &stderr, nil)
+		if err == nil {
+			t.Errorf("run %q: no error", args)
+		}
+	}
+	var stderr syncBuffer
+	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &stderr, nil); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "-db") {
+		t.Errorf("-h does not list the flags:\n%s", stderr.String())
+	}
+}
