@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -28,6 +29,11 @@ func sqliteDSN(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_fk=1&_journal_mode=WAL&_busy_timeout=5000"
 }
 
+// migrateMu serializes schema creation: ent's migration writes to the
+// package-level table descriptions of ent/migrate, so two Apps created at
+// once in one process would race on them.
+var migrateMu sync.Mutex
+
 // openDB opens the SQLite database at path (or in memory), creates or
 // migrates the schema and returns an ent client built with opts.
 //
@@ -50,7 +56,10 @@ func openDB(ctx context.Context, path string, opts ...ent.Option) (*ent.Client, 
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	client := ent.NewClient(append(opts, ent.Driver(entsql.OpenDB(dialect.SQLite, db)))...)
-	if err := client.Schema.Create(ctx); err != nil {
+	migrateMu.Lock()
+	err = client.Schema.Create(ctx)
+	migrateMu.Unlock()
+	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}

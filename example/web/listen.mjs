@@ -1,0 +1,112 @@
+// A command-line Socket.IO client for the example app: it logs in, joins
+// rooms and prints every event it receives, one JSON line each.
+//
+//   node example/web/listen.mjs [--url http://127.0.0.1:8080] [--user N | --token JWT]
+//                               [--join ROOM]... [--transports polling,websocket]
+//                               [--count N] [--timeout SECONDS] [--stdin]
+//
+// --user N logs in as user N with POST /api/login; --token uses a token you
+// already have; with neither, the client stays a guest. Lines look like
+//
+//   {"step":"connected","data":{"socketId":"…","deviceId":null,"timestamp":…}}
+//   {"step":"auth","data":{"success":true}}
+//   {"step":"join","room":"conversation_1","data":{"success":true}}
+//   {"step":"ready"}
+//   {"step":"reactive","data":{"action":"create","model":"Notification",…}}
+//
+// It exits after --count "reactive" events, after --timeout seconds (exit
+// code 1), on Ctrl-C, or, with --stdin, when its standard input closes (the
+// Go tests of the example drive it that way).
+import { io } from "socket.io-client";
+import { parseArgs } from "node:util";
+
+const { values: opts } = parseArgs({
+  options: {
+    url: { type: "string", default: "http://127.0.0.1:8080" },
+    user: { type: "string" },
+    token: { type: "string" },
+    join: { type: "string", multiple: true, default: [] },
+    transports: { type: "string", default: "polling,websocket" },
+    count: { type: "string", default: "0" },
+    timeout: { type: "string", default: "0" },
+    stdin: { type: "boolean", default: false },
+  },
+});
+
+const out = (step, data, extra = {}) =>
+  console.log(JSON.stringify(data === undefined ? { step, ...extra } : { step, ...extra, data }));
+const fail = (msg) => {
+  out("error", String(msg));
+  process.exit(1);
+};
+
+const timeout = Number(opts.timeout);
+if (timeout > 0) setTimeout(() => fail(`timeout after ${timeout}s`), timeout * 1000).unref();
+const wanted = Number(opts.count);
+
+async function login(user) {
+  const res = await fetch(new URL("/api/login", opts.url), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user_id: Number(user) }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`login: ${res.status} ${body.error}`);
+  return body.token;
+}
+
+let token = opts.token;
+try {
+  if (!token && opts.user) token = await login(opts.user);
+} catch (err) {
+  fail(err.message);
+}
+
+const socket = io(opts.url, {
+  transports: opts.transports.split(","),
+  reconnection: false,
+});
+const next = (event) => new Promise((resolve) => socket.once(event, resolve));
+const ack = (event, ...args) => socket.timeout(10000).emitWithAck(event, ...args);
+
+let received = 0;
+socket.on("reactive", (ev) => {
+  out("reactive", ev);
+  if (wanted > 0 && ++received >= wanted) {
+    socket.disconnect();
+    process.exit(0);
+  }
+});
+socket.on("connect_error", (err) => fail("connect_error: " + err.message));
+socket.on("disconnect", (reason) => {
+  out("disconnect", reason);
+  if (reason !== "io client disconnect") process.exit(1);
+});
+process.on("SIGINT", () => {
+  socket.disconnect();
+  process.exit(0);
+});
+if (opts.stdin) {
+  process.stdin.resume();
+  process.stdin.on("end", () => {
+    socket.disconnect();
+    process.exit(0);
+  });
+}
+
+try {
+  out("connected", await next("connected"));
+  if (token) {
+    const authenticated = next("authenticated");
+    const res = await ack("auth", token);
+    out("auth", res);
+    if (!res.success) fail("auth refused");
+    out("authenticated", await authenticated);
+  }
+  for (const room of opts.join) {
+    out("join", await ack("join", room), { room });
+  }
+  out("ready", undefined, { transport: socket.io.engine.transport.name });
+} catch (err) {
+  fail(err);
+}
