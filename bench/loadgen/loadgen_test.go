@@ -3,7 +3,9 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,5 +189,26 @@ func TestRollback(t *testing.T) {
 		if r.Phantoms != want {
 			t.Errorf("phantom %v: phantoms = %d, want %d", phantom, r.Phantoms, want)
 		}
+	}
+}
+
+func TestListenInodes(t *testing.T) {
+	tcp := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:46A0 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 123456 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:46A0 0100007F:D2C4 01 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:46A1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0
+`)
+	if got := listenInodes(tcp, 18080); len(got) != 1 || got[0] != "123456" {
+		t.Errorf("listenInodes = %v, want [123456]", got)
+	}
+	// The live check: this test process listens.
+	srv := httptest.NewServer(nil)
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	if err := CheckListener(os.Getpid(), port); err != nil {
+		t.Error(err)
+	}
+	if err := CheckListener(os.Getppid(), port); err == nil {
+		t.Error("the parent process was taken for the listener")
 	}
 }

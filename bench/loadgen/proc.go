@@ -182,3 +182,54 @@ func WaitQuiet(ctx context.Context, threshold float64, window time.Duration) (fl
 		}
 	}
 }
+
+// CheckListener verifies that process pid holds the listening TCP socket
+// of port, so that the figures measured belong to the server under test
+// and not to another process that happens to listen there.
+func CheckListener(pid, port int) error {
+	var inodes []string
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		inodes = append(inodes, listenInodes(b, port)...)
+	}
+	if len(inodes) == 0 {
+		return fmt.Errorf("loadgen: nothing listens on port %d", port)
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("loadgen: server process %d: %w", pid, err)
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(dir + "/" + fd.Name())
+		if err != nil {
+			continue
+		}
+		for _, ino := range inodes {
+			if link == "socket:["+ino+"]" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("loadgen: port %d is not served by process %d (another process listens there?)", port, pid)
+}
+
+// listenInodes returns the socket inodes in LISTEN state on port from the
+// contents of /proc/net/tcp or tcp6.
+func listenInodes(b []byte, port int) []string {
+	var out []string
+	suffix := fmt.Sprintf(":%04X", port)
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 10 {
+			continue
+		}
+		if strings.HasSuffix(f[1], suffix) && f[3] == "0A" {
+			out = append(out, f[9])
+		}
+	}
+	return out
+}

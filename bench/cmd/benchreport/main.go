@@ -53,6 +53,7 @@ func run(args []string, log *slog.Logger) error {
 		results = fs.String("results", "", "results file, one JSON result per line")
 		mdPath  = fs.String("md", "BENCHMARKS.md", "file whose generated section is replaced")
 		pngPath = fs.String("png", "bench/latency.png", "latency plot to write")
+		require = fs.String("require", "go node", "servers that must have -rounds quiet runs of every case (space-separated)")
 		draft   = fs.String("draft", "", "where to write the section when it cannot be published (default: next to -results)")
 		m       meta
 	)
@@ -70,7 +71,7 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	rep := aggregate(all)
-	problems := rep.check(m.rounds)
+	problems := rep.check(m.rounds, strings.Fields(*require))
 
 	m.pngRel = *pngPath
 	if rel, err := filepath.Rel(filepath.Dir(*mdPath), *pngPath); err == nil {

@@ -77,10 +77,10 @@ func (rep *report) runs(c, target string) []loadgen.Result {
 }
 
 // check lists why the results cannot be published.
-func (rep *report) check(rounds int) []string {
+func (rep *report) check(rounds int, required []string) []string {
 	var problems []string
 	for _, c := range rep.cases {
-		for _, t := range []string{"go", "node"} {
+		for _, t := range required {
 			if n := len(rep.runs(c, t)); n < rounds {
 				problems = append(problems, fmt.Sprintf("%s/%s has %d quiet runs of %d", c, t, n, rounds))
 			}

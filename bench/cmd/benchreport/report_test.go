@@ -48,10 +48,10 @@ func TestAggregateAndCheck(t *testing.T) {
 	}
 	all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: "node", Box: loadgen.BoxLoad{Busy: true, OtherCores: 1}})
 	rep := aggregate(all)
-	if p := rep.check(3); len(p) != 0 {
+	if p := rep.check(3, []string{"go", "node"}); len(p) != 0 {
 		t.Errorf("check: %v", p)
 	}
-	if p := rep.check(4); len(p) != 2 {
+	if p := rep.check(4, []string{"go", "node"}); len(p) != 2 {
 		t.Errorf("check(4): %v", p)
 	}
 	if rep.busy != 1 || rep.maxOther != 0 {

@@ -18,8 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -92,6 +94,19 @@ func run(args []string, log *slog.Logger) error {
 	}
 	defer env.Close()
 	env.BusyThreshold = *busy
+	if *pid > 0 {
+		u, err := url.Parse(*target)
+		if err != nil {
+			return err
+		}
+		port, err := strconv.Atoi(u.Port())
+		if err != nil {
+			return fmt.Errorf("target %q needs an explicit port: %w", *target, err)
+		}
+		if err := loadgen.CheckListener(*pid, port); err != nil {
+			return err
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -61,7 +61,7 @@ func CDF(w io.Writer, title string, panels []Panel, cols int) error {
 
 func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 	// Plot area inside the panel.
-	a := image.Rect(r.Min.X+9*charW, r.Min.Y+2*charH, r.Max.X-2*charW, r.Max.Y-4*charH)
+	a := image.Rect(r.Min.X+7*charW, r.Min.Y+3*charH, r.Max.X-2*charW, r.Max.Y-4*charH)
 	text(img, r.Min.X+(r.Dx()-len(p.Title)*charW)/2, r.Min.Y+charH/2, p.Title, black)
 
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -87,7 +87,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 	py := func(y float64) int { return a.Max.Y - int(float64(a.Dy())*y) }
 
 	// Grid and ticks.
-	for _, y := range []float64{0, 0.25, 0.5, 0.75, 0.9, 0.99, 1} {
+	for _, y := range []float64{0, 0.25, 0.5, 0.75, 0.9, 1} {
 		hline(img, a.Min.X, a.Max.X, py(y), grid)
 		lbl := fmt.Sprintf("%g", y)
 		text(img, a.Min.X-len(lbl)*charW-charW/2, py(y)-charH/2+scale, lbl, black)
@@ -107,7 +107,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 	vline(img, a.Min.X, a.Min.Y, a.Max.Y, black)
 	xl := "LATENCY, POST TO RECEIPT (MS, LOG SCALE)"
 	text(img, a.Min.X+(a.Dx()-len(xl)*charW)/2, a.Max.Y+2*charH, xl, black)
-	text(img, r.Min.X+charW/2, a.Min.Y-charH-scale, "FRACTION", black)
+	text(img, r.Min.X+charW/2, a.Min.Y-2*charH+scale, "FRACTION", black)
 
 	// Curves, then the legend at the lower right.
 	for _, s := range p.Series {

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: the example app (entreactive) against the Node
+# socket.io baseline, in one command. Builds everything, runs each scenario
+# against both servers alternately (A B A B, ROUNDS rounds, a fresh server
+# for every run), adds the raw websocket floor and the hook-overhead pair,
+# and writes the generated section of BENCHMARKS.md plus bench/latency.png.
+#
+#   bash bench/run.sh                 # full run, publishes when the box was quiet
+#   QUICK=1 bash bench/run.sh         # small smoke run, never publishes
+#   TARGETS="node floor" QUICK=1 bash bench/run.sh   # without the Go example app
+#
+# Only loopback: BENCH_HOST must be 127.x.x.x or localhost. Every run is
+# bounded (loadgen -timeout, servers killed after each run, MAX_MINUTES
+# overall). Runs during which other processes took more than BUSY cores are
+# repeated (up to 3 attempts) and never published.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+QUICK=${QUICK:-0}
+TARGETS=${TARGETS:-go node floor}
+BUSY=${BUSY:-0.15}
+MAX_MINUTES=${MAX_MINUTES:-75}
+HOOK=${HOOK:-1}
+BENCH_HOST=${BENCH_HOST:-127.0.0.1}
+PORT_GO=${PORT_GO:-18080}
+PORT_NODE=${PORT_NODE:-18081}
+PORT_FLOOR=${PORT_FLOOR:-18082}
+export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
+
+case "$BENCH_HOST" in
+127.*.*.* | localhost) ;;
+*)
+	echo "bench/run.sh: BENCH_HOST=$BENCH_HOST is not a loopback address: refused" >&2
+	exit 1
+	;;
+esac
+
+say() { printf '\n== %s\n' "$*" >&2; }
+has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+for tool in go node npm taskset timeout; do
+	command -v "$tool" >/dev/null || {
+		echo "bench/run.sh: $tool is required" >&2
+		exit 1
+	}
+done
+if [ "$(nproc)" -lt 2 ]; then
+	echo "bench/run.sh: needs at least 2 cores (server and load tool are pinned apart)" >&2
+	exit 1
+fi
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt 12000 ]; then
+	echo "bench/run.sh: open-file limit $hard is below the 12000 that 5,000 sockets need" >&2
+	exit 1
+fi
+ulimit -n "$([ "$hard" = unlimited ] && echo 65536 || echo $((hard < 65536 ? hard : 65536)))"
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+	if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+started=$(date +%s)
+
+# ---------------------------------------------------------------- build
+say "build"
+go build -o "$work/loadgen" ./bench/cmd/loadgen
+go build -o "$work/floor" ./bench/cmd/floor
+go build -o "$work/benchreport" ./bench/cmd/benchreport
+if has_target go; then
+	go build -o "$work/example" ./example
+fi
+if has_target node || has_target node-hook; then
+	nb=bench/node-baseline
+	if [ ! -f "$nb/node_modules/sqlite3/build/Release/node_sqlite3.node" ] || [ "$nb/package-lock.json" -nt "$nb/node_modules/.package-lock.json" ]; then
+		npm ci --prefix "$nb" --no-audit --no-fund # builds sqlite3 from source when no prebuilt binary can be fetched (about a minute)
+	fi
+fi
+
+# ---------------------------------------------------------------- servers
+port_of() {
+	case "$1" in
+	go) echo "$PORT_GO" ;;
+	node | node-hook) echo "$PORT_NODE" ;;
+	floor) echo "$PORT_FLOOR" ;;
+	esac
+}
+
+# start_server TARGET CPUS: starts the server (pinned to CPUS when not
+# empty) and waits up to 30 s for its port.
+start_server() {
+	local target=$1 cpus=$2 port pin=()
+	port=$(port_of "$target")
+	if (exec 3<>"/dev/tcp/$BENCH_HOST/$port") 2>/dev/null; then
+		echo "bench/run.sh: port $port is already in use by another process; set PORT_GO/PORT_NODE/PORT_FLOOR" >&2
+		return 1
+	fi
+	if [ -n "$cpus" ]; then pin=(taskset -c "$cpus"); fi
+	case "$target" in
+	go) "${pin[@]}" "$work/example" -addr "$BENCH_HOST:$port" -db :memory: >"$work/server.log" 2>&1 & ;;
+	node) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit aftercommit >"$work/server.log" 2>&1 & ;;
+	node-hook) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit hook >"$work/server.log" 2>&1 & ;;
+	floor) "${pin[@]}" "$work/floor" -addr "$BENCH_HOST:$port" >"$work/server.log" 2>&1 & ;;
+	esac
+	server_pid=$!
+	for _ in $(seq 1 300); do
+		if (exec 3<>"/dev/tcp/$BENCH_HOST/$port") 2>/dev/null; then return 0; fi
+		if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	echo "bench/run.sh: $target did not start:" >&2
+	cat "$work/server.log" >&2
+	return 1
+}
+
+stop_server() {
+	[ -n "$server_pid" ] || return 0
+	kill -TERM "$server_pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=
+}
+
+# ---------------------------------------------------------------- cases
+# name | loadgen arguments | pinned (1 = saturation: server cpu 0, loadgen cpu 1)
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${QUICK_ROUNDS:-1}
+	cases=(
+		"fanout-100-rate|-scenario fanout -clients 100 -n 40 -rate 20|0"
+		"fanout-300-sat|-scenario fanout -clients 300 -n 40 -rate 0|1"
+		"targeted|-scenario targeted -clients 50 -n 100 -rate 100|0"
+		"rollback|-scenario rollback -n 20|0"
+	)
+else
+	cases=(
+		"fanout-1000-rate|-scenario fanout -clients 1000 -n 500 -rate 50|0"
+		"fanout-1000-sat|-scenario fanout -clients 1000 -n 500 -rate 0|1"
+		"fanout-5000-rate|-scenario fanout -clients 5000 -n 100 -rate 10|0"
+		"fanout-5000-sat|-scenario fanout -clients 5000 -n 100 -rate 0|1"
+		"targeted|-scenario targeted -clients 200 -n 500 -rate 100|0"
+		"rollback|-scenario rollback -n 100|0"
+	)
+fi
+results_dir=bench/results # scratch (git-ignored)
+mkdir -p "$results_dir"
+results="$results_dir/latest.jsonl"
+: >"$results"
+
+# run_case CASE TARGET ROUND PINNED ARGS: up to 3 attempts until a quiet one.
+run_case() {
+	local name=$1 target=$2 round=$3 pinned=$4 args=$5 attempt note="" lg_pin=() srv_cpus=""
+	if [ "$pinned" = 1 ]; then
+		note="server on cpu 0, load tool on cpu 1 (taskset)"
+		srv_cpus=0
+		lg_pin=(taskset -c 1)
+	fi
+	for attempt in 1 2 3; do
+		if (($(date +%s) - started > MAX_MINUTES * 60)); then
+			echo "bench/run.sh: over MAX_MINUTES=$MAX_MINUTES, stopping" >&2
+			return 2
+		fi
+		"$work/loadgen" quiet -threshold "$BUSY" -wait 90s || echo "box still busy; measuring anyway (the run will say so)" >&2
+		start_server "$target" "$srv_cpus" || return 1
+		rm -f "$work/one.json"
+		# shellcheck disable=SC2086
+		if ! "${lg_pin[@]}" "$work/loadgen" $args -target "http://$BENCH_HOST:$(port_of "$target")" -pid "$server_pid" \
+			-label "$target" -case "$name" -round "$round" -pinned "$note" -busy "$BUSY" -timeout 4m -out "$work/one.json"; then
+			stop_server
+			echo "bench/run.sh: $name against $target failed; server log:" >&2
+			tail -20 "$work/server.log" >&2
+			return 1
+		fi
+		stop_server
+		cat "$work/one.json" >>"$results"
+		if ! grep -q '"busy":true' "$work/one.json"; then return 0; fi
+		echo "bench/run.sh: $name/$target round $round attempt $attempt: box busy, repeating" >&2
+	done
+}
+
+failed=()
+for round in $(seq 1 "$ROUNDS"); do
+	for c in "${cases[@]}"; do
+		IFS='|' read -r name args pinned <<<"$c"
+		for target in go node floor node-hook; do
+			case "$target" in
+			floor) [[ $name == fanout-* ]] || continue ;;
+			node-hook) [[ $name == rollback ]] && has_target node || continue ;;
+			esac
+			if [ "$target" != node-hook ]; then has_target "$target" || continue; fi
+			say "round $round/$ROUNDS: $name against $target"
+			rc=0
+			run_case "$name" "$target" "$round" "$pinned" "$args" || rc=$?
+			if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then
+	cp "$results" bench/latest-results.jsonl # the raw results behind the published figures
+	echo "bench/run.sh: published BENCHMARKS.md, bench/latency.png and bench/latest-results.jsonl" >&2
+fi
+if [ $rc -eq 2 ]; then break 3; fi
+			if [ $rc -ne 0 ]; then failed+=("$name/$target/round $round"); fi
+		done
+	done
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "bench/run.sh: failed runs: ${failed[*]}" >&2; fi
+
+# ---------------------------------------------------------------- hook overhead and report
+if [ "$HOOK" = 1 ] && [ "$QUICK" != 1 ]; then
+	say "hook overhead (scripts/bench-hook.sh)"
+	bash scripts/bench-hook.sh | tee "$work/hook.txt" >&2
+fi
+
+say "report"
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+sio_version=$(node -p 'require("./bench/node-baseline/node_modules/socket.io/package.json").version' 2>/dev/null || echo '?')
+versions="$(go version | awk '{print $3}'), Node $(node --version), socket.io $sio_version"
+publish=(-md BENCHMARKS.md -png bench/latency.png -require "go node")
+if [ "$QUICK" = 1 ] || ! has_target go || ! has_target node; then
+	# A smoke run: a separate file, never BENCHMARKS.md.
+	publish=(-md "$results_dir/quick.md" -png "$results_dir/quick.png" -require "")
+fi
+set +e
+"$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" \
+	-date "$(date -u +%Y-%m-%d)" -machine "$machine" -versions "$versions" \
+	-command "bash bench/run.sh" -hook "$([ -f "$work/hook.txt" ] && echo "$work/hook.txt")"
+rc=$?
+set -e
+if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then
+	cp "$results" bench/latest-results.jsonl # the raw results behind the published figures
+	echo "bench/run.sh: published BENCHMARKS.md, bench/latency.png and bench/latest-results.jsonl" >&2
+fi
+if [ $rc -eq 2 ]; then
+	echo "bench/run.sh: not published (see $results_dir/BENCHMARKS.draft.md); run again on a quiet machine" >&2
+fi
+echo "bench/run.sh: results in $results; took $(($(date +%s) - started)) s" >&2
+exit $rc
