@@ -198,11 +198,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			say "round $round/$ROUNDS: $name against $target"
 			rc=0
 			run_case "$name" "$target" "$round" "$pinned" "$args" || rc=$?
-			if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then
-	cp "$results" bench/latest-results.jsonl # the raw results behind the published figures
-	echo "bench/run.sh: published BENCHMARKS.md, bench/latency.png and bench/latest-results.jsonl" >&2
-fi
-if [ $rc -eq 2 ]; then break 3; fi
+			if [ $rc -eq 2 ]; then break 3; fi
 			if [ $rc -ne 0 ]; then failed+=("$name/$target/round $round"); fi
 		done
 	done
