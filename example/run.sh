@@ -19,7 +19,7 @@ done
 echo "Installing socket.io-client (npm ci --prefix example/web)…"
 npm ci --prefix example/web --no-audit --no-fund --loglevel=error
 
-bin=$(mktemp -d)/entreactive-example
+bin=${TMPDIR:-/tmp}/entreactive-example-$(id -u)
 echo "Building the app…"
 go build -o "$bin" ./example
 exec "$bin" -static example/web/node_modules/socket.io-client/dist "$@"
