@@ -141,10 +141,12 @@ if [ "$QUICK" = 1 ]; then
 	)
 else
 	cases=(
-		"fanout-1000-rate|-scenario fanout -clients 1000 -n 500 -rate 50|0"
-		"fanout-1000-sat|-scenario fanout -clients 1000 -n 500 -rate 0|1"
-		"fanout-5000-rate|-scenario fanout -clients 5000 -n 100 -rate 10|0"
-		"fanout-5000-sat|-scenario fanout -clients 5000 -n 100 -rate 0|1"
+		# Paced: 20,000 deliveries/s for 10 s, a load both servers sustain,
+		# to compare latency. Saturation: 250,000 deliveries posted at once.
+		"fanout-1000-rate|-scenario fanout -clients 1000 -n 200 -rate 20|0"
+		"fanout-1000-sat|-scenario fanout -clients 1000 -n 250 -rate 0 -drain 60s|1"
+		"fanout-5000-rate|-scenario fanout -clients 5000 -n 40 -rate 4|0"
+		"fanout-5000-sat|-scenario fanout -clients 5000 -n 50 -rate 0 -drain 60s|1"
 		"targeted|-scenario targeted -clients 200 -n 500 -rate 100|0"
 		"rollback|-scenario rollback -n 100|0"
 	)
