@@ -250,6 +250,9 @@ func section(rep *report, m meta) string {
 	w("### entreactive / Node, per case (medians; below 1 means entreactive uses less or is faster)\n\n")
 	w("| case | server CPU per delivery | deliveries/s | p50 latency | p99 latency | RSS connected |\n|---|---|---|---|---|---|\n")
 	for _, c := range rep.cases {
+		if rep.scenario[c] == "rollback" {
+			continue // its figure is the phantom count, below
+		}
 		g, n := rep.runs(c, "go"), rep.runs(c, "node")
 		st := func(runs []loadgen.Result, f func(loadgen.Result) float64) stat { return stats(runs, f) }
 		cpu := func(r loadgen.Result) float64 { return r.Server.CPUPer1k }
