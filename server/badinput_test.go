@@ -318,3 +318,38 @@ func TestMalformedPackets(t *testing.T) {
 	}
 	eventually(t, "raw sockets closed", func() bool { return true })
 }
+
+func TestSecondConnectOnOneConnectionIsRefused(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	for range 10 {
+		u := "ws" + strings.TrimPrefix(url, "http") + "/socket.io/?EIO=4&transport=websocket"
+		ws, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if _, _, err := ws.ReadMessage(); err != nil { // open packet
+			t.Fatal(err)
+		}
+		// Two CONNECTs back to back: the second arrives while the first is
+		// being admitted. The library would make two sockets of them.
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
+		connects := 0
+		_ = ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(string(b), "40{") {
+				connects++
+			}
+		}
+		if connects > 1 || srv.ConnectionCount() > 1 {
+			t.Fatalf("%d CONNECT replies, %d sockets for one connection", connects, srv.ConnectionCount())
+		}
+		ws.Close()
+		eventually(t, "socket gone", func() bool { return srv.ConnectionCount() == 0 })
+	}
+}

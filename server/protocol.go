@@ -41,6 +41,8 @@ const (
 	errForbidden    = "forbidden"
 	errInvalidRoom  = "invalid room"
 	errUnknownEvent = "unknown event"
+	// errAlreadyConnected refuses a second CONNECT on one connection.
+	errAlreadyConnected = "already connected"
 )
 
 // JoinRequest is a client's request to join a room.
@@ -100,6 +102,26 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	}
 	defer s.exit()
 
+	// One socket per Engine.IO connection: the library accepts a second
+	// CONNECT for the namespace while the first is still being admitted,
+	// which would give one client two sockets.
+	cl := sock.Client()
+	if _, dup := s.engineConns.LoadOrStore(cl, struct{}{}); dup {
+		next(connectError(errAlreadyConnected))
+		return
+	}
+	release := func(...any) { s.engineConns.Delete(cl) }
+	_ = cl.Conn().Once("close", release)
+	if cl.Conn().ReadyState() == "closed" {
+		release()
+	}
+	admitted := false
+	defer func() {
+		if !admitted {
+			release()
+		}
+	}()
+
 	hs := sock.Handshake()
 	auth := make(map[string]any, len(hs.Auth))
 	for k, v := range hs.Auth {
@@ -153,6 +175,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		}
 	}
 	sock.SetData(c)
+	admitted = true
 	next(nil)
 }
 

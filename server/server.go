@@ -99,7 +99,10 @@ type Server struct {
 	engine   http.Handler
 	reg      *registry
 	del      *delivery
-	stats    counters
+	// engineConns holds the Engine.IO connections (*socket.Client) that
+	// have a socket, admitted or being admitted.
+	engineConns sync.Map
+	stats       counters
 
 	// ctx is the parent of every connection's context; cancelled by Close.
 	ctx    context.Context

@@ -146,10 +146,27 @@ func dialOnce(ctx context.Context, url string, o Options) (*Client, error) {
 		consumed: make(map[string]int),
 	}
 	result := make(chan error, 1)
-	sock, err := socket.Connect(url, opts)
-	if err != nil {
-		return nil, fmt.Errorf("sioclient: connect: %w", err)
+	// Open the manager first and only then the socket: Socket.Connect on a
+	// manager that opens concurrently can run its onopen twice and send two
+	// CONNECT packets (zishang520 Go client v3.0.6).
+	m := socket.NewManager(url, opts)
+	opened := make(chan error, 1)
+	m.Open(func(err error) { opened <- err })
+	select {
+	case err := <-opened:
+		if err != nil {
+			if e := m.Engine(); e != nil {
+				e.Close()
+			}
+			return nil, fmt.Errorf("%w: %s", ErrConnect, err.Error())
+		}
+	case <-ctx.Done():
+		if e := m.Engine(); e != nil {
+			e.Close()
+		}
+		return nil, fmt.Errorf("sioclient: dial: %w", ctx.Err())
 	}
+	sock := m.Socket("/", opts)
 	c.sock = sock
 	sock.OnAny(func(args ...any) {
 		if len(args) == 0 {
