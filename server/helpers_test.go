@@ -178,7 +178,5 @@ func marker(t *testing.T, srv *server.Server, cs []*sioclient.Client, id int) {
 }
 
 // transportsUnderTest are the Go client's transports the protocol tests
-// run over. The zishang520 Go client (v3.0.6) sometimes loses packets or
-// never completes a polling→websocket upgrade, so the upgrade path is
-// covered with the Node client (TestNodeClient), which never does.
-var transportsUnderTest = []sioclient.Transport{sioclient.WebSocketOnly}
+// run over (the Node client covers both too, see TestNodeClient).
+var transportsUnderTest = []sioclient.Transport{sioclient.WebSocketOnly, sioclient.Upgrade}

@@ -126,6 +126,9 @@ func TestProtocol(t *testing.T) {
 				t.Fatal("user 7 still online after deauth")
 			}
 
+			if got := c.Transport(); got != "websocket" {
+				t.Fatalf("transport %q", got)
+			}
 			c.Close()
 			eventually(t, "no connections", func() bool { return srv.ConnectionCount() == 0 })
 			if rooms := srv.Stats().Rooms; len(rooms) != 0 {

@@ -90,9 +90,7 @@ func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 }
 
 // waitUpgrade waits until the connection has moved from polling to
-// websocket. The Go client can lose packets sent while its transport is
-// upgrading (the Node client does not), so tests only start talking once
-// the upgrade is over.
+// websocket, so that tests of the upgrade path really run over it.
 func (c *Client) waitUpgrade(ctx context.Context) error {
 	for {
 		if e := c.sock.Io().Engine(); e != nil {
