@@ -332,7 +332,9 @@ func TestSecondConnectOnOneConnectionIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Two CONNECTs back to back: the second arrives while the first is
-		// being admitted. The library would make two sockets of them.
+		// being admitted. The library would make two sockets of them; the
+		// server reads it once the first socket is connected, and the
+		// library then closes the connection.
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("40"))
 		connects := 0

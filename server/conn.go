@@ -23,6 +23,9 @@ type Conn struct {
 	// ctx is cancelled when the socket disconnects or the server closes.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// markRecorded tells admit that the library has recorded the socket
+	// on its connection (see Server.awaitRecorded).
+	markRecorded func()
 
 	// mu serialises the socket's state changes (auth, deauth, join, expiry,
 	// close); it is taken before the registry's lock, never after.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -110,10 +111,15 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		next(connectError(errAlreadyConnected))
 		return
 	}
-	release := func(...any) { s.engineConns.Delete(cl) }
-	_ = cl.Conn().Once("close", release)
-	if cl.Conn().ReadyState() == "closed" {
+	release := func() { s.engineConns.Delete(cl) }
+	gone := make(chan struct{})
+	onClose := sync.OnceFunc(func() {
 		release()
+		close(gone)
+	})
+	_ = cl.Conn().Once("close", func(...any) { onClose() })
+	if cl.Conn().ReadyState() == "closed" {
+		onClose()
 	}
 	admitted := false
 	defer func() {
@@ -130,12 +136,14 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		}
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
+	connected := make(chan struct{})
 	c := &Conn{
-		srv:    s,
-		sock:   sock,
-		id:     string(sock.Id()),
-		ctx:    ctx,
-		cancel: cancel,
+		srv:          s,
+		sock:         sock,
+		id:           string(sock.Id()),
+		ctx:          ctx,
+		cancel:       cancel,
+		markRecorded: sync.OnceFunc(func() { close(connected) }),
 		handshake: Handshake{
 			Address: hs.Address,
 			Auth:    auth,
@@ -177,6 +185,35 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	sock.SetData(c)
 	admitted = true
 	next(nil)
+	s.awaitRecorded(c, connected, gone)
+}
+
+// awaitRecorded returns once the library has recorded c's socket on its
+// connection (connected is closed by onConnection), the connection is
+// gone, or the server closes.
+//
+// It guards against a defect of the library (v3.0.6): namespace._doConnect
+// writes the CONNECT reply before it records the socket on its connection
+// (Client.nsps), on the socket's own task goroutine. A packet the client
+// sends as soon as it reads the reply, if decoded before the socket is
+// recorded, is taken for a packet of a namespace the client never
+// connected to: the library closes the connection without a word (Client
+// ondecoded, "invalid state"; the client sees websocket close 1006), and a
+// second CONNECT would make a second socket. admit runs on the goroutine
+// that reads the client's packets, so waiting here holds them back until
+// the socket can receive them; they then reach it in order. The wait is
+// bounded by ConnectTimeout in case the library never connects the socket
+// and never closes the connection either.
+func (s *Server) awaitRecorded(c *Conn, connected, gone <-chan struct{}) {
+	t := time.NewTimer(s.cfg.ConnectTimeout)
+	defer t.Stop()
+	select {
+	case <-connected:
+	case <-gone:
+	case <-s.ctx.Done():
+	case <-t.C:
+		s.log.Warn("server: socket admitted but never connected", "socket", c.id)
+	}
 }
 
 // onConnection sets up a socket the library has connected.
@@ -190,6 +227,8 @@ func (s *Server) onConnection(args ...any) {
 		sock.Disconnect(true)
 		return
 	}
+	// The library has recorded the socket: its packets may flow.
+	c.markRecorded()
 	if !s.enter() {
 		c.disconnect("server shutting down")
 		return
