@@ -76,7 +76,12 @@ const errOpenTimeout = "timeout"
 // The zishang520 Go client (v3.0.6) subscribes to its engine's "open" event
 // only after the engine has started connecting; on a fast loopback the
 // event can fire first and the client then reports "timeout" although the
-// server accepted the connection. Dial retries in that case.
+// server accepted the connection. Dial retries in that case. The same race
+// has a second face that Dial cannot undo: when "open" fires after the
+// subscription but before the client has registered the cleanup of its
+// open timer, Dial succeeds and the timer, still armed, closes the
+// connection from the client side 3 s (the timeout set in dialOnce) later;
+// the server then sees "transport close".
 func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 	for {
 		c, err := dialOnce(ctx, url, o)
