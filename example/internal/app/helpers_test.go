@@ -200,64 +200,37 @@ func (e *env) dial() *sioclient.Client {
 
 // socket connects a socket, authenticated with token unless it is empty,
 // and returns it once a first request has had its answer.
-//
-// The server sometimes drops a fresh websocket connection (close 1006)
-// under the race detector, in about one connection in a few hundred; the
-// loss shows on the first request. Setup is therefore retried a few times,
-// with a log line; events are only awaited on sockets that answered.
 func (e *env) socket(token string) *sioclient.Client {
 	e.t.Helper()
-	const attempts = 4
-	for i := 1; ; i++ {
-		c, err := e.trySocket(token)
-		if err == nil {
-			e.t.Cleanup(c.Close)
-			return c
-		}
-		if i == attempts {
-			e.t.Fatalf("socket setup failed %d times: %v", attempts, err)
-		}
-		e.t.Logf("socket setup failed, retrying: %v", err)
-	}
-}
-
-func (e *env) trySocket(token string) (*sioclient.Client, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx := waitCtx(e.t)
 	// Websocket only: the Go client can lose packets sent while it upgrades
 	// from polling (the Node and browser tests cover the upgrade).
 	c, err := sioclient.Dial(ctx, e.url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 	if err != nil {
-		return nil, err
+		e.t.Fatalf("socket: %v", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			c.Close()
-		}
-	}()
+	e.t.Cleanup(c.Close)
 	if _, err := c.Next(ctx, "connected"); err != nil {
-		return nil, err
+		e.t.Fatalf("socket: %v", err)
 	}
 	if token == "" {
 		// A guest's first request: a join that is refused.
 		if _, err := c.EmitAck(ctx, "join", "conversation_1"); err != nil {
-			return nil, err
+			e.t.Fatalf("socket: first join: %v", err)
 		}
-	} else {
-		ack, err := c.EmitAck(ctx, "auth", token)
-		if err != nil {
-			return nil, err
-		}
-		if !ackSuccess(ack) {
-			e.t.Fatalf("auth: ack %v", ack)
-		}
-		if _, err := c.Next(ctx, "authenticated"); err != nil {
-			return nil, err
-		}
+		return c
 	}
-	ok = true
-	return c, nil
+	ack, err := c.EmitAck(ctx, "auth", token)
+	if err != nil {
+		e.t.Fatalf("socket: auth: %v", err)
+	}
+	if !ackSuccess(ack) {
+		e.t.Fatalf("auth: ack %v", ack)
+	}
+	if _, err := c.Next(ctx, "authenticated"); err != nil {
+		e.t.Fatalf("socket: %v", err)
+	}
+	return c
 }
 
 // join asks for room on u's socket and reports whether it was allowed; a
