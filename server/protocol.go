@@ -13,7 +13,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
-// Event names of the wire protocol (DESIGN.md §4).
+// Event names of the wire protocol (the protocol table of the README).
 const (
 	// EventConnected is sent to every socket once connected:
 	// {socketId, deviceId|null, timestamp}.

@@ -1,5 +1,5 @@
 // Package app is the entreactive example app: a live chat and notification
-// demo on the reference schemas. It serves the JSON API of DESIGN.md §6, the
+// demo on the reference schemas. It serves the JSON API of example/README.md, the
 // Socket.IO endpoint at /socket.io/ and a web page at /.
 //
 // The app runs in-process so tests can start it on any listener:

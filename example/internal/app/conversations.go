@@ -75,7 +75,7 @@ func (a *App) createConversation(w http.ResponseWriter, r *http.Request, uid int
 
 // listConversations answers GET /api/conversations with the caller's
 // conversations, newest first, each with its member ids. (This endpoint is
-// the page's; it is not part of DESIGN.md §6.)
+// the page's, an addition to the stable API.)
 func (a *App) listConversations(w http.ResponseWriter, r *http.Request, uid int64) error {
 	convs, err := a.client.Conversation.Query().
 		Where(conversation.HasMembersWith(user.ID(int(uid)))).
