@@ -210,7 +210,19 @@ func section(rep *report, m meta) string {
 		"The load tool (`bench/cmd/loadgen`, its own Engine.IO/Socket.IO client) shares the machine's 2 cores with the server, so its own cost caps every "+
 		"throughput figure: **server CPU per 1,000 deliveries** is the headline efficiency figure, and saturation runs pin the server and the load tool to "+
 		"separate cores with `taskset`. ", m.rounds)
-	w("Other processes used at most %.2f cores during any published run; %d busy run(s) (other processes above the threshold) were repeated and left out.\n\n", rep.maxOther, rep.busy)
+	makeup := 0
+	for _, g := range rep.groups {
+		for _, r := range g.runs {
+			if r.Round > m.rounds {
+				makeup++
+			}
+		}
+	}
+	w("Other processes used at most %.2f cores during any published run; %d busy run(s) (other processes above the threshold) were repeated and left out", rep.maxOther, rep.busy)
+	if makeup > 0 {
+		w(", %d of them by make-up runs after the rounds", makeup)
+	}
+	w(".\n\n")
 
 	// Fan-out.
 	var fanout []string
