@@ -8,6 +8,8 @@
 #   bash bench/run.sh                 # full run, publishes when the box was quiet
 #   QUICK=1 bash bench/run.sh         # small smoke run, never publishes
 #   TARGETS="node floor" QUICK=1 bash bench/run.sh   # without the Go example app
+#   REPORT_ONLY=1 bash bench/run.sh   # re-render BENCHMARKS.md and the plot from
+#                                     # bench/latest-results.jsonl (no new figures)
 #
 # Only loopback: BENCH_HOST must be 127.x.x.x or localhost. Every run is
 # bounded (loadgen -timeout, servers killed after each run, MAX_MINUTES
@@ -24,6 +26,7 @@ BUSY=${BUSY:-0.15}
 MAX_MINUTES=${MAX_MINUTES:-75}
 HOOK=${HOOK:-1}
 MAKEUP=${MAKEUP:-2}
+REPORT_ONLY=${REPORT_ONLY:-0}
 BENCH_HOST=${BENCH_HOST:-127.0.0.1}
 PORT_GO=${PORT_GO:-18080}
 PORT_NODE=${PORT_NODE:-18081}
@@ -67,6 +70,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 started=$(date +%s)
+
+results_dir=bench/results # scratch (git-ignored)
+mkdir -p "$results_dir"
+if [ "$REPORT_ONLY" = 1 ]; then
+	say "report only, from bench/latest-results.jsonl"
+	go build -o "$work/benchreport" ./bench/cmd/benchreport
+	"$work/benchreport" -results bench/latest-results.jsonl -md BENCHMARKS.md -png bench/latency.png -require "go node" \
+		-draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -machine "$(cat bench/latest-machine.txt)" \
+		-versions "$(cat bench/latest-versions.txt)" -command "bash bench/run.sh" -hook bench/latest-hook.txt
+	exit $?
+fi
 
 # ---------------------------------------------------------------- build
 say "build"
@@ -153,10 +167,9 @@ else
 		"rollback|-scenario rollback -n 100|0"
 	)
 fi
-results_dir=bench/results # scratch (git-ignored)
-mkdir -p "$results_dir"
 results="$results_dir/latest.jsonl"
 : >"$results"
+rm -f "$results_dir/hook.txt"
 
 # run_case CASE TARGET ROUND PINNED ARGS: up to 3 attempts until a quiet one.
 run_case() {
@@ -233,7 +246,7 @@ if [ ${#failed[@]} -gt 0 ]; then echo "bench/run.sh: failed runs: ${failed[*]}" 
 # ---------------------------------------------------------------- hook overhead and report
 if [ "$HOOK" = 1 ] && [ "$QUICK" != 1 ]; then
 	say "hook overhead (scripts/bench-hook.sh)"
-	bash scripts/bench-hook.sh | tee "$work/hook.txt" >&2
+	bash scripts/bench-hook.sh | tee "$results_dir/hook.txt" >&2
 fi
 
 say "report"
@@ -247,13 +260,17 @@ if [ "$QUICK" = 1 ] || ! has_target go || ! has_target node; then
 fi
 set +e
 "$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" \
-	-date "$(date -u +%Y-%m-%d)" -machine "$machine" -versions "$versions" \
-	-command "bash bench/run.sh" -hook "$([ -f "$work/hook.txt" ] && echo "$work/hook.txt")"
+	-machine "$machine" -versions "$versions" \
+	-command "bash bench/run.sh" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
 rc=$?
 set -e
 if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then
-	cp "$results" bench/latest-results.jsonl # the raw results behind the published figures
-	echo "bench/run.sh: published BENCHMARKS.md, bench/latency.png and bench/latest-results.jsonl" >&2
+	# The raw results behind the published figures, for REPORT_ONLY=1.
+	cp "$results" bench/latest-results.jsonl
+	if [ -f "$results_dir/hook.txt" ]; then cp "$results_dir/hook.txt" bench/latest-hook.txt; else rm -f bench/latest-hook.txt; fi
+	echo "$machine" >bench/latest-machine.txt
+	echo "$versions" >bench/latest-versions.txt
+	echo "bench/run.sh: published BENCHMARKS.md, bench/latency.png and bench/latest-*.{jsonl,txt}" >&2
 fi
 if [ $rc -eq 2 ]; then
 	echo "bench/run.sh: not published (see $results_dir/BENCHMARKS.draft.md); run again on a quiet machine" >&2

@@ -58,7 +58,7 @@ func run(args []string, log *slog.Logger) error {
 		m       meta
 	)
 	fs.IntVar(&m.rounds, "rounds", 3, "rounds each case and server must have (quiet runs)")
-	fs.StringVar(&m.date, "date", "", "date of the run")
+	fs.StringVar(&m.date, "date", "", "date of the run (default: the UTC date of the first result)")
 	fs.StringVar(&m.machine, "machine", "", "machine description")
 	fs.StringVar(&m.versions, "versions", "", "tool versions")
 	fs.StringVar(&m.command, "command", "bash bench/run.sh", "the command that produced the results")
@@ -69,6 +69,9 @@ func run(args []string, log *slog.Logger) error {
 	all, err := readResults(*results)
 	if err != nil {
 		return err
+	}
+	if m.date == "" {
+		m.date = runDate(all)
 	}
 	rep := aggregate(all)
 	problems := rep.check(m.rounds, strings.Fields(*require))
@@ -130,6 +133,17 @@ func readResults(path string) ([]loadgen.Result, error) {
 		return nil, fmt.Errorf("results: %s holds no result", path)
 	}
 	return out, nil
+}
+
+// runDate is the UTC date of the earliest result.
+func runDate(all []loadgen.Result) string {
+	first := all[0].Start
+	for _, r := range all {
+		if r.Start.Before(first) {
+			first = r.Start
+		}
+	}
+	return first.UTC().Format("2006-01-02")
 }
 
 // replaceSection puts body between the markers in path, appending the

@@ -61,7 +61,7 @@ func CDF(w io.Writer, title string, panels []Panel, cols int) error {
 
 func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 	// Plot area inside the panel.
-	a := image.Rect(r.Min.X+7*charW, r.Min.Y+3*charH, r.Max.X-2*charW, r.Max.Y-4*charH)
+	a := image.Rect(r.Min.X+7*charW, r.Min.Y+3*charH, r.Max.X-4*charW, r.Max.Y-4*charH)
 	text(img, r.Min.X+(r.Dx()-len(p.Title)*charW)/2, r.Min.Y+charH/2, p.Title, black)
 
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -92,8 +92,12 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 		lbl := fmt.Sprintf("%g", y)
 		text(img, a.Min.X-len(lbl)*charW-charW/2, py(y)-charH/2+scale, lbl, black)
 	}
+	mults := []float64{1, 2, 5}
+	if math.Log10(hi/lo) > 3 {
+		mults = []float64{1} // many decades: label powers of ten only
+	}
 	for d := lo; d <= hi*1.0001; d *= 10 {
-		for _, m := range []float64{1, 2, 5} {
+		for _, m := range mults {
 			x := d * m
 			if x > hi*1.0001 {
 				break
@@ -115,10 +119,10 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 			line(img, px(s.X[i-1]), py(s.Y[i-1]), px(s.X[i]), py(s.Y[i]), s.Color)
 		}
 	}
-	ly := a.Max.Y - charH*(len(p.Series)+1)
+	// A CDF leaves its upper left empty: the legend goes there.
+	lx, ly := a.Min.X+charW, a.Min.Y+charH
 	for i, s := range p.Series {
 		y := ly + i*charH
-		lx := a.Max.X - (len(s.Label)+4)*charW
 		fill(img, image.Rect(lx, y+charH/2-2, lx+2*charW, y+charH/2+2), s.Color)
 		text(img, lx+3*charW, y, s.Label, black)
 	}
