@@ -82,20 +82,28 @@ type emitContext struct {
 }
 
 // Deadline reports no deadline.
-func (emitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*emitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done returns nil: the context is never canceled.
-func (emitContext) Done() <-chan struct{} { return nil }
+func (*emitContext) Done() <-chan struct{} { return nil }
 
 // Err returns nil: the context is never canceled.
-func (emitContext) Err() error { return nil }
+func (*emitContext) Err() error { return nil }
 
 // Value returns the action for actionKey, and the parent's values otherwise.
-func (c emitContext) Value(key any) any {
-	if key == (actionKey{}) {
-		return c.action
+func (c *emitContext) Value(key any) any {
+	if key != (actionKey{}) {
+		return c.parent.Value(key)
 	}
-	return c.parent.Value(key)
+	switch c.action { // constants convert to any without allocating
+	case ActionCreate:
+		return ActionCreate
+	case ActionUpdate:
+		return ActionUpdate
+	case ActionDelete:
+		return ActionDelete
+	}
+	return c.action
 }
 
 // actionOf maps an ent operation to the action it reports.
@@ -118,14 +126,16 @@ type sender[T any] struct {
 	target  TargetFunc[T]
 	changed []string
 	rows    []T
-	one     [1]T // backs rows for single-row mutations
+	one     [1]T        // backs rows for single-row mutations
+	ctx     emitContext // the context of emit, allocated with the sender
 }
 
 // emit sends one event per row, in order. It runs after the commit; the
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
 func (s *sender[T]) emit(ctx context.Context) {
-	ctx = emitContext{parent: ctx, action: s.action}
+	s.ctx = emitContext{parent: ctx, action: s.action}
+	ctx = &s.ctx
 	now := time.Now()
 	for _, row := range s.rows {
 		s.emitRow(ctx, now, row)
