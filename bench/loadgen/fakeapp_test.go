@@ -15,8 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fakeApp is a tiny in-memory stand-in for the example app's API (DESIGN
-// §6), with switches that make it misbehave the ways the scenarios must
+// fakeApp is a tiny in-memory stand-in for the example app's API
+// (example/README.md), with switches that make it misbehave the ways the scenarios must
 // detect.
 type fakeApp struct {
 	leak    bool // also send every message to user 1

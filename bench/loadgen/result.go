@@ -1,6 +1,7 @@
 // Package loadgen drives a server that speaks the example app's HTTP API
-// (DESIGN.md §6) and socket protocol (§4) with thousands of Socket.IO
-// connections from one process, and measures delivery, latency and the
+// (example/README.md) and socket protocol (the protocol table of the
+// README) with thousands of Socket.IO connections from one process, and
+// measures delivery, latency and the
 // server's cost. The scenarios are Fanout, Targeted and Rollback; each
 // returns a Result, which bench/cmd/benchreport turns into BENCHMARKS.md.
 package loadgen
