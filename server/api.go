@@ -40,18 +40,13 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if s.isClosed() {
 		return ErrClosed
 	}
-	attrs := []slog.Attr{
-		slog.String("model", ev.Model),
-		slog.String("action", string(ev.Action)),
-		slog.Any("id", ev.ID),
-	}
 	rooms := make([]string, 0, len(to.Rooms)+len(to.Users))
 	rooms = append(rooms, to.Rooms...)
 	for _, u := range to.Users {
 		room := UserRoom(u)
 		if room == "" {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
-				append(attrs, slog.Any("user", u))...)
+				append(eventAttrs(&ev), slog.Any("user", u))...)
 			continue
 		}
 		rooms = append(rooms, room)
@@ -65,7 +60,16 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	body = append(body, `["`+EventReactive+`",`...)
 	body = append(body, payload...)
 	body = append(body, ']')
-	return s.del.enqueue(job{rooms: rooms, frame: newFrame(EventReactive, body), attrs: attrs})
+	return s.del.enqueue(job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
+}
+
+// eventAttrs identify a reactive event in logs.
+func eventAttrs(ev *entreactive.Event) []slog.Attr {
+	return []slog.Attr{
+		slog.String("model", ev.Model),
+		slog.String("action", string(ev.Action)),
+		slog.Any("id", ev.ID),
+	}
 }
 
 // ReportFailure implements entreactive.FailureReporter: events lost after a
@@ -92,7 +96,7 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	if err != nil {
 		return err
 	}
-	return s.del.enqueue(job{rooms: rooms, frame: f})
+	return s.del.enqueue(job{rooms: rooms, frame: f}, nil)
 }
 
 // EmitToAll sends an event to every socket.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -71,8 +72,6 @@ func newFrame(event string, body []byte) *frame {
 type job struct {
 	rooms []string
 	frame *frame
-	// attrs identify the event in logs (model, action, id for reactive ones).
-	attrs []slog.Attr
 }
 
 // delivery owns the bounded queue and the one path to the sockets.
@@ -86,9 +85,11 @@ func newDelivery(s *Server, size int) *delivery {
 }
 
 // enqueue queues a broadcast without ever blocking. When the queue is full
-// the job is dropped: logged at warn level, counted, and ErrQueueFull is
-// returned. Dropping the newest event keeps the order of those delivered.
-func (d *delivery) enqueue(j job) error {
+// the job is dropped: logged at warn level (with ev's model, action and id
+// when it carries a reactive event; ev is nil otherwise), counted, and
+// ErrQueueFull is returned. Dropping the newest event keeps the order of
+// those delivered.
+func (d *delivery) enqueue(j job, ev *entreactive.Event) error {
 	if len(j.rooms) == 0 {
 		return nil
 	}
@@ -98,11 +99,14 @@ func (d *delivery) enqueue(j job) error {
 		return nil
 	default:
 		d.s.stats.dropped.Add(1)
-		attrs := append([]slog.Attr{
+		attrs := []slog.Attr{
 			slog.String("event", j.frame.event),
 			slog.Int("rooms", len(j.rooms)),
 			slog.Int("queue_capacity", cap(d.queue)),
-		}, j.attrs...)
+		}
+		if ev != nil {
+			attrs = append(attrs, eventAttrs(ev)...)
+		}
 		d.s.log.LogAttrs(d.s.ctx, slog.LevelWarn, "server: delivery queue full, event dropped", attrs...)
 		return ErrQueueFull
 	}

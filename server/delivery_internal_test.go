@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/entreactive/reactive/entreactive"
 )
 
 func TestQueueFullDropsLogsAndCounts(t *testing.T) {
@@ -18,18 +20,19 @@ func TestQueueFullDropsLogsAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if err := d.enqueue(job{rooms: []string{"all"}, frame: f}); err != nil {
+		if err := d.enqueue(job{rooms: []string{"all"}, frame: f}, nil); err != nil {
 			t.Fatalf("enqueue %d: %v", i, err)
 		}
 	}
-	err = d.enqueue(job{rooms: []string{"all"}, frame: f, attrs: []slog.Attr{slog.String("model", "Message")}})
+	err = d.enqueue(job{rooms: []string{"all"}, frame: f}, &entreactive.Event{Model: "Message", Action: entreactive.ActionCreate, ID: 7})
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("third enqueue = %v", err)
 	}
 	if s.stats.dropped.Load() != 1 || s.stats.queued.Load() != 2 || d.depth() != 2 {
 		t.Fatalf("dropped %d queued %d depth %d", s.stats.dropped.Load(), s.stats.queued.Load(), d.depth())
 	}
-	if !strings.Contains(logs.String(), "queue full") || !strings.Contains(logs.String(), "model=Message") {
+	if log := logs.String(); !strings.Contains(log, "queue full") || !strings.Contains(log, "model=Message") ||
+		!strings.Contains(log, "action=create") || !strings.Contains(log, "id=7") {
 		t.Fatalf("log: %s", logs.String())
 	}
 }
