@@ -21,8 +21,9 @@ type JWT struct {
 	Secret []byte
 	// KeyFunc, when set, returns the key that verifies a token (see
 	// jwt.Keyfunc); it replaces Secret. Use it for RS256, ES256, EdDSA or key
-	// rotation. The server still enforces Algorithms and checks that the key's
-	// type matches the token's algorithm family.
+	// rotation (return a jwt.VerificationKeySet). The server still enforces
+	// Algorithms and checks that the key's type matches the token's
+	// algorithm family; of a key set, only the fitting keys are tried.
 	KeyFunc jwt.Keyfunc
 	// Algorithms lists the accepted "alg" values. Default: ["HS256"].
 	// "none" is never accepted.
@@ -120,28 +121,47 @@ func newVerifier(c JWT) (*verifier, error) {
 // matchingKey wraps a key function so that the key's type must fit the
 // token's algorithm family: an RSA public key can never be used as an HMAC
 // secret (the RS/HS confusion attack), whatever the key function returns.
+// From a jwt.VerificationKeySet (key rotation) only the fitting keys are
+// kept.
 func matchingKey(kf jwt.Keyfunc) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		key, err := kf(t)
 		if err != nil {
 			return nil, err
 		}
-		ok := false
-		switch t.Method.(type) {
-		case *jwt.SigningMethodHMAC:
-			_, ok = key.([]byte)
-		case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS:
-			_, ok = key.(*rsa.PublicKey)
-		case *jwt.SigningMethodECDSA:
-			_, ok = key.(*ecdsa.PublicKey)
-		case *jwt.SigningMethodEd25519:
-			_, ok = key.(ed25519.PublicKey)
+		if set, ok := key.(jwt.VerificationKeySet); ok {
+			var fitting jwt.VerificationKeySet
+			for _, k := range set.Keys {
+				if keyFits(t.Method, k) {
+					fitting.Keys = append(fitting.Keys, k)
+				}
+			}
+			if len(fitting.Keys) == 0 {
+				return nil, fmt.Errorf("no key of the set fits algorithm %s", t.Method.Alg())
+			}
+			return fitting, nil
 		}
-		if !ok {
+		if !keyFits(t.Method, key) {
 			return nil, fmt.Errorf("key of type %T does not fit algorithm %s", key, t.Method.Alg())
 		}
 		return key, nil
 	}
+}
+
+// keyFits reports whether key's type belongs to the algorithm family of m.
+func keyFits(m jwt.SigningMethod, key any) bool {
+	ok := false
+	switch m.(type) {
+	case *jwt.SigningMethodHMAC:
+		_, ok = key.([]byte)
+	case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS:
+		_, ok = key.(*rsa.PublicKey)
+	case *jwt.SigningMethodECDSA:
+		_, ok = key.(*ecdsa.PublicKey)
+	case *jwt.SigningMethodEd25519:
+		_, ok = key.(ed25519.PublicKey)
+	}
+	return ok
 }
 
 // verify checks a token as received from a client (any JSON value).

@@ -209,3 +209,40 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
+	priv, _ := rsaKey(t)
+	oldSecret, newSecret := []byte("old-secret-0123456789"), []byte("new-secret-0123456789")
+	sign := func(secret []byte, id int) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": id}).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	srv, url := startServer(t, server.Config{JWT: server.JWT{
+		Algorithms: []string{"HS256", "RS256"},
+		// During a rotation both secrets verify; the RSA key in the set must
+		// never serve as an HMAC secret.
+		KeyFunc: func(*jwt.Token) (any, error) {
+			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&priv.PublicKey, oldSecret, newSecret}}, nil
+		},
+	}})
+	for i, secret := range [][]byte{oldSecret, newSecret} {
+		c := dial(t, url, sioclient.Options{})
+		ack, err := c.EmitAck(waitCtx(t), "auth", sign(secret, i+1))
+		if err != nil || !ackSuccess(ack) {
+			t.Fatalf("token signed with key %d of the set: ack %v, err %v", i+1, ack, err)
+		}
+	}
+	c := dial(t, url, sioclient.Options{})
+	expectRefusedAuth(t, srv, c, sign([]byte("some-other-secret-0123"), 3))
+
+	srvRSAOnly, urlRSAOnly := startServer(t, server.Config{JWT: server.JWT{
+		Algorithms: []string{"HS256", "RS256"},
+		KeyFunc: func(*jwt.Token) (any, error) {
+			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&priv.PublicKey}}, nil
+		},
+	}})
+	expectRefusedAuth(t, srvRSAOnly, dial(t, urlRSAOnly, sioclient.Options{}), sign(oldSecret, 1))
+}
