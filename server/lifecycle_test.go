@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/entreactive/reactive/bench/sio"
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/server"
@@ -85,14 +86,17 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 	hs.Close()
 }
 
+// TestCloseUnderLoad uses the bench client (bench/sio), which reports
+// exactly when the server closes its websocket: the library's Go client can
+// miss its own disconnect when the machine is busy.
 func TestCloseUnderLoad(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	srv, hs := startBare(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	var clients []*sioclient.Client
+	var clients []*sio.Conn
 	for i := range 40 {
-		c, err := sioclient.Dial(ctx, hs.URL, sioclient.Options{Auth: map[string]any{"token": userToken(t, i)}})
+		c, err := sio.Dial(ctx, sio.Config{URL: hs.URL, Auth: map[string]any{"token": userToken(t, i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,9 +129,11 @@ func TestCloseUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	for _, c := range clients {
-		if _, err := c.WaitDisconnect(ctx); err != nil {
-			t.Fatal(err)
+	for i, c := range clients {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			t.Fatalf("client %d: the server did not close its connection", i)
 		}
 		c.Close()
 	}
