@@ -47,7 +47,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), wait)
-				c, err := sioclient.Dial(ctx, hs.URL, sioclient.Options{Auth: map[string]any{"device_id": "d"}})
+				c, err := sioclient.Dial(ctx, hs.URL, sioclient.Options{Auth: map[string]any{"device_id": "d"}, StaleOpenTimer: 3 * time.Second})
 				if err == nil {
 					var ack []any
 					ack, err = c.EmitAck(ctx, "auth", userToken(t, i%50))

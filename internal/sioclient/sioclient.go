@@ -49,6 +49,12 @@ type Options struct {
 	Transport Transport
 	// Auth is the handshake auth payload (e.g. token, device_id).
 	Auth map[string]any
+	// StaleOpenTimer is the timeout given to the Go client's own open
+	// timer, which can outlive a successful open and then close the
+	// connection (see Dial). Zero means an hour: no test lives that long,
+	// but the timer's goroutine may outlive the client. Tests that check
+	// for leaked goroutines set a few seconds and wait it out.
+	StaleOpenTimer time.Duration
 }
 
 // ErrConnect wraps a connect_error sent by the server.
@@ -70,6 +76,10 @@ type Client struct {
 // connection did not open in time.
 const errOpenTimeout = "timeout"
 
+// openTimeout is how long dialOnce waits for the Engine.IO connection to
+// open before it gives up (and Dial tries again).
+const openTimeout = 3 * time.Second
+
 // Dial connects to url (e.g. "http://127.0.0.1:1234") and waits until the
 // namespace is connected or refused.
 //
@@ -80,8 +90,9 @@ const errOpenTimeout = "timeout"
 // has a second face that Dial cannot undo: when "open" fires after the
 // subscription but before the client has registered the cleanup of its
 // open timer, Dial succeeds and the timer, still armed, closes the
-// connection from the client side 3 s (the timeout set in dialOnce) later;
-// the server then sees "transport close".
+// connection from the client side when it expires; the server then sees
+// "transport close". Dial therefore times the open itself and gives that
+// timer an hour (Options.StaleOpenTimer).
 func Dial(ctx context.Context, url string, o Options) (*Client, error) {
 	for {
 		c, err := dialOnce(ctx, url, o)
@@ -127,7 +138,14 @@ func dialOnce(ctx context.Context, url string, o Options) (*Client, error) {
 	opts.SetForceNew(true)
 	opts.SetMultiplex(false)
 	opts.SetReconnection(false)
-	opts.SetTimeout(3 * time.Second)
+	// The client's own open timer can outlive a successful open (see Dial)
+	// and then close the connection: give it the deadline of
+	// Options.StaleOpenTimer, and time the open here instead (openTimeout).
+	if o.StaleOpenTimer > 0 {
+		opts.SetTimeout(o.StaleOpenTimer)
+	} else {
+		opts.SetTimeout(time.Hour)
+	}
 	// Listeners must be in place before the connection opens, or a fast
 	// server's first events are missed.
 	opts.SetAutoConnect(false)
@@ -163,6 +181,11 @@ func dialOnce(ctx context.Context, url string, o Options) (*Client, error) {
 			}
 			return nil, fmt.Errorf("%w: %s", ErrConnect, err.Error())
 		}
+	case <-time.After(openTimeout):
+		if e := m.Engine(); e != nil {
+			e.Close()
+		}
+		return nil, fmt.Errorf("%w: %s", ErrConnect, errOpenTimeout)
 	case <-ctx.Done():
 		if e := m.Engine(); e != nil {
 			e.Close()
