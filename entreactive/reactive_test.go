@@ -1,10 +1,12 @@
 package entreactive_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -12,6 +14,7 @@ import (
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/ent/message"
 	_ "github.com/entreactive/reactive/ent/runtime"
+	"github.com/entreactive/reactive/ent/schema"
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/entreactivetest"
 )
@@ -55,10 +58,8 @@ func (c *chat) message(t *testing.T, client *ent.Client, text string) *ent.Messa
 
 // room is the conversation's room.
 func (c *chat) room() string {
-	return "conversation_" + itoa(c.conversation.ID)
+	return schema.ConversationRoom(c.conversation.ID)
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // want is what a test expects of one event.
 type want struct {
@@ -351,7 +352,7 @@ func TestEventJSONIsTheWireFormat(t *testing.T) {
 			t.Errorf("a create carries changed: %s", raw)
 		}
 		var data map[string]any
-		dec := json.NewDecoder(bytesReader(wire["data"]))
+		dec := json.NewDecoder(bytes.NewReader(wire["data"]))
 		dec.UseNumber()
 		if err := dec.Decode(&data); err != nil {
 			t.Fatal(err)
@@ -364,7 +365,7 @@ func TestEventJSONIsTheWireFormat(t *testing.T) {
 				t.Errorf("data lacks %q: %s", key, wire["data"])
 			}
 		}
-		if ts := string(wire["timestamp"]); ts != itoa(int(events[0].Timestamp.UnixMilli())) {
+		if ts := string(wire["timestamp"]); ts != strconv.FormatInt(events[0].Timestamp.UnixMilli(), 10) {
 			t.Errorf("timestamp = %s, want milliseconds %d", ts, events[0].Timestamp.UnixMilli())
 		}
 

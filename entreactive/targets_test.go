@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -182,7 +183,7 @@ func TestEmitterErrorIsLogged(t *testing.T) {
 			t.Fatalf("stored label %q after %d emits", got, emitter.calls)
 		}
 		line := logs.String()
-		for _, want := range []string{"model=Item", "action=create", "id=" + itoa(it.ID), "socket server is down"} {
+		for _, want := range []string{"model=Item", "action=create", "id=" + strconv.Itoa(it.ID), "socket server is down"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("log %q lacks %q", line, want)
 			}
