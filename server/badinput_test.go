@@ -136,6 +136,8 @@ func TestPayloadOverMax(t *testing.T) {
 	t.Run("polling answers 413", func(t *testing.T) {
 		srv, url := startServer(t, server.Config{MaxPayload: 64 << 10, Authorize: allowConversations})
 		p := dialPolling(t, url)
+		// The socket joins its rooms after the CONNECT post has returned.
+		eventually(t, "polling socket in its rooms", func() bool { return srv.Stats().Rooms["guests"] == 1 })
 		before := srv.Stats().Rooms
 		status, _ := p.post(`42["join","conversation_` + strings.Repeat("9", 100<<10) + `"]`)
 		if status != http.StatusRequestEntityTooLarge {
