@@ -109,7 +109,7 @@ const commands = {
   fetch: async (c) =>
     (await target(c).fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, handshake: s.handshake })),
   serverSideEmit: (c) => io.serverSideEmit(c.event, ...args(c.args)),
-  serverSideEmitWithAck: async (c) => io.timeout(c.timeout ?? 3000).serverSideEmitWithAck(c.event, ...args(c.args)),
+  serverSideEmitWithAck: async (c) => io.serverSideEmitWithAck(c.event, ...args(c.args)),
 };
 
 const stdin = createInterface({ input: process.stdin });
