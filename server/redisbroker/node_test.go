@@ -198,7 +198,9 @@ func (g *goNode) onMessage(m wire.Message) {
 		return
 	}
 	ctx := context.Background()
-	respond := func(p wire.Payload) { _ = g.pub.publishResponse(ctx, m.UID, wire.Message{UID: g.uid, Nsp: m.Nsp, Data: p}) }
+	respond := func(p wire.Payload) {
+		_ = g.pub.publishResponse(ctx, m.UID, wire.Message{UID: g.uid, Nsp: m.Nsp, Data: p})
+	}
 	switch d := m.Data.(type) {
 	case *wire.FetchSockets:
 		sockets := []wire.SocketInfo{}
@@ -257,7 +259,9 @@ func TestNodeAndGoExchangeMessages(t *testing.T) {
 	peer := startNodePeer(t, cfg)
 	eventually(t, "the Node peer subscribed", func() bool { n, _ := g.pub.serverCount(ctx, "/"); return n == 2 })
 	node := func(p wire.Payload) wire.Message { return wire.Message{UID: peer.UID, Nsp: "/", Data: p} }
-	opts := func(rooms ...string) wire.Opts { return wire.Opts{Rooms: append([]string{}, rooms...), Except: []string{}} }
+	opts := func(rooms ...string) wire.Opts {
+		return wire.Opts{Rooms: append([]string{}, rooms...), Except: []string{}}
+	}
 
 	t.Run("stream", func(t *testing.T) {
 		peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "except": []string{"r2"}, "event": "ev",
