@@ -1,6 +1,7 @@
 package redisbroker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -386,4 +387,138 @@ func TestNodeAndGoExchangeMessages(t *testing.T) {
 			t.Fatalf("Node socket disconnect: %+v", gone)
 		}
 	})
+}
+
+// A session persisted by Go (a socket that dropped from a Go node) is
+// restored by a Node server: same socket id, rooms and data, and the missed
+// broadcasts in order, each with its offset.
+func TestNodeRestoresGoSession(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	rdb := newRedis(t)
+	pub, ss := publisher{rdb, cfg}, sessions{rdb, cfg}
+	peer := startNodePeer(t, cfg)
+
+	session := wire.Session{SID: "goSocketId000001", PID: wire.NewID(), Rooms: []string{"goSocketId000001", "r1"}, Data: map[string]any{"userId": int64(7)}}
+	offset, _ := pub.publish(ctx, broadcast([]string{"r1"}, "seen"))
+	if err := ss.persist(ctx, session); err != nil {
+		t.Fatal(err)
+	}
+	m1, _ := pub.publish(ctx, broadcast([]string{"r1"}, "m1", 1))
+	_, _ = pub.publish(ctx, broadcast([]string{"r2"}, "other-room"))
+	excluded := broadcast([]string{"r1"}, "excluded")
+	excluded.Data.(*wire.Broadcast).Opts.Except = []string{"goSocketId000001"}
+	_, _ = pub.publish(ctx, excluded)
+	m2, _ := pub.publish(ctx, broadcast([]string{"goSocketId000001"}, "m2", []byte{9}))
+	m3, _ := pub.publish(ctx, broadcast(nil, "m3"))
+
+	c := peer.client("c", map[string]any{"pid": session.PID, "offset": offset})
+	if !c.Recovered || c.ID != session.SID || c.PID != session.PID {
+		t.Fatalf("Node client after reconnecting: %+v, want recovered as %s", c, session.SID)
+	}
+	var srv struct {
+		ID        string
+		Recovered bool
+		Rooms     []string
+		Data      map[string]any
+	}
+	peer.decode(peer.waitFor("connection", nil), &srv)
+	slices.Sort(srv.Rooms)
+	if !srv.Recovered || srv.ID != session.SID || !reflect.DeepEqual(srv.Rooms, session.Rooms) || !reflect.DeepEqual(srv.Data, map[string]any{"userId": 7.0}) {
+		t.Fatalf("Node socket after recovery: %+v", srv)
+	}
+	got := peer.clientEventsUntil("c", "m3")
+	want := []clientEvent{
+		{"c", "m1", []any{1.0, m1}},
+		{"c", "m2", []any{map[string]any{"buffer": []any{9.0}}, m2}},
+		{"c", "m3", []any{m3}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the recovered Node client received\n%s\nwant\n%s", jsonOf(got), jsonOf(want))
+	}
+}
+
+// A session persisted by a Node server when its client dropped is restored
+// by Go with what the client missed, from Node and Go publishers alike.
+func TestGoRestoresNodeSession(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+	rdb := newRedis(t)
+	pub, ss := publisher{rdb, cfg}, sessions{rdb, cfg}
+	peer := startNodePeer(t, cfg)
+	c := peer.client("c", map[string]any{"auth": map[string]any{"rooms": []string{"r1"}, "data": map[string]any{"userId": 8}}})
+	peer.syncWithGo(pub, "c")
+
+	peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "event": "seen"})
+	seen := peer.clientEvent("c", "seen")
+	var dropped struct{ PID, Offset string }
+	if err := json.Unmarshal(peer.do("drop", map[string]any{"name": "c"}), &dropped); err != nil {
+		t.Fatal(err)
+	}
+	if dropped.Offset != seen.Args[0] || dropped.PID != c.PID {
+		t.Fatalf("client state at drop %+v, last event %v, pid %s", dropped, seen.Args, c.PID)
+	}
+	key := wire.SessionKey(cfg.SessionKeyPrefix, dropped.PID)
+	eventually(t, "Node persisted the session", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > cfg.SessionTTL {
+		t.Fatalf("Node's session TTL = %v", ttl)
+	}
+
+	peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "event": "n1", "args": []any{map[string]any{"k": "v"}}})
+	go1, _ := pub.publish(ctx, broadcast([]string{"r1"}, "g1", []byte{1, 2}))
+	peer.do("broadcast", map[string]any{"rooms": []string{"r2"}, "event": "other-room"})
+	peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "volatile": true, "event": "volatile"})
+	peer.do("broadcast", map[string]any{"event": "n2", "args": []any{map[string]any{"buffer": []int{3}}}})
+	peer.do("join", map[string]any{"join": []string{"x"}})
+
+	// The ids Node's entries got, by event name, once the last one (the
+	// join: Node's emit returns before its XADD) is in the stream.
+	ids := map[string]string{}
+	eventually(t, "Node's entries in the stream", func() bool {
+		entries, err := rdb.XRange(ctx, cfg.StreamName, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			m, err := wire.DecodeEntry(e.Values)
+			if err != nil {
+				continue
+			}
+			switch d := m.Data.(type) {
+			case *wire.Broadcast:
+				ids[d.Packet.Data[0].(string)] = e.ID
+			case *wire.SocketsJoin:
+				return true
+			}
+		}
+		return false
+	})
+
+	r, err := ss.restore(ctx, "/", dropped.PID, dropped.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(r.Rooms)
+	wantRooms := []string{c.ID, "r1"}
+	slices.Sort(wantRooms)
+	if r.SID != c.ID || r.PID != dropped.PID || !reflect.DeepEqual(r.Rooms, wantRooms) || !reflect.DeepEqual(r.Data, map[string]any{"userId": int64(8)}) {
+		t.Fatalf("restored session %+v", r.Session)
+	}
+	want := [][]any{
+		{"n1", map[string]any{"k": "v"}, ids["n1"]},
+		{"g1", []byte{1, 2}, go1},
+		{"n2", []byte{3}, ids["n2"]}, // Node would also replay "volatile"
+	}
+	// Node's emit returns before its XADD: stream order decides.
+	slices.SortFunc(want, func(a, b []any) int {
+		x, _ := wire.ParseOffset(a[len(a)-1].(string))
+		y, _ := wire.ParseOffset(b[len(b)-1].(string))
+		return cmp.Or(cmp.Compare(x.MS, y.MS), cmp.Compare(x.Seq, y.Seq))
+	})
+	if !reflect.DeepEqual(r.Missed, want) {
+		t.Fatalf("missed\n%#v\nwant\n%#v", r.Missed, want)
+	}
+	if _, err := ss.restore(ctx, "/", dropped.PID, dropped.Offset); err != ErrSessionNotFound {
+		t.Fatalf("second restore: %v", err)
+	}
 }
