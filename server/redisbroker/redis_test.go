@@ -95,6 +95,7 @@ func TestStreamReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.close(ctx)
 	var want []string
 	for i := range 3 { // right after start: nothing is lost to a late "$"
 		id, err := pub.publish(ctx, broadcast([]string{"r"}, "ev", i))
@@ -186,15 +187,16 @@ func TestSubscriberAndResponses(t *testing.T) {
 		t.Fatalf("serverCount before subscribing = %d, %v", n, err)
 	}
 	got := make(chan wire.Message, 10)
-	sub, err := startSubscriber(ctx, redis.NewClient(&redis.Options{Addr: redisAddr}), channels, cfg, func(m wire.Message) { got <- m })
+	sub, err := startSubscriber(ctx, rdb, channels, cfg, func(m wire.Message) { got <- m })
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sub.close(ctx)
 	if n, err := pub.serverCount(ctx, "/"); err != nil || n != 1 {
 		t.Fatalf("serverCount once subscribed = %d, %v", n, err)
 	}
 
-	req := wire.Message{UID: "other", Nsp: "/", Data: &wire.FetchSockets{Opts: wire.Opts{Rooms: []string{"r"}}, RequestID: "q1"}}
+	req := wire.Message{UID: "other", Nsp: "/", Data: &wire.FetchSockets{Opts: wire.Opts{Rooms: []string{"r"}, Except: []string{}}, RequestID: "q1"}}
 	if off, err := pub.publish(ctx, req); err != nil || off != "" {
 		t.Fatalf("ephemeral publish = %q, %v", off, err)
 	}

@@ -18,8 +18,9 @@ type messageHandler func(m wire.Message)
 // requests and responses that do not go through the stream). While it runs
 // it counts as a server in PUBSUB NUMSUB, so every request of the cluster
 // waits for its answer: a process that only publishes must not start one.
-// go-redis resubscribes after a lost connection. It owns its PubSub and one
-// goroutine; close ends both.
+// go-redis resubscribes after a lost connection. It owns its PubSub (one
+// connection of its own) and one goroutine; close ends both. The client it
+// was started with stays the caller's.
 type subscriber struct {
 	ps        *redis.PubSub
 	cfg       Config

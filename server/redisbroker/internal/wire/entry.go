@@ -18,8 +18,8 @@ const (
 
 // EntryFields returns the field/value pairs of m's stream entry, in the
 // order of the adapter's XADD: uid, nsp, type (decimal string), data. data is
-// JSON, or base64(msgpack) when the payload holds binary. Encoding replaces
-// nil slices in m.Data by empty ones.
+// JSON, or base64(msgpack) when the payload holds binary. Nil slices are
+// sent as empty arrays.
 func EntryFields(m Message) ([]string, error) {
 	if m.Data == nil {
 		return nil, fmt.Errorf("%w: no payload", ErrMalformed)
@@ -37,7 +37,7 @@ func EntryFields(m Message) ([]string, error) {
 }
 
 func encodeEntryData(p Payload) (string, error) {
-	p.normalize()
+	p = p.normalized()
 	if p.hasBinary() {
 		mp, err := msgpackPayload(p)
 		if err != nil {

@@ -35,13 +35,12 @@ type rawEnvelope struct {
 }
 
 // EncodePubSub returns m as a pub/sub payload: msgpack of the whole message.
-// Encoding replaces nil slices in m.Data by empty ones.
+// Nil slices are sent as empty arrays.
 func EncodePubSub(m Message) ([]byte, error) {
 	if m.Data == nil {
 		return nil, fmt.Errorf("%w: no payload", ErrMalformed)
 	}
-	m.Data.normalize()
-	p, err := msgpackPayload(m.Data)
+	p, err := msgpackPayload(m.Data.normalized())
 	if err != nil {
 		return nil, err
 	}

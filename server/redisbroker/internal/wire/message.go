@@ -56,9 +56,10 @@ type Payload interface {
 	// hasBinary reports whether the payload holds a []byte, which makes
 	// the stream entry carry msgpack instead of JSON.
 	hasBinary() bool
-	// normalize replaces nil slices by empty ones: Node reads
-	// opts.rooms.length and would throw on null.
-	normalize()
+	// normalized returns the payload with empty slices for nil ones (Node
+	// reads opts.rooms.length and would throw on null), sharing what it
+	// does not change; the receiver is not modified.
+	normalized() Payload
 	// loosen widens the numbers msgpack decoded (see loosen).
 	loosen()
 }
@@ -72,9 +73,10 @@ type Opts struct {
 	Flags  Flags    `json:"flags"`
 }
 
-func (o *Opts) normalize() {
+func (o Opts) normalized() Opts {
 	o.Rooms = nonNil(o.Rooms)
 	o.Except = nonNil(o.Except)
+	return o
 }
 
 // Flags are the BroadcastFlags of socket.io-adapter. Timeout is in

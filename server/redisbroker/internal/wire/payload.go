@@ -143,32 +143,51 @@ func (p *FetchSocketsResponse) hasBinary() bool {
 	return false
 }
 
-func (p *Broadcast) normalize() {
-	p.Opts.normalize()
-	if p.Packet.Data == nil {
-		p.Packet.Data = []any{}
+func (p *Broadcast) normalized() Payload {
+	c := *p
+	c.Opts = p.Opts.normalized()
+	if c.Packet.Data == nil {
+		c.Packet.Data = []any{}
 	}
+	return &c
 }
-func (p *SocketsJoin) normalize()       { p.Opts.normalize(); p.Rooms = nonNil(p.Rooms) }
-func (p *SocketsLeave) normalize()      { p.Opts.normalize(); p.Rooms = nonNil(p.Rooms) }
-func (p *DisconnectSockets) normalize() { p.Opts.normalize() }
-func (p *FetchSockets) normalize()      { p.Opts.normalize() }
-func (p *FetchSocketsResponse) normalize() {
-	if p.Sockets == nil {
-		p.Sockets = []SocketInfo{}
-	}
-	for i := range p.Sockets {
-		p.Sockets[i].Rooms = nonNil(p.Sockets[i].Rooms)
-	}
+
+func (p *SocketsJoin) normalized() Payload {
+	return &SocketsJoin{Opts: p.Opts.normalized(), Rooms: nonNil(p.Rooms)}
 }
-func (p *ServerSideEmit) normalize() {
-	if p.Packet == nil {
-		p.Packet = []any{}
-	}
+
+func (p *SocketsLeave) normalized() Payload {
+	return &SocketsLeave{Opts: p.Opts.normalized(), Rooms: nonNil(p.Rooms)}
 }
-func (*ServerSideEmitResponse) normalize() {}
-func (*BroadcastClientCount) normalize()   {}
-func (*BroadcastAck) normalize()           {}
+
+func (p *DisconnectSockets) normalized() Payload {
+	return &DisconnectSockets{Opts: p.Opts.normalized(), Close: p.Close}
+}
+
+func (p *FetchSockets) normalized() Payload {
+	return &FetchSockets{Opts: p.Opts.normalized(), RequestID: p.RequestID}
+}
+
+func (p *FetchSocketsResponse) normalized() Payload {
+	c := &FetchSocketsResponse{RequestID: p.RequestID, Sockets: make([]SocketInfo, len(p.Sockets))}
+	for i, s := range p.Sockets {
+		s.Rooms = nonNil(s.Rooms)
+		c.Sockets[i] = s
+	}
+	return c
+}
+
+func (p *ServerSideEmit) normalized() Payload {
+	c := *p
+	if c.Packet == nil {
+		c.Packet = []any{}
+	}
+	return &c
+}
+
+func (p *ServerSideEmitResponse) normalized() Payload { return p }
+func (p *BroadcastClientCount) normalized() Payload   { return p }
+func (p *BroadcastAck) normalized() Payload           { return p }
 
 func (p *Broadcast) loosen()              { loosen(p.Packet.Data) }
 func (*SocketsJoin) loosen()              {}

@@ -57,6 +57,9 @@ func TestEntryFieldsJSON(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("EntryFields =\n%q\nwant\n%q", got, want)
 	}
+	if m.Data.(*Broadcast).Opts.Except != nil {
+		t.Fatal("EntryFields modified the message")
+	}
 }
 
 func TestEntryRoundTripBinary(t *testing.T) {
@@ -246,4 +249,26 @@ func valuesOf(fields []string) map[string]any {
 		m[fields[i]] = fields[i+1]
 	}
 	return m
+}
+
+// Decoding whatever Redis hands over returns a message or an error, never a
+// panic.
+func FuzzDecode(f *testing.F) {
+	for _, p := range []Payload{
+		&Broadcast{Packet: Packet{Type: 2, Data: []any{"ev", []byte{1}, map[string]any{"a": 1.0}}}},
+		&FetchSocketsResponse{RequestID: "r", Sockets: []SocketInfo{{ID: "s", Data: []byte{1}}}},
+		&SocketsJoin{Rooms: []string{"a"}},
+	} {
+		fields, _ := EntryFields(Message{UID: "u", Nsp: "/", Data: p})
+		f.Add(fields[7], "3")
+		b, _ := EncodePubSub(Message{UID: "u", Nsp: "/", Data: p})
+		f.Add(string(b), "8")
+	}
+	session, _ := EncodeSession(Session{SID: "s", PID: "p", Data: map[string]any{"x": []any{1.0}}})
+	f.Add(session, "4")
+	f.Fuzz(func(t *testing.T, data, typ string) {
+		_, _ = DecodeEntry(map[string]any{"uid": "u", "nsp": "/", "type": typ, "data": data})
+		_, _ = DecodePubSub([]byte(data))
+		_, _ = DecodeSession(data)
+	})
 }
