@@ -63,6 +63,7 @@ func startNodePeer(t *testing.T, cfg Config) *nodePeer {
 	conf, _ := json.Marshal(map[string]any{
 		"redis":            "redis://" + redisAddr,
 		"streamName":       cfg.StreamName,
+		"streamCount":      cfg.StreamCount,
 		"channelPrefix":    cfg.ChannelPrefix,
 		"sessionKeyPrefix": cfg.SessionKeyPrefix,
 		"ttlMs":            cfg.SessionTTL.Milliseconds(),

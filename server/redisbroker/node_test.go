@@ -526,3 +526,27 @@ func TestGoRestoresNodeSession(t *testing.T) {
 		t.Fatalf("second restore: %v", err)
 	}
 }
+
+// With several streams, Node puts a namespace whose hash is negative on a
+// stream no server reads (doc.go); StreamKey picks one that every server,
+// Node's included, reads.
+func TestNodeNegativeHashStream(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StreamCount = 4
+	ctx := context.Background()
+	rdb := newRedis(t)
+	peer := startNodePeer(t, cfg)
+
+	peer.do("namespaceBroadcast", map[string]any{"nsp": "/notifications", "event": "lost"})
+	nodeKey := wire.NodeStreamKey(cfg.StreamName, cfg.StreamCount, "/notifications")
+	eventually(t, "Node's entry", func() bool { return rdb.XLen(ctx, nodeKey).Val() == 1 })
+	if nodeKey != cfg.StreamName+"--3" || slices.Contains(cfg.streamKeys(), nodeKey) {
+		t.Fatalf("Node wrote to %s; the streams read are %v", nodeKey, cfg.streamKeys())
+	}
+	if ours := cfg.streamKey("/notifications"); ours != cfg.StreamName+"-1" || !slices.Contains(cfg.streamKeys(), ours) {
+		t.Fatalf("our stream for /notifications is %s, not one of %v", ours, cfg.streamKeys())
+	}
+	// For "/" (hash 47) both pick the same stream.
+	peer.do("broadcast", map[string]any{"event": "root"})
+	eventually(t, "Node's entry for /", func() bool { return rdb.XLen(ctx, cfg.streamKey("/")).Val() == 1 })
+}

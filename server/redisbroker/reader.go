@@ -13,8 +13,9 @@ import (
 )
 
 // entryHandler receives the messages of a stream in stream order, with
-// their entry ids. It runs on the reader's goroutine: a slow handler slows
-// the reading, never reorders it.
+// their entry ids, this node's own included (the handler skips its own uid,
+// as ClusterAdapter.onMessage does). It runs on the reader's goroutine: a
+// slow handler slows the reading, never reorders it.
 type entryHandler func(id string, m wire.Message)
 
 // Backoff between failed reads: doubled from the first to the last.

@@ -308,3 +308,22 @@ func slicesContain(s []string, v string) bool {
 	}
 	return false
 }
+
+// One XADD of a reactive-sized broadcast to the local Redis, encoding
+// included.
+func BenchmarkPublish(b *testing.B) {
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	ctx := context.Background()
+	stream := "i10bench-" + wire.NewID()
+	defer rdb.Del(ctx, stream)
+	cfg, _ := Config{StreamName: stream}.withDefaults()
+	pub := publisher{rdb, cfg}
+	m := broadcast([]string{"conversation_42"}, "reactive", map[string]any{"action": "update", "model": "Message", "id": 12345})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pub.publish(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,7 +4,8 @@
 //
 //   node peer.mjs '<json config>'
 //
-// config: {redis, streamName, channelPrefix, sessionKeyPrefix, ttlMs}.
+// config: {redis, streamName, streamCount, channelPrefix, sessionKeyPrefix,
+// ttlMs}.
 // The script prints one JSON line per event on stdout ({step, ...}) and
 // reads one JSON command per line on stdin ({cmd, seq, ...}); every command
 // is answered by {step: "done", seq, result} or {step: "failed", seq, error}.
@@ -27,6 +28,7 @@ const httpServer = createServer();
 const io = new Server(httpServer, {
   adapter: createAdapter(redis, {
     streamName: config.streamName,
+    streamCount: config.streamCount,
     channelPrefix: config.channelPrefix,
     sessionKeyPrefix: config.sessionKeyPrefix,
     blockTimeInMs: 1000,
@@ -100,6 +102,11 @@ const commands = {
   },
   broadcast: (c) => {
     target(c).emit(c.event, ...args(c.args));
+    return null;
+  },
+  // A broadcast to every socket of another namespace.
+  namespaceBroadcast: (c) => {
+    io.of(c.nsp).emit(c.event, ...args(c.args));
     return null;
   },
   broadcastWithAck: async (c) => target(c).timeout(c.timeout ?? 3000).emitWithAck(c.event, ...args(c.args)),
