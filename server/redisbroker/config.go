@@ -54,8 +54,19 @@ const restoreBatch = 1000
 // withDefaults returns c with its zero fields filled, or an error for a
 // negative one.
 func (c Config) withDefaults() (Config, error) {
-	if c.StreamCount < 0 || c.MaxLen < 0 || c.ReadCount < 0 || c.BlockTime < 0 || c.SessionTTL < 0 {
-		return Config{}, fmt.Errorf("redisbroker: negative setting in %+v", c)
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{
+		{"StreamCount", int64(c.StreamCount)},
+		{"MaxLen", c.MaxLen},
+		{"ReadCount", c.ReadCount},
+		{"BlockTime", int64(c.BlockTime)},
+		{"SessionTTL", int64(c.SessionTTL)},
+	} {
+		if f.value < 0 {
+			return Config{}, fmt.Errorf("redisbroker: Config.%s is negative (%d)", f.name, f.value)
+		}
 	}
 	if c.StreamName == "" {
 		c.StreamName = DefaultStreamName
