@@ -9,8 +9,8 @@ import (
 )
 
 // marshalMsgpack encodes v as @msgpack/msgpack reads it: struct fields under
-// their json names, compact integers, json.RawMessage arguments as the values
-// they hold (not as bin).
+// their json names, compact integers, []byte as bin. Arguments that are
+// json.RawMessage must go through msgpackPayload first, or they become bin.
 func marshalMsgpack(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
