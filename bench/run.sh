@@ -2,7 +2,8 @@
 # Side-by-side benchmarks: the example app (entreactive) against the Node
 # socket.io baseline, in one command. Builds everything, runs each scenario
 # against both servers alternately (A B A B, ROUNDS rounds, a fresh server
-# for every run), adds the raw websocket floor and the hook-overhead pair,
+# for every run), adds the raw websocket floors (one write per frame, and
+# coalescing per connection with writev) and the hook-overhead pair,
 # and writes the generated section of BENCHMARKS.md plus bench/latency.png.
 #
 #   bash bench/run.sh                 # full run, publishes when the box was quiet
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 QUICK=${QUICK:-0}
-TARGETS=${TARGETS:-go node floor}
+TARGETS=${TARGETS:-go node floor floor-coalesced}
 BUSY=${BUSY:-0.15}
 MAX_MINUTES=${MAX_MINUTES:-75}
 HOOK=${HOOK:-1}
@@ -31,6 +32,7 @@ BENCH_HOST=${BENCH_HOST:-127.0.0.1}
 PORT_GO=${PORT_GO:-18080}
 PORT_NODE=${PORT_NODE:-18081}
 PORT_FLOOR=${PORT_FLOOR:-18082}
+PORT_FLOOR_COALESCED=${PORT_FLOOR_COALESCED:-18083}
 export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
 
 case "$BENCH_HOST" in
@@ -103,6 +105,7 @@ port_of() {
 	go) echo "$PORT_GO" ;;
 	node | node-hook) echo "$PORT_NODE" ;;
 	floor) echo "$PORT_FLOOR" ;;
+	floor-coalesced) echo "$PORT_FLOOR_COALESCED" ;;
 	esac
 }
 
@@ -112,7 +115,7 @@ start_server() {
 	local target=$1 cpus=$2 port pin=()
 	port=$(port_of "$target")
 	if (exec 3<>"/dev/tcp/$BENCH_HOST/$port") 2>/dev/null; then
-		echo "bench/run.sh: port $port is already in use by another process; set PORT_GO/PORT_NODE/PORT_FLOOR" >&2
+		echo "bench/run.sh: port $port is already in use by another process; set PORT_GO/PORT_NODE/PORT_FLOOR/PORT_FLOOR_COALESCED" >&2
 		return 1
 	fi
 	if [ -n "$cpus" ]; then pin=(taskset -c "$cpus"); fi
@@ -121,6 +124,7 @@ start_server() {
 	node) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit aftercommit >"$work/server.log" 2>&1 & ;;
 	node-hook) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit hook >"$work/server.log" 2>&1 & ;;
 	floor) "${pin[@]}" "$work/floor" -addr "$BENCH_HOST:$port" >"$work/server.log" 2>&1 & ;;
+	floor-coalesced) "${pin[@]}" "$work/floor" -addr "$BENCH_HOST:$port" -coalesce >"$work/server.log" 2>&1 & ;;
 	esac
 	server_pid=$!
 	for _ in $(seq 1 300); do
@@ -206,9 +210,9 @@ failed=()
 for round in $(seq 1 "$ROUNDS"); do
 	for c in "${cases[@]}"; do
 		IFS='|' read -r name args pinned <<<"$c"
-		for target in go node floor node-hook; do
+		for target in go node floor floor-coalesced node-hook; do
 			case "$target" in
-			floor) [[ $name == fanout-* ]] || continue ;;
+			floor | floor-coalesced) [[ $name == fanout-* ]] || continue ;;
 			node-hook) [[ $name == rollback ]] && has_target node || continue ;;
 			esac
 			if [ "$target" != node-hook ]; then has_target "$target" || continue; fi

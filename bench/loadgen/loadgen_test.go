@@ -128,23 +128,25 @@ func TestPacerRate(t *testing.T) {
 }
 
 func TestFanoutAgainstFloor(t *testing.T) {
-	fl := floor.New(nil)
-	srv := httptest.NewServer(fl)
-	t.Cleanup(func() {
-		fl.Close()
-		srv.Close()
-	})
-	e := testEnv(t, srv.URL)
-	for _, rate := range []float64{0, 200} {
-		r, err := Fanout(context.Background(), e, FanoutConfig{Common: Common{Drain: 5 * time.Second}, Clients: 20, Notifications: 15, Rate: rate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Expected != 300 || r.Delivered != 300 || r.Duplicates != 0 || r.PostErrors != 0 || len(r.Errors) != 0 {
-			t.Errorf("rate %v: %+v", rate, r)
-		}
-		if r.Latency.Count != 300 || r.Latency.Max <= 0 || r.DeliveriesPerSec <= 0 {
-			t.Errorf("rate %v: latency %+v, %v/s", rate, r.Latency, r.DeliveriesPerSec)
+	for _, coalesce := range []bool{false, true} {
+		fl := floor.New(floor.Config{Coalesce: coalesce})
+		srv := httptest.NewServer(fl)
+		t.Cleanup(func() {
+			fl.Close()
+			srv.Close()
+		})
+		e := testEnv(t, srv.URL)
+		for _, rate := range []float64{0, 200} {
+			r, err := Fanout(context.Background(), e, FanoutConfig{Common: Common{Drain: 5 * time.Second}, Clients: 20, Notifications: 15, Rate: rate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Expected != 300 || r.Delivered != 300 || r.Duplicates != 0 || r.PostErrors != 0 || len(r.Errors) != 0 {
+				t.Errorf("coalesce %v, rate %v: %+v", coalesce, rate, r)
+			}
+			if r.Latency.Count != 300 || r.Latency.Max <= 0 || r.DeliveriesPerSec <= 0 {
+				t.Errorf("coalesce %v, rate %v: latency %+v, %v/s", coalesce, rate, r.Latency, r.DeliveriesPerSec)
+			}
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // targetOrder lists the servers in the order they appear in tables.
-func targetOrder() []string { return []string{"go", "node", "node-hook", "floor"} }
+func targetOrder() []string { return []string{"go", "node", "node-hook", "floor", "floor-coalesced"} }
 
 func targetName(t string) string {
 	switch t {
@@ -24,7 +24,9 @@ func targetName(t string) string {
 	case "node-hook":
 		return "Node baseline, reference hook style"
 	case "floor":
-		return "raw websocket floor"
+		return "raw websocket floor, one write per frame"
+	case "floor-coalesced":
+		return "raw websocket floor, frames coalesced per connection (writev)"
 	}
 	return t
 }
@@ -281,21 +283,31 @@ func section(rep *report, m meta) string {
 	}
 	w("\nIn paced cases the deliveries per second are set by the posting rate, so their ratio is about 1 by construction.\n\n")
 
-	// Floor.
+	// Floors.
 	var floorRows []string
 	for _, c := range fanout {
-		f := stats(rep.runs(c, "floor"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		if f.n == 0 {
+		cpu := func(t string) stat {
+			return stats(rep.runs(c, t), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
+		}
+		p99 := func(t string) stat {
+			return stats(rep.runs(c, t), func(r loadgen.Result) float64 { return r.Latency.P99 })
+		}
+		f, fc := cpu("floor"), cpu("floor-coalesced")
+		if f.n == 0 && fc.n == 0 {
 			continue
 		}
-		g := stats(rep.runs(c, "go"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		n := stats(rep.runs(c, "node"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		floorRows = append(floorRows, fmt.Sprintf("| %s | %s | %s | %s |\n", c, f.cell(4), ratio(g, f), ratio(n, f)))
+		g, n := cpu("go"), cpu("node")
+		floorRows = append(floorRows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", c,
+			f.cell(4), fc.cell(4), ratio(g, f), ratio(g, fc), ratio(n, f), ratio(n, fc),
+			p99("floor").cell(1), p99("floor-coalesced").cell(1), ratio(p99("go"), p99("floor")), ratio(p99("go"), p99("floor-coalesced"))))
 	}
 	if len(floorRows) > 0 {
 		w("### How far from the machine's limit\n\n")
-		w("The raw floor (`bench/cmd/floor`) writes one pre-encoded websocket frame to every connection per notification: no database, no rooms, no per-socket work. Its CPU per delivery is close to what the kernel and the websocket write cost on this machine.\n\n")
-		w("| case | floor: server CPU s per 1,000 deliveries | entreactive / floor | Node / floor |\n|---|---|---|---|\n")
+		w("Two raw floors (`bench/cmd/floor`) serve the same fan-out with no database, no rooms and no per-socket work: a pre-encoded websocket frame per notification, written to every connection. " +
+			"The **one-write** floor (`floor`) writes each frame to each connection in its own syscall, as it is broadcast. " +
+			"The **coalescing** floor (`floor-coalesced`, `-coalesce`) queues the frame on every connection and lets each connection's writer goroutine send all it has queued in one writev: " +
+			"when frames arrive faster than one write each can go out, that is the least a Go server can spend per delivery.\n\n")
+		w("| case | one-write floor: CPU s per 1,000 deliveries | coalescing floor: CPU s per 1,000 | entreactive / one-write | entreactive / coalescing | Node / one-write | Node / coalescing | p99 ms: one-write / coalescing | entreactive p99 / one-write p99 | entreactive p99 / coalescing p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range floorRows {
 			w("%s", row)
 		}
@@ -373,9 +385,10 @@ func readHook(path string) string {
 
 func writePlot(path string, rep *report) error {
 	colors := map[string]color.RGBA{
-		"go":    {31, 119, 180, 255},
-		"node":  {230, 120, 20, 255},
-		"floor": {110, 110, 110, 255},
+		"go":              {31, 119, 180, 255},
+		"node":            {230, 120, 20, 255},
+		"floor":           {110, 110, 110, 255},
+		"floor-coalesced": {44, 160, 44, 255},
 	}
 	qs := loadgen.CDFQuantiles()
 	var panels []plot.Panel
@@ -384,7 +397,7 @@ func writePlot(path string, rep *report) error {
 			continue
 		}
 		p := plot.Panel{Title: c}
-		for _, t := range []string{"go", "node", "floor"} {
+		for _, t := range []string{"go", "node", "floor", "floor-coalesced"} {
 			runs := rep.runs(c, t)
 			if len(runs) == 0 || len(runs[0].CDF) != len(qs) {
 				continue
@@ -398,7 +411,7 @@ func writePlot(path string, rep *report) error {
 					return math.NaN()
 				}).med
 			}
-			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor"}[t]
+			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor", "floor-coalesced": "floor, coalesced"}[t]
 			p.Series = append(p.Series, plot.Series{Label: label, Color: colors[t], X: xs, Y: qs})
 		}
 		panels = append(panels, p)

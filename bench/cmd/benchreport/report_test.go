@@ -46,6 +46,10 @@ func TestAggregateAndCheck(t *testing.T) {
 				Server: loadgen.ServerCost{CPUPer1k: float64(round)}, CDF: make([]float64, len(loadgen.CDFQuantiles()))})
 		}
 	}
+	for target, cpu := range map[string]float64{"floor": 1, "floor-coalesced": 0.5} {
+		all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: target, Round: 1, Delivered: 50, Expected: 50,
+			Server: loadgen.ServerCost{CPUPer1k: cpu}, Latency: loadgen.LatencySummary{P99: 4 * cpu}})
+	}
 	all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: "node", Box: loadgen.BoxLoad{Busy: true, OtherCores: 1}})
 	rep := aggregate(all)
 	if p := rep.check(3, []string{"go", "node"}); len(p) != 0 {
@@ -58,7 +62,8 @@ func TestAggregateAndCheck(t *testing.T) {
 		t.Errorf("busy %d, maxOther %v", rep.busy, rep.maxOther)
 	}
 	md := section(rep, meta{date: "2026-11-25", machine: "m", command: "bash bench/run.sh", rounds: 3, pngRel: "bench/latency.png"})
-	for _, want := range []string{"| f | go | 150 / 150 | **2.0000 (1.0000–3.0000)**", "| f | **1.00** |", "![Latency CDF", "1 busy run(s)"} {
+	for _, want := range []string{"| f | go | 150 / 150 | **2.0000 (1.0000–3.0000)**", "| f | **1.00** |", "![Latency CDF", "1 busy run(s)",
+		"| f | 1.0000 | 0.5000 | 2.00 | 4.00 | 2.00 | 4.00 | 4.0 / 2.0 | 0.00 | 0.00 |", "| f | floor-coalesced | 50 / 50 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("section lacks %q:\n%s", want, md)
 		}
