@@ -37,14 +37,17 @@ type Config struct {
 	// few writes as possible (writev) instead of one write per frame.
 	Coalesce bool
 	// MaxPending is, when coalescing, the most bytes queued for one
-	// connection; past it the connection is closed. Default 8 MiB.
+	// connection; past it the connection is closed. Default 1 MiB.
 	MaxPending int
+	// WriteTimeout bounds every write; a connection whose write does not
+	// finish in time is closed. Default 10 s.
+	WriteTimeout time.Duration
 }
 
-// Defaults of Config and of every write.
+// Defaults of Config.
 const (
-	DefaultMaxPending = 8 << 20
-	writeTimeout      = 10 * time.Second
+	DefaultMaxPending   = 1 << 20
+	DefaultWriteTimeout = 10 * time.Second
 )
 
 // Server is an http.Handler for /api/login, /api/notifications and
@@ -73,9 +76,10 @@ type frame struct {
 }
 
 type conn struct {
-	ws  *websocket.Conn
-	wmu sync.Mutex // one-write floor: serializes writes
-	w   *writer    // coalescing floor
+	ws      *websocket.Conn
+	timeout time.Duration
+	wmu     sync.Mutex // one-write floor: serializes writes
+	w       *writer    // coalescing floor
 }
 
 func (c *conn) write(f *frame) error {
@@ -84,7 +88,7 @@ func (c *conn) write(f *frame) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.ws.WritePreparedMessage(f.pm)
 }
 
@@ -94,7 +98,7 @@ func (c *conn) writeText(s string) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.ws.WriteMessage(websocket.TextMessage, []byte(s))
 }
 
@@ -105,6 +109,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	return &Server{
 		log:      cfg.Log,
@@ -200,9 +207,9 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	c := &conn{ws: ws}
+	c := &conn{ws: ws, timeout: s.cfg.WriteTimeout}
 	if s.cfg.Coalesce {
-		c.w = newWriter(ws.NetConn(), s.cfg.MaxPending, writeTimeout)
+		c.w = newWriter(ws.NetConn(), s.cfg.MaxPending, s.cfg.WriteTimeout)
 	}
 	s.mu.Lock()
 	if s.closed {

@@ -214,3 +214,44 @@ func TestListenInodes(t *testing.T) {
 		t.Error("the parent process was taken for the listener")
 	}
 }
+
+// Against the coalescing floor, whose per-connection limit drops a peer
+// that does not read, the stalled sockets are closed and the healthy ones
+// get everything; the control run has no stalled socket to close. With a
+// limit too high to reach (and writes that may block for a minute), the
+// stalled sockets are reported open.
+func TestSlowConsumersAgainstCoalescingFloor(t *testing.T) {
+	for _, tc := range []struct {
+		limit      int
+		stalled    int
+		wantClosed int
+	}{
+		{limit: 4 << 20, stalled: 0, wantClosed: 0},
+		{limit: 4 << 20, stalled: 2, wantClosed: 2},
+		{limit: 1 << 30, stalled: 2, wantClosed: 0},
+	} {
+		fl := floor.New(floor.Config{Coalesce: true, MaxPending: tc.limit, WriteTimeout: time.Minute})
+		srv := httptest.NewServer(fl)
+		e := testEnv(t, srv.URL)
+		e.PID = os.Getpid() // this process serves the floor: its RSS is sampled
+		// 800 notifications of 16 KiB: 12.5 MiB for each stalled socket,
+		// more than the kernel's buffers and a 4 MiB limit hold, which
+		// leaves a healthy socket slowed by a busy box a second of lag.
+		r, err := SlowConsumers(context.Background(), e, SlowConfig{Common: Common{Drain: 20 * time.Second}, Healthy: 3, Stalled: tc.stalled,
+			Rate: 200, Duration: 4 * time.Second, PendingLimitMiB: float64(tc.limit) / (1 << 20)})
+		fl.Close()
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Expected != 3*800 || r.Delivered != r.Expected || r.PostErrors != 0 || len(r.Errors) != 0 {
+			t.Errorf("%+v: delivered %d/%d, post errors %d, errors %v", tc, r.Delivered, r.Expected, r.PostErrors, r.Errors)
+		}
+		if r.Slow == nil || r.Slow.Stalled != tc.stalled || r.Slow.StalledClosed != tc.wantClosed || len(r.Slow.CloseSeconds) != tc.wantClosed {
+			t.Errorf("%+v: %+v", tc, r.Slow)
+		}
+		if r.Server.RSSPeak <= 0 {
+			t.Errorf("%+v: no RSS peak sampled", tc)
+		}
+	}
+}

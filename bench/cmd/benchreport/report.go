@@ -78,13 +78,19 @@ func (rep *report) runs(c, target string) []loadgen.Result {
 	return nil
 }
 
-// check lists why the results cannot be published.
-func (rep *report) check(rounds int, required []string) []string {
+// check lists why the results cannot be published: every case needs
+// rounds quiet runs of each required server (slow-consumer cases
+// slowRounds, at most rounds).
+func (rep *report) check(rounds, slowRounds int, required []string) []string {
 	var problems []string
 	for _, c := range rep.cases {
+		want := rounds
+		if rep.scenario[c] == "slow" {
+			want = min(slowRounds, rounds)
+		}
 		for _, t := range required {
-			if n := len(rep.runs(c, t)); n < rounds {
-				problems = append(problems, fmt.Sprintf("%s/%s has %d quiet runs of %d", c, t, n, rounds))
+			if n := len(rep.runs(c, t)); n < want {
+				problems = append(problems, fmt.Sprintf("%s/%s has %d quiet runs of %d", c, t, n, want))
 			}
 		}
 	}
@@ -187,6 +193,16 @@ func (rep *report) describe(c string) string {
 		return fmt.Sprintf("%d users, %d messages between random pairs at %s/s", r.Clients, r.Messages, num(r.Rate, 0))
 	case "rollback":
 		return fmt.Sprintf("%d users, %d batches posted one after another, 4 in 5 failing on their last item", r.Clients, r.Messages)
+	case "slow":
+		if r.Slow == nil {
+			break
+		}
+		secs := 0.0
+		if r.Rate > 0 {
+			secs = float64(r.Messages) / r.Rate
+		}
+		return fmt.Sprintf("%d healthy sockets and %d stalled ones, %s notifications of %s KiB at %s/s (%s s)", r.Clients, r.Slow.Stalled,
+			num(float64(r.Messages), 0), num(float64(r.Slow.PayloadBytes)/1024, 0), num(r.Rate, 0), num(secs, 0))
 	}
 	return c
 }
@@ -264,8 +280,8 @@ func section(rep *report, m meta) string {
 	w("### entreactive / Node, per case (medians; below 1 means entreactive uses less or is faster)\n\n")
 	w("| case | server CPU per delivery | deliveries/s | p50 latency | p99 latency | RSS connected |\n|---|---|---|---|---|---|\n")
 	for _, c := range rep.cases {
-		if rep.scenario[c] == "rollback" {
-			continue // its figure is the phantom count, below
+		if rep.scenario[c] == "rollback" || rep.scenario[c] == "slow" {
+			continue // their figures are in their own sections, below
 		}
 		g, n := rep.runs(c, "go"), rep.runs(c, "node")
 		st := func(runs []loadgen.Result, f func(loadgen.Result) float64) stat { return stats(runs, f) }
@@ -352,6 +368,8 @@ func section(rep *report, m meta) string {
 		}
 		w("\nTotals over all rounds. `node-hook` is the Node baseline in the reference's own hook style (`--emit hook`): Sequelize's afterCreate hook emits at once, so the rows a rollback later removes have already been sent to their recipients. The `node` rows use `transaction.afterCommit`, which is what makes the comparison fair.\n\n")
 	}
+
+	slowSection(w, rep)
 
 	if hook := readHook(m.hookFile); hook != "" {
 		w("### Hook overhead (same run)\n\n`bash scripts/bench-hook.sh`:\n\n%s\n\n", hook)
