@@ -441,7 +441,7 @@ func writePlot(path string, rep *report) error {
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	if err := plot.CDF(f, "LATENCY CDF, POST TO RECEIPT (MEDIAN OF ROUNDS)", panels, 2); err != nil {
+	if err := plot.CDF(f, "Latency CDF, POST to receipt (median of rounds)", panels, 2); err != nil {
 		f.Close()
 		return err
 	}
