@@ -377,7 +377,7 @@ func section(rep *report, m meta) string {
 
 	w("### Latency distribution\n\n![Latency CDF, POST to receipt, per fan-out case](%s)\n\n", m.pngRel)
 	w("Cumulative distribution of the time from sending the POST to a socket receiving the event, for every delivery; each curve is the per-quantile median over the rounds.\n\n")
-	w("Reproduce: `%s` (11 minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command)
+	w("Reproduce: `%s` (about 20 minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command)
 	return b.String()
 }
 
@@ -429,7 +429,7 @@ func writePlot(path string, rep *report) error {
 					return math.NaN()
 				}).med
 			}
-			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor", "floor-coalesced": "floor, coalesced"}[t]
+			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor, one write", "floor-coalesced": "floor, coalesced"}[t]
 			p.Series = append(p.Series, plot.Series{Label: label, Color: colors[t], X: xs, Y: qs})
 		}
 		panels = append(panels, p)
