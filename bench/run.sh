@@ -2,7 +2,8 @@
 # Side-by-side benchmarks: the example app (entreactive) against the Node
 # socket.io baseline, in one command. Builds everything, runs each scenario
 # against both servers alternately (A B A B, ROUNDS rounds, a fresh server
-# for every run), adds the raw websocket floor and the hook-overhead pair,
+# for every run), adds the raw websocket floors (one write per frame, and
+# coalescing per connection with writev) and the hook-overhead pair,
 # and writes the generated section of BENCHMARKS.md plus bench/latency.png.
 #
 #   bash bench/run.sh                 # full run, publishes when the box was quiet
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 QUICK=${QUICK:-0}
-TARGETS=${TARGETS:-go node floor}
+TARGETS=${TARGETS:-go node floor floor-coalesced}
 BUSY=${BUSY:-0.15}
 MAX_MINUTES=${MAX_MINUTES:-75}
 HOOK=${HOOK:-1}
@@ -31,6 +32,9 @@ BENCH_HOST=${BENCH_HOST:-127.0.0.1}
 PORT_GO=${PORT_GO:-18080}
 PORT_NODE=${PORT_NODE:-18081}
 PORT_FLOOR=${PORT_FLOOR:-18082}
+PORT_FLOOR_COALESCED=${PORT_FLOOR_COALESCED:-18083}
+SLOW_ROUNDS=${SLOW_ROUNDS:-1}
+SLOW_LIMIT_MIB=${SLOW_LIMIT_MIB:-1} # the example server's per-connection pending-bytes limit, for the report
 export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
 
 case "$BENCH_HOST" in
@@ -77,7 +81,7 @@ if [ "$REPORT_ONLY" = 1 ]; then
 	say "report only, from bench/latest-results.jsonl"
 	go build -o "$work/benchreport" ./bench/cmd/benchreport
 	"$work/benchreport" -results bench/latest-results.jsonl -md BENCHMARKS.md -png bench/latency.png -require "go node" \
-		-draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -machine "$(cat bench/latest-machine.txt)" \
+		-draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -slow-rounds "$SLOW_ROUNDS" -machine "$(cat bench/latest-machine.txt)" \
 		-versions "$(cat bench/latest-versions.txt)" -command "bash bench/run.sh" -hook bench/latest-hook.txt
 	exit $?
 fi
@@ -103,6 +107,7 @@ port_of() {
 	go) echo "$PORT_GO" ;;
 	node | node-hook) echo "$PORT_NODE" ;;
 	floor) echo "$PORT_FLOOR" ;;
+	floor-coalesced) echo "$PORT_FLOOR_COALESCED" ;;
 	esac
 }
 
@@ -112,7 +117,7 @@ start_server() {
 	local target=$1 cpus=$2 port pin=()
 	port=$(port_of "$target")
 	if (exec 3<>"/dev/tcp/$BENCH_HOST/$port") 2>/dev/null; then
-		echo "bench/run.sh: port $port is already in use by another process; set PORT_GO/PORT_NODE/PORT_FLOOR" >&2
+		echo "bench/run.sh: port $port is already in use by another process; set PORT_GO/PORT_NODE/PORT_FLOOR/PORT_FLOOR_COALESCED" >&2
 		return 1
 	fi
 	if [ -n "$cpus" ]; then pin=(taskset -c "$cpus"); fi
@@ -121,6 +126,7 @@ start_server() {
 	node) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit aftercommit >"$work/server.log" 2>&1 & ;;
 	node-hook) "${pin[@]}" node bench/node-baseline/server.js --addr "$BENCH_HOST:$port" --emit hook >"$work/server.log" 2>&1 & ;;
 	floor) "${pin[@]}" "$work/floor" -addr "$BENCH_HOST:$port" >"$work/server.log" 2>&1 & ;;
+	floor-coalesced) "${pin[@]}" "$work/floor" -addr "$BENCH_HOST:$port" -coalesce >"$work/server.log" 2>&1 & ;;
 	esac
 	server_pid=$!
 	for _ in $(seq 1 300); do
@@ -154,6 +160,8 @@ if [ "$QUICK" = 1 ]; then
 		"fanout-300-sat|-scenario fanout -clients 300 -n 40 -rate 0|1"
 		"targeted|-scenario targeted -clients 50 -n 100 -rate 100|0"
 		"rollback|-scenario rollback -n 20|0"
+		"slow-0|-scenario slow -clients 20 -stalled 0 -rate 25 -duration 5s -drain 10s|0"
+		"slow-5|-scenario slow -clients 20 -stalled 5 -rate 25 -duration 5s -drain 10s|0"
 	)
 else
 	cases=(
@@ -165,6 +173,11 @@ else
 		"fanout-5000-sat|-scenario fanout -clients 5000 -n 50 -rate 0 -drain 60s|1"
 		"targeted|-scenario targeted -clients 200 -n 500 -rate 100|0"
 		"rollback|-scenario rollback -n 100|0"
+		# Slow consumers: 100 healthy sockets, 25 notifications/s of 16 KiB
+		# for 40 s, without (control) and with 5 sockets that stop reading
+		# but keep sending heartbeats; SLOW_ROUNDS rounds (default 1).
+		"slow-0|-scenario slow -clients 100 -stalled 0 -rate 25 -duration 40s -payload 16384 -drain 20s|0"
+		"slow-5|-scenario slow -clients 100 -stalled 5 -rate 25 -duration 40s -payload 16384 -drain 20s|0"
 	)
 fi
 results="$results_dir/latest.jsonl"
@@ -178,6 +191,12 @@ run_case() {
 		note="server on cpu 0, load tool on cpu 1 (taskset)"
 		srv_cpus=0
 		lg_pin=(taskset -c 1)
+	fi
+	if [[ $name == slow-* ]]; then
+		case "$target" in
+		go) args+=" -pending-limit-mib $SLOW_LIMIT_MIB" ;;
+		floor-coalesced) args+=" -pending-limit-mib 1" ;; # floor.DefaultMaxPending
+		esac
 	fi
 	for attempt in 1 2 3; do
 		if (($(date +%s) - started > MAX_MINUTES * 60)); then
@@ -206,9 +225,11 @@ failed=()
 for round in $(seq 1 "$ROUNDS"); do
 	for c in "${cases[@]}"; do
 		IFS='|' read -r name args pinned <<<"$c"
-		for target in go node floor node-hook; do
+		if [[ $name == slow-* ]] && [ "$round" -gt "$SLOW_ROUNDS" ]; then continue; fi
+		for target in go node floor floor-coalesced node-hook; do
 			case "$target" in
 			floor) [[ $name == fanout-* ]] || continue ;;
+			floor-coalesced) [[ $name == fanout-* || $name == slow-* ]] || continue ;;
 			node-hook) [[ $name == rollback ]] && has_target node || continue ;;
 			esac
 			if [ "$target" != node-hook ]; then has_target "$target" || continue; fi
@@ -228,10 +249,12 @@ quiet_runs() {
 }
 for c in "${cases[@]}"; do
 	IFS='|' read -r name args pinned <<<"$c"
+	want=$ROUNDS
+	if [[ $name == slow-* ]]; then want=$((SLOW_ROUNDS < ROUNDS ? SLOW_ROUNDS : ROUNDS)); fi
 	for target in go node; do
 		has_target "$target" || continue
 		extra=0
-		while [ "$(quiet_runs "$name" "$target")" -lt "$ROUNDS" ] && [ "$extra" -lt "$MAKEUP" ]; do
+		while [ "$(quiet_runs "$name" "$target")" -lt "$want" ] && [ "$extra" -lt "$MAKEUP" ]; do
 			extra=$((extra + 1))
 			say "make-up $extra/$MAKEUP: $name against $target"
 			rc=0
@@ -259,7 +282,7 @@ if [ "$QUICK" = 1 ] || ! has_target go || ! has_target node; then
 	publish=(-md "$results_dir/quick.md" -png "$results_dir/quick.png" -require "")
 fi
 set +e
-"$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" \
+"$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -slow-rounds "$SLOW_ROUNDS" \
 	-machine "$machine" -versions "$versions" \
 	-command "bash bench/run.sh" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
 rc=$?

@@ -4,6 +4,13 @@
 // POST /api/notifications, writes one pre-encoded frame to every
 // authenticated connection. No database, no rooms, no JSON per socket: what
 // it costs is close to what the machine needs to push the bytes.
+//
+// It has two ways to write. The one-write floor (the default) writes each
+// frame to each connection in its own syscall, as it is broadcast. The
+// coalescing floor (Config.Coalesce) queues the frame on every connection
+// and lets each connection's writer goroutine send everything queued in
+// one writev: the least a Go server can spend per delivery when frames
+// arrive faster than one write per frame can go out.
 package floor
 
 import (
@@ -22,10 +29,32 @@ import (
 
 const openPacket = `0{"sid":"%s","upgrades":[],"pingInterval":300000,"pingTimeout":60000,"maxPayload":1000000}`
 
+// Config configures a Server. The zero value is the one-write floor.
+type Config struct {
+	// Log receives the server's logs. Default slog.Default().
+	Log *slog.Logger
+	// Coalesce queues frames per connection and drains each queue in as
+	// few writes as possible (writev) instead of one write per frame.
+	Coalesce bool
+	// MaxPending is, when coalescing, the most bytes queued for one
+	// connection; past it the connection is closed. Default 1 MiB.
+	MaxPending int
+	// WriteTimeout bounds every write; a connection whose write does not
+	// finish in time is closed. Default 10 s.
+	WriteTimeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxPending   = 1 << 20
+	DefaultWriteTimeout = 10 * time.Second
+)
+
 // Server is an http.Handler for /api/login, /api/notifications and
 // /socket.io/. Close it to end every connection it holds.
 type Server struct {
 	log      *slog.Logger
+	cfg      Config
 	upgrader websocket.Upgrader
 	nextID   atomic.Int64
 	nextRow  atomic.Int64
@@ -34,35 +63,59 @@ type Server struct {
 	users  map[*conn]struct{} // authenticated sockets
 	all    map[*conn]struct{}
 	closed bool
-	wg     sync.WaitGroup // one per connection's read goroutine
+	wg     sync.WaitGroup // one per connection's read goroutine (and writer, when coalescing)
+	// targets is the snapshot of users that broadcasts read when
+	// coalescing; nil after a change until the next broadcast rebuilds it.
+	targets []*conn
+}
+
+// frame is one broadcast, encoded once for every connection.
+type frame struct {
+	pm   *websocket.PreparedMessage // one-write floor
+	wire []byte                     // coalescing floor: the whole websocket frame
 }
 
 type conn struct {
-	ws  *websocket.Conn
-	wmu sync.Mutex
+	ws      *websocket.Conn
+	timeout time.Duration
+	wmu     sync.Mutex // one-write floor: serializes writes
+	w       *writer    // coalescing floor
 }
 
-func (c *conn) write(pm *websocket.PreparedMessage) error {
+func (c *conn) write(f *frame) error {
+	if c.w != nil {
+		return c.w.enqueue(f.wire)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.ws.WritePreparedMessage(pm)
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.ws.WritePreparedMessage(f.pm)
 }
 
 func (c *conn) writeText(s string) error {
+	if c.w != nil {
+		return c.w.enqueue(textFrame([]byte(s)))
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.ws.WriteMessage(websocket.TextMessage, []byte(s))
 }
 
-// New returns a Server logging to log (nil: slog.Default()).
-func New(log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	return &Server{
-		log:      log,
+		log:      cfg.Log,
+		cfg:      cfg,
 		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}},
 		users:    make(map[*conn]struct{}),
 		all:      make(map[*conn]struct{}),
@@ -108,24 +161,20 @@ func (s *Server) notify(w http.ResponseWriter, r *http.Request) {
 		CreatedAt time.Time `json:"created_at"`
 	}{s.nextRow.Add(1), in.Message, now.UTC()}
 	event := map[string]any{"action": "create", "model": "Notification", "id": row.ID, "data": row, "timestamp": now.UnixMilli()}
-	frame, err := sio.EncodeEvent("/", sio.NoID, "reactive", event)
+	payload, err := sio.EncodeEvent("/", sio.NoID, "reactive", event)
 	if err != nil {
 		http.Error(w, `{"error":"encode"}`, http.StatusInternalServerError)
 		return
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
-	if err != nil {
+	var f frame
+	if s.cfg.Coalesce {
+		f.wire = textFrame(payload)
+	} else if f.pm, err = websocket.NewPreparedMessage(websocket.TextMessage, payload); err != nil {
 		http.Error(w, `{"error":"prepare"}`, http.StatusInternalServerError)
 		return
 	}
-	s.mu.Lock()
-	targets := make([]*conn, 0, len(s.users))
-	for c := range s.users {
-		targets = append(targets, c)
-	}
-	s.mu.Unlock()
-	for _, c := range targets {
-		if err := c.write(pm); err != nil {
+	for _, c := range s.broadcastTargets() {
+		if err := c.write(&f); err != nil {
 			c.ws.Close() // its read goroutine cleans up
 		}
 	}
@@ -134,12 +183,34 @@ func (s *Server) notify(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(row)
 }
 
+// broadcastTargets returns the authenticated connections. The one-write
+// floor copies them for every broadcast, as it always has; the coalescing
+// floor reuses a snapshot until the set changes.
+func (s *Server) broadcastTargets() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Coalesce && s.targets != nil {
+		return s.targets
+	}
+	targets := make([]*conn, 0, len(s.users))
+	for c := range s.users {
+		targets = append(targets, c)
+	}
+	if s.cfg.Coalesce {
+		s.targets = targets
+	}
+	return targets
+}
+
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
-	c := &conn{ws: ws}
+	c := &conn{ws: ws, timeout: s.cfg.WriteTimeout}
+	if s.cfg.Coalesce {
+		c.w = newWriter(ws.NetConn(), s.cfg.MaxPending, s.cfg.WriteTimeout)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -148,6 +219,13 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.all[c] = struct{}{}
 	s.wg.Add(1)
+	if c.w != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.w.run()
+		}()
+	}
 	s.mu.Unlock()
 	go s.readLoop(c)
 }
@@ -157,9 +235,15 @@ func (s *Server) readLoop(c *conn) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
-		delete(s.users, c)
+		if _, ok := s.users[c]; ok {
+			delete(s.users, c)
+			s.targets = nil
+		}
 		delete(s.all, c)
 		s.mu.Unlock()
+		if c.w != nil {
+			c.w.close()
+		}
 		c.ws.Close()
 	}()
 	id := strconv.FormatInt(s.nextID.Add(1), 36)
@@ -198,6 +282,7 @@ func (s *Server) readLoop(c *conn) {
 			if name == "auth" {
 				s.mu.Lock()
 				s.users[c] = struct{}{}
+				s.targets = nil
 				s.mu.Unlock()
 				if p.ID != sio.NoID && c.writeText(string(sio.AppendPacket(nil, sio.Ack, "/", p.ID, []byte(`[{"success":true}]`)))) != nil {
 					return

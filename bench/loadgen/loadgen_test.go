@@ -128,23 +128,25 @@ func TestPacerRate(t *testing.T) {
 }
 
 func TestFanoutAgainstFloor(t *testing.T) {
-	fl := floor.New(nil)
-	srv := httptest.NewServer(fl)
-	t.Cleanup(func() {
-		fl.Close()
-		srv.Close()
-	})
-	e := testEnv(t, srv.URL)
-	for _, rate := range []float64{0, 200} {
-		r, err := Fanout(context.Background(), e, FanoutConfig{Common: Common{Drain: 5 * time.Second}, Clients: 20, Notifications: 15, Rate: rate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Expected != 300 || r.Delivered != 300 || r.Duplicates != 0 || r.PostErrors != 0 || len(r.Errors) != 0 {
-			t.Errorf("rate %v: %+v", rate, r)
-		}
-		if r.Latency.Count != 300 || r.Latency.Max <= 0 || r.DeliveriesPerSec <= 0 {
-			t.Errorf("rate %v: latency %+v, %v/s", rate, r.Latency, r.DeliveriesPerSec)
+	for _, coalesce := range []bool{false, true} {
+		fl := floor.New(floor.Config{Coalesce: coalesce})
+		srv := httptest.NewServer(fl)
+		t.Cleanup(func() {
+			fl.Close()
+			srv.Close()
+		})
+		e := testEnv(t, srv.URL)
+		for _, rate := range []float64{0, 200} {
+			r, err := Fanout(context.Background(), e, FanoutConfig{Common: Common{Drain: 5 * time.Second}, Clients: 20, Notifications: 15, Rate: rate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Expected != 300 || r.Delivered != 300 || r.Duplicates != 0 || r.PostErrors != 0 || len(r.Errors) != 0 {
+				t.Errorf("coalesce %v, rate %v: %+v", coalesce, rate, r)
+			}
+			if r.Latency.Count != 300 || r.Latency.Max <= 0 || r.DeliveriesPerSec <= 0 {
+				t.Errorf("coalesce %v, rate %v: latency %+v, %v/s", coalesce, rate, r.Latency, r.DeliveriesPerSec)
+			}
 		}
 	}
 }
@@ -210,5 +212,46 @@ func TestListenInodes(t *testing.T) {
 	}
 	if err := CheckListener(os.Getppid(), port); err == nil {
 		t.Error("the parent process was taken for the listener")
+	}
+}
+
+// Against the coalescing floor, whose per-connection limit drops a peer
+// that does not read, the stalled sockets are closed and the healthy ones
+// get everything; the control run has no stalled socket to close. With a
+// limit too high to reach (and writes that may block for a minute), the
+// stalled sockets are reported open.
+func TestSlowConsumersAgainstCoalescingFloor(t *testing.T) {
+	for _, tc := range []struct {
+		limit      int
+		stalled    int
+		wantClosed int
+	}{
+		{limit: 4 << 20, stalled: 0, wantClosed: 0},
+		{limit: 4 << 20, stalled: 2, wantClosed: 2},
+		{limit: 1 << 30, stalled: 2, wantClosed: 0},
+	} {
+		fl := floor.New(floor.Config{Coalesce: true, MaxPending: tc.limit, WriteTimeout: time.Minute})
+		srv := httptest.NewServer(fl)
+		e := testEnv(t, srv.URL)
+		e.PID = os.Getpid() // this process serves the floor: its RSS is sampled
+		// 800 notifications of 16 KiB: 12.5 MiB for each stalled socket,
+		// more than the kernel's buffers and a 4 MiB limit hold, which
+		// leaves a healthy socket slowed by a busy box a second of lag.
+		r, err := SlowConsumers(context.Background(), e, SlowConfig{Common: Common{Drain: 20 * time.Second}, Healthy: 3, Stalled: tc.stalled,
+			Rate: 200, Duration: 4 * time.Second, PendingLimitMiB: float64(tc.limit) / (1 << 20)})
+		fl.Close()
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Expected != 3*800 || r.Delivered != r.Expected || r.PostErrors != 0 || len(r.Errors) != 0 {
+			t.Errorf("%+v: delivered %d/%d, post errors %d, errors %v", tc, r.Delivered, r.Expected, r.PostErrors, r.Errors)
+		}
+		if r.Slow == nil || r.Slow.Stalled != tc.stalled || r.Slow.StalledClosed != tc.wantClosed || len(r.Slow.CloseSeconds) != tc.wantClosed {
+			t.Errorf("%+v: %+v", tc, r.Slow)
+		}
+		if r.Server.RSSPeak <= 0 {
+			t.Errorf("%+v: no RSS peak sampled", tc)
+		}
 	}
 }

@@ -1,9 +1,9 @@
 // Package loadgen drives a server that speaks the example app's HTTP API
 // (example/README.md) and socket protocol (the protocol table of the
 // README) with thousands of Socket.IO connections from one process, and
-// measures delivery, latency and the
-// server's cost. The scenarios are Fanout, Targeted and Rollback; each
-// returns a Result, which bench/cmd/benchreport turns into BENCHMARKS.md.
+// measures delivery, latency and the server's cost. The scenarios are
+// Fanout, Targeted, Rollback and SlowConsumers; each returns a Result,
+// which bench/cmd/benchreport turns into BENCHMARKS.md.
 package loadgen
 
 import (
@@ -14,11 +14,12 @@ import (
 // Result is what one scenario run measured. Counts are deliveries (one
 // event reaching one socket) unless named otherwise.
 type Result struct {
-	// Scenario is "fanout", "targeted" or "rollback"; Case names the
+	// Scenario is "fanout", "targeted", "rollback" or "slow"; Case names the
 	// configuration, e.g. "fanout-1000-rate".
 	Scenario string `json:"scenario"`
 	Case     string `json:"case"`
-	// Target labels the server: "go", "node", "node-hook", "floor".
+	// Target labels the server: "go", "node", "node-hook", "floor",
+	// "floor-coalesced".
 	Target string    `json:"target"`
 	Round  int       `json:"round"`
 	Start  time.Time `json:"start"`
@@ -46,6 +47,8 @@ type Result struct {
 
 	Server ServerCost `json:"server"`
 	Box    BoxLoad    `json:"box"`
+	// Slow is set by the slow-consumer scenario.
+	Slow *SlowResult `json:"slow,omitempty"`
 
 	Errors []string `json:"errors,omitempty"`
 }
@@ -72,6 +75,27 @@ type ServerCost struct {
 	RSSBefore       float64 `json:"rss_before_mib"`
 	RSSAfterConnect float64 `json:"rss_connected_mib"`
 	RSSAfter        float64 `json:"rss_after_mib"`
+	// RSSPeak is the highest RSS sampled during the delivery phase (slow
+	// scenario only).
+	RSSPeak float64 `json:"rss_peak_mib,omitempty"`
+}
+
+// SlowResult is what the slow-consumer scenario adds: how the server
+// treated the sockets that stopped reading.
+type SlowResult struct {
+	// Stalled is how many sockets stopped reading (0 in the control run).
+	Stalled int `json:"stalled"`
+	// StalledClosed is how many of them the server closed by the end.
+	StalledClosed int `json:"stalled_closed"`
+	// CloseSeconds holds, per closed stalled socket, the time from its
+	// stall until the client saw the connection closed (an upper bound:
+	// it notices at its next heartbeat, or at the end of the run).
+	CloseSeconds []float64 `json:"close_s,omitempty"`
+	// PayloadBytes is the size of each notification's message.
+	PayloadBytes int `json:"payload_bytes"`
+	// PendingLimitMiB is the server's per-connection limit on pending
+	// bytes as configured for the run (0: not given).
+	PendingLimitMiB float64 `json:"pending_limit_mib,omitempty"`
 }
 
 // BoxLoad tells how busy the machine was with other work during the run.

@@ -44,7 +44,7 @@ var errNotPublishable = errors.New("not publishable")
 // meta is what the script knows about the run.
 type meta struct {
 	date, machine, versions, command, hookFile, pngRel string
-	rounds                                             int
+	rounds, slowRounds                                 int
 }
 
 func run(args []string, log *slog.Logger) error {
@@ -58,6 +58,7 @@ func run(args []string, log *slog.Logger) error {
 		m       meta
 	)
 	fs.IntVar(&m.rounds, "rounds", 3, "rounds each case and server must have (quiet runs)")
+	fs.IntVar(&m.slowRounds, "slow-rounds", 1, "rounds each slow-consumer case and server must have (quiet runs)")
 	fs.StringVar(&m.date, "date", "", "date of the run (default: the UTC date of the first result)")
 	fs.StringVar(&m.machine, "machine", "", "machine description")
 	fs.StringVar(&m.versions, "versions", "", "tool versions")
@@ -74,7 +75,7 @@ func run(args []string, log *slog.Logger) error {
 		m.date = runDate(all)
 	}
 	rep := aggregate(all)
-	problems := rep.check(m.rounds, strings.Fields(*require))
+	problems := rep.check(m.rounds, m.slowRounds, strings.Fields(*require))
 
 	m.pngRel = *pngPath
 	if rel, err := filepath.Rel(filepath.Dir(*mdPath), *pngPath); err == nil {

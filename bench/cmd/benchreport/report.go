@@ -13,7 +13,7 @@ import (
 )
 
 // targetOrder lists the servers in the order they appear in tables.
-func targetOrder() []string { return []string{"go", "node", "node-hook", "floor"} }
+func targetOrder() []string { return []string{"go", "node", "node-hook", "floor", "floor-coalesced"} }
 
 func targetName(t string) string {
 	switch t {
@@ -24,7 +24,9 @@ func targetName(t string) string {
 	case "node-hook":
 		return "Node baseline, reference hook style"
 	case "floor":
-		return "raw websocket floor"
+		return "raw websocket floor, one write per frame"
+	case "floor-coalesced":
+		return "raw websocket floor, frames coalesced per connection (writev)"
 	}
 	return t
 }
@@ -76,13 +78,19 @@ func (rep *report) runs(c, target string) []loadgen.Result {
 	return nil
 }
 
-// check lists why the results cannot be published.
-func (rep *report) check(rounds int, required []string) []string {
+// check lists why the results cannot be published: every case needs
+// rounds quiet runs of each required server (slow-consumer cases
+// slowRounds, at most rounds).
+func (rep *report) check(rounds, slowRounds int, required []string) []string {
 	var problems []string
 	for _, c := range rep.cases {
+		want := rounds
+		if rep.scenario[c] == "slow" {
+			want = min(slowRounds, rounds)
+		}
 		for _, t := range required {
-			if n := len(rep.runs(c, t)); n < rounds {
-				problems = append(problems, fmt.Sprintf("%s/%s has %d quiet runs of %d", c, t, n, rounds))
+			if n := len(rep.runs(c, t)); n < want {
+				problems = append(problems, fmt.Sprintf("%s/%s has %d quiet runs of %d", c, t, n, want))
 			}
 		}
 	}
@@ -185,6 +193,16 @@ func (rep *report) describe(c string) string {
 		return fmt.Sprintf("%d users, %d messages between random pairs at %s/s", r.Clients, r.Messages, num(r.Rate, 0))
 	case "rollback":
 		return fmt.Sprintf("%d users, %d batches posted one after another, 4 in 5 failing on their last item", r.Clients, r.Messages)
+	case "slow":
+		if r.Slow == nil {
+			break
+		}
+		secs := 0.0
+		if r.Rate > 0 {
+			secs = float64(r.Messages) / r.Rate
+		}
+		return fmt.Sprintf("%d healthy sockets and %d stalled ones, %s notifications of %s KiB at %s/s (%s s)", r.Clients, r.Slow.Stalled,
+			num(float64(r.Messages), 0), num(float64(r.Slow.PayloadBytes)/1024, 0), num(r.Rate, 0), num(secs, 0))
 	}
 	return c
 }
@@ -262,8 +280,8 @@ func section(rep *report, m meta) string {
 	w("### entreactive / Node, per case (medians; below 1 means entreactive uses less or is faster)\n\n")
 	w("| case | server CPU per delivery | deliveries/s | p50 latency | p99 latency | RSS connected |\n|---|---|---|---|---|---|\n")
 	for _, c := range rep.cases {
-		if rep.scenario[c] == "rollback" {
-			continue // its figure is the phantom count, below
+		if rep.scenario[c] == "rollback" || rep.scenario[c] == "slow" {
+			continue // their figures are in their own sections, below
 		}
 		g, n := rep.runs(c, "go"), rep.runs(c, "node")
 		st := func(runs []loadgen.Result, f func(loadgen.Result) float64) stat { return stats(runs, f) }
@@ -281,21 +299,31 @@ func section(rep *report, m meta) string {
 	}
 	w("\nIn paced cases the deliveries per second are set by the posting rate, so their ratio is about 1 by construction.\n\n")
 
-	// Floor.
+	// Floors.
 	var floorRows []string
 	for _, c := range fanout {
-		f := stats(rep.runs(c, "floor"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		if f.n == 0 {
+		cpu := func(t string) stat {
+			return stats(rep.runs(c, t), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
+		}
+		p99 := func(t string) stat {
+			return stats(rep.runs(c, t), func(r loadgen.Result) float64 { return r.Latency.P99 })
+		}
+		f, fc := cpu("floor"), cpu("floor-coalesced")
+		if f.n == 0 && fc.n == 0 {
 			continue
 		}
-		g := stats(rep.runs(c, "go"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		n := stats(rep.runs(c, "node"), func(r loadgen.Result) float64 { return r.Server.CPUPer1k })
-		floorRows = append(floorRows, fmt.Sprintf("| %s | %s | %s | %s |\n", c, f.cell(4), ratio(g, f), ratio(n, f)))
+		g, n := cpu("go"), cpu("node")
+		floorRows = append(floorRows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", c,
+			f.cell(4), fc.cell(4), ratio(g, f), ratio(g, fc), ratio(n, f), ratio(n, fc),
+			p99("floor").cell(1), p99("floor-coalesced").cell(1), ratio(p99("go"), p99("floor")), ratio(p99("go"), p99("floor-coalesced"))))
 	}
 	if len(floorRows) > 0 {
 		w("### How far from the machine's limit\n\n")
-		w("The raw floor (`bench/cmd/floor`) writes one pre-encoded websocket frame to every connection per notification: no database, no rooms, no per-socket work. Its CPU per delivery is close to what the kernel and the websocket write cost on this machine.\n\n")
-		w("| case | floor: server CPU s per 1,000 deliveries | entreactive / floor | Node / floor |\n|---|---|---|---|\n")
+		w("Two raw floors (`bench/cmd/floor`) serve the same fan-out with no database, no rooms and no per-socket work: a pre-encoded websocket frame per notification, written to every connection. " +
+			"The **one-write** floor (`floor`) writes each frame to each connection in its own syscall, as it is broadcast. " +
+			"The **coalescing** floor (`floor-coalesced`, `-coalesce`) queues the frame on every connection and lets each connection's writer goroutine send all it has queued in one writev: " +
+			"when frames arrive faster than one write each can go out, that is the least a Go server can spend per delivery.\n\n")
+		w("| case | one-write floor: CPU s per 1,000 deliveries | coalescing floor: CPU s per 1,000 | entreactive / one-write | entreactive / coalescing | Node / one-write | Node / coalescing | p99 ms: one-write / coalescing | entreactive p99 / one-write p99 | entreactive p99 / coalescing p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range floorRows {
 			w("%s", row)
 		}
@@ -341,13 +369,15 @@ func section(rep *report, m meta) string {
 		w("\nTotals over all rounds. `node-hook` is the Node baseline in the reference's own hook style (`--emit hook`): Sequelize's afterCreate hook emits at once, so the rows a rollback later removes have already been sent to their recipients. The `node` rows use `transaction.afterCommit`, which is what makes the comparison fair.\n\n")
 	}
 
+	slowSection(w, rep)
+
 	if hook := readHook(m.hookFile); hook != "" {
 		w("### Hook overhead (same run)\n\n`bash scripts/bench-hook.sh`:\n\n%s\n\n", hook)
 	}
 
 	w("### Latency distribution\n\n![Latency CDF, POST to receipt, per fan-out case](%s)\n\n", m.pngRel)
 	w("Cumulative distribution of the time from sending the POST to a socket receiving the event, for every delivery; each curve is the per-quantile median over the rounds.\n\n")
-	w("Reproduce: `%s` (11 minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command)
+	w("Reproduce: `%s` (about 20 minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command)
 	return b.String()
 }
 
@@ -373,9 +403,10 @@ func readHook(path string) string {
 
 func writePlot(path string, rep *report) error {
 	colors := map[string]color.RGBA{
-		"go":    {31, 119, 180, 255},
-		"node":  {230, 120, 20, 255},
-		"floor": {110, 110, 110, 255},
+		"go":              {31, 119, 180, 255},
+		"node":            {230, 120, 20, 255},
+		"floor":           {110, 110, 110, 255},
+		"floor-coalesced": {44, 160, 44, 255},
 	}
 	qs := loadgen.CDFQuantiles()
 	var panels []plot.Panel
@@ -384,7 +415,7 @@ func writePlot(path string, rep *report) error {
 			continue
 		}
 		p := plot.Panel{Title: c}
-		for _, t := range []string{"go", "node", "floor"} {
+		for _, t := range []string{"go", "node", "floor", "floor-coalesced"} {
 			runs := rep.runs(c, t)
 			if len(runs) == 0 || len(runs[0].CDF) != len(qs) {
 				continue
@@ -398,7 +429,7 @@ func writePlot(path string, rep *report) error {
 					return math.NaN()
 				}).med
 			}
-			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor"}[t]
+			label := map[string]string{"go": "entreactive", "node": "node", "floor": "floor, one write", "floor-coalesced": "floor, coalesced"}[t]
 			p.Series = append(p.Series, plot.Series{Label: label, Color: colors[t], X: xs, Y: qs})
 		}
 		panels = append(panels, p)
@@ -410,7 +441,7 @@ func writePlot(path string, rep *report) error {
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	if err := plot.CDF(f, "LATENCY CDF, POST TO RECEIPT (MEDIAN OF ROUNDS)", panels, 2); err != nil {
+	if err := plot.CDF(f, "Latency CDF, POST to receipt (median of rounds)", panels, 2); err != nil {
 		f.Close()
 		return err
 	}

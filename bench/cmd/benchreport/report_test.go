@@ -46,19 +46,24 @@ func TestAggregateAndCheck(t *testing.T) {
 				Server: loadgen.ServerCost{CPUPer1k: float64(round)}, CDF: make([]float64, len(loadgen.CDFQuantiles()))})
 		}
 	}
+	for target, cpu := range map[string]float64{"floor": 1, "floor-coalesced": 0.5} {
+		all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: target, Round: 1, Delivered: 50, Expected: 50,
+			Server: loadgen.ServerCost{CPUPer1k: cpu}, Latency: loadgen.LatencySummary{P99: 4 * cpu}})
+	}
 	all = append(all, loadgen.Result{Scenario: "fanout", Case: "f", Target: "node", Box: loadgen.BoxLoad{Busy: true, OtherCores: 1}})
 	rep := aggregate(all)
-	if p := rep.check(3, []string{"go", "node"}); len(p) != 0 {
+	if p := rep.check(3, 1, []string{"go", "node"}); len(p) != 0 {
 		t.Errorf("check: %v", p)
 	}
-	if p := rep.check(4, []string{"go", "node"}); len(p) != 2 {
+	if p := rep.check(4, 1, []string{"go", "node"}); len(p) != 2 {
 		t.Errorf("check(4): %v", p)
 	}
 	if rep.busy != 1 || rep.maxOther != 0 {
 		t.Errorf("busy %d, maxOther %v", rep.busy, rep.maxOther)
 	}
 	md := section(rep, meta{date: "2026-11-25", machine: "m", command: "bash bench/run.sh", rounds: 3, pngRel: "bench/latency.png"})
-	for _, want := range []string{"| f | go | 150 / 150 | **2.0000 (1.0000–3.0000)**", "| f | **1.00** |", "![Latency CDF", "1 busy run(s)"} {
+	for _, want := range []string{"| f | go | 150 / 150 | **2.0000 (1.0000–3.0000)**", "| f | **1.00** |", "![Latency CDF", "1 busy run(s)",
+		"| f | 1.0000 | 0.5000 | 2.00 | 4.00 | 2.00 | 4.00 | 4.0 / 2.0 | 0.00 | 0.00 |", "| f | floor-coalesced | 50 / 50 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("section lacks %q:\n%s", want, md)
 		}
@@ -86,5 +91,41 @@ func TestReplaceSection(t *testing.T) {
 	os.WriteFile(path, []byte(beginMarker+"\n"), 0o644)
 	if err := replaceSection(path, "x"); err == nil {
 		t.Error("a lone marker was accepted")
+	}
+}
+
+func TestSlowSection(t *testing.T) {
+	slow := func(c, target string, stalled, closed int, p99, peak float64) loadgen.Result {
+		return loadgen.Result{Scenario: "slow", Case: c, Target: target, Round: 1, Clients: 100, Messages: 1000, Rate: 25, Delivered: 100000, Expected: 100000,
+			Latency: loadgen.LatencySummary{P99: p99},
+			Server:  loadgen.ServerCost{RSSAfterConnect: 40, RSSPeak: peak, RSSAfter: peak},
+			Slow:    &loadgen.SlowResult{Stalled: stalled, StalledClosed: closed, CloseSeconds: make([]float64, closed), PayloadBytes: 16384, PendingLimitMiB: 1}}
+	}
+	rep := aggregate([]loadgen.Result{
+		slow("slow-0", "go", 0, 0, 10, 45),
+		slow("slow-5", "go", 5, 5, 12, 60),
+		slow("slow-0", "node", 0, 0, 20, 90),
+		slow("slow-5", "node", 5, 0, 40, 200),
+	})
+	if p := rep.check(3, 1, []string{"go", "node"}); len(p) != 0 {
+		t.Errorf("check with one slow round: %v", p)
+	}
+	if p := rep.check(3, 2, []string{"go", "node"}); len(p) != 4 {
+		t.Errorf("check with two slow rounds: %v", p)
+	}
+	md := section(rep, meta{date: "2026-12-01", rounds: 3, slowRounds: 1})
+	for _, want := range []string{
+		"### Slow consumers",
+		"- `slow-5`: 100 healthy sockets and 5 stalled ones, 1,000 notifications of 16 KiB at 25/s (40 s)",
+		"| slow-5 | go | 100,000 / 100,000 | 40 / 60 / 60 | **20** | 1.0 MiB (target growth ≤ 25 MiB) | **5 / 5** | 0.0 | 12.0 | 1.20 |",
+		"| slow-5 | node | 100,000 / 100,000 | 40 / 200 / 200 | **160** | 1.0 MiB (target growth ≤ 25 MiB) | **0 / 5** | — | 40.0 | 2.00 |",
+		"go p99 10.0 ms, growth 5 MiB; node p99 20.0 ms, growth 50 MiB",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("section lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| slow-5 | **") {
+		t.Error("the slow cases appear in the entreactive / Node ratio table")
 	}
 }

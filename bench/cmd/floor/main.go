@@ -1,8 +1,11 @@
 // Command floor serves the raw floor of the fan-out benchmark (package
 // bench/floor): a bare websocket broadcaster that writes one pre-encoded
-// frame to every authenticated connection per POST /api/notifications.
+// frame to every authenticated connection per POST /api/notifications,
+// one write per frame, or, with -coalesce, through a per-connection queue
+// drained in as few writes (writev) as possible.
 //
 //	floor -addr 127.0.0.1:18082
+//	floor -addr 127.0.0.1:18083 -coalesce
 package main
 
 import (
@@ -22,15 +25,17 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18082", "listen address (loopback)")
+	coalesce := flag.Bool("coalesce", false, "queue frames per connection and drain each queue with writev")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, log); err != nil {
+	if err := run(*addr, floor.Config{Log: log, Coalesce: *coalesce}); err != nil {
 		log.Error("floor failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, log *slog.Logger) error {
+func run(addr string, cfg floor.Config) error {
+	log := cfg.Log
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -38,14 +43,14 @@ func run(addr string, log *slog.Logger) error {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return errors.New("floor listens on loopback only")
 	}
-	fl := floor.New(log)
+	fl := floor.New(cfg)
 	defer fl.Close()
 	srv := &http.Server{Addr: addr, Handler: fl, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("floor listening", "addr", addr)
+	log.Info("floor listening", "addr", addr, "coalesce", cfg.Coalesce)
 	select {
 	case err := <-errc:
 		return err

@@ -6,6 +6,7 @@
 //	loadgen -scenario fanout -clients 1000 -n 200 -rate 20 -target http://127.0.0.1:18080 -pid 1234 -label go
 //	loadgen -scenario targeted -clients 200 -n 500 ...
 //	loadgen -scenario rollback -n 100 ...
+//	loadgen -scenario slow -clients 100 -stalled 5 -rate 25 -duration 40s -payload 16384 ...
 //	loadgen quiet -threshold 0.15 -wait 60s   # wait until other processes leave the box
 //
 // bench/run.sh runs it for every scenario and server; see BENCHMARKS.md.
@@ -66,14 +67,18 @@ func run(args []string, log *slog.Logger) error {
 		target   = fs.String("target", "http://127.0.0.1:8080", "server base URL (loopback only)")
 		label    = fs.String("label", "server", "server label in the result (go, node, floor, ...)")
 		pid      = fs.Int("pid", 0, "server process id, for its CPU and RSS (0: not measured)")
-		scenario = fs.String("scenario", "fanout", "fanout, targeted or rollback")
-		clients  = fs.Int("clients", 1000, "fanout: sockets; targeted: users")
+		scenario = fs.String("scenario", "fanout", "fanout, targeted, rollback or slow")
+		clients  = fs.Int("clients", 1000, "fanout: sockets; targeted: users; slow: healthy sockets")
 		n        = fs.Int("n", 100, "fanout: notifications; targeted: messages; rollback: batches")
 		rate     = fs.Float64("rate", 0, "posts per second (fanout: 0 = saturation; targeted default 100)")
 		workers  = fs.Int("workers", 4, "fanout saturation: concurrent posters")
 		pairs    = fs.Int("pairs", 10, "rollback: sender/recipient pairs")
 		batch    = fs.Int("batch", 5, "rollback: items per batch")
 		seed     = fs.Uint64("seed", 1, "targeted: random seed for the pairs")
+		stalled  = fs.Int("stalled", 5, "slow: sockets that stop reading but keep sending heartbeats (0: control run)")
+		duration = fs.Duration("duration", 40*time.Second, "slow: how long notifications are posted")
+		payload  = fs.Int("payload", 16<<10, "slow: bytes per notification message")
+		limitMiB = fs.Float64("pending-limit-mib", 0, "slow: the server's per-connection pending-bytes limit, recorded for the report")
 		caseName = fs.String("case", "", "case name in the result (default: the scenario)")
 		round    = fs.Int("round", 0, "round number in the result")
 		pinned   = fs.String("pinned", "", "CPU pinning note in the result")
@@ -122,6 +127,9 @@ func run(args []string, log *slog.Logger) error {
 		res, err = loadgen.Targeted(ctx, env, loadgen.TargetedConfig{Common: common, Users: *clients, Messages: *n, Rate: *rate, Seed: *seed})
 	case "rollback":
 		res, err = loadgen.Rollback(ctx, env, loadgen.RollbackConfig{Common: common, Pairs: *pairs, Batches: *n, BatchSize: *batch})
+	case "slow":
+		res, err = loadgen.SlowConsumers(ctx, env, loadgen.SlowConfig{Common: common, Healthy: *clients, Stalled: *stalled, Rate: *rate,
+			Duration: *duration, PayloadBytes: *payload, PendingLimitMiB: *limitMiB})
 	default:
 		return fmt.Errorf("unknown scenario %q", *scenario)
 	}
@@ -140,6 +148,11 @@ func run(args []string, log *slog.Logger) error {
 		"rss_mib", fmt.Sprintf("%.0f/%.0f/%.0f", res.Server.RSSBefore, res.Server.RSSAfterConnect, res.Server.RSSAfter),
 		"other_cores", fmt.Sprintf("%.2f", res.Box.OtherCores), "busy", res.Box.Busy,
 		"errors", res.Errors)
+	if res.Slow != nil {
+		log.Info("slow consumers", "stalled", res.Slow.Stalled, "closed", res.Slow.StalledClosed, "close_s", res.Slow.CloseSeconds,
+			"rss_peak_mib", fmt.Sprintf("%.0f", res.Server.RSSPeak),
+			"growth_mib", fmt.Sprintf("%.0f", res.Server.RSSPeak-res.Server.RSSAfterConnect))
+	}
 	return write(*out, res)
 }
 

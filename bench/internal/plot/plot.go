@@ -1,15 +1,21 @@
 // Package plot draws the latency-distribution figure of BENCHMARKS.md as a
-// PNG with the standard library only: panels of cumulative distributions on
-// a logarithmic latency axis, with a built-in bitmap font for the labels.
+// PNG with gonum.org/v1/plot: panels of cumulative distributions on a
+// logarithmic latency axis, under one title. Only the benchmark tools
+// import it, so the library's import graph never reaches gonum.
 package plot
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"math"
+
+	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Series is one curve: X[i] is the latency (ms) at cumulative fraction Y[i].
@@ -25,18 +31,15 @@ type Panel struct {
 	Series []Series
 }
 
+// Size of the figure, in pixels at dpi.
 const (
-	panelW, panelH = 640, 420
-	scale          = 2 // font pixels per glyph pixel
-	charW, charH   = 6 * scale, 8 * scale
+	dpi            = 96
+	panelW, panelH = 640, 420 // one panel
+	titleH         = 40       // the figure's title
 )
 
-// Fixed colors (never written).
-var (
-	white = color.RGBA{255, 255, 255, 255}
-	black = color.RGBA{0, 0, 0, 255}
-	grid  = color.RGBA{225, 225, 225, 255}
-)
+// px converts pixels to vg's length.
+func px(n int) vg.Length { return vg.Length(n) * vg.Inch / dpi }
 
 // CDF writes a figure of panels, cols per row, under a title, as PNG.
 func CDF(w io.Writer, title string, panels []Panel, cols int) error {
@@ -45,156 +48,103 @@ func CDF(w io.Writer, title string, panels []Panel, cols int) error {
 	}
 	cols = max(1, min(cols, len(panels)))
 	rows := (len(panels) + cols - 1) / cols
-	top := 3 * charH
-	img := image.NewRGBA(image.Rect(0, 0, cols*panelW, top+rows*panelH))
-	fill(img, img.Bounds(), white)
-	text(img, (img.Bounds().Dx()-len(title)*charW)/2, charH, title, black)
-	for i, p := range panels {
-		x0, y0 := (i%cols)*panelW, top+(i/cols)*panelH
-		drawPanel(img, image.Rect(x0, y0, x0+panelW, y0+panelH), p)
+	grid := make([][]*gplot.Plot, rows)
+	for r := range grid {
+		grid[r] = make([]*gplot.Plot, cols)
 	}
-	if err := png.Encode(w, img); err != nil {
+	for i, p := range panels {
+		pl, err := panelPlot(p)
+		if err != nil {
+			return err
+		}
+		grid[i/cols][i%cols] = pl
+	}
+
+	width, height := px(cols*panelW), px(titleH+rows*panelH)
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(img)
+	dc.FillText(draw.TextStyle{
+		Color:   color.Black,
+		Font:    font.From(gplot.DefaultFont, 14),
+		XAlign:  draw.XCenter,
+		YAlign:  draw.YTop,
+		Handler: gplot.DefaultTextHandler,
+	}, vg.Point{X: width / 2, Y: height - px(10)}, title)
+	body := draw.Crop(dc, 0, 0, 0, -px(titleH))
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: px(16), PadY: px(16), PadTop: px(4), PadBottom: px(8), PadLeft: px(8), PadRight: px(16)}
+	canvases := gplot.Align(grid, tiles, body)
+	for r := range grid {
+		for c, pl := range grid[r] {
+			if pl != nil {
+				pl.Draw(canvases[r][c])
+			}
+		}
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
 }
 
-func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
-	// Plot area inside the panel.
-	a := image.Rect(r.Min.X+7*charW, r.Min.Y+3*charH, r.Max.X-4*charW, r.Max.Y-4*charH)
-	text(img, r.Min.X+(r.Dx()-len(p.Title)*charW)/2, r.Min.Y+charH/2, p.Title, black)
+// panelPlot builds one panel: a CDF per series on a log latency axis
+// spanning whole decades.
+func panelPlot(p Panel) (*gplot.Plot, error) {
+	pl := gplot.New()
+	pl.Title.Text = p.Title
+	pl.X.Label.Text = "latency, POST to receipt (ms, log scale)"
+	pl.Y.Label.Text = "fraction"
+	pl.X.Scale = gplot.LogScale{}
+	pl.X.Tick.Marker = gplot.LogTicks{Prec: -1}
+	pl.Y.Min, pl.Y.Max = 0, 1
+	pl.Y.Tick.Marker = gplot.ConstantTicks([]gplot.Tick{
+		{Value: 0, Label: "0"}, {Value: 0.25, Label: "0.25"}, {Value: 0.5, Label: "0.5"},
+		{Value: 0.75, Label: "0.75"}, {Value: 0.9, Label: "0.9"}, {Value: 1, Label: "1"},
+	})
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 225}
+	grid.Horizontal.Color = color.Gray{Y: 225}
+	pl.Add(grid)
+	pl.Legend.Top, pl.Legend.Left = true, true
+	pl.Legend.XOffs, pl.Legend.YOffs = px(12), -px(8)
 
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range p.Series {
-		for _, x := range s.X {
-			if x > 0 {
-				lo, hi = math.Min(lo, x), math.Max(hi, x)
-			}
+		pts := points(s)
+		if len(pts) == 0 {
+			continue
 		}
+		for _, pt := range pts {
+			lo, hi = math.Min(lo, pt.X), math.Max(hi, pt.X)
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return nil, fmt.Errorf("plot: %s, %s: %w", p.Title, s.Label, err)
+		}
+		l.LineStyle.Color = s.Color
+		l.LineStyle.Width = vg.Points(1.8)
+		pl.Add(l)
+		pl.Legend.Add(s.Label, l)
 	}
-	if math.IsInf(lo, 1) {
+	if math.IsInf(lo, 1) { // no data: an empty decade
 		lo, hi = 0.1, 1
 	}
-	lo = math.Pow(10, math.Floor(math.Log10(lo)))
-	hi = math.Pow(10, math.Ceil(math.Log10(hi)))
-	if hi <= lo {
-		hi = lo * 10
+	pl.X.Min = math.Pow(10, math.Floor(math.Log10(lo)))
+	pl.X.Max = math.Pow(10, math.Ceil(math.Log10(hi)))
+	if pl.X.Max <= pl.X.Min {
+		pl.X.Max = pl.X.Min * 10
 	}
-	px := func(x float64) int {
-		x = math.Max(x, lo)
-		return a.Min.X + int(float64(a.Dx())*(math.Log10(x)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo)))
-	}
-	py := func(y float64) int { return a.Max.Y - int(float64(a.Dy())*y) }
-
-	// Grid and ticks.
-	for _, y := range []float64{0, 0.25, 0.5, 0.75, 0.9, 1} {
-		hline(img, a.Min.X, a.Max.X, py(y), grid)
-		lbl := fmt.Sprintf("%g", y)
-		text(img, a.Min.X-len(lbl)*charW-charW/2, py(y)-charH/2+scale, lbl, black)
-	}
-	mults := []float64{1, 2, 5}
-	if math.Log10(hi/lo) > 3 {
-		mults = []float64{1} // many decades: label powers of ten only
-	}
-	for d := lo; d <= hi*1.0001; d *= 10 {
-		for _, m := range mults {
-			x := d * m
-			if x > hi*1.0001 {
-				break
-			}
-			vline(img, px(x), a.Min.Y, a.Max.Y, grid)
-			lbl := fmt.Sprintf("%g", x)
-			text(img, px(x)-len(lbl)*charW/2, a.Max.Y+charH/2, lbl, black)
-		}
-	}
-	hline(img, a.Min.X, a.Max.X, a.Max.Y, black)
-	vline(img, a.Min.X, a.Min.Y, a.Max.Y, black)
-	xl := "LATENCY, POST TO RECEIPT (MS, LOG SCALE)"
-	text(img, a.Min.X+(a.Dx()-len(xl)*charW)/2, a.Max.Y+2*charH, xl, black)
-	text(img, r.Min.X+charW/2, a.Min.Y-2*charH+scale, "FRACTION", black)
-
-	// Curves, then the legend at the lower right.
-	for _, s := range p.Series {
-		for i := 1; i < len(s.X) && i < len(s.Y); i++ {
-			line(img, px(s.X[i-1]), py(s.Y[i-1]), px(s.X[i]), py(s.Y[i]), s.Color)
-		}
-	}
-	// A CDF leaves its upper left empty: the legend goes there.
-	lx, ly := a.Min.X+charW, a.Min.Y+charH
-	for i, s := range p.Series {
-		y := ly + i*charH
-		fill(img, image.Rect(lx, y+charH/2-2, lx+2*charW, y+charH/2+2), s.Color)
-		text(img, lx+3*charW, y, s.Label, black)
-	}
+	return pl, nil
 }
 
-func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	r = r.Intersect(img.Bounds())
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			img.SetRGBA(x, y, c)
+// points are a series' finite points with a positive latency (a log axis
+// has no zero).
+func points(s Series) plotter.XYs {
+	var pts plotter.XYs
+	for i := 0; i < len(s.X) && i < len(s.Y); i++ {
+		x, y := s.X[i], s.Y[i]
+		if x > 0 && !math.IsInf(x, 0) && !math.IsNaN(y) && !math.IsInf(y, 0) {
+			pts = append(pts, plotter.XY{X: x, Y: y})
 		}
 	}
-}
-
-func hline(img *image.RGBA, x0, x1, y int, c color.RGBA) {
-	fill(img, image.Rect(x0, y, x1+1, y+1), c)
-}
-
-func vline(img *image.RGBA, x, y0, y1 int, c color.RGBA) {
-	fill(img, image.Rect(x, y0, x+1, y1+1), c)
-}
-
-// line draws a 3-pixel-wide segment (Bresenham with a square pen).
-func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		fill(img, image.Rect(x0-1, y0-1, x0+2, y0+2), c)
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		e2 := 2 * e
-		if e2 >= dy {
-			e += dy
-			x0 += sx
-		}
-		if e2 <= dx {
-			e += dx
-			y0 += sy
-		}
-	}
-}
-
-// text draws s with its top-left corner at x, y.
-func text(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, r := range s {
-		g := glyph(r)
-		for row, bits := range g {
-			for col, b := range bits {
-				if b == '#' {
-					fill(img, image.Rect(x+col*scale, y+row*scale, x+(col+1)*scale, y+(row+1)*scale), c)
-				}
-			}
-		}
-		x += charW
-	}
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
-func sign(v int) int {
-	switch {
-	case v > 0:
-		return 1
-	case v < 0:
-		return -1
-	}
-	return 0
+	return pts
 }
