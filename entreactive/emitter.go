@@ -9,8 +9,8 @@ import "context"
 // committed it, once per affected row and in commit order. It must not block
 // on slow receivers. The target is never empty, its Instance has already
 // been applied to ev.Data, and its user ids are resolved: integers,
-// strings, no pointers (see Target.Users). An error is logged and reported; it never undoes
-// or fails the database write.
+// strings, no pointers (see Target.Users). An error is logged and
+// reported; it never undoes or fails the database write.
 type Emitter interface {
 	Emit(ctx context.Context, to Target, ev Event) error
 }
