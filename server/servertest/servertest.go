@@ -183,6 +183,17 @@ type Reactive struct {
 	Timestamp int64           `json:"timestamp"`
 }
 
+// String formats the event for test logs and failure messages, e.g.
+// `update Task 1 ["done"] {"id":1,"done":true}`.
+func (r Reactive) String() string {
+	changed := ""
+	if r.Changed != nil {
+		b, _ := json.Marshal(r.Changed) // strings always encode
+		changed = " " + string(b)
+	}
+	return fmt.Sprintf("%s %s %s%s %s", r.Action, r.Model, r.ID, changed, r.Data)
+}
+
 // WaitReactive returns the first "reactive" event that match accepts (nil
 // accepts any) and that no earlier Wait returned, as WaitEvent does.
 func (c *Client) WaitReactive(ctx context.Context, match func(Reactive) bool) (Reactive, error) {

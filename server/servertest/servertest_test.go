@@ -113,7 +113,10 @@ func TestClientsReceiveTheEventsTargetedAtThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ev.Action != "create" || string(ev.ID) != fmt.Sprint(m.ID) || data["text"] != "hi bob" || data["recipient_id"] != 2.0 {
-		t.Errorf("bob got %+v, data %v; want the create of message %d", ev, data, m.ID)
+		t.Errorf("bob got %v; want the create of message %d", ev, m.ID)
+	}
+	if s := ev.String(); !strings.HasPrefix(s, fmt.Sprintf(`create Message %d {"id":%d,`, m.ID, m.ID)) {
+		t.Errorf("String() = %s", s)
 	}
 	for name, c := range map[string]*servertest.Client{"alice": aliceC, "bob": bobC} {
 		if _, err := c.WaitReactive(waitCtx(t), func(ev servertest.Reactive) bool { return ev.Model == "Notification" }); err != nil {
