@@ -56,7 +56,9 @@ func ToGuests() Target { return Target{Rooms: []string{RoomGuests}} }
 // ToRooms targets the given rooms.
 func ToRooms(rooms ...string) Target { return Target{Rooms: rooms} }
 
-// ToUserIDs targets the sockets of the given users.
+// ToUserIDs targets the sockets of the given users. The ids may be
+// pointers, such as the *int ent generates for an optional Nillable field:
+// a nil one reaches nobody. See Target.Users for the ids that work.
 func ToUserIDs[ID any](ids ...ID) Target {
 	users := make([]any, len(ids))
 	for i, id := range ids {
