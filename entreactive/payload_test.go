@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,4 +251,41 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestObjectWritesValidJSON(t *testing.T) {
+	o := entreactive.NewObject([]byte("prefix:"))
+	o.Int("i", -1)
+	o.Uint("u", 1<<63)
+	o.Bool("b", false)
+	o.String("s", "a\"b</script>\x00é")
+	o.Null("n")
+	o.Strings("none", nil)
+	o.Open("nested")
+	o.Open("empty")
+	o.Close()
+	entreactive.List(&o, "list", []any{1, "x", nil, &testent.Widget{ID: 2, Name: "w"}})
+	o.Close()
+	o.Value("v", map[string]int{"k": 1})
+	got, err := o.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ok := bytes.CutPrefix(got, []byte("prefix:"))
+	if !ok || !json.Valid(body) {
+		t.Fatalf("not prefix + valid JSON: %s", got)
+	}
+	w, _ := (&testent.Widget{ID: 2, Name: "w"}).MarshalReactive()
+	want := `{"i":-1,"u":9223372036854775808,"b":false,"s":` + asJSON(t, "a\"b</script>\x00é") +
+		`,"n":null,"none":[],"nested":{"empty":{},"list":[1,"x",null,` + string(w) + `]},"v":{"k":1}}`
+	if string(body) != want {
+		t.Errorf("got  %s\nwant %s", body, want)
+	}
+
+	bad := entreactive.NewObject(nil)
+	bad.Value("ch", make(chan int))
+	bad.String("after", "x")
+	if _, err := bad.Bytes(); err == nil || !strings.Contains(err.Error(), `entreactive: encode "ch"`) {
+		t.Errorf("a value encoding/json refuses: err = %v", err)
+	}
 }
