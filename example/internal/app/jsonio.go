@@ -33,9 +33,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // writeJSON answers status with v encoded as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	writeHeader(w, status)
 	// The status is sent: a failed write only means the client is gone.
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -71,11 +69,16 @@ func writeRow(w http.ResponseWriter, status int, row entreactive.Marshaler) erro
 
 // writeBody answers status with a JSON body.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
+	writeHeader(w, status)
+	// The status is sent: a failed write only means the client is gone.
+	_, _ = w.Write(body)
+}
+
+// writeHeader sends status with the headers of a JSON answer.
+func writeHeader(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	// The status is sent: a failed write only means the client is gone.
-	_, _ = w.Write(body)
 }
 
 // writeError answers err: an apiError with its own status and message,
