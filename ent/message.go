@@ -228,7 +228,7 @@ func (_m *Message) String() string {
 // every field that is not Sensitive, zero values and nulls included, and
 // "edges" only when edges were loaded. See entreactive.Marshaler.
 func (_m *Message) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(nil)
+	return _m.AppendReactive(make([]byte, 0, 256))
 }
 
 // AppendReactive appends the encoding of MarshalReactive to b.
