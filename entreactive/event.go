@@ -1,9 +1,6 @@
 package entreactive
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Action is the kind of change an Event reports.
 type Action string
@@ -31,8 +28,12 @@ type Event struct {
 	// ID is the row's id.
 	ID any
 	// Data is the row as committed (as it was before, for a delete), or the
-	// Target's Instance when the target function set one. It is encoded with
-	// encoding/json: Sensitive fields of ent entities never appear.
+	// Target's Instance when the target function set one. Go consumers get
+	// the value itself (the row is the generated entity, e.g. *ent.Message).
+	// On the wire, an entity of a reactive schema is encoded by its
+	// generated MarshalReactive (every field but the Sensitive ones, zero
+	// values and nulls included, edges only when loaded: see Marshaler),
+	// anything else with encoding/json.
 	Data any
 	// Changed lists the fields an update set or cleared, Sensitive fields
 	// left out. It is nil for creates and deletes.
@@ -41,30 +42,18 @@ type Event struct {
 	Timestamp time.Time
 }
 
-// wireEvent is the JSON shape of an Event.
-type wireEvent struct {
-	Action    Action   `json:"action"`
-	Model     string   `json:"model"`
-	ID        any      `json:"id"`
-	Data      any      `json:"data"`
-	Changed   []string `json:"changed,omitempty"`
-	Timestamp int64    `json:"timestamp"`
-}
-
-// MarshalJSON encodes the event in its wire format.
+// MarshalJSON encodes the event in its wire format. Data that implements
+// Marshaler (the generated entities of reactive schemas) is encoded by it,
+// anything else with encoding/json.
 func (e Event) MarshalJSON() ([]byte, error) {
-	w := wireEvent{
-		Action:    e.Action,
-		Model:     e.Model,
-		ID:        e.ID,
-		Data:      e.Data,
-		Timestamp: e.Timestamp.UnixMilli(),
-	}
+	o := NewObject(make([]byte, 0, 512))
+	o.String("action", string(e.Action))
+	o.String("model", e.Model)
+	o.Value("id", e.ID)
+	o.Value("data", e.Data)
 	if e.Action == ActionUpdate {
-		w.Changed = e.Changed
-		if w.Changed == nil {
-			w.Changed = []string{}
-		}
+		o.Strings("changed", e.Changed)
 	}
-	return json.Marshal(w)
+	o.Int("timestamp", e.Timestamp.UnixMilli())
+	return o.Bytes()
 }
