@@ -1,9 +1,6 @@
 package entreactive
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Action is the kind of change an Event reports.
 type Action string
@@ -41,30 +38,18 @@ type Event struct {
 	Timestamp time.Time
 }
 
-// wireEvent is the JSON shape of an Event.
-type wireEvent struct {
-	Action    Action   `json:"action"`
-	Model     string   `json:"model"`
-	ID        any      `json:"id"`
-	Data      any      `json:"data"`
-	Changed   []string `json:"changed,omitempty"`
-	Timestamp int64    `json:"timestamp"`
-}
-
-// MarshalJSON encodes the event in its wire format.
+// MarshalJSON encodes the event in its wire format. Data that implements
+// Marshaler (the generated entities of reactive schemas) is encoded by it,
+// anything else with encoding/json.
 func (e Event) MarshalJSON() ([]byte, error) {
-	w := wireEvent{
-		Action:    e.Action,
-		Model:     e.Model,
-		ID:        e.ID,
-		Data:      e.Data,
-		Timestamp: e.Timestamp.UnixMilli(),
-	}
+	o := NewObject(make([]byte, 0, 512))
+	o.String("action", string(e.Action))
+	o.String("model", e.Model)
+	o.Value("id", e.ID)
+	o.Value("data", e.Data)
 	if e.Action == ActionUpdate {
-		w.Changed = e.Changed
-		if w.Changed == nil {
-			w.Changed = []string{}
-		}
+		o.Strings("changed", e.Changed)
 	}
-	return json.Marshal(w)
+	o.Int("timestamp", e.Timestamp.UnixMilli())
+	return o.Bytes()
 }

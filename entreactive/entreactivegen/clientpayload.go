@@ -119,21 +119,22 @@ func payloadsOf(g *gen.Graph) payloads {
 // which schemas are reactive.
 func modelOf(n *gen.Type, reactive map[string]bool) payloadModel {
 	m := payloadModel{Name: n.Name, ID: typeOf(n.ID)}
-	m.Fields = append(m.Fields, payloadField{Key: jsonName(n.ID.StructTag, "id"), Comment: n.ID.Comment(), Type: m.ID})
+	// The keys are those of the generated AppendReactive (payload.go).
+	if key := payloadKey(n, n.ID); key != "" {
+		m.Fields = append(m.Fields, payloadField{Key: key, Comment: n.ID.Comment(), Type: m.ID})
+	}
 	for _, f := range n.Fields {
 		if f.Sensitive() {
 			continue
 		}
 		m.Changed = append(m.Changed, f.Name)
-		key := jsonName(f.StructTag, f.Name)
-		if key == "-" {
-			continue
+		if key := payloadKey(n, f); key != "" {
+			m.Fields = append(m.Fields, payloadField{Key: key, Comment: f.Comment(), Type: typeOf(f)})
 		}
-		m.Fields = append(m.Fields, payloadField{Key: key, Comment: f.Comment(), Type: typeOf(f)})
 	}
 	for _, e := range n.Edges {
-		key := jsonName(e.StructTag, e.Name)
-		if key == "-" {
+		key := edgeKey(e)
+		if key == "" {
 			continue
 		}
 		pe := payloadEdge{Key: key, Unique: e.Unique}
@@ -143,19 +144,6 @@ func modelOf(n *gen.Type, reactive map[string]bool) payloadModel {
 		m.Edges = append(m.Edges, pe)
 	}
 	return m
-}
-
-// jsonName returns the JSON name in a struct tag, or name when the tag has
-// none.
-func jsonName(tag, name string) string {
-	v, ok := reflect.StructTag(tag).Lookup("json")
-	if !ok {
-		return name
-	}
-	if v, _, _ = strings.Cut(v, ","); v == "" {
-		return name
-	}
-	return v
 }
 
 // typeOf returns the JSON type encoding/json gives the field's Go value.

@@ -22,10 +22,15 @@ var (
 	// mutations, its import, and the batching of CreateBulk statements.
 	HookPointsTemplate = parseT("template/hookpoints.tmpl")
 
+	// PayloadTemplate adds MarshalReactive and AppendReactive to the
+	// entities of reactive schemas: the data of their events.
+	PayloadTemplate = parseT("template/payload.tmpl")
+
 	// AllTemplates holds every template of the extension.
 	AllTemplates = []*gen.Template{
 		ReactiveTemplate,
 		HookPointsTemplate,
+		PayloadTemplate,
 	}
 )
 
@@ -33,6 +38,9 @@ var (
 var templateFuncs = template.FuncMap{
 	"isReactive":    isReactive,
 	"sensitiveCase": sensitiveCase,
+	"payloadKey":    payloadKey,
+	"edgeKey":       edgeKey,
+	"payloadWrite":  payloadWrite,
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the

@@ -14,9 +14,12 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -28,10 +31,14 @@ type Client struct {
 	Schema *migrate.Schema
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Part is the client for interacting with the Part builders.
+	Part *PartClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Widget is the client for interacting with the Widget builders.
+	Widget *WidgetClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -44,8 +51,10 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Item = NewItemClient(c.config)
+	c.Part = NewPartClient(c.config)
 	c.Plain = NewPlainClient(c.config)
 	c.Tag = NewTagClient(c.config)
+	c.Widget = NewWidgetClient(c.config)
 }
 
 type (
@@ -142,8 +151,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:    ctx,
 		config: cfg,
 		Item:   NewItemClient(cfg),
+		Part:   NewPartClient(cfg),
 		Plain:  NewPlainClient(cfg),
 		Tag:    NewTagClient(cfg),
+		Widget: NewWidgetClient(cfg),
 	}, nil
 }
 
@@ -164,8 +175,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:    ctx,
 		config: cfg,
 		Item:   NewItemClient(cfg),
+		Part:   NewPartClient(cfg),
 		Plain:  NewPlainClient(cfg),
 		Tag:    NewTagClient(cfg),
+		Widget: NewWidgetClient(cfg),
 	}, nil
 }
 
@@ -195,16 +208,20 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	c.Item.Use(hooks...)
+	c.Part.Use(hooks...)
 	c.Plain.Use(hooks...)
 	c.Tag.Use(hooks...)
+	c.Widget.Use(hooks...)
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.Item.Intercept(interceptors...)
+	c.Part.Intercept(interceptors...)
 	c.Plain.Intercept(interceptors...)
 	c.Tag.Intercept(interceptors...)
+	c.Widget.Intercept(interceptors...)
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -212,10 +229,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *ItemMutation:
 		return c.Item.mutate(ctx, m)
+	case *PartMutation:
+		return c.Part.mutate(ctx, m)
 	case *PlainMutation:
 		return c.Plain.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
+	case *WidgetMutation:
+		return c.Widget.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -352,6 +373,139 @@ func (c *ItemClient) mutate(ctx context.Context, m *ItemMutation) (Value, error)
 		return (&ItemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Item mutation op: %q", m.Op())
+	}
+}
+
+// PartClient is a client for the Part schema.
+type PartClient struct {
+	config
+}
+
+// NewPartClient returns a client for the Part from the given config.
+func NewPartClient(c config) *PartClient {
+	return &PartClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `part.Hooks(f(g(h())))`.
+func (c *PartClient) Use(hooks ...Hook) {
+	c.hooks.Part = append(c.hooks.Part, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `part.Intercept(f(g(h())))`.
+func (c *PartClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Part = append(c.inters.Part, interceptors...)
+}
+
+// Create returns a builder for creating a Part entity.
+func (c *PartClient) Create() *PartCreate {
+	mutation := newPartMutation(c.config, OpCreate)
+	return &PartCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Part entities.
+func (c *PartClient) CreateBulk(builders ...*PartCreate) *PartCreateBulk {
+	return &PartCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PartClient) MapCreateBulk(slice any, setFunc func(*PartCreate, int)) *PartCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PartCreateBulk{err: fmt.Errorf("calling to PartClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PartCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PartCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Part.
+func (c *PartClient) Update() *PartUpdate {
+	mutation := newPartMutation(c.config, OpUpdate)
+	return &PartUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PartClient) UpdateOne(_m *Part) *PartUpdateOne {
+	mutation := newPartMutation(c.config, OpUpdateOne, withPart(_m))
+	return &PartUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PartClient) UpdateOneID(id int) *PartUpdateOne {
+	mutation := newPartMutation(c.config, OpUpdateOne, withPartID(id))
+	return &PartUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Part.
+func (c *PartClient) Delete() *PartDelete {
+	mutation := newPartMutation(c.config, OpDelete)
+	return &PartDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PartClient) DeleteOne(_m *Part) *PartDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PartClient) DeleteOneID(id int) *PartDeleteOne {
+	builder := c.Delete().Where(part.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PartDeleteOne{builder}
+}
+
+// Query returns a query builder for Part.
+func (c *PartClient) Query() *PartQuery {
+	return &PartQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePart},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Part entity by its id.
+func (c *PartClient) Get(ctx context.Context, id int) (*Part, error) {
+	return c.Query().Where(part.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PartClient) GetX(ctx context.Context, id int) *Part {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PartClient) Hooks() []Hook {
+	return c.hooks.Part
+}
+
+// Interceptors returns the client interceptors.
+func (c *PartClient) Interceptors() []Interceptor {
+	return c.inters.Part
+}
+
+func (c *PartClient) mutate(ctx context.Context, m *PartMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PartCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PartUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PartUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PartDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Part mutation op: %q", m.Op())
 	}
 }
 
@@ -622,12 +776,194 @@ func (c *TagClient) mutate(ctx context.Context, m *TagMutation) (Value, error) {
 	}
 }
 
+// WidgetClient is a client for the Widget schema.
+type WidgetClient struct {
+	config
+}
+
+// NewWidgetClient returns a client for the Widget from the given config.
+func NewWidgetClient(c config) *WidgetClient {
+	return &WidgetClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `widget.Hooks(f(g(h())))`.
+func (c *WidgetClient) Use(hooks ...Hook) {
+	c.hooks.Widget = append(c.hooks.Widget, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `widget.Intercept(f(g(h())))`.
+func (c *WidgetClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Widget = append(c.inters.Widget, interceptors...)
+}
+
+// Create returns a builder for creating a Widget entity.
+func (c *WidgetClient) Create() *WidgetCreate {
+	mutation := newWidgetMutation(c.config, OpCreate)
+	return &WidgetCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Widget entities.
+func (c *WidgetClient) CreateBulk(builders ...*WidgetCreate) *WidgetCreateBulk {
+	return &WidgetCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WidgetClient) MapCreateBulk(slice any, setFunc func(*WidgetCreate, int)) *WidgetCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WidgetCreateBulk{err: fmt.Errorf("calling to WidgetClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WidgetCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WidgetCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Widget.
+func (c *WidgetClient) Update() *WidgetUpdate {
+	mutation := newWidgetMutation(c.config, OpUpdate)
+	return &WidgetUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WidgetClient) UpdateOne(_m *Widget) *WidgetUpdateOne {
+	mutation := newWidgetMutation(c.config, OpUpdateOne, withWidget(_m))
+	return &WidgetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WidgetClient) UpdateOneID(id int) *WidgetUpdateOne {
+	mutation := newWidgetMutation(c.config, OpUpdateOne, withWidgetID(id))
+	return &WidgetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Widget.
+func (c *WidgetClient) Delete() *WidgetDelete {
+	mutation := newWidgetMutation(c.config, OpDelete)
+	return &WidgetDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WidgetClient) DeleteOne(_m *Widget) *WidgetDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WidgetClient) DeleteOneID(id int) *WidgetDeleteOne {
+	builder := c.Delete().Where(widget.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WidgetDeleteOne{builder}
+}
+
+// Query returns a query builder for Widget.
+func (c *WidgetClient) Query() *WidgetQuery {
+	return &WidgetQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWidget},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Widget entity by its id.
+func (c *WidgetClient) Get(ctx context.Context, id int) (*Widget, error) {
+	return c.Query().Where(widget.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WidgetClient) GetX(ctx context.Context, id int) *Widget {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryParent queries the parent edge of a Widget.
+func (c *WidgetClient) QueryParent(_m *Widget) *WidgetQuery {
+	query := (&WidgetClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(widget.Table, widget.FieldID, id),
+			sqlgraph.To(widget.Table, widget.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, widget.ParentTable, widget.ParentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChildren queries the children edge of a Widget.
+func (c *WidgetClient) QueryChildren(_m *Widget) *WidgetQuery {
+	query := (&WidgetClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(widget.Table, widget.FieldID, id),
+			sqlgraph.To(widget.Table, widget.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, widget.ChildrenTable, widget.ChildrenColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryParts queries the parts edge of a Widget.
+func (c *WidgetClient) QueryParts(_m *Widget) *PartQuery {
+	query := (&PartClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(widget.Table, widget.FieldID, id),
+			sqlgraph.To(part.Table, part.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, widget.PartsTable, widget.PartsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *WidgetClient) Hooks() []Hook {
+	hooks := c.hooks.Widget
+	return append(hooks[:len(hooks):len(hooks)], widget.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WidgetClient) Interceptors() []Interceptor {
+	return c.inters.Widget
+}
+
+func (c *WidgetClient) mutate(ctx context.Context, m *WidgetMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WidgetCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WidgetUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WidgetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WidgetDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Widget mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Item, Plain, Tag []ent.Hook
+		Item, Part, Plain, Tag, Widget []ent.Hook
 	}
 	inters struct {
-		Item, Plain, Tag []ent.Interceptor
+		Item, Part, Plain, Tag, Widget []ent.Interceptor
 	}
 )

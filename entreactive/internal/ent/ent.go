@@ -13,8 +13,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -75,9 +77,11 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			item.Table:  item.ValidColumn,
-			plain.Table: plain.ValidColumn,
-			tag.Table:   tag.ValidColumn,
+			item.Table:   item.ValidColumn,
+			part.Table:   part.ValidColumn,
+			plain.Table:  plain.ValidColumn,
+			tag.Table:    tag.ValidColumn,
+			widget.Table: widget.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

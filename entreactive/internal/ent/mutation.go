@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
+	"github.com/google/uuid"
 )
 
 const (
@@ -26,9 +30,11 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeItem  = "Item"
-	TypePlain = "Plain"
-	TypeTag   = "Tag"
+	TypeItem   = "Item"
+	TypePart   = "Part"
+	TypePlain  = "Plain"
+	TypeTag    = "Tag"
+	TypeWidget = "Widget"
 )
 
 // ItemMutation represents an operation that mutates the Item nodes in the graph.
@@ -650,6 +656,386 @@ func (m *ItemMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ItemMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Item edge %s", name)
+}
+
+// PartMutation represents an operation that mutates the Part nodes in the graph.
+type PartMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	spare         *bool
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Part, error)
+	predicates    []predicate.Part
+}
+
+var _ ent.Mutation = (*PartMutation)(nil)
+
+// partOption allows management of the mutation configuration using functional options.
+type partOption func(*PartMutation)
+
+// newPartMutation creates new mutation for the Part entity.
+func newPartMutation(c config, op Op, opts ...partOption) *PartMutation {
+	m := &PartMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePart,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPartID sets the ID field of the mutation.
+func withPartID(id int) partOption {
+	return func(m *PartMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Part
+		)
+		m.oldValue = func(ctx context.Context) (*Part, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Part.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPart sets the old Part of the mutation.
+func withPart(node *Part) partOption {
+	return func(m *PartMutation) {
+		m.oldValue = func(context.Context) (*Part, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PartMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PartMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PartMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PartMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Part.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *PartMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *PartMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Part entity.
+// If the Part object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PartMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *PartMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSpare sets the "spare" field.
+func (m *PartMutation) SetSpare(b bool) {
+	m.spare = &b
+}
+
+// Spare returns the value of the "spare" field in the mutation.
+func (m *PartMutation) Spare() (r bool, exists bool) {
+	v := m.spare
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpare returns the old "spare" field's value of the Part entity.
+// If the Part object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PartMutation) OldSpare(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpare is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpare requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpare: %w", err)
+	}
+	return oldValue.Spare, nil
+}
+
+// ResetSpare resets all changes to the "spare" field.
+func (m *PartMutation) ResetSpare() {
+	m.spare = nil
+}
+
+// Where appends a list predicates to the PartMutation builder.
+func (m *PartMutation) Where(ps ...predicate.Part) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PartMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PartMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Part, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PartMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PartMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Part).
+func (m *PartMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PartMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.name != nil {
+		fields = append(fields, part.FieldName)
+	}
+	if m.spare != nil {
+		fields = append(fields, part.FieldSpare)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PartMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case part.FieldName:
+		return m.Name()
+	case part.FieldSpare:
+		return m.Spare()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PartMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case part.FieldName:
+		return m.OldName(ctx)
+	case part.FieldSpare:
+		return m.OldSpare(ctx)
+	}
+	return nil, fmt.Errorf("unknown Part field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PartMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case part.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case part.FieldSpare:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpare(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Part field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PartMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PartMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PartMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Part numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PartMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PartMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PartMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Part nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PartMutation) ResetField(name string) error {
+	switch name {
+	case part.FieldName:
+		m.ResetName()
+		return nil
+	case part.FieldSpare:
+		m.ResetSpare()
+		return nil
+	}
+	return fmt.Errorf("unknown Part field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PartMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PartMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PartMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PartMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PartMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PartMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PartMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Part unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PartMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Part edge %s", name)
 }
 
 // PlainMutation represents an operation that mutates the Plain nodes in the graph.
@@ -1603,4 +1989,1675 @@ func (m *TagMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *TagMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Tag edge %s", name)
+}
+
+// WidgetMutation represents an operation that mutates the Widget nodes in the graph.
+type WidgetMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	name            *string
+	_done           *bool
+	rank            *int8
+	addrank         *int8
+	size            *uint16
+	addsize         *int16
+	score           *float64
+	addscore        *float64
+	status          *widget.Status
+	owner_id        *int
+	addowner_id     *int
+	note            *string
+	nick            *string
+	due             *time.Time
+	meta            *map[string]interface{}
+	token           *uuid.UUID
+	reviewer        *uuid.UUID
+	secret          *string
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	parent          *int
+	clearedparent   bool
+	children        map[int]struct{}
+	removedchildren map[int]struct{}
+	clearedchildren bool
+	parts           map[int]struct{}
+	removedparts    map[int]struct{}
+	clearedparts    bool
+	done            bool
+	oldValue        func(context.Context) (*Widget, error)
+	predicates      []predicate.Widget
+	reactiveBatch   *entreactive.Batch
+	reactiveIndex   int
+}
+
+var _ ent.Mutation = (*WidgetMutation)(nil)
+
+// widgetOption allows management of the mutation configuration using functional options.
+type widgetOption func(*WidgetMutation)
+
+// newWidgetMutation creates new mutation for the Widget entity.
+func newWidgetMutation(c config, op Op, opts ...widgetOption) *WidgetMutation {
+	m := &WidgetMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWidget,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWidgetID sets the ID field of the mutation.
+func withWidgetID(id int) widgetOption {
+	return func(m *WidgetMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Widget
+		)
+		m.oldValue = func(ctx context.Context) (*Widget, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Widget.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWidget sets the old Widget of the mutation.
+func withWidget(node *Widget) widgetOption {
+	return func(m *WidgetMutation) {
+		m.oldValue = func(context.Context) (*Widget, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WidgetMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WidgetMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WidgetMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WidgetMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Widget.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *WidgetMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *WidgetMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *WidgetMutation) ResetName() {
+	m.name = nil
+}
+
+// SetDone sets the "done" field.
+func (m *WidgetMutation) SetDone(b bool) {
+	m._done = &b
+}
+
+// Done returns the value of the "done" field in the mutation.
+func (m *WidgetMutation) Done() (r bool, exists bool) {
+	v := m._done
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDone returns the old "done" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldDone(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDone: %w", err)
+	}
+	return oldValue.Done, nil
+}
+
+// ResetDone resets all changes to the "done" field.
+func (m *WidgetMutation) ResetDone() {
+	m._done = nil
+}
+
+// SetRank sets the "rank" field.
+func (m *WidgetMutation) SetRank(i int8) {
+	m.rank = &i
+	m.addrank = nil
+}
+
+// Rank returns the value of the "rank" field in the mutation.
+func (m *WidgetMutation) Rank() (r int8, exists bool) {
+	v := m.rank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRank returns the old "rank" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldRank(ctx context.Context) (v int8, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRank is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRank requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRank: %w", err)
+	}
+	return oldValue.Rank, nil
+}
+
+// AddRank adds i to the "rank" field.
+func (m *WidgetMutation) AddRank(i int8) {
+	if m.addrank != nil {
+		*m.addrank += i
+	} else {
+		m.addrank = &i
+	}
+}
+
+// AddedRank returns the value that was added to the "rank" field in this mutation.
+func (m *WidgetMutation) AddedRank() (r int8, exists bool) {
+	v := m.addrank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRank clears the value of the "rank" field.
+func (m *WidgetMutation) ClearRank() {
+	m.rank = nil
+	m.addrank = nil
+	m.clearedFields[widget.FieldRank] = struct{}{}
+}
+
+// RankCleared returns if the "rank" field was cleared in this mutation.
+func (m *WidgetMutation) RankCleared() bool {
+	_, ok := m.clearedFields[widget.FieldRank]
+	return ok
+}
+
+// ResetRank resets all changes to the "rank" field.
+func (m *WidgetMutation) ResetRank() {
+	m.rank = nil
+	m.addrank = nil
+	delete(m.clearedFields, widget.FieldRank)
+}
+
+// SetSize sets the "size" field.
+func (m *WidgetMutation) SetSize(u uint16) {
+	m.size = &u
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *WidgetMutation) Size() (r uint16, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldSize(ctx context.Context) (v uint16, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds u to the "size" field.
+func (m *WidgetMutation) AddSize(u int16) {
+	if m.addsize != nil {
+		*m.addsize += u
+	} else {
+		m.addsize = &u
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *WidgetMutation) AddedSize() (r int16, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *WidgetMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetScore sets the "score" field.
+func (m *WidgetMutation) SetScore(f float64) {
+	m.score = &f
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *WidgetMutation) Score() (r float64, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldScore(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds f to the "score" field.
+func (m *WidgetMutation) AddScore(f float64) {
+	if m.addscore != nil {
+		*m.addscore += f
+	} else {
+		m.addscore = &f
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *WidgetMutation) AddedScore() (r float64, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *WidgetMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *WidgetMutation) SetStatus(w widget.Status) {
+	m.status = &w
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *WidgetMutation) Status() (r widget.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldStatus(ctx context.Context) (v widget.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *WidgetMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (m *WidgetMutation) SetOwnerID(i int) {
+	m.owner_id = &i
+	m.addowner_id = nil
+}
+
+// OwnerID returns the value of the "owner_id" field in the mutation.
+func (m *WidgetMutation) OwnerID() (r int, exists bool) {
+	v := m.owner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerID returns the old "owner_id" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldOwnerID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerID: %w", err)
+	}
+	return oldValue.OwnerID, nil
+}
+
+// AddOwnerID adds i to the "owner_id" field.
+func (m *WidgetMutation) AddOwnerID(i int) {
+	if m.addowner_id != nil {
+		*m.addowner_id += i
+	} else {
+		m.addowner_id = &i
+	}
+}
+
+// AddedOwnerID returns the value that was added to the "owner_id" field in this mutation.
+func (m *WidgetMutation) AddedOwnerID() (r int, exists bool) {
+	v := m.addowner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (m *WidgetMutation) ClearOwnerID() {
+	m.owner_id = nil
+	m.addowner_id = nil
+	m.clearedFields[widget.FieldOwnerID] = struct{}{}
+}
+
+// OwnerIDCleared returns if the "owner_id" field was cleared in this mutation.
+func (m *WidgetMutation) OwnerIDCleared() bool {
+	_, ok := m.clearedFields[widget.FieldOwnerID]
+	return ok
+}
+
+// ResetOwnerID resets all changes to the "owner_id" field.
+func (m *WidgetMutation) ResetOwnerID() {
+	m.owner_id = nil
+	m.addowner_id = nil
+	delete(m.clearedFields, widget.FieldOwnerID)
+}
+
+// SetNote sets the "note" field.
+func (m *WidgetMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *WidgetMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ClearNote clears the value of the "note" field.
+func (m *WidgetMutation) ClearNote() {
+	m.note = nil
+	m.clearedFields[widget.FieldNote] = struct{}{}
+}
+
+// NoteCleared returns if the "note" field was cleared in this mutation.
+func (m *WidgetMutation) NoteCleared() bool {
+	_, ok := m.clearedFields[widget.FieldNote]
+	return ok
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *WidgetMutation) ResetNote() {
+	m.note = nil
+	delete(m.clearedFields, widget.FieldNote)
+}
+
+// SetNick sets the "nick" field.
+func (m *WidgetMutation) SetNick(s string) {
+	m.nick = &s
+}
+
+// Nick returns the value of the "nick" field in the mutation.
+func (m *WidgetMutation) Nick() (r string, exists bool) {
+	v := m.nick
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNick returns the old "nick" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldNick(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNick is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNick requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNick: %w", err)
+	}
+	return oldValue.Nick, nil
+}
+
+// ClearNick clears the value of the "nick" field.
+func (m *WidgetMutation) ClearNick() {
+	m.nick = nil
+	m.clearedFields[widget.FieldNick] = struct{}{}
+}
+
+// NickCleared returns if the "nick" field was cleared in this mutation.
+func (m *WidgetMutation) NickCleared() bool {
+	_, ok := m.clearedFields[widget.FieldNick]
+	return ok
+}
+
+// ResetNick resets all changes to the "nick" field.
+func (m *WidgetMutation) ResetNick() {
+	m.nick = nil
+	delete(m.clearedFields, widget.FieldNick)
+}
+
+// SetDue sets the "due" field.
+func (m *WidgetMutation) SetDue(t time.Time) {
+	m.due = &t
+}
+
+// Due returns the value of the "due" field in the mutation.
+func (m *WidgetMutation) Due() (r time.Time, exists bool) {
+	v := m.due
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDue returns the old "due" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldDue(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDue: %w", err)
+	}
+	return oldValue.Due, nil
+}
+
+// ClearDue clears the value of the "due" field.
+func (m *WidgetMutation) ClearDue() {
+	m.due = nil
+	m.clearedFields[widget.FieldDue] = struct{}{}
+}
+
+// DueCleared returns if the "due" field was cleared in this mutation.
+func (m *WidgetMutation) DueCleared() bool {
+	_, ok := m.clearedFields[widget.FieldDue]
+	return ok
+}
+
+// ResetDue resets all changes to the "due" field.
+func (m *WidgetMutation) ResetDue() {
+	m.due = nil
+	delete(m.clearedFields, widget.FieldDue)
+}
+
+// SetMeta sets the "meta" field.
+func (m *WidgetMutation) SetMeta(value map[string]interface{}) {
+	m.meta = &value
+}
+
+// Meta returns the value of the "meta" field in the mutation.
+func (m *WidgetMutation) Meta() (r map[string]interface{}, exists bool) {
+	v := m.meta
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMeta returns the old "meta" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldMeta(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMeta is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMeta requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMeta: %w", err)
+	}
+	return oldValue.Meta, nil
+}
+
+// ClearMeta clears the value of the "meta" field.
+func (m *WidgetMutation) ClearMeta() {
+	m.meta = nil
+	m.clearedFields[widget.FieldMeta] = struct{}{}
+}
+
+// MetaCleared returns if the "meta" field was cleared in this mutation.
+func (m *WidgetMutation) MetaCleared() bool {
+	_, ok := m.clearedFields[widget.FieldMeta]
+	return ok
+}
+
+// ResetMeta resets all changes to the "meta" field.
+func (m *WidgetMutation) ResetMeta() {
+	m.meta = nil
+	delete(m.clearedFields, widget.FieldMeta)
+}
+
+// SetToken sets the "token" field.
+func (m *WidgetMutation) SetToken(u uuid.UUID) {
+	m.token = &u
+}
+
+// Token returns the value of the "token" field in the mutation.
+func (m *WidgetMutation) Token() (r uuid.UUID, exists bool) {
+	v := m.token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToken returns the old "token" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldToken(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToken is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToken requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToken: %w", err)
+	}
+	return oldValue.Token, nil
+}
+
+// ResetToken resets all changes to the "token" field.
+func (m *WidgetMutation) ResetToken() {
+	m.token = nil
+}
+
+// SetReviewer sets the "reviewer" field.
+func (m *WidgetMutation) SetReviewer(u uuid.UUID) {
+	m.reviewer = &u
+}
+
+// Reviewer returns the value of the "reviewer" field in the mutation.
+func (m *WidgetMutation) Reviewer() (r uuid.UUID, exists bool) {
+	v := m.reviewer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewer returns the old "reviewer" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldReviewer(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewer: %w", err)
+	}
+	return oldValue.Reviewer, nil
+}
+
+// ClearReviewer clears the value of the "reviewer" field.
+func (m *WidgetMutation) ClearReviewer() {
+	m.reviewer = nil
+	m.clearedFields[widget.FieldReviewer] = struct{}{}
+}
+
+// ReviewerCleared returns if the "reviewer" field was cleared in this mutation.
+func (m *WidgetMutation) ReviewerCleared() bool {
+	_, ok := m.clearedFields[widget.FieldReviewer]
+	return ok
+}
+
+// ResetReviewer resets all changes to the "reviewer" field.
+func (m *WidgetMutation) ResetReviewer() {
+	m.reviewer = nil
+	delete(m.clearedFields, widget.FieldReviewer)
+}
+
+// SetSecret sets the "secret" field.
+func (m *WidgetMutation) SetSecret(s string) {
+	m.secret = &s
+}
+
+// Secret returns the value of the "secret" field in the mutation.
+func (m *WidgetMutation) Secret() (r string, exists bool) {
+	v := m.secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecret returns the old "secret" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldSecret(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecret: %w", err)
+	}
+	return oldValue.Secret, nil
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (m *WidgetMutation) ClearSecret() {
+	m.secret = nil
+	m.clearedFields[widget.FieldSecret] = struct{}{}
+}
+
+// SecretCleared returns if the "secret" field was cleared in this mutation.
+func (m *WidgetMutation) SecretCleared() bool {
+	_, ok := m.clearedFields[widget.FieldSecret]
+	return ok
+}
+
+// ResetSecret resets all changes to the "secret" field.
+func (m *WidgetMutation) ResetSecret() {
+	m.secret = nil
+	delete(m.clearedFields, widget.FieldSecret)
+}
+
+// SetParentID sets the "parent_id" field.
+func (m *WidgetMutation) SetParentID(i int) {
+	m.parent = &i
+}
+
+// ParentID returns the value of the "parent_id" field in the mutation.
+func (m *WidgetMutation) ParentID() (r int, exists bool) {
+	v := m.parent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParentID returns the old "parent_id" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldParentID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParentID: %w", err)
+	}
+	return oldValue.ParentID, nil
+}
+
+// ClearParentID clears the value of the "parent_id" field.
+func (m *WidgetMutation) ClearParentID() {
+	m.parent = nil
+	m.clearedFields[widget.FieldParentID] = struct{}{}
+}
+
+// ParentIDCleared returns if the "parent_id" field was cleared in this mutation.
+func (m *WidgetMutation) ParentIDCleared() bool {
+	_, ok := m.clearedFields[widget.FieldParentID]
+	return ok
+}
+
+// ResetParentID resets all changes to the "parent_id" field.
+func (m *WidgetMutation) ResetParentID() {
+	m.parent = nil
+	delete(m.clearedFields, widget.FieldParentID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *WidgetMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *WidgetMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Widget entity.
+// If the Widget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WidgetMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *WidgetMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearParent clears the "parent" edge to the Widget entity.
+func (m *WidgetMutation) ClearParent() {
+	m.clearedparent = true
+	m.clearedFields[widget.FieldParentID] = struct{}{}
+}
+
+// ParentCleared reports if the "parent" edge to the Widget entity was cleared.
+func (m *WidgetMutation) ParentCleared() bool {
+	return m.ParentIDCleared() || m.clearedparent
+}
+
+// ParentIDs returns the "parent" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ParentID instead. It exists only for internal usage by the builders.
+func (m *WidgetMutation) ParentIDs() (ids []int) {
+	if id := m.parent; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetParent resets all changes to the "parent" edge.
+func (m *WidgetMutation) ResetParent() {
+	m.parent = nil
+	m.clearedparent = false
+}
+
+// AddChildIDs adds the "children" edge to the Widget entity by ids.
+func (m *WidgetMutation) AddChildIDs(ids ...int) {
+	if m.children == nil {
+		m.children = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.children[ids[i]] = struct{}{}
+	}
+}
+
+// ClearChildren clears the "children" edge to the Widget entity.
+func (m *WidgetMutation) ClearChildren() {
+	m.clearedchildren = true
+}
+
+// ChildrenCleared reports if the "children" edge to the Widget entity was cleared.
+func (m *WidgetMutation) ChildrenCleared() bool {
+	return m.clearedchildren
+}
+
+// RemoveChildIDs removes the "children" edge to the Widget entity by IDs.
+func (m *WidgetMutation) RemoveChildIDs(ids ...int) {
+	if m.removedchildren == nil {
+		m.removedchildren = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.children, ids[i])
+		m.removedchildren[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedChildren returns the removed IDs of the "children" edge to the Widget entity.
+func (m *WidgetMutation) RemovedChildrenIDs() (ids []int) {
+	for id := range m.removedchildren {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ChildrenIDs returns the "children" edge IDs in the mutation.
+func (m *WidgetMutation) ChildrenIDs() (ids []int) {
+	for id := range m.children {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetChildren resets all changes to the "children" edge.
+func (m *WidgetMutation) ResetChildren() {
+	m.children = nil
+	m.clearedchildren = false
+	m.removedchildren = nil
+}
+
+// AddPartIDs adds the "parts" edge to the Part entity by ids.
+func (m *WidgetMutation) AddPartIDs(ids ...int) {
+	if m.parts == nil {
+		m.parts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.parts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearParts clears the "parts" edge to the Part entity.
+func (m *WidgetMutation) ClearParts() {
+	m.clearedparts = true
+}
+
+// PartsCleared reports if the "parts" edge to the Part entity was cleared.
+func (m *WidgetMutation) PartsCleared() bool {
+	return m.clearedparts
+}
+
+// RemovePartIDs removes the "parts" edge to the Part entity by IDs.
+func (m *WidgetMutation) RemovePartIDs(ids ...int) {
+	if m.removedparts == nil {
+		m.removedparts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.parts, ids[i])
+		m.removedparts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedParts returns the removed IDs of the "parts" edge to the Part entity.
+func (m *WidgetMutation) RemovedPartsIDs() (ids []int) {
+	for id := range m.removedparts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PartsIDs returns the "parts" edge IDs in the mutation.
+func (m *WidgetMutation) PartsIDs() (ids []int) {
+	for id := range m.parts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetParts resets all changes to the "parts" edge.
+func (m *WidgetMutation) ResetParts() {
+	m.parts = nil
+	m.clearedparts = false
+	m.removedparts = nil
+}
+
+// Where appends a list predicates to the WidgetMutation builder.
+func (m *WidgetMutation) Where(ps ...predicate.Widget) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WidgetMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WidgetMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Widget, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WidgetMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WidgetMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Widget).
+func (m *WidgetMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WidgetMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.name != nil {
+		fields = append(fields, widget.FieldName)
+	}
+	if m._done != nil {
+		fields = append(fields, widget.FieldDone)
+	}
+	if m.rank != nil {
+		fields = append(fields, widget.FieldRank)
+	}
+	if m.size != nil {
+		fields = append(fields, widget.FieldSize)
+	}
+	if m.score != nil {
+		fields = append(fields, widget.FieldScore)
+	}
+	if m.status != nil {
+		fields = append(fields, widget.FieldStatus)
+	}
+	if m.owner_id != nil {
+		fields = append(fields, widget.FieldOwnerID)
+	}
+	if m.note != nil {
+		fields = append(fields, widget.FieldNote)
+	}
+	if m.nick != nil {
+		fields = append(fields, widget.FieldNick)
+	}
+	if m.due != nil {
+		fields = append(fields, widget.FieldDue)
+	}
+	if m.meta != nil {
+		fields = append(fields, widget.FieldMeta)
+	}
+	if m.token != nil {
+		fields = append(fields, widget.FieldToken)
+	}
+	if m.reviewer != nil {
+		fields = append(fields, widget.FieldReviewer)
+	}
+	if m.secret != nil {
+		fields = append(fields, widget.FieldSecret)
+	}
+	if m.parent != nil {
+		fields = append(fields, widget.FieldParentID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, widget.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WidgetMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case widget.FieldName:
+		return m.Name()
+	case widget.FieldDone:
+		return m.Done()
+	case widget.FieldRank:
+		return m.Rank()
+	case widget.FieldSize:
+		return m.Size()
+	case widget.FieldScore:
+		return m.Score()
+	case widget.FieldStatus:
+		return m.Status()
+	case widget.FieldOwnerID:
+		return m.OwnerID()
+	case widget.FieldNote:
+		return m.Note()
+	case widget.FieldNick:
+		return m.Nick()
+	case widget.FieldDue:
+		return m.Due()
+	case widget.FieldMeta:
+		return m.Meta()
+	case widget.FieldToken:
+		return m.Token()
+	case widget.FieldReviewer:
+		return m.Reviewer()
+	case widget.FieldSecret:
+		return m.Secret()
+	case widget.FieldParentID:
+		return m.ParentID()
+	case widget.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WidgetMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case widget.FieldName:
+		return m.OldName(ctx)
+	case widget.FieldDone:
+		return m.OldDone(ctx)
+	case widget.FieldRank:
+		return m.OldRank(ctx)
+	case widget.FieldSize:
+		return m.OldSize(ctx)
+	case widget.FieldScore:
+		return m.OldScore(ctx)
+	case widget.FieldStatus:
+		return m.OldStatus(ctx)
+	case widget.FieldOwnerID:
+		return m.OldOwnerID(ctx)
+	case widget.FieldNote:
+		return m.OldNote(ctx)
+	case widget.FieldNick:
+		return m.OldNick(ctx)
+	case widget.FieldDue:
+		return m.OldDue(ctx)
+	case widget.FieldMeta:
+		return m.OldMeta(ctx)
+	case widget.FieldToken:
+		return m.OldToken(ctx)
+	case widget.FieldReviewer:
+		return m.OldReviewer(ctx)
+	case widget.FieldSecret:
+		return m.OldSecret(ctx)
+	case widget.FieldParentID:
+		return m.OldParentID(ctx)
+	case widget.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Widget field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WidgetMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case widget.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case widget.FieldDone:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDone(v)
+		return nil
+	case widget.FieldRank:
+		v, ok := value.(int8)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRank(v)
+		return nil
+	case widget.FieldSize:
+		v, ok := value.(uint16)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case widget.FieldScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case widget.FieldStatus:
+		v, ok := value.(widget.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case widget.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerID(v)
+		return nil
+	case widget.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	case widget.FieldNick:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNick(v)
+		return nil
+	case widget.FieldDue:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDue(v)
+		return nil
+	case widget.FieldMeta:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMeta(v)
+		return nil
+	case widget.FieldToken:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToken(v)
+		return nil
+	case widget.FieldReviewer:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewer(v)
+		return nil
+	case widget.FieldSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecret(v)
+		return nil
+	case widget.FieldParentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParentID(v)
+		return nil
+	case widget.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Widget field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WidgetMutation) AddedFields() []string {
+	var fields []string
+	if m.addrank != nil {
+		fields = append(fields, widget.FieldRank)
+	}
+	if m.addsize != nil {
+		fields = append(fields, widget.FieldSize)
+	}
+	if m.addscore != nil {
+		fields = append(fields, widget.FieldScore)
+	}
+	if m.addowner_id != nil {
+		fields = append(fields, widget.FieldOwnerID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WidgetMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case widget.FieldRank:
+		return m.AddedRank()
+	case widget.FieldSize:
+		return m.AddedSize()
+	case widget.FieldScore:
+		return m.AddedScore()
+	case widget.FieldOwnerID:
+		return m.AddedOwnerID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WidgetMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case widget.FieldRank:
+		v, ok := value.(int8)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRank(v)
+		return nil
+	case widget.FieldSize:
+		v, ok := value.(int16)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	case widget.FieldScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	case widget.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOwnerID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Widget numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WidgetMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(widget.FieldRank) {
+		fields = append(fields, widget.FieldRank)
+	}
+	if m.FieldCleared(widget.FieldOwnerID) {
+		fields = append(fields, widget.FieldOwnerID)
+	}
+	if m.FieldCleared(widget.FieldNote) {
+		fields = append(fields, widget.FieldNote)
+	}
+	if m.FieldCleared(widget.FieldNick) {
+		fields = append(fields, widget.FieldNick)
+	}
+	if m.FieldCleared(widget.FieldDue) {
+		fields = append(fields, widget.FieldDue)
+	}
+	if m.FieldCleared(widget.FieldMeta) {
+		fields = append(fields, widget.FieldMeta)
+	}
+	if m.FieldCleared(widget.FieldReviewer) {
+		fields = append(fields, widget.FieldReviewer)
+	}
+	if m.FieldCleared(widget.FieldSecret) {
+		fields = append(fields, widget.FieldSecret)
+	}
+	if m.FieldCleared(widget.FieldParentID) {
+		fields = append(fields, widget.FieldParentID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WidgetMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WidgetMutation) ClearField(name string) error {
+	switch name {
+	case widget.FieldRank:
+		m.ClearRank()
+		return nil
+	case widget.FieldOwnerID:
+		m.ClearOwnerID()
+		return nil
+	case widget.FieldNote:
+		m.ClearNote()
+		return nil
+	case widget.FieldNick:
+		m.ClearNick()
+		return nil
+	case widget.FieldDue:
+		m.ClearDue()
+		return nil
+	case widget.FieldMeta:
+		m.ClearMeta()
+		return nil
+	case widget.FieldReviewer:
+		m.ClearReviewer()
+		return nil
+	case widget.FieldSecret:
+		m.ClearSecret()
+		return nil
+	case widget.FieldParentID:
+		m.ClearParentID()
+		return nil
+	}
+	return fmt.Errorf("unknown Widget nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WidgetMutation) ResetField(name string) error {
+	switch name {
+	case widget.FieldName:
+		m.ResetName()
+		return nil
+	case widget.FieldDone:
+		m.ResetDone()
+		return nil
+	case widget.FieldRank:
+		m.ResetRank()
+		return nil
+	case widget.FieldSize:
+		m.ResetSize()
+		return nil
+	case widget.FieldScore:
+		m.ResetScore()
+		return nil
+	case widget.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case widget.FieldOwnerID:
+		m.ResetOwnerID()
+		return nil
+	case widget.FieldNote:
+		m.ResetNote()
+		return nil
+	case widget.FieldNick:
+		m.ResetNick()
+		return nil
+	case widget.FieldDue:
+		m.ResetDue()
+		return nil
+	case widget.FieldMeta:
+		m.ResetMeta()
+		return nil
+	case widget.FieldToken:
+		m.ResetToken()
+		return nil
+	case widget.FieldReviewer:
+		m.ResetReviewer()
+		return nil
+	case widget.FieldSecret:
+		m.ResetSecret()
+		return nil
+	case widget.FieldParentID:
+		m.ResetParentID()
+		return nil
+	case widget.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Widget field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WidgetMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.parent != nil {
+		edges = append(edges, widget.EdgeParent)
+	}
+	if m.children != nil {
+		edges = append(edges, widget.EdgeChildren)
+	}
+	if m.parts != nil {
+		edges = append(edges, widget.EdgeParts)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WidgetMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case widget.EdgeParent:
+		if id := m.parent; id != nil {
+			return []ent.Value{*id}
+		}
+	case widget.EdgeChildren:
+		ids := make([]ent.Value, 0, len(m.children))
+		for id := range m.children {
+			ids = append(ids, id)
+		}
+		return ids
+	case widget.EdgeParts:
+		ids := make([]ent.Value, 0, len(m.parts))
+		for id := range m.parts {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WidgetMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.removedchildren != nil {
+		edges = append(edges, widget.EdgeChildren)
+	}
+	if m.removedparts != nil {
+		edges = append(edges, widget.EdgeParts)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WidgetMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case widget.EdgeChildren:
+		ids := make([]ent.Value, 0, len(m.removedchildren))
+		for id := range m.removedchildren {
+			ids = append(ids, id)
+		}
+		return ids
+	case widget.EdgeParts:
+		ids := make([]ent.Value, 0, len(m.removedparts))
+		for id := range m.removedparts {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WidgetMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedparent {
+		edges = append(edges, widget.EdgeParent)
+	}
+	if m.clearedchildren {
+		edges = append(edges, widget.EdgeChildren)
+	}
+	if m.clearedparts {
+		edges = append(edges, widget.EdgeParts)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WidgetMutation) EdgeCleared(name string) bool {
+	switch name {
+	case widget.EdgeParent:
+		return m.clearedparent
+	case widget.EdgeChildren:
+		return m.clearedchildren
+	case widget.EdgeParts:
+		return m.clearedparts
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WidgetMutation) ClearEdge(name string) error {
+	switch name {
+	case widget.EdgeParent:
+		m.ClearParent()
+		return nil
+	}
+	return fmt.Errorf("unknown Widget unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WidgetMutation) ResetEdge(name string) error {
+	switch name {
+	case widget.EdgeParent:
+		m.ResetParent()
+		return nil
+	case widget.EdgeChildren:
+		m.ResetChildren()
+		return nil
+	case widget.EdgeParts:
+		m.ResetParts()
+		return nil
+	}
+	return fmt.Errorf("unknown Widget edge %s", name)
 }

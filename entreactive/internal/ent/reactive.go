@@ -9,6 +9,7 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -186,6 +187,77 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 // Schedule runs emit once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r tagReactive) Schedule(emit func()) {
+	if b := r.m.reactiveBatch; b != nil {
+		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Widget mutations.
+func (m *WidgetMutation) Reactive() entreactive.Glue[*Widget] {
+	return widgetReactive{m: m}
+}
+
+// widgetReactive implements entreactive.Glue for Widget.
+type widgetReactive struct{ m *WidgetMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r widgetReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Widget".
+func (widgetReactive) Model() string { return "Widget" }
+
+// ID returns the id of row.
+func (widgetReactive) ID(row *Widget) any { return row.ID }
+
+// Changed returns the fields the mutation sets or clears, without Sensitive ones.
+func (r widgetReactive) Changed() []string {
+	fields := append(r.m.Fields(), r.m.ClearedFields()...)
+	changed := fields[:0]
+	for _, f := range fields {
+		switch f {
+		case widget.FieldSecret:
+			continue
+		}
+		changed = append(changed, f)
+	}
+	return changed
+}
+
+// Load returns, ordered by id, the rows the mutation's predicates match.
+// For a bulk update only their ids are loaded.
+func (r widgetReactive) Load(ctx context.Context) ([]*Widget, error) {
+	query := NewWidgetClient(r.m.config).Query().Where(r.m.predicates...).Order(widget.ByID())
+	if r.m.Op().Is(OpUpdate) {
+		query.Select(widget.FieldID)
+	}
+	return query.All(ctx)
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r widgetReactive) Reload(ctx context.Context, rows []*Widget) ([]*Widget, error) {
+	fresh := make([]*Widget, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := NewWidgetClient(r.m.config).Query().Where(widget.IDIn(ids...)).Order(widget.ByID()).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Schedule runs emit once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r widgetReactive) Schedule(emit func()) {
 	if b := r.m.reactiveBatch; b != nil {
 		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
 			return

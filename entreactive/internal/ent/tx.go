@@ -14,10 +14,14 @@ type Tx struct {
 	config
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Part is the client for interacting with the Part builders.
+	Part *PartClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Widget is the client for interacting with the Widget builders.
+	Widget *WidgetClient
 
 	// lazily loaded.
 	client     *Client
@@ -150,8 +154,10 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Item = NewItemClient(tx.config)
+	tx.Part = NewPartClient(tx.config)
 	tx.Plain = NewPlainClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
+	tx.Widget = NewWidgetClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -21,6 +21,18 @@ func (f ItemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ItemMutation", m)
 }
 
+// The PartFunc type is an adapter to allow the use of ordinary
+// function as Part mutator.
+type PartFunc func(context.Context, *ent.PartMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PartFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PartMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PartMutation", m)
+}
+
 // The PlainFunc type is an adapter to allow the use of ordinary
 // function as Plain mutator.
 type PlainFunc func(context.Context, *ent.PlainMutation) (ent.Value, error)
@@ -43,6 +55,18 @@ func (f TagFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) 
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TagMutation", m)
+}
+
+// The WidgetFunc type is an adapter to allow the use of ordinary
+// function as Widget mutator.
+type WidgetFunc func(context.Context, *ent.WidgetMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WidgetFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WidgetMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WidgetMutation", m)
 }
 
 // Condition is a hook condition function.

@@ -23,6 +23,27 @@ var (
 		Columns:    ItemsColumns,
 		PrimaryKey: []*schema.Column{ItemsColumns[0]},
 	}
+	// PartsColumns holds the columns for the "parts" table.
+	PartsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "spare", Type: field.TypeBool, Default: false},
+		{Name: "widget_parts", Type: field.TypeInt, Nullable: true},
+	}
+	// PartsTable holds the schema information for the "parts" table.
+	PartsTable = &schema.Table{
+		Name:       "parts",
+		Columns:    PartsColumns,
+		PrimaryKey: []*schema.Column{PartsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "parts_widgets_parts",
+				Columns:    []*schema.Column{PartsColumns[3]},
+				RefColumns: []*schema.Column{WidgetsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
 	// PlainsColumns holds the columns for the "plains" table.
 	PlainsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -49,13 +70,51 @@ var (
 		Columns:    TagsColumns,
 		PrimaryKey: []*schema.Column{TagsColumns[0]},
 	}
+	// WidgetsColumns holds the columns for the "widgets" table.
+	WidgetsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+		{Name: "done", Type: field.TypeBool, Default: false},
+		{Name: "rank", Type: field.TypeInt8, Nullable: true},
+		{Name: "size", Type: field.TypeUint16, Default: 0},
+		{Name: "score", Type: field.TypeFloat64, Default: 0},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"todo", "doing", "done"}, Default: "todo"},
+		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
+		{Name: "note", Type: field.TypeString, Nullable: true},
+		{Name: "nick", Type: field.TypeString, Nullable: true},
+		{Name: "due", Type: field.TypeTime, Nullable: true},
+		{Name: "meta", Type: field.TypeJSON, Nullable: true},
+		{Name: "token", Type: field.TypeUUID},
+		{Name: "reviewer", Type: field.TypeUUID, Nullable: true},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
+	}
+	// WidgetsTable holds the schema information for the "widgets" table.
+	WidgetsTable = &schema.Table{
+		Name:       "widgets",
+		Columns:    WidgetsColumns,
+		PrimaryKey: []*schema.Column{WidgetsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "widgets_widgets_children",
+				Columns:    []*schema.Column{WidgetsColumns[16]},
+				RefColumns: []*schema.Column{WidgetsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		ItemsTable,
+		PartsTable,
 		PlainsTable,
 		TagsTable,
+		WidgetsTable,
 	}
 )
 
 func init() {
+	PartsTable.ForeignKeys[0].RefTable = WidgetsTable
+	WidgetsTable.ForeignKeys[0].RefTable = WidgetsTable
 }

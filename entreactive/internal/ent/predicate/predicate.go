@@ -9,8 +9,14 @@ import (
 // Item is the predicate function for item builders.
 type Item func(*sql.Selector)
 
+// Part is the predicate function for part builders.
+type Part func(*sql.Selector)
+
 // Plain is the predicate function for plain builders.
 type Plain func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
+
+// Widget is the predicate function for widget builders.
+type Widget func(*sql.Selector)

@@ -3,10 +3,15 @@
 package runtime
 
 import (
+	"time"
+
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
+	"github.com/google/uuid"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -26,6 +31,12 @@ func init() {
 	itemDescCount := itemFields[3].Descriptor()
 	// item.DefaultCount holds the default value on creation for the count field.
 	item.DefaultCount = itemDescCount.Default.(int)
+	partFields := schema.Part{}.Fields()
+	_ = partFields
+	// partDescSpare is the schema descriptor for spare field.
+	partDescSpare := partFields[1].Descriptor()
+	// part.DefaultSpare holds the default value on creation for the spare field.
+	part.DefaultSpare = partDescSpare.Default.(bool)
 	plainFields := schema.Plain{}.Fields()
 	_ = plainFields
 	// plainDescAudience is the schema descriptor for audience field.
@@ -45,6 +56,31 @@ func init() {
 	tagDescID := tagFields[0].Descriptor()
 	// tag.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tag.IDValidator = tagDescID.Validators[0].(func(string) error)
+	widgetMixin := schema.Widget{}.Mixin()
+	widgetMixinHooks0 := widgetMixin[0].Hooks()
+	widget.Hooks[0] = widgetMixinHooks0[0]
+	widgetFields := schema.Widget{}.Fields()
+	_ = widgetFields
+	// widgetDescDone is the schema descriptor for done field.
+	widgetDescDone := widgetFields[1].Descriptor()
+	// widget.DefaultDone holds the default value on creation for the done field.
+	widget.DefaultDone = widgetDescDone.Default.(bool)
+	// widgetDescSize is the schema descriptor for size field.
+	widgetDescSize := widgetFields[3].Descriptor()
+	// widget.DefaultSize holds the default value on creation for the size field.
+	widget.DefaultSize = widgetDescSize.Default.(uint16)
+	// widgetDescScore is the schema descriptor for score field.
+	widgetDescScore := widgetFields[4].Descriptor()
+	// widget.DefaultScore holds the default value on creation for the score field.
+	widget.DefaultScore = widgetDescScore.Default.(float64)
+	// widgetDescToken is the schema descriptor for token field.
+	widgetDescToken := widgetFields[11].Descriptor()
+	// widget.DefaultToken holds the default value on creation for the token field.
+	widget.DefaultToken = widgetDescToken.Default.(func() uuid.UUID)
+	// widgetDescCreatedAt is the schema descriptor for created_at field.
+	widgetDescCreatedAt := widgetFields[15].Descriptor()
+	// widget.DefaultCreatedAt holds the default value on creation for the created_at field.
+	widget.DefaultCreatedAt = widgetDescCreatedAt.Default.(func() time.Time)
 }
 
 const (
