@@ -28,6 +28,7 @@ type schemaNode struct {
 	Items           *schemaNode            `json:"items,omitempty"`
 	Properties      map[string]*schemaNode `json:"properties,omitempty"`
 	Required        []string               `json:"required,omitempty"`
+	MinProperties   int                    `json:"minProperties,omitempty"`
 	// AdditionalProperties is a *schemaNode, or false for a closed object.
 	AdditionalProperties any                    `json:"additionalProperties,omitempty"`
 	OneOf                []*schemaNode          `json:"oneOf,omitempty"`
@@ -83,6 +84,7 @@ func addModel(defs map[string]*schemaNode, m payloadModel) {
 	if len(m.Edges) > 0 {
 		data.Properties["edges"] = ref(m.Name + "Edges")
 		edges := object(fmt.Sprintf("The loaded edges of a %s: only those that were loaded are present.", m.Name))
+		edges.MinProperties = 1 // "edges" is left out when no edge was loaded
 		for _, e := range m.Edges {
 			edges.Properties[e.Key] = edgeSchema(e)
 		}
