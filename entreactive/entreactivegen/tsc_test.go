@@ -125,3 +125,33 @@ export function use(d: KindData, e: ReactiveEventOf<"Label", "update">): string 
 		t.Fatalf("the module of every field kind does not type-check:\n%s", out)
 	}
 }
+
+// TestREADMETypedClientLinesAreTypeChecked keeps the README's React lines
+// and consumer.ts, which tsc checks, the same.
+func TestREADMETypedClientLinesAreTypeChecked(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := os.ReadFile(filepath.Join(tscDir, "consumer.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Typed clients\n")
+	if !ok {
+		t.Fatal(`README has no "Typed clients" section`)
+	}
+	_, block, ok := strings.Cut(section, "```tsx\n")
+	if !ok {
+		t.Fatal(`README's "Typed clients" section has no tsx block`)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	for line := range strings.Lines(block) {
+		if strings.HasPrefix(line, "import ") {
+			continue // consumer.ts imports the module by its path in the repository
+		}
+		if !strings.Contains(string(consumer), line) {
+			t.Errorf("README line %q is not in consumer.ts", strings.TrimSpace(line))
+		}
+	}
+}

@@ -12,14 +12,15 @@ import {
   type ReactiveSocket,
 } from "../../../../ent/reactive";
 
-// The README's "Typed clients" lines, with React's useEffect declared here.
+// The README's "Typed clients" lines (a test checks they are the same),
+// with React's useEffect declared here.
 declare function useEffect(effect: () => void | (() => void), deps: unknown[]): void;
 declare function setText(text: string): void;
 declare const token: string;
 
-const socket: ReactiveSocket = io("http://127.0.0.1:8080", { auth: { token } });
+const socket: ReactiveSocket = io("http://your-api.com", { auth: { token } });
 useEffect(() => onReactive(socket, (e) => {
-  if (e.model === "Message" && e.action === "update") setText(e.data.text);
+  if (e.model === "Message" && e.action === "update") setText(e.data.text); // e.changed: MessageField[]
 }), []);
 
 // The protocol's own events are typed too.
