@@ -2,7 +2,10 @@ module github.com/entreactive/reactive
 
 go 1.26.8
 
-require entgo.io/ent v0.14.5
+require (
+	entgo.io/ent v0.14.5
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+)
 
 require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9 // indirect
@@ -30,7 +33,6 @@ require (
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.62.0 // indirect
 	github.com/quic-go/webtransport-go v0.13.0 // indirect
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	github.com/xo/terminfo v1.2.0 // indirect

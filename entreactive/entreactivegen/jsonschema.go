@@ -165,7 +165,9 @@ func schemaOf(t jsonType) *schemaNode {
 		s.Items = schemaOf(*t.Elem)
 	case kindMap:
 		typ = "object"
-		s.AdditionalProperties = schemaOf(*t.Elem)
+		if t.Elem.Kind != kindUnknown {
+			s.AdditionalProperties = schemaOf(*t.Elem)
+		}
 	case kindObject:
 		typ = "object"
 	}
