@@ -9,6 +9,10 @@
 //	}
 //	err = entc.Generate("./schema", &gen.Config{}, entc.Extensions(ex))
 //
+// Asked with WithTypeScript and WithJSONSchema, it also writes the types of
+// the "reactive" payloads for clients: a TypeScript module with typed
+// helpers for socket.io-client, and a JSON Schema of the same payloads.
+//
 // The extension also sets the build tag entreactive.BuildTag while entc
 // loads the schema, so that rule files importing the generated package are
 // swapped for their placeholders. The tag is merged into the -tags flag of
