@@ -89,8 +89,18 @@ func (Owner) Fields() []ent.Field {
 // reversed.
 func kindGraph(t *testing.T, reversed bool) *gen.Graph {
 	t.Helper()
-	var schemas []*load.Schema
-	for _, s := range []ent.Interface{Kind{}, Label{}, Owner{}} {
+	schemas := []ent.Interface{Kind{}, Label{}, Owner{}}
+	if reversed {
+		slices.Reverse(schemas)
+	}
+	return graphOf(t, schemas...)
+}
+
+// graphOf returns the graph entc loads from schemas.
+func graphOf(t *testing.T, schemas ...ent.Interface) *gen.Graph {
+	t.Helper()
+	var loaded []*load.Schema
+	for _, s := range schemas {
 		b, err := load.MarshalSchema(s)
 		if err != nil {
 			t.Fatal(err)
@@ -99,16 +109,13 @@ func kindGraph(t *testing.T, reversed bool) *gen.Graph {
 		if err != nil {
 			t.Fatal(err)
 		}
-		schemas = append(schemas, ls)
-	}
-	if reversed {
-		slices.Reverse(schemas)
+		loaded = append(loaded, ls)
 	}
 	storage, err := gen.NewStorage("sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gen.NewGraph(&gen.Config{Package: "example.com/app/ent", Storage: storage}, schemas...)
+	g, err := gen.NewGraph(&gen.Config{Package: "example.com/app/ent", Storage: storage}, loaded...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +135,7 @@ func clientTypes(t *testing.T, g *gen.Graph, opts ...func(dir string) entreactiv
 	if err != nil {
 		t.Fatal(err)
 	}
-	var generator gen.Generator = gen.GenerateFunc(func(*gen.Graph) error { return nil })
-	for _, h := range slices.Backward(ex.Hooks()) {
-		generator = h(generator)
-	}
-	if err := generator.Generate(g); err != nil {
+	if err := runHooks(ex, g); err != nil {
 		t.Fatal(err)
 	}
 	files := make(map[string][]byte)
@@ -148,6 +151,16 @@ func clientTypes(t *testing.T, g *gen.Graph, opts ...func(dir string) entreactiv
 		files[e.Name()] = b
 	}
 	return files
+}
+
+// runHooks runs the extension's generation hooks over g, as entc does
+// around its own generation (which is left out here).
+func runHooks(ex *entreactivegen.Extension, g *gen.Graph) error {
+	var generator gen.Generator = gen.GenerateFunc(func(*gen.Graph) error { return nil })
+	for _, h := range slices.Backward(ex.Hooks()) {
+		generator = h(generator)
+	}
+	return generator.Generate(g)
 }
 
 func typeScriptIn(name string) func(string) entreactivegen.ExtensionOption {
@@ -371,6 +384,39 @@ func TestClientTypesAreWrittenOnlyWhenAsked(t *testing.T) {
 		if _, err := entreactivegen.NewExtension(opt); err == nil || !strings.HasPrefix(err.Error(), "entreactivegen: ") {
 			t.Errorf("an empty path: error %v", err)
 		}
+	}
+}
+
+// Reactive is a reactive schema whose name makes ReactiveEvent, which the
+// module declares for all schemas.
+type Reactive struct{ ent.Schema }
+
+func (Reactive) Mixin() []ent.Mixin { return []ent.Mixin{entreactive.Placeholder()} }
+
+// LabelCreate is a reactive schema whose name makes LabelCreateEvent, which
+// Label makes too.
+type LabelCreate struct{ ent.Schema }
+
+func (LabelCreate) Mixin() []ent.Mixin { return []ent.Mixin{entreactive.Placeholder()} }
+
+func TestClientTypesRefuseNamesThatCollide(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		schemas []ent.Interface
+		want    string
+	}{
+		{"the module's", []ent.Interface{Reactive{}}, "entreactivegen: client types: schema Reactive declares ReactiveEvent, as the module does: rename one of them"},
+		{"another schema's", []ent.Interface{Label{}, LabelCreate{}}, "entreactivegen: client types: schema LabelCreate declares LabelCreateEvent, as schema Label does: rename one of them"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ex, err := entreactivegen.NewExtension(entreactivegen.WithJSONSchema(filepath.Join(t.TempDir(), "reactive.schema.json")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := runHooks(ex, graphOf(t, tt.schemas...)); err == nil || err.Error() != tt.want {
+				t.Errorf("error %v, want %s", err, tt.want)
+			}
+		})
 	}
 }
 
