@@ -7,9 +7,10 @@ import "context"
 //
 // Emit is called after the change has committed, on the goroutine that
 // committed it, once per affected row and in commit order. It must not block
-// on slow receivers. The target is never empty and its Instance has already
-// been applied to ev.Data. An error is logged and reported; it never undoes
-// or fails the database write.
+// on slow receivers. The target is never empty, its Instance has already
+// been applied to ev.Data, and its user ids are resolved: integers,
+// strings, no pointers (see Target.Users). An error is logged and
+// reported; it never undoes or fails the database write.
 type Emitter interface {
 	Emit(ctx context.Context, to Target, ev Event) error
 }

@@ -28,8 +28,12 @@ type Event struct {
 	// ID is the row's id.
 	ID any
 	// Data is the row as committed (as it was before, for a delete), or the
-	// Target's Instance when the target function set one. It is encoded with
-	// encoding/json: Sensitive fields of ent entities never appear.
+	// Target's Instance when the target function set one. Go consumers get
+	// the value itself (the row is the generated entity, e.g. *ent.Message).
+	// On the wire, an entity of a reactive schema is encoded by its
+	// generated MarshalReactive (every field but the Sensitive ones, zero
+	// values and nulls included, edges only when loaded: see Marshaler),
+	// anything else with encoding/json.
 	Data any
 	// Changed lists the fields an update set or cleared, Sensitive fields
 	// left out. It is nil for creates and deletes.

@@ -151,7 +151,10 @@ func (s *sender[T]) emitRow(ctx context.Context, now time.Time, row T) {
 			s.fail(ctx, id, fmt.Errorf("entreactive: panic: %v", r))
 		}
 	}()
-	to := s.target(ctx, row)
+	to, err := s.target(ctx, row).withUserIDs()
+	if err != nil {
+		s.fail(ctx, id, err)
+	}
 	if to.Empty() {
 		return
 	}

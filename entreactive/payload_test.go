@@ -18,9 +18,10 @@ import (
 )
 
 // widgetKeys are the keys of a Widget's data: every field but the
-// Sensitive secret, "nick" under its struct tag's name.
+// Sensitive secret, "nick" and "note" under the names their struct tags
+// give them.
 var widgetKeys = []string{
-	"id", "name", "done", "rank", "size", "score", "status", "owner_id", "note", "nickname",
+	"id", "name", "done", "rank", "size", "score", "status", "owner_id", "memo", "nickname",
 	"due", "meta", "token", "reviewer", "parent_id", "created_at",
 }
 
@@ -71,7 +72,7 @@ func TestDataHasEveryFieldWithZeroValuesAndNulls(t *testing.T) {
 		}
 		want := map[string]string{
 			"done": "false", "rank": "0", "size": "0", "score": "0", "status": `"todo"`, "owner_id": "null",
-			"note": `""`, "nickname": `""`, "due": "null", "meta": "null", "reviewer": "null", "parent_id": "null",
+			"memo": `""`, "nickname": `""`, "due": "null", "meta": "null", "reviewer": "null", "parent_id": "null",
 			"token": asJSON(t, w.Token), "created_at": asJSON(t, w.CreatedAt), "id": asJSON(t, w.ID),
 		}
 		for key, v := range want {
@@ -104,7 +105,7 @@ func TestDataEncodesValuesAsEncodingJSONDoes(t *testing.T) {
 		data := wireData(t, ev)
 		want := map[string]any{
 			"name": w.Name, "done": true, "rank": int8(-3), "size": uint16(65535), "score": 0.000001,
-			"status": "doing", "owner_id": 7, "note": "n", "nickname": "nick", "due": *w.Due,
+			"status": "doing", "owner_id": 7, "memo": "n", "nickname": "nick", "due": *w.Due,
 			"meta": w.Meta, "token": w.Token, "reviewer": reviewer,
 		}
 		for key, v := range want {

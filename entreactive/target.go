@@ -1,5 +1,12 @@
 package entreactive
 
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
 // Target says who receives an event. It is what a target function returns.
 //
 // The zero Target sends nothing, and so does one with Skip set. Rooms and
@@ -8,7 +15,12 @@ type Target struct {
 	// Rooms are room names, e.g. "all", "users", "conversation_7".
 	Rooms []string
 	// Users are user ids; each one is the room of that user's sockets.
-	// Integers, strings and other values whose fmt form is the id work.
+	// An id is an integer, a non-empty string, a UUID-like fmt.Stringer
+	// (such as github.com/google/uuid.UUID; its String must have no spaces
+	// or control characters), or a pointer to one of them, which is
+	// followed: a nil id or nil pointer targets nobody, so the *int of an
+	// optional Nillable field can be passed as it is. Any other id is left
+	// out and reported as a Failure; the event still reaches the others.
 	Users []any
 	// Skip sends nothing, whatever else is set.
 	Skip bool
@@ -44,7 +56,9 @@ func ToGuests() Target { return Target{Rooms: []string{RoomGuests}} }
 // ToRooms targets the given rooms.
 func ToRooms(rooms ...string) Target { return Target{Rooms: rooms} }
 
-// ToUserIDs targets the sockets of the given users.
+// ToUserIDs targets the sockets of the given users. The ids may be
+// pointers, such as the *int ent generates for an optional Nillable field:
+// a nil one reaches nobody. See Target.Users for the ids that work.
 func ToUserIDs[ID any](ids ...ID) Target {
 	users := make([]any, len(ids))
 	for i, id := range ids {
@@ -55,3 +69,79 @@ func ToUserIDs[ID any](ids ...ID) Target {
 
 // Skip sends nothing.
 func Skip() Target { return Target{Skip: true} }
+
+// withUserIDs returns t with its user ids resolved: pointers followed, nil
+// ids left out, and UUID-like fmt.Stringers turned into their string. Ids
+// that cannot name a user are left out and returned as an error. Plain
+// integers and strings, the usual case, cost nothing.
+func (t Target) withUserIDs() (Target, error) {
+	for i, u := range t.Users {
+		if plainUserID(u) {
+			continue
+		}
+		users := make([]any, i, len(t.Users))
+		copy(users, t.Users[:i])
+		var errs []error
+		for _, u := range t.Users[i:] {
+			id, err := userID(u)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case id != nil:
+				users = append(users, id)
+			}
+		}
+		t.Users = users
+		return t, errors.Join(errs...)
+	}
+	return t, nil
+}
+
+// plainUserID reports whether u is an id that needs no resolving.
+func plainUserID(u any) bool {
+	switch u := u.(type) {
+	case int, int64, int32, uint, uint64, uint32:
+		return true
+	case string:
+		return u != ""
+	}
+	return false
+}
+
+// userID resolves one user id: it returns the id to target, nil for nobody,
+// or an error when u cannot name a user. Types beyond the built-in ones
+// (named integers, pointers, UUIDs) are told apart with reflect: a target
+// function may return any type, and only the value tells what it holds.
+func userID(u any) (any, error) {
+	if u == nil {
+		return nil, nil
+	}
+	if plainUserID(u) {
+		return u, nil
+	}
+	v := reflect.ValueOf(u)
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil, nil
+		}
+		return userID(v.Elem().Interface())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint(), nil
+	case reflect.String:
+		if v.String() == "" {
+			return nil, errors.New("entreactive: user id is an empty string")
+		}
+		return v.String(), nil
+	}
+	if s, ok := u.(fmt.Stringer); ok {
+		id := s.String()
+		if id == "" || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("entreactive: user id %q (%T) is not an id", id, u)
+		}
+		return id, nil
+	}
+	return nil, fmt.Errorf("entreactive: user id %v (%T) is not an integer, a string or a UUID-like fmt.Stringer", u, u)
+}

@@ -64,6 +64,12 @@ func (r *Recorder) ToRoom(room string) []entreactive.Event {
 	return r.filter(func(d Delivery) bool { return slices.Contains(d.Target.Rooms, room) })
 }
 
+// ToAll returns the events emitted to every connected socket (the room
+// entreactive.RoomAll, as entreactive.ToAll targets), in emit order.
+func (r *Recorder) ToAll() []entreactive.Event {
+	return r.ToRoom(entreactive.RoomAll)
+}
+
 // ToUser returns the events emitted to the user with the given id, in emit
 // order. Ids match by their printed form, so 7 and int64(7) are one user.
 func (r *Recorder) ToUser(id any) []entreactive.Event {

@@ -21,6 +21,8 @@ func TestRecorderFindsEventsByUserAndRoom(t *testing.T) {
 	emit(entreactive.ToUserIDs(int64(7)), 1)
 	emit(entreactive.ToRooms("conversation_3", "users"), 2)
 	emit(entreactive.Target{Rooms: []string{"users"}, Users: []any{"7", 8}}, 3)
+	emit(entreactive.ToAll(), 4)
+	emit(entreactive.Target{Rooms: []string{"all_users", entreactive.RoomAll}}, 5)
 	rec.ReportFailure(ctx, entreactive.Failure{Model: "Message", Err: errors.New("boom")})
 
 	ids := func(events []entreactive.Event) []any {
@@ -39,7 +41,8 @@ func TestRecorderFindsEventsByUserAndRoom(t *testing.T) {
 		{"user 8", rec.ToUser(8), []any{3}},
 		{"user 9", rec.ToUser(9), nil},
 		{"room users", rec.ToRoom("users"), []any{2, 3}},
-		{"every event", rec.Events(), []any{1, 2, 3}},
+		{"room all", rec.ToAll(), []any{4, 5}},
+		{"every event", rec.Events(), []any{1, 2, 3, 4, 5}},
 	} {
 		if got := ids(tt.got); len(got) != len(tt.want) || (len(got) > 0 && !equal(got, tt.want)) {
 			t.Errorf("%s: ids %v, want %v", tt.name, got, tt.want)

@@ -35,7 +35,7 @@ type Widget struct {
 	// OwnerID holds the value of the "owner_id" field.
 	OwnerID *int `json:"owner_id,omitempty"`
 	// Note holds the value of the "note" field.
-	Note string `json:"note,omitempty"`
+	Note string `json:"memo,omitempty"`
 	// Nick holds the value of the "nick" field.
 	Nick string `json:"nickname,omitempty"`
 	// Due holds the value of the "due" field.
@@ -378,7 +378,7 @@ func (_m *Widget) AppendReactive(b []byte) ([]byte, error) {
 	} else {
 		o.Int("owner_id", int64(*_m.OwnerID))
 	}
-	o.String("note", _m.Note)
+	o.String("memo", _m.Note)
 	o.String("nickname", _m.Nick)
 	if _m.Due == nil {
 		o.Null("due")

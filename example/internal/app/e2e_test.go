@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -130,6 +131,18 @@ func TestMessageReachesOnlyItsRecipient(t *testing.T) {
 	e.must(http.StatusOK, "GET", fmt.Sprintf("/api/messages?conversation_id=%d", conv), bob.token, nil, &rows)
 	if len(rows) != 1 || rows[0] != m {
 		t.Fatalf("GET messages = %+v", rows)
+	}
+
+	// The API's rows are the objects the events carry (DESIGN §6).
+	listed := e.do("GET", fmt.Sprintf("/api/messages?conversation_id=%d", conv), bob.token, nil)
+	var apiRows []map[string]any
+	listed.decode(t, &apiRows)
+	var data map[string]any
+	if err := json.Unmarshal(got[1][0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(apiRows) != 1 || !reflect.DeepEqual(apiRows[0], data) {
+		t.Errorf("the API's row %s and the event's data %s differ", listed.body, got[1][0].Data)
 	}
 }
 

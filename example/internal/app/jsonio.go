@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/entreactive/reactive/entreactive"
 )
 
 // apiError is a failure the client caused or may see: it is answered with
@@ -36,6 +38,44 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	// The status is sent: a failed write only means the client is gone.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeRows answers status with rows as a JSON array, each row encoded as
+// the data of its reactive events (entreactive.Marshaler), so that the API
+// and the socket send the same objects.
+func writeRows[T entreactive.Marshaler](w http.ResponseWriter, status int, rows []T) error {
+	body := append(make([]byte, 0, 256*len(rows)+2), '[')
+	for i, row := range rows {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		var err error
+		if body, err = row.AppendReactive(body); err != nil {
+			return fmt.Errorf("encode row: %w", err)
+		}
+	}
+	writeBody(w, status, append(body, ']', '\n'))
+	return nil
+}
+
+// writeRow answers status with one row encoded as the data of its reactive
+// events.
+func writeRow(w http.ResponseWriter, status int, row entreactive.Marshaler) error {
+	body, err := row.MarshalReactive()
+	if err != nil {
+		return fmt.Errorf("encode row: %w", err)
+	}
+	writeBody(w, status, append(body, '\n'))
+	return nil
+}
+
+// writeBody answers status with a JSON body.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	// The status is sent: a failed write only means the client is gone.
+	_, _ = w.Write(body)
 }
 
 // writeError answers err: an apiError with its own status and message,

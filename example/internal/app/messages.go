@@ -118,8 +118,7 @@ func (a *App) createMessage(w http.ResponseWriter, r *http.Request, uid int64) e
 	if err != nil {
 		return saveError(err)
 	}
-	writeJSON(w, http.StatusCreated, m)
-	return nil
+	return writeRow(w, http.StatusCreated, m)
 }
 
 // newMessage returns the builder of req's message from sender.
@@ -183,8 +182,7 @@ func (a *App) createMessages(w http.ResponseWriter, r *http.Request, uid int64) 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, rows)
-	return nil
+	return writeRows(w, http.StatusCreated, rows)
 }
 
 // itemError turns a client error about batch item i (from 0) into a 422
@@ -221,8 +219,7 @@ func (a *App) listMessages(w http.ResponseWriter, r *http.Request, uid int64) er
 		return fmt.Errorf("list messages of conversation %d: %w", conv, err)
 	}
 	slices.Reverse(rows)
-	writeJSON(w, http.StatusOK, rows)
-	return nil
+	return writeRows(w, http.StatusOK, rows)
 }
 
 // textRequest is the body of PATCH /api/messages/{id}.
@@ -275,8 +272,7 @@ func (a *App) updateMessage(w http.ResponseWriter, r *http.Request, uid int64) e
 	if err != nil {
 		return saveError(err)
 	}
-	writeJSON(w, http.StatusOK, m)
-	return nil
+	return writeRow(w, http.StatusOK, m)
 }
 
 // deleteMessage answers DELETE /api/messages/{id} with 204. Only the sender

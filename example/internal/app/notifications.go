@@ -38,8 +38,7 @@ func (a *App) createNotification(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("create notification: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, n)
-	return nil
+	return writeRow(w, http.StatusCreated, n)
 }
 
 // listNotifications answers GET /api/notifications with the latest rows,
@@ -52,6 +51,5 @@ func (a *App) listNotifications(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list notifications: %w", err)
 	}
-	writeJSON(w, http.StatusOK, rows)
-	return nil
+	return writeRows(w, http.StatusOK, rows)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
@@ -11,7 +12,7 @@ import (
 
 // Widget has a field of every kind the event data encodes: zero values,
 // nillable fields, enums, times, JSON, UUIDs, a Sensitive field, a renamed
-// JSON key, and edges to reactive (its parent and children) and
+// JSON key (by the field's struct tag and by annotation), and edges to reactive (its parent and children) and
 // non-reactive (Part) entities. Its target function resolves user ids of
 // several kinds.
 type Widget struct {
@@ -43,6 +44,11 @@ func (Widget) Fields() []ent.Field {
 		field.Int("parent_id").Optional().Nillable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}
+}
+
+// Annotations of the Widget: a struct tag set by annotation renames "note".
+func (Widget) Annotations() []schema.Annotation {
+	return []schema.Annotation{field.Annotation{StructTag: map[string]string{"note": `json:"memo,omitempty"`}}}
 }
 
 // Edges of the Widget.
