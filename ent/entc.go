@@ -13,7 +13,12 @@ import (
 )
 
 func main() {
-	ex, err := entreactivegen.NewExtension()
+	ex, err := entreactivegen.NewExtension(
+		// The types of the "reactive" events, for the example's web clients
+		// and any other; scripts/check-codegen.sh keeps them current.
+		entreactivegen.WithTypeScript("reactive.ts"),
+		entreactivegen.WithJSONSchema("reactive.schema.json"),
+	)
 	if err != nil {
 		log.Fatalf("creating entreactive extension: %v", err)
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the code generation as a user meets it, in a scratch copy of the
 # module:
-#   1. the committed generated code is what `go generate` produces;
+#   1. the committed generated code is what `go generate` produces, the
+#      client types (TypeScript module and JSON Schema) included;
 #   2. `go generate ./ent` works from an ent/ directory that holds only
 #      generate.go, entc.go and schema/;
 #   3. adding a field and using it in a target function, in one edit,
@@ -24,6 +25,14 @@ copy_module() { # copy the tracked files of the module to $1
 say "1. regenerating reproduces the committed code"
 copy_module "$work/same"
 (cd "$work/same" && go generate ./... >/dev/null)
+client_types="ent/reactive.ts ent/reactive.schema.json entreactive/internal/ent/reactive.schema.json"
+for f in $client_types; do
+	[ -f "$work/same/$f" ] || fail "go generate did not write the client types $f"
+	if ! cmp -s "$root/$f" "$work/same/$f"; then
+		diff -u "$root/$f" "$work/same/$f" | head -40 || true
+		fail "$f is not what go generate writes: run it and commit the result"
+	fi
+done
 if ! diff -r -q "$root/ent" "$work/same/ent" >/dev/null ||
 	! diff -r -q "$root/entreactive/internal/ent" "$work/same/entreactive/internal/ent" >/dev/null; then
 	diff -r "$root/ent" "$work/same/ent" | head -40 || true
@@ -38,6 +47,9 @@ find . -mindepth 1 -maxdepth 1 ! -name schema ! -name generate.go ! -name entc.g
 cd "$work/fresh"
 go generate ./ent || fail "go generate ./ent failed on an empty ent/ directory"
 go build ./ent/... ./entreactive/... || fail "the freshly generated code does not build"
+for f in ent/reactive.ts ent/reactive.schema.json; do
+	cmp -s "$root/$f" "$f" || fail "go generate ./ent on an empty ent/ directory writes another $f"
+done
 
 say "3. a new field used in a target function, in the same edit"
 python3 - "$work/fresh/ent/schema" <<'PY'

@@ -9,6 +9,10 @@
 //	}
 //	err = entc.Generate("./schema", &gen.Config{}, entc.Extensions(ex))
 //
+// Asked with WithTypeScript and WithJSONSchema, it also writes the types of
+// the "reactive" payloads for clients: a TypeScript module with typed
+// helpers for socket.io-client, and a JSON Schema of the same payloads.
+//
 // The extension also sets the build tag entreactive.BuildTag while entc
 // loads the schema, so that rule files importing the generated package are
 // swapped for their placeholders. The tag is merged into the -tags flag of
@@ -31,6 +35,10 @@ import (
 type Extension struct {
 	entc.DefaultExtension
 	templates []*gen.Template
+	// typescriptPath and jsonSchemaPath are where the client types are
+	// written; "" writes none.
+	typescriptPath string
+	jsonSchemaPath string
 }
 
 // ExtensionOption configures an Extension.
@@ -41,6 +49,39 @@ type ExtensionOption func(*Extension) error
 func WithTemplates(templates ...*gen.Template) ExtensionOption {
 	return func(e *Extension) error {
 		e.templates = append(e.templates, templates...)
+		return nil
+	}
+}
+
+// WithTypeScript writes, at path, a TypeScript module of the payloads of the
+// "reactive" events: an interface per reactive schema's data, a union of
+// the events discriminated by model and action, and typed helpers for
+// socket.io-client. A relative path is relative to the directory entc runs
+// in (that of ent/entc.go under go generate).
+//
+//	ex, err := entreactivegen.NewExtension(
+//		entreactivegen.WithTypeScript("../web/src/reactive.ts"),
+//	)
+func WithTypeScript(path string) ExtensionOption {
+	return func(e *Extension) error {
+		if path == "" {
+			return errors.New("entreactivegen: WithTypeScript: empty path")
+		}
+		e.typescriptPath = path
+		return nil
+	}
+}
+
+// WithJSONSchema writes, at path, a JSON Schema (draft 2020-12) of the same
+// payloads as WithTypeScript, for clients in other languages. Its $defs use
+// the names of the TypeScript module (MessageData, MessageUpdateEvent, ...).
+// A relative path is relative to the directory entc runs in.
+func WithJSONSchema(path string) ExtensionOption {
+	return func(e *Extension) error {
+		if path == "" {
+			return errors.New("entreactivegen: WithJSONSchema: empty path")
+		}
+		e.jsonSchemaPath = path
 		return nil
 	}
 }
@@ -62,9 +103,14 @@ func (e *Extension) Templates() []*gen.Template {
 }
 
 // Hooks returns the code generation hooks: a check that every reactive
-// schema can be glued.
+// schema can be glued, and the writer of the client types when they are
+// asked for.
 func (e *Extension) Hooks() []gen.Hook {
-	return []gen.Hook{checkSchemas}
+	hooks := []gen.Hook{checkSchemas}
+	if e.typescriptPath != "" || e.jsonSchemaPath != "" {
+		hooks = append(hooks, e.writeClientTypes)
+	}
+	return hooks
 }
 
 // Options returns the entc options the extension needs: the build tag that

@@ -13,7 +13,11 @@ import (
 )
 
 func main() {
-	ex, err := entreactivegen.NewExtension()
+	ex, err := entreactivegen.NewExtension(
+		// The payload tests of package entreactive validate the events of
+		// these schemas against it.
+		entreactivegen.WithJSONSchema("reactive.schema.json"),
+	)
 	if err != nil {
 		log.Fatalf("creating entreactive extension: %v", err)
 	}
