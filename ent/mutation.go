@@ -555,6 +555,7 @@ type MessageMutation struct {
 	done                bool
 	oldValue            func(context.Context) (*Message, error)
 	predicates          []predicate.Message
+	reactive            entreactive.Statement[*Message]
 	reactiveBatch       *entreactive.Batch
 	reactiveIndex       int
 }
@@ -1295,6 +1296,7 @@ type NotificationMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Notification, error)
 	predicates    []predicate.Notification
+	reactive      entreactive.Statement[*Notification]
 	reactiveBatch *entreactive.Batch
 	reactiveIndex int
 }

@@ -2,6 +2,7 @@ package entreactive
 
 import (
 	"context"
+	"time"
 
 	"entgo.io/ent"
 )
@@ -27,20 +28,117 @@ type Glue[T any] interface {
 	Model() string
 	// ID returns the id of row.
 	ID(row T) any
-	// Changed returns the fields the mutation sets or clears, without
-	// Sensitive fields.
-	Changed() []string
-	// Load returns, ordered by id, the rows the mutation's predicates match.
-	// The hook calls it before a delete (whole rows) and before a bulk
-	// update (only the ids are needed and loaded).
-	Load(ctx context.Context) ([]T, error)
+	// Statement returns the hook's record of the mutation.
+	Statement() *Statement[T]
+	// Changed returns the fields the mutation sets, adds to or clears, and
+	// the names of the edges without a field that it changes (M2M edges),
+	// without Sensitive fields. It is called after the mutation ran, so it
+	// includes what inner hooks set. onlySensitive reports that the
+	// mutation set a Sensitive field and nothing else a client may see: the
+	// other fields it sets, if any, are ones ent updates by itself
+	// (UpdateDefault, e.g. update_time).
+	Changed() (changed []string, onlySensitive bool)
 	// Reload returns the current state of rows, by id and in the same order;
-	// rows that no longer exist are left out.
+	// rows that no longer exist are left out. It reads like the statement
+	// code does: without privacy rules or query interceptors.
 	Reload(ctx context.Context, rows []T) ([]T, error)
+	// Upserted returns what an insert with ON CONFLICT did, row by row: the
+	// rows it created, and the rows it changed with their fields before.
+	// Rows a conflict left as they were are left out. created is the row
+	// the create builder returned.
+	Upserted(ctx context.Context, created T) ([]Change[T], error)
 	// Schedule runs emit once the mutation's change is committed: at the
 	// end of the transaction it belongs to, or at once outside of one. The
 	// rows of one CreateBulk statement are emitted together, in row order.
 	Schedule(emit func())
+}
+
+// Load says what the generated statement code loads right before the
+// statement runs.
+type Load uint8
+
+// What the statement code loads.
+const (
+	// LoadNone loads nothing.
+	LoadNone Load = iota
+	// LoadIDs loads the ids of the rows the statement matches (a bulk
+	// update, reloaded after).
+	LoadIDs
+	// LoadRows loads the whole rows the statement matches (a delete, an
+	// update whose rules want the previous rows), or, for an insert with ON
+	// CONFLICT, the rows it may update.
+	LoadRows
+)
+
+// Statement is the hook's record of one mutation while it runs. Every
+// generated mutation of a reactive schema holds one.
+//
+// The hook that the generated Emitter option adds to the client, outermost,
+// starts it with the operation the caller asked for, before any schema hook
+// can change it (ent's soft-delete mixin turns a delete into an update and
+// runs the mutation through the client again). The mixin's hook says what
+// to load. The generated statement code loads it right before the
+// statement runs: with the statement's final predicates (inner hooks
+// included), on the statement's driver (inside its transaction), and
+// without privacy rules or query interceptors, which filter what the app's
+// queries see but not what its statements change.
+//
+// Applications do not use it.
+type Statement[T any] struct {
+	// Op is the operation the caller asked for; zero when the client has no
+	// emitter.
+	Op ent.Op
+	// Load is what the statement code loads before it runs.
+	Load Load
+	// Ctx is the mutation's context, for the statement code that has none
+	// (the create spec, where an upsert shows).
+	Ctx context.Context
+	// Upsert is set by the statement code of an insert with ON CONFLICT.
+	Upsert bool
+	// Before holds the rows loaded before the statement ran.
+	Before []T
+	// Err is the error of loading them.
+	Err error
+	// claimed is set by the outermost run of the mixin's hook.
+	claimed bool
+}
+
+// Start records op as the operation the caller asked for. It returns false
+// when the statement was already started: the mutation re-entered the
+// client (a hook ran it again), and the outer run reports it.
+func (s *Statement[T]) Start(op ent.Op) bool {
+	if s.Op != 0 {
+		return false
+	}
+	s.Op = op
+	return true
+}
+
+// Reset forgets the statement once the mutation returned to its caller.
+func (s *Statement[T]) Reset() { *s = Statement[T]{} }
+
+// claim reports whether the calling run of the mixin's hook is the one that
+// reports the mutation: the statement was started (the client has an
+// emitter) and no outer run of the hook claimed it.
+func (s *Statement[T]) claim() bool {
+	if s.Op == 0 || s.claimed {
+		return false
+	}
+	s.claimed = true
+	return true
+}
+
+// Change is what an upsert did to one row.
+type Change[T any] struct {
+	// Action is ActionCreate for an inserted row, ActionUpdate for a row a
+	// conflict updated.
+	Action Action
+	// Row is the row as stored.
+	Row T
+	// Previous is the row before an update.
+	Previous T
+	// Changed lists the fields an update changed, Sensitive fields left out.
+	Changed []string
 }
 
 // Batch gathers the emit functions of the rows of one CreateBulk statement.
@@ -104,4 +202,22 @@ func AfterCommit(ctx context.Context, commit func(context.Context) error, emit f
 		q.emits[i]()
 	}
 	return nil
+}
+
+// SameTime reports whether two optional times are both nil or the same
+// instant. The generated code compares rows with it.
+func SameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// SamePointee reports whether two optional values are both nil or equal.
+// The generated code compares rows with it.
+func SamePointee[V comparable](a, b *V) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -10,9 +10,12 @@ import (
 )
 
 // hook is the mixin's hook. It runs the mutation, collects the rows it
-// touched (loading them first for deletes and bulk updates), and schedules
-// their events for after the commit. It never fails a mutation that
-// succeeded: problems with the events are reported, not returned.
+// touched (loaded right before the statement for deletes and bulk updates),
+// and schedules their events for after the commit. It reports what the
+// caller asked for: a delete that an inner hook turned into an update (soft
+// delete) is a delete, and the runs of this hook inside such a re-entry
+// send nothing. It never fails a mutation that succeeded: problems with the
+// events are reported, not returned.
 func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 	return ent.MutateFunc(func(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
 		rm, ok := mut.(Mutation[T])
@@ -20,32 +23,43 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 			return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
 		}
 		glue := rm.Reactive()
-		action := actionOf(mut.Op())
-		emitter, target := glue.Emitter(), m.rules.target(action)
-		if emitter == nil || target == nil {
+		st := glue.Statement()
+		emitter := glue.Emitter()
+		if emitter == nil || !st.claim() {
 			return next.Mutate(ctx, mut)
 		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
-		if action == ActionUpdate {
-			s.changed = glue.Changed()
+		op := st.Op
+		action := actionOf(op)
+		target := m.rules.target(action)
+		if target == nil && (action != ActionCreate || m.rules.update == nil) {
+			return next.Mutate(ctx, mut)
 		}
-
-		var before []T
-		var loadErr error
-		if mut.Op().Is(ent.OpUpdate | ent.OpDelete | ent.OpDeleteOne) {
-			before, loadErr = glue.Load(ctx)
-		}
+		st.Ctx = ctx
+		st.Load = m.load(op)
 		v, err := next.Mutate(ctx, mut)
 		if err != nil {
 			return v, err
 		}
-		if loadErr != nil {
-			s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", loadErr))
+		s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
+		if st.Err != nil {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", st.Err))
 			return v, nil
 		}
 
-		switch op := mut.Op(); {
-		case op.Is(ent.OpCreate | ent.OpUpdateOne):
+		switch {
+		case op.Is(ent.OpCreate):
+			row, ok := v.(T)
+			if !ok {
+				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
+				return v, nil
+			}
+			if st.Upsert {
+				m.scheduleUpsert(ctx, s, row)
+				return v, nil
+			}
+			s.one[0] = row
+			s.rows = s.one[:]
+		case op.Is(ent.OpUpdateOne):
 			row, ok := v.(T)
 			if !ok {
 				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
@@ -53,16 +67,30 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 			}
 			s.one[0] = row
 			s.rows = s.one[:]
+			if m.rules.previous && len(st.Before) == 1 {
+				s.prev[0] = st.Before[0]
+				s.previous = s.prev[:]
+			}
 		case op.Is(ent.OpUpdate):
-			if s.rows, err = glue.Reload(ctx, before); err != nil {
+			if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
 				s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
 				return v, nil
+			}
+			if m.rules.previous {
+				s.previous = previousOf(glue, st.Before, s.rows)
 			}
 		case op.Is(ent.OpDelete | ent.OpDeleteOne):
 			if n, ok := v.(int); ok && n == 0 {
 				return v, nil
 			}
-			s.rows = before
+			s.rows = st.Before
+		}
+		if action == ActionUpdate {
+			var onlySensitive bool
+			s.changed, onlySensitive = glue.Changed()
+			if onlySensitive && !m.rules.sensitive {
+				return v, nil
+			}
 		}
 		if len(s.rows) > 0 {
 			glue.Schedule(func() { s.emit(ctx) })
@@ -71,14 +99,83 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 	})
 }
 
+// load returns what the statement code of op loads before it runs.
+func (m reactiveMixin[T]) load(op ent.Op) Load {
+	switch {
+	case op.Is(ent.OpDelete | ent.OpDeleteOne):
+		return LoadRows
+	case op.Is(ent.OpUpdate):
+		if m.rules.previous {
+			return LoadRows
+		}
+		return LoadIDs
+	case op.Is(ent.OpUpdateOne):
+		if m.rules.previous {
+			return LoadRows
+		}
+		return LoadNone
+	}
+	// A create loads the rows an ON CONFLICT clause may update, if it has one.
+	return LoadRows
+}
+
+// scheduleUpsert schedules the events of an insert with ON CONFLICT: a
+// create for an inserted row, an update for a row a conflict changed, and
+// nothing for a row it left as it was.
+func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], created T) {
+	changes, err := s.glue.Upserted(ctx, created)
+	if err != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load upserted rows: %w", err))
+		return
+	}
+	var senders []*sender[T]
+	for _, c := range changes {
+		target := m.rules.target(c.Action)
+		if target == nil {
+			continue
+		}
+		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: c.Action, target: target, changed: c.Changed}
+		cs.one[0] = c.Row
+		cs.rows = cs.one[:]
+		if c.Action == ActionUpdate && m.rules.previous {
+			cs.prev[0] = c.Previous
+			cs.previous = cs.prev[:]
+		}
+		senders = append(senders, cs)
+	}
+	s.glue.Schedule(func() {
+		for _, cs := range senders {
+			cs.emit(ctx)
+		}
+	})
+}
+
+// previousOf returns, for each row of after, the row of before with the
+// same id, or nil.
+func previousOf[T any](glue Glue[T], before, after []T) []any {
+	byID := make(map[any]T, len(before))
+	for _, row := range before {
+		byID[glue.ID(row)] = row
+	}
+	previous := make([]any, len(after))
+	for i, row := range after {
+		if old, ok := byID[glue.ID(row)]; ok {
+			previous[i] = old
+		}
+	}
+	return previous
+}
+
 // emitContext is the context target functions and the emitter get: the
 // mutation's values without its cancellation (the commit is done; the
 // events must not be lost to a finished request), plus the action for
 // ActionFromContext. It is context.WithoutCancel and context.WithValue in
 // one allocation.
 type emitContext struct {
-	parent context.Context
-	action Action
+	parent   context.Context
+	action   Action
+	changed  []string
+	previous any // the row before the update, when the rules load it
 }
 
 // Deadline reports no deadline.
@@ -90,9 +187,19 @@ func (*emitContext) Done() <-chan struct{} { return nil }
 // Err returns nil: the context is never canceled.
 func (*emitContext) Err() error { return nil }
 
-// Value returns the action for actionKey, and the parent's values otherwise.
+// Value returns the action for actionKey, the changed fields and the
+// previous row for theirs, and the parent's values otherwise.
 func (c *emitContext) Value(key any) any {
-	if key != (actionKey{}) {
+	switch key {
+	case actionKey{}:
+	case changedKey{}:
+		if c.action != ActionUpdate {
+			return nil
+		}
+		return c.changed
+	case previousKey{}:
+		return c.previous
+	default:
 		return c.parent.Value(key)
 	}
 	switch c.action { // constants convert to any without allocating
@@ -120,25 +227,32 @@ func actionOf(op ent.Op) Action {
 
 // sender emits the events of the rows of one committed mutation.
 type sender[T any] struct {
-	glue    Glue[T]
-	emitter Emitter
-	action  Action
-	target  TargetFunc[T]
-	changed []string
-	rows    []T
-	one     [1]T        // backs rows for single-row mutations
-	ctx     emitContext // the context of emit, allocated with the sender
+	glue     Glue[T]
+	emitter  Emitter
+	action   Action
+	target   TargetFunc[T]
+	changed  []string
+	rows     []T
+	previous []any       // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
+	one      [1]T        // backs rows for single-row mutations
+	prev     [1]any      // backs previous for single-row mutations
+	ctx      emitContext // the context of emit, allocated with the sender
 }
 
 // emit sends one event per row, in order. It runs after the commit; the
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
 func (s *sender[T]) emit(ctx context.Context) {
-	s.ctx = emitContext{parent: ctx, action: s.action}
-	ctx = &s.ctx
+	s.ctx = emitContext{parent: ctx, action: s.action, changed: s.changed}
 	now := time.Now()
-	for _, row := range s.rows {
-		s.emitRow(ctx, now, row)
+	for i, row := range s.rows {
+		if s.previous == nil {
+			s.emitRow(&s.ctx, now, row)
+			continue
+		}
+		rowCtx := s.ctx // each row its own previous row, even for an emitter that keeps ctx
+		rowCtx.previous = s.previous[i]
+		s.emitRow(&rowCtx, now, row)
 	}
 }
 

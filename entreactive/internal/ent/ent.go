@@ -13,8 +13,13 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/label"
+	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/internal/ent/team"
+	"github.com/entreactive/reactive/entreactive/internal/ent/user"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -76,8 +81,13 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			item.Table:  item.ValidColumn,
+			label.Table: label.ValidColumn,
+			memo.Table:  memo.ValidColumn,
 			plain.Table: plain.ValidColumn,
 			tag.Table:   tag.ValidColumn,
+			task.Table:  task.ValidColumn,
+			team.Table:  team.ValidColumn,
+			user.Table:  user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -4,11 +4,18 @@ package ent
 
 import (
 	"context"
+	"slices"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
+	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 )
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -28,6 +35,10 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/entreactive/internal/ent/runtime" to the main package`)
 		}
 		c.emitter = e
+		c.hooks.Item = append([]Hook{reactiveItemStart}, c.hooks.Item...)
+		c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
+		c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
+		c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
 	}
 }
 
@@ -78,28 +89,33 @@ func (itemReactive) Model() string { return "Item" }
 // ID returns the id of row.
 func (itemReactive) ID(row *Item) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears, without Sensitive ones.
-func (r itemReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	changed := fields[:0]
+// Statement returns the hook's record of the mutation.
+func (r itemReactive) Statement() *entreactive.Statement[*Item] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
+func (r itemReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	sensitive := false
+	changed = fields[:0]
 	for _, f := range fields {
 		switch f {
 		case item.FieldSecret:
+			sensitive = true
 			continue
 		}
 		changed = append(changed, f)
 	}
-	return changed
-}
-
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r itemReactive) Load(ctx context.Context) ([]*Item, error) {
-	query := NewItemClient(r.m.config).Query().Where(r.m.predicates...).Order(item.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(item.FieldID)
+	if !sensitive {
+		return changed, false
 	}
-	return query.All(ctx)
+	for _, f := range changed {
+		switch f {
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -111,7 +127,7 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewItemClient(r.m.config).Query().Where(item.IDIn(ids...)).Order(item.ByID()).All(ctx)
+		loaded, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -120,9 +136,286 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 	return fresh, nil
 }
 
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactive.Change[*Item], error) {
+	st := &r.m.reactive
+	match := reactiveKeysItem(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, item.ID(created.ID))
+	}
+	before := make(map[int]*Item, len(st.Before))
+	for _, row := range st.Before {
+		before[row.ID] = row
+		match = append(match, item.ID(row.ID))
+	}
+	after, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Item]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffItem(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveItemStart is the outermost hook of Item mutations, added by the
+// Emitter option: it records the operation the caller asked for before any
+// schema hook can change it.
+func reactiveItemStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*ItemMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadItem reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadItem(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Item) ([]*Item, error) {
+	columns := item.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{item.FieldID}
+	}
+	var nodes []*Item
+	spec := sqlgraph.NewQuerySpec(item.Table, columns, sqlgraph.NewFieldSpec(item.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(item.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Item).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Item{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysItem returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysItem(m *ItemMutation) []predicate.Item {
+	var keys []predicate.Item
+	return keys
+}
+
+// reactiveConflictingItem returns the rows an upsert of m may update.
+func reactiveConflictingItem(ctx context.Context, cfg config, m *ItemMutation) ([]*Item, error) {
+	keys := reactiveKeysItem(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadItem(ctx, cfg, entreactive.LoadRows, item.Or(keys...))
+}
+
+// reactiveDiffItem returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffItem(a, b *Item) []string {
+	var changed []string
+	if a.Label != b.Label {
+		changed = append(changed, item.FieldLabel)
+	}
+	if a.Audience != b.Audience {
+		changed = append(changed, item.FieldAudience)
+	}
+	if a.Count != b.Count {
+		changed = append(changed, item.FieldCount)
+	}
+	if !entreactive.SamePointee(a.Note, b.Note) {
+		changed = append(changed, item.FieldNote)
+	}
+	return changed
+}
+
 // Schedule runs emit once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r itemReactive) Schedule(emit func()) {
+	if b := r.m.reactiveBatch; b != nil {
+		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Memo mutations.
+func (m *MemoMutation) Reactive() entreactive.Glue[*Memo] {
+	return memoReactive{m: m}
+}
+
+// memoReactive implements entreactive.Glue for Memo.
+type memoReactive struct{ m *MemoMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r memoReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Memo".
+func (memoReactive) Model() string { return "Memo" }
+
+// ID returns the id of row.
+func (memoReactive) ID(row *Memo) any { return row.ID }
+
+// Statement returns the hook's record of the mutation.
+func (r memoReactive) Statement() *entreactive.Statement[*Memo] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r memoReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r memoReactive) Reload(ctx context.Context, rows []*Memo) ([]*Memo, error) {
+	fresh := make([]*Memo, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.IDIn(ids...))
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactive.Change[*Memo], error) {
+	st := &r.m.reactive
+	match := reactiveKeysMemo(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, memo.ID(created.ID))
+	}
+	before := make(map[int]*Memo, len(st.Before))
+	for _, row := range st.Before {
+		before[row.ID] = row
+		match = append(match, memo.ID(row.ID))
+	}
+	after, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Memo]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffMemo(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveMemoStart is the outermost hook of Memo mutations, added by the
+// Emitter option: it records the operation the caller asked for before any
+// schema hook can change it.
+func reactiveMemoStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*MemoMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadMemo reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadMemo(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Memo) ([]*Memo, error) {
+	columns := memo.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{memo.FieldID}
+	}
+	var nodes []*Memo
+	spec := sqlgraph.NewQuerySpec(memo.Table, columns, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(memo.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Memo).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Memo{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysMemo returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysMemo(m *MemoMutation) []predicate.Memo {
+	var keys []predicate.Memo
+	return keys
+}
+
+// reactiveConflictingMemo returns the rows an upsert of m may update.
+func reactiveConflictingMemo(ctx context.Context, cfg config, m *MemoMutation) ([]*Memo, error) {
+	keys := reactiveKeysMemo(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMemo(ctx, cfg, entreactive.LoadRows, memo.Or(keys...))
+}
+
+// reactiveDiffMemo returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffMemo(a, b *Memo) []string {
+	var changed []string
+	if !a.DeleteTime.Equal(b.DeleteTime) {
+		changed = append(changed, memo.FieldDeleteTime)
+	}
+	if a.Text != b.Text {
+		changed = append(changed, memo.FieldText)
+	}
+	return changed
+}
+
+// Schedule runs emit once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r memoReactive) Schedule(emit func()) {
 	if b := r.m.reactiveBatch; b != nil {
 		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
 			return
@@ -149,20 +442,14 @@ func (tagReactive) Model() string { return "Tag" }
 // ID returns the id of row.
 func (tagReactive) ID(row *Tag) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears.
-func (r tagReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	return fields
-}
+// Statement returns the hook's record of the mutation.
+func (r tagReactive) Statement() *entreactive.Statement[*Tag] { return &r.m.reactive }
 
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r tagReactive) Load(ctx context.Context) ([]*Tag, error) {
-	query := NewTagClient(r.m.config).Query().Where(r.m.predicates...).Order(tag.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(tag.FieldID)
-	}
-	return query.All(ctx)
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r tagReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -174,7 +461,7 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewTagClient(r.m.config).Query().Where(tag.IDIn(ids...)).Order(tag.ByID()).All(ctx)
+		loaded, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -183,9 +470,338 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 	return fresh, nil
 }
 
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.Change[*Tag], error) {
+	st := &r.m.reactive
+	match := reactiveKeysTag(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, tag.ID(created.ID))
+	}
+	before := make(map[string]*Tag, len(st.Before))
+	for _, row := range st.Before {
+		before[row.ID] = row
+		match = append(match, tag.ID(row.ID))
+	}
+	after, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Tag]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffTag(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveTagStart is the outermost hook of Tag mutations, added by the
+// Emitter option: it records the operation the caller asked for before any
+// schema hook can change it.
+func reactiveTagStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TagMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadTag reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadTag(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Tag) ([]*Tag, error) {
+	columns := tag.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{tag.FieldID}
+	}
+	var nodes []*Tag
+	spec := sqlgraph.NewQuerySpec(tag.Table, columns, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(tag.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Tag).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Tag{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysTag returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysTag(m *TagMutation) []predicate.Tag {
+	var keys []predicate.Tag
+	if id, ok := m.ID(); ok {
+		keys = append(keys, tag.ID(id))
+	}
+	return keys
+}
+
+// reactiveConflictingTag returns the rows an upsert of m may update.
+func reactiveConflictingTag(ctx context.Context, cfg config, m *TagMutation) ([]*Tag, error) {
+	keys := reactiveKeysTag(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTag(ctx, cfg, entreactive.LoadRows, tag.Or(keys...))
+}
+
+// reactiveDiffTag returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffTag(a, b *Tag) []string {
+	var changed []string
+	if a.Name != b.Name {
+		changed = append(changed, tag.FieldName)
+	}
+	return changed
+}
+
 // Schedule runs emit once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r tagReactive) Schedule(emit func()) {
+	if b := r.m.reactiveBatch; b != nil {
+		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Task mutations.
+func (m *TaskMutation) Reactive() entreactive.Glue[*Task] {
+	return taskReactive{m: m}
+}
+
+// taskReactive implements entreactive.Glue for Task.
+type taskReactive struct{ m *TaskMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r taskReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Task".
+func (taskReactive) Model() string { return "Task" }
+
+// ID returns the id of row.
+func (taskReactive) ID(row *Task) any { return row.ID }
+
+// Statement returns the hook's record of the mutation.
+func (r taskReactive) Statement() *entreactive.Statement[*Task] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, and the
+// edges without a field it changes, without Sensitive ones.
+func (r taskReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	for _, edges := range [][]string{r.m.AddedEdges(), r.m.RemovedEdges(), r.m.ClearedEdges()} {
+		for _, e := range edges {
+			switch e {
+			case task.EdgeLabels:
+				if !slices.Contains(fields, e) {
+					fields = append(fields, e)
+				}
+			}
+		}
+	}
+	sensitive := false
+	changed = fields[:0]
+	for _, f := range fields {
+		switch f {
+		case task.FieldSecret:
+			sensitive = true
+			continue
+		}
+		changed = append(changed, f)
+	}
+	if !sensitive {
+		return changed, false
+	}
+	for _, f := range changed {
+		switch f {
+		case task.FieldUpdateTime:
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r taskReactive) Reload(ctx context.Context, rows []*Task) ([]*Task, error) {
+	fresh := make([]*Task, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.IDIn(ids...))
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactive.Change[*Task], error) {
+	st := &r.m.reactive
+	match := reactiveKeysTask(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, task.ID(created.ID))
+	}
+	before := make(map[int]*Task, len(st.Before))
+	for _, row := range st.Before {
+		before[row.ID] = row
+		match = append(match, task.ID(row.ID))
+	}
+	after, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Task]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffTask(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveTaskStart is the outermost hook of Task mutations, added by the
+// Emitter option: it records the operation the caller asked for before any
+// schema hook can change it.
+func reactiveTaskStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TaskMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadTask reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadTask(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Task) ([]*Task, error) {
+	columns := task.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{task.FieldID}
+	}
+	var nodes []*Task
+	spec := sqlgraph.NewQuerySpec(task.Table, columns, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(task.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Task).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Task{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysTask returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysTask(m *TaskMutation) []predicate.Task {
+	var keys []predicate.Task
+	if v, ok := m.Key(); ok {
+		keys = append(keys, predicate.Task(sql.FieldEQ(task.FieldKey, v)))
+	}
+	return keys
+}
+
+// reactiveConflictingTask returns the rows an upsert of m may update.
+func reactiveConflictingTask(ctx context.Context, cfg config, m *TaskMutation) ([]*Task, error) {
+	keys := reactiveKeysTask(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(keys...))
+}
+
+// reactiveDiffTask returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffTask(a, b *Task) []string {
+	var changed []string
+	if !a.CreateTime.Equal(b.CreateTime) {
+		changed = append(changed, task.FieldCreateTime)
+	}
+	if !a.UpdateTime.Equal(b.UpdateTime) {
+		changed = append(changed, task.FieldUpdateTime)
+	}
+	if !a.DeleteTime.Equal(b.DeleteTime) {
+		changed = append(changed, task.FieldDeleteTime)
+	}
+	if a.Key != b.Key {
+		changed = append(changed, task.FieldKey)
+	}
+	if a.Text != b.Text {
+		changed = append(changed, task.FieldText)
+	}
+	if a.Done != b.Done {
+		changed = append(changed, task.FieldDone)
+	}
+	if a.Revision != b.Revision {
+		changed = append(changed, task.FieldRevision)
+	}
+	if a.Tenant != b.Tenant {
+		changed = append(changed, task.FieldTenant)
+	}
+	if !entreactive.SamePointee(a.AssigneeID, b.AssigneeID) {
+		changed = append(changed, task.FieldAssigneeID)
+	}
+	if !entreactive.SamePointee(a.TeamID, b.TeamID) {
+		changed = append(changed, task.FieldTeamID)
+	}
+	return changed
+}
+
+// Schedule runs emit once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r taskReactive) Schedule(emit func()) {
 	if b := r.m.reactiveBatch; b != nil {
 		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
 			return

@@ -14,10 +14,20 @@ type Tx struct {
 	config
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Label is the client for interacting with the Label builders.
+	Label *LabelClient
+	// Memo is the client for interacting with the Memo builders.
+	Memo *MemoClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Task is the client for interacting with the Task builders.
+	Task *TaskClient
+	// Team is the client for interacting with the Team builders.
+	Team *TeamClient
+	// User is the client for interacting with the User builders.
+	User *UserClient
 
 	// lazily loaded.
 	client     *Client
@@ -150,8 +160,13 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Item = NewItemClient(tx.config)
+	tx.Label = NewLabelClient(tx.config)
+	tx.Memo = NewMemoClient(tx.config)
 	tx.Plain = NewPlainClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
+	tx.Task = NewTaskClient(tx.config)
+	tx.Team = NewTeamClient(tx.config)
+	tx.User = NewUserClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -9,8 +9,23 @@ import (
 // Item is the predicate function for item builders.
 type Item func(*sql.Selector)
 
+// Label is the predicate function for label builders.
+type Label func(*sql.Selector)
+
+// Memo is the predicate function for memo builders.
+type Memo func(*sql.Selector)
+
 // Plain is the predicate function for plain builders.
 type Plain func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
+
+// Task is the predicate function for task builders.
+type Task func(*sql.Selector)
+
+// Team is the predicate function for team builders.
+type Team func(*sql.Selector)
+
+// User is the predicate function for user builders.
+type User func(*sql.Selector)
