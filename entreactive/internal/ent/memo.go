@@ -20,7 +20,11 @@ type Memo struct {
 	// DeleteTime holds the value of the "delete_time" field.
 	DeleteTime time.Time `json:"delete_time,omitempty"`
 	// Text holds the value of the "text" field.
-	Text         string `json:"text,omitempty"`
+	Text string `json:"text,omitempty"`
+	// Pinned holds the value of the "pinned" field.
+	Pinned bool `json:"pinned,omitempty"`
+	// Secret holds the value of the "secret" field.
+	Secret       string `json:"-"`
 	selectValues sql.SelectValues
 }
 
@@ -29,9 +33,11 @@ func (*Memo) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case memo.FieldPinned:
+			values[i] = new(sql.NullBool)
 		case memo.FieldID:
 			values[i] = new(sql.NullInt64)
-		case memo.FieldText:
+		case memo.FieldText, memo.FieldSecret:
 			values[i] = new(sql.NullString)
 		case memo.FieldDeleteTime:
 			values[i] = new(sql.NullTime)
@@ -67,6 +73,18 @@ func (_m *Memo) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field text", values[i])
 			} else if value.Valid {
 				_m.Text = value.String
+			}
+		case memo.FieldPinned:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field pinned", values[i])
+			} else if value.Valid {
+				_m.Pinned = value.Bool
+			}
+		case memo.FieldSecret:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field secret", values[i])
+			} else if value.Valid {
+				_m.Secret = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -109,6 +127,11 @@ func (_m *Memo) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("text=")
 	builder.WriteString(_m.Text)
+	builder.WriteString(", ")
+	builder.WriteString("pinned=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Pinned))
+	builder.WriteString(", ")
+	builder.WriteString("secret=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

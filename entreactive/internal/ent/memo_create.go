@@ -43,6 +43,34 @@ func (_c *MemoCreate) SetText(v string) *MemoCreate {
 	return _c
 }
 
+// SetPinned sets the "pinned" field.
+func (_c *MemoCreate) SetPinned(v bool) *MemoCreate {
+	_c.mutation.SetPinned(v)
+	return _c
+}
+
+// SetNillablePinned sets the "pinned" field if the given value is not nil.
+func (_c *MemoCreate) SetNillablePinned(v *bool) *MemoCreate {
+	if v != nil {
+		_c.SetPinned(*v)
+	}
+	return _c
+}
+
+// SetSecret sets the "secret" field.
+func (_c *MemoCreate) SetSecret(v string) *MemoCreate {
+	_c.mutation.SetSecret(v)
+	return _c
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_c *MemoCreate) SetNillableSecret(v *string) *MemoCreate {
+	if v != nil {
+		_c.SetSecret(*v)
+	}
+	return _c
+}
+
 // Mutation returns the MemoMutation object of the builder.
 func (_c *MemoCreate) Mutation() *MemoMutation {
 	return _c.mutation
@@ -50,6 +78,9 @@ func (_c *MemoCreate) Mutation() *MemoMutation {
 
 // Save creates the Memo in the database.
 func (_c *MemoCreate) Save(ctx context.Context) (*Memo, error) {
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -75,10 +106,22 @@ func (_c *MemoCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *MemoCreate) defaults() error {
+	if _, ok := _c.mutation.Pinned(); !ok {
+		v := memo.DefaultPinned
+		_c.mutation.SetPinned(v)
+	}
+	return nil
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *MemoCreate) check() error {
 	if _, ok := _c.mutation.Text(); !ok {
 		return &ValidationError{Name: "text", err: errors.New(`ent: missing required field "Memo.text"`)}
+	}
+	if _, ok := _c.mutation.Pinned(); !ok {
+		return &ValidationError{Name: "pinned", err: errors.New(`ent: missing required field "Memo.pinned"`)}
 	}
 	return nil
 }
@@ -119,6 +162,14 @@ func (_c *MemoCreate) createSpec() (*Memo, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Text(); ok {
 		_spec.SetField(memo.FieldText, field.TypeString, value)
 		_node.Text = value
+	}
+	if value, ok := _c.mutation.Pinned(); ok {
+		_spec.SetField(memo.FieldPinned, field.TypeBool, value)
+		_node.Pinned = value
+	}
+	if value, ok := _c.mutation.Secret(); ok {
+		_spec.SetField(memo.FieldSecret, field.TypeString, value)
+		_node.Secret = value
 	}
 	return _node, _spec
 }
@@ -202,6 +253,36 @@ func (u *MemoUpsert) UpdateText() *MemoUpsert {
 	return u
 }
 
+// SetPinned sets the "pinned" field.
+func (u *MemoUpsert) SetPinned(v bool) *MemoUpsert {
+	u.Set(memo.FieldPinned, v)
+	return u
+}
+
+// UpdatePinned sets the "pinned" field to the value that was provided on create.
+func (u *MemoUpsert) UpdatePinned() *MemoUpsert {
+	u.SetExcluded(memo.FieldPinned)
+	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *MemoUpsert) SetSecret(v string) *MemoUpsert {
+	u.Set(memo.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *MemoUpsert) UpdateSecret() *MemoUpsert {
+	u.SetExcluded(memo.FieldSecret)
+	return u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *MemoUpsert) ClearSecret() *MemoUpsert {
+	u.SetNull(memo.FieldSecret)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -277,6 +358,41 @@ func (u *MemoUpsertOne) UpdateText() *MemoUpsertOne {
 	})
 }
 
+// SetPinned sets the "pinned" field.
+func (u *MemoUpsertOne) SetPinned(v bool) *MemoUpsertOne {
+	return u.Update(func(s *MemoUpsert) {
+		s.SetPinned(v)
+	})
+}
+
+// UpdatePinned sets the "pinned" field to the value that was provided on create.
+func (u *MemoUpsertOne) UpdatePinned() *MemoUpsertOne {
+	return u.Update(func(s *MemoUpsert) {
+		s.UpdatePinned()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *MemoUpsertOne) SetSecret(v string) *MemoUpsertOne {
+	return u.Update(func(s *MemoUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *MemoUpsertOne) UpdateSecret() *MemoUpsertOne {
+	return u.Update(func(s *MemoUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *MemoUpsertOne) ClearSecret() *MemoUpsertOne {
+	return u.Update(func(s *MemoUpsert) {
+		s.ClearSecret()
+	})
+}
+
 // Exec executes the query.
 func (u *MemoUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -329,6 +445,7 @@ func (_c *MemoCreateBulk) Save(ctx context.Context) ([]*Memo, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*MemoMutation)
 				if !ok {
@@ -525,6 +642,41 @@ func (u *MemoUpsertBulk) SetText(v string) *MemoUpsertBulk {
 func (u *MemoUpsertBulk) UpdateText() *MemoUpsertBulk {
 	return u.Update(func(s *MemoUpsert) {
 		s.UpdateText()
+	})
+}
+
+// SetPinned sets the "pinned" field.
+func (u *MemoUpsertBulk) SetPinned(v bool) *MemoUpsertBulk {
+	return u.Update(func(s *MemoUpsert) {
+		s.SetPinned(v)
+	})
+}
+
+// UpdatePinned sets the "pinned" field to the value that was provided on create.
+func (u *MemoUpsertBulk) UpdatePinned() *MemoUpsertBulk {
+	return u.Update(func(s *MemoUpsert) {
+		s.UpdatePinned()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *MemoUpsertBulk) SetSecret(v string) *MemoUpsertBulk {
+	return u.Update(func(s *MemoUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *MemoUpsertBulk) UpdateSecret() *MemoUpsertBulk {
+	return u.Update(func(s *MemoUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *MemoUpsertBulk) ClearSecret() *MemoUpsertBulk {
+	return u.Update(func(s *MemoUpsert) {
+		s.ClearSecret()
 	})
 }
 

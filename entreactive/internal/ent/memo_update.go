@@ -63,6 +63,40 @@ func (_u *MemoUpdate) SetNillableText(v *string) *MemoUpdate {
 	return _u
 }
 
+// SetPinned sets the "pinned" field.
+func (_u *MemoUpdate) SetPinned(v bool) *MemoUpdate {
+	_u.mutation.SetPinned(v)
+	return _u
+}
+
+// SetNillablePinned sets the "pinned" field if the given value is not nil.
+func (_u *MemoUpdate) SetNillablePinned(v *bool) *MemoUpdate {
+	if v != nil {
+		_u.SetPinned(*v)
+	}
+	return _u
+}
+
+// SetSecret sets the "secret" field.
+func (_u *MemoUpdate) SetSecret(v string) *MemoUpdate {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *MemoUpdate) SetNillableSecret(v *string) *MemoUpdate {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (_u *MemoUpdate) ClearSecret() *MemoUpdate {
+	_u.mutation.ClearSecret()
+	return _u
+}
+
 // Mutation returns the MemoMutation object of the builder.
 func (_u *MemoUpdate) Mutation() *MemoMutation {
 	return _u.mutation
@@ -112,6 +146,15 @@ func (_u *MemoUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(memo.FieldText, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Pinned(); ok {
+		_spec.SetField(memo.FieldPinned, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(memo.FieldSecret, field.TypeString, value)
+	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		st.Before, st.Err = reactiveLoadMemo(ctx, _u.config, st.Load, _u.mutation.predicates...)
@@ -168,6 +211,40 @@ func (_u *MemoUpdateOne) SetNillableText(v *string) *MemoUpdateOne {
 	if v != nil {
 		_u.SetText(*v)
 	}
+	return _u
+}
+
+// SetPinned sets the "pinned" field.
+func (_u *MemoUpdateOne) SetPinned(v bool) *MemoUpdateOne {
+	_u.mutation.SetPinned(v)
+	return _u
+}
+
+// SetNillablePinned sets the "pinned" field if the given value is not nil.
+func (_u *MemoUpdateOne) SetNillablePinned(v *bool) *MemoUpdateOne {
+	if v != nil {
+		_u.SetPinned(*v)
+	}
+	return _u
+}
+
+// SetSecret sets the "secret" field.
+func (_u *MemoUpdateOne) SetSecret(v string) *MemoUpdateOne {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *MemoUpdateOne) SetNillableSecret(v *string) *MemoUpdateOne {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (_u *MemoUpdateOne) ClearSecret() *MemoUpdateOne {
+	_u.mutation.ClearSecret()
 	return _u
 }
 
@@ -250,6 +327,15 @@ func (_u *MemoUpdateOne) sqlSave(ctx context.Context) (_node *Memo, err error) {
 	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(memo.FieldText, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Pinned(); ok {
+		_spec.SetField(memo.FieldPinned, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(memo.FieldSecret, field.TypeString, value)
+	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()

@@ -1091,6 +1091,8 @@ type MemoMutation struct {
 	id            *int
 	delete_time   *time.Time
 	text          *string
+	pinned        *bool
+	secret        *string
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Memo, error)
@@ -1283,6 +1285,91 @@ func (m *MemoMutation) ResetText() {
 	m.text = nil
 }
 
+// SetPinned sets the "pinned" field.
+func (m *MemoMutation) SetPinned(b bool) {
+	m.pinned = &b
+}
+
+// Pinned returns the value of the "pinned" field in the mutation.
+func (m *MemoMutation) Pinned() (r bool, exists bool) {
+	v := m.pinned
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPinned returns the old "pinned" field's value of the Memo entity.
+// If the Memo object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemoMutation) OldPinned(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPinned is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPinned requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPinned: %w", err)
+	}
+	return oldValue.Pinned, nil
+}
+
+// ResetPinned resets all changes to the "pinned" field.
+func (m *MemoMutation) ResetPinned() {
+	m.pinned = nil
+}
+
+// SetSecret sets the "secret" field.
+func (m *MemoMutation) SetSecret(s string) {
+	m.secret = &s
+}
+
+// Secret returns the value of the "secret" field in the mutation.
+func (m *MemoMutation) Secret() (r string, exists bool) {
+	v := m.secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecret returns the old "secret" field's value of the Memo entity.
+// If the Memo object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemoMutation) OldSecret(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecret: %w", err)
+	}
+	return oldValue.Secret, nil
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (m *MemoMutation) ClearSecret() {
+	m.secret = nil
+	m.clearedFields[memo.FieldSecret] = struct{}{}
+}
+
+// SecretCleared returns if the "secret" field was cleared in this mutation.
+func (m *MemoMutation) SecretCleared() bool {
+	_, ok := m.clearedFields[memo.FieldSecret]
+	return ok
+}
+
+// ResetSecret resets all changes to the "secret" field.
+func (m *MemoMutation) ResetSecret() {
+	m.secret = nil
+	delete(m.clearedFields, memo.FieldSecret)
+}
+
 // Where appends a list predicates to the MemoMutation builder.
 func (m *MemoMutation) Where(ps ...predicate.Memo) {
 	m.predicates = append(m.predicates, ps...)
@@ -1317,12 +1404,18 @@ func (m *MemoMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MemoMutation) Fields() []string {
-	fields := make([]string, 0, 2)
+	fields := make([]string, 0, 4)
 	if m.delete_time != nil {
 		fields = append(fields, memo.FieldDeleteTime)
 	}
 	if m.text != nil {
 		fields = append(fields, memo.FieldText)
+	}
+	if m.pinned != nil {
+		fields = append(fields, memo.FieldPinned)
+	}
+	if m.secret != nil {
+		fields = append(fields, memo.FieldSecret)
 	}
 	return fields
 }
@@ -1336,6 +1429,10 @@ func (m *MemoMutation) Field(name string) (ent.Value, bool) {
 		return m.DeleteTime()
 	case memo.FieldText:
 		return m.Text()
+	case memo.FieldPinned:
+		return m.Pinned()
+	case memo.FieldSecret:
+		return m.Secret()
 	}
 	return nil, false
 }
@@ -1349,6 +1446,10 @@ func (m *MemoMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldDeleteTime(ctx)
 	case memo.FieldText:
 		return m.OldText(ctx)
+	case memo.FieldPinned:
+		return m.OldPinned(ctx)
+	case memo.FieldSecret:
+		return m.OldSecret(ctx)
 	}
 	return nil, fmt.Errorf("unknown Memo field %s", name)
 }
@@ -1371,6 +1472,20 @@ func (m *MemoMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetText(v)
+		return nil
+	case memo.FieldPinned:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPinned(v)
+		return nil
+	case memo.FieldSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecret(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Memo field %s", name)
@@ -1405,6 +1520,9 @@ func (m *MemoMutation) ClearedFields() []string {
 	if m.FieldCleared(memo.FieldDeleteTime) {
 		fields = append(fields, memo.FieldDeleteTime)
 	}
+	if m.FieldCleared(memo.FieldSecret) {
+		fields = append(fields, memo.FieldSecret)
+	}
 	return fields
 }
 
@@ -1422,6 +1540,9 @@ func (m *MemoMutation) ClearField(name string) error {
 	case memo.FieldDeleteTime:
 		m.ClearDeleteTime()
 		return nil
+	case memo.FieldSecret:
+		m.ClearSecret()
+		return nil
 	}
 	return fmt.Errorf("unknown Memo nullable field %s", name)
 }
@@ -1435,6 +1556,12 @@ func (m *MemoMutation) ResetField(name string) error {
 		return nil
 	case memo.FieldText:
 		m.ResetText()
+		return nil
+	case memo.FieldPinned:
+		m.ResetPinned()
+		return nil
+	case memo.FieldSecret:
+		m.ResetSecret()
 		return nil
 	}
 	return fmt.Errorf("unknown Memo field %s", name)

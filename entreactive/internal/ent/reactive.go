@@ -281,11 +281,30 @@ func (memoReactive) ID(row *Memo) any { return row.ID }
 // Statement returns the hook's record of the mutation.
 func (r memoReactive) Statement() *entreactive.Statement[*Memo] { return &r.m.reactive }
 
-// Changed returns the fields the mutation sets, adds to or clears.
+// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
 func (r memoReactive) Changed() (changed []string, onlySensitive bool) {
 	fields := append(r.m.Fields(), r.m.AddedFields()...)
 	fields = append(fields, r.m.ClearedFields()...)
-	return fields, false
+	sensitive := false
+	changed = fields[:0]
+	for _, f := range fields {
+		switch f {
+		case memo.FieldSecret:
+			sensitive = true
+			continue
+		}
+		changed = append(changed, f)
+	}
+	if !sensitive {
+		return changed, false
+	}
+	for _, f := range changed {
+		switch f {
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -409,6 +428,9 @@ func reactiveDiffMemo(a, b *Memo) []string {
 	}
 	if a.Text != b.Text {
 		changed = append(changed, memo.FieldText)
+	}
+	if a.Pinned != b.Pinned {
+		changed = append(changed, memo.FieldPinned)
 	}
 	return changed
 }

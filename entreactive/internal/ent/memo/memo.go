@@ -16,6 +16,10 @@ const (
 	FieldDeleteTime = "delete_time"
 	// FieldText holds the string denoting the text field in the database.
 	FieldText = "text"
+	// FieldPinned holds the string denoting the pinned field in the database.
+	FieldPinned = "pinned"
+	// FieldSecret holds the string denoting the secret field in the database.
+	FieldSecret = "secret"
 	// Table holds the table name of the memo in the database.
 	Table = "memos"
 )
@@ -25,6 +29,8 @@ var Columns = []string{
 	FieldID,
 	FieldDeleteTime,
 	FieldText,
+	FieldPinned,
+	FieldSecret,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -46,6 +52,8 @@ var (
 	Hooks        [3]ent.Hook
 	Interceptors [1]ent.Interceptor
 	Policy       ent.Policy
+	// DefaultPinned holds the default value on creation for the "pinned" field.
+	DefaultPinned bool
 )
 
 // OrderOption defines the ordering options for the Memo queries.
@@ -64,4 +72,14 @@ func ByDeleteTime(opts ...sql.OrderTermOption) OrderOption {
 // ByText orders the results by the text field.
 func ByText(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldText, opts...).ToFunc()
+}
+
+// ByPinned orders the results by the pinned field.
+func ByPinned(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPinned, opts...).ToFunc()
+}
+
+// BySecret orders the results by the secret field.
+func BySecret(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSecret, opts...).ToFunc()
 }

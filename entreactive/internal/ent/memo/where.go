@@ -64,6 +64,16 @@ func Text(v string) predicate.Memo {
 	return predicate.Memo(sql.FieldEQ(FieldText, v))
 }
 
+// Pinned applies equality check predicate on the "pinned" field. It's identical to PinnedEQ.
+func Pinned(v bool) predicate.Memo {
+	return predicate.Memo(sql.FieldEQ(FieldPinned, v))
+}
+
+// Secret applies equality check predicate on the "secret" field. It's identical to SecretEQ.
+func Secret(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldEQ(FieldSecret, v))
+}
+
 // DeleteTimeEQ applies the EQ predicate on the "delete_time" field.
 func DeleteTimeEQ(v time.Time) predicate.Memo {
 	return predicate.Memo(sql.FieldEQ(FieldDeleteTime, v))
@@ -177,6 +187,91 @@ func TextEqualFold(v string) predicate.Memo {
 // TextContainsFold applies the ContainsFold predicate on the "text" field.
 func TextContainsFold(v string) predicate.Memo {
 	return predicate.Memo(sql.FieldContainsFold(FieldText, v))
+}
+
+// PinnedEQ applies the EQ predicate on the "pinned" field.
+func PinnedEQ(v bool) predicate.Memo {
+	return predicate.Memo(sql.FieldEQ(FieldPinned, v))
+}
+
+// PinnedNEQ applies the NEQ predicate on the "pinned" field.
+func PinnedNEQ(v bool) predicate.Memo {
+	return predicate.Memo(sql.FieldNEQ(FieldPinned, v))
+}
+
+// SecretEQ applies the EQ predicate on the "secret" field.
+func SecretEQ(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldEQ(FieldSecret, v))
+}
+
+// SecretNEQ applies the NEQ predicate on the "secret" field.
+func SecretNEQ(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldNEQ(FieldSecret, v))
+}
+
+// SecretIn applies the In predicate on the "secret" field.
+func SecretIn(vs ...string) predicate.Memo {
+	return predicate.Memo(sql.FieldIn(FieldSecret, vs...))
+}
+
+// SecretNotIn applies the NotIn predicate on the "secret" field.
+func SecretNotIn(vs ...string) predicate.Memo {
+	return predicate.Memo(sql.FieldNotIn(FieldSecret, vs...))
+}
+
+// SecretGT applies the GT predicate on the "secret" field.
+func SecretGT(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldGT(FieldSecret, v))
+}
+
+// SecretGTE applies the GTE predicate on the "secret" field.
+func SecretGTE(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldGTE(FieldSecret, v))
+}
+
+// SecretLT applies the LT predicate on the "secret" field.
+func SecretLT(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldLT(FieldSecret, v))
+}
+
+// SecretLTE applies the LTE predicate on the "secret" field.
+func SecretLTE(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldLTE(FieldSecret, v))
+}
+
+// SecretContains applies the Contains predicate on the "secret" field.
+func SecretContains(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldContains(FieldSecret, v))
+}
+
+// SecretHasPrefix applies the HasPrefix predicate on the "secret" field.
+func SecretHasPrefix(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldHasPrefix(FieldSecret, v))
+}
+
+// SecretHasSuffix applies the HasSuffix predicate on the "secret" field.
+func SecretHasSuffix(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldHasSuffix(FieldSecret, v))
+}
+
+// SecretIsNil applies the IsNil predicate on the "secret" field.
+func SecretIsNil() predicate.Memo {
+	return predicate.Memo(sql.FieldIsNull(FieldSecret))
+}
+
+// SecretNotNil applies the NotNil predicate on the "secret" field.
+func SecretNotNil() predicate.Memo {
+	return predicate.Memo(sql.FieldNotNull(FieldSecret))
+}
+
+// SecretEqualFold applies the EqualFold predicate on the "secret" field.
+func SecretEqualFold(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldEqualFold(FieldSecret, v))
+}
+
+// SecretContainsFold applies the ContainsFold predicate on the "secret" field.
+func SecretContainsFold(v string) predicate.Memo {
+	return predicate.Memo(sql.FieldContainsFold(FieldSecret, v))
 }
 
 // And groups predicates with the AND operator between them.

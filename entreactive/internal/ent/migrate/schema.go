@@ -39,6 +39,8 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "delete_time", Type: field.TypeTime, Nullable: true},
 		{Name: "text", Type: field.TypeString},
+		{Name: "pinned", Type: field.TypeBool, Default: false},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
 	}
 	// MemosTable holds the schema information for the "memos" table.
 	MemosTable = &schema.Table{

@@ -52,6 +52,12 @@ func init() {
 	memo.Hooks[2] = memoMixinHooks1[0]
 	memoMixinInters0 := memoMixin[0].Interceptors()
 	memo.Interceptors[0] = memoMixinInters0[0]
+	memoFields := schema.Memo{}.Fields()
+	_ = memoFields
+	// memoDescPinned is the schema descriptor for pinned field.
+	memoDescPinned := memoFields[1].Descriptor()
+	// memo.DefaultPinned holds the default value on creation for the pinned field.
+	memo.DefaultPinned = memoDescPinned.Default.(bool)
 	plainFields := schema.Plain{}.Fields()
 	_ = plainFields
 	// plainDescAudience is the schema descriptor for audience field.

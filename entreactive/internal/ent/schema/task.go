@@ -79,6 +79,8 @@ func (Memo) Mixin() []ent.Mixin {
 func (Memo) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("text"),
+		field.Bool("pinned").Default(false),
+		field.String("secret").Optional().Sensitive(),
 	}
 }
 
