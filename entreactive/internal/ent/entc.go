@@ -1,7 +1,8 @@
 //go:build ignore
 
 // entc.go runs entc with the entreactive extension and the ent features a
-// real app switches on (privacy, interceptors, upsert); go generate calls it.
+// real app switches on (privacy, interceptors, upsert, raw
+// statements); go generate calls it.
 package main
 
 import (
@@ -19,7 +20,7 @@ func main() {
 		log.Fatalf("creating entreactive extension: %v", err)
 	}
 	cfg := &gen.Config{
-		Features: []gen.Feature{gen.FeaturePrivacy, gen.FeatureIntercept, gen.FeatureUpsert},
+		Features: []gen.Feature{gen.FeaturePrivacy, gen.FeatureIntercept, gen.FeatureUpsert, gen.FeatureExecQuery},
 	}
 	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
