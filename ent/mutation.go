@@ -51,6 +51,7 @@ type ConversationMutation struct {
 	done            bool
 	oldValue        func(context.Context) (*Conversation, error)
 	predicates      []predicate.Conversation
+	reactiveRefs    bool
 }
 
 var _ ent.Mutation = (*ConversationMutation)(nil)

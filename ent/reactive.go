@@ -4,11 +4,13 @@ package ent
 
 import (
 	"context"
+	"slices"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/entreactive/reactive/ent/conversation"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/notification"
 	"github.com/entreactive/reactive/ent/predicate"
@@ -34,6 +36,7 @@ func Emitter(e entreactive.Emitter) Option {
 		c.emitter = e
 		c.hooks.Message = append([]Hook{reactiveMessageStart}, c.hooks.Message...)
 		c.hooks.Notification = append([]Hook{reactiveNotificationStart}, c.hooks.Notification...)
+		c.hooks.Conversation = append([]Hook{reactiveConversationRefs}, c.hooks.Conversation...)
 	}
 }
 
@@ -404,4 +407,152 @@ func (r notificationReactive) Schedule(emit func()) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// reactiveConversationRefs is a hook of Conversation mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of Conversation (messages):
+// the rows it adds or removes, and the rows pointing to the Conversation rows it
+// clears the edge of or deletes.
+func reactiveConversationRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*ConversationMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.MessagesCleared() {
+			owners0 = reactiveConversationOwners(mm)
+		}
+		ids0 := mm.MessagesIDs()
+		ids0 = append(ids0, mm.RemovedMessagesIDs()...)
+		before0, err0 := reactiveRefsMessage(ctx, mm.config, ids0, conversation.MessagesColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedMessage(ctx, mm.config, before0, err0, message.FieldConversationID, true)
+		return v, nil
+	})
+}
+
+// reactiveConversationOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveConversationOwners(m *ConversationMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], conversation.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(conversation.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(conversation.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveRefsMessage returns the Message rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsMessage(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Message, error) {
+	var match []predicate.Message
+	if len(ids) > 0 {
+		match = append(match, message.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMessage(ctx, cfg, entreactive.LoadRows, message.Or(match...))
+}
+
+// reactiveRefsChangedMessage sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Message, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newMessageMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Message, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffMessage(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, rows, []string{changed}, nil)
+}
+
+// reactiveRefsNotification returns the Notification rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsNotification(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Notification, error) {
+	var match []predicate.Notification
+	if len(ids) > 0 {
+		match = append(match, notification.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadNotification(ctx, cfg, entreactive.LoadRows, notification.Or(match...))
+}
+
+// reactiveRefsChangedNotification sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedNotification(ctx context.Context, cfg config, before []*Notification, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newNotificationMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Notification, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffNotification(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, rows, []string{changed}, nil)
 }

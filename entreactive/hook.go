@@ -17,87 +17,140 @@ import (
 // send nothing. It never fails a mutation that succeeded: problems with the
 // events are reported, not returned.
 func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
-	return ent.MutateFunc(func(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
-		rm, ok := mut.(Mutation[T])
+	return &mutator[T]{mixin: m, next: next}
+}
+
+// mutator is what the mixin's hook returns. It is a type of its own, not a
+// MutateFunc, so that NotifyUpdated can find the rules of a schema among
+// its hooks.
+type mutator[T any] struct {
+	mixin reactiveMixin[T]
+	next  ent.Mutator
+}
+
+// Mutate runs the mutation and schedules its events.
+func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
+	m, next := mu.mixin, mu.next
+	rm, ok := mut.(Mutation[T])
+	if !ok {
+		return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
+	}
+	glue := rm.Reactive()
+	st := glue.Statement()
+	emitter := glue.Emitter()
+	if emitter == nil || !st.claim() {
+		return next.Mutate(ctx, mut)
+	}
+	op := st.Op
+	action := actionOf(op)
+	target := m.rules.target(action)
+	if target == nil && (action != ActionCreate || m.rules.update == nil) {
+		return next.Mutate(ctx, mut)
+	}
+	st.Ctx = ctx
+	st.Load = m.load(op)
+	v, err := next.Mutate(ctx, mut)
+	if err != nil {
+		return v, err
+	}
+	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
+	if st.Err != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", st.Err))
+		return v, nil
+	}
+
+	switch {
+	case op.Is(ent.OpCreate):
+		row, ok := v.(T)
 		if !ok {
-			return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
-		}
-		glue := rm.Reactive()
-		st := glue.Statement()
-		emitter := glue.Emitter()
-		if emitter == nil || !st.claim() {
-			return next.Mutate(ctx, mut)
-		}
-		op := st.Op
-		action := actionOf(op)
-		target := m.rules.target(action)
-		if target == nil && (action != ActionCreate || m.rules.update == nil) {
-			return next.Mutate(ctx, mut)
-		}
-		st.Ctx = ctx
-		st.Load = m.load(op)
-		v, err := next.Mutate(ctx, mut)
-		if err != nil {
-			return v, err
-		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
-		if st.Err != nil {
-			s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", st.Err))
+			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
 			return v, nil
 		}
+		if st.Upsert {
+			m.scheduleUpsert(ctx, s, row)
+			return v, nil
+		}
+		s.one[0] = row
+		s.rows = s.one[:]
+	case op.Is(ent.OpUpdateOne):
+		row, ok := v.(T)
+		if !ok {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
+			return v, nil
+		}
+		s.one[0] = row
+		s.rows = s.one[:]
+		if m.rules.previous && len(st.Before) == 1 {
+			s.prev[0] = st.Before[0]
+			s.previous = s.prev[:]
+		}
+	case op.Is(ent.OpUpdate):
+		if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
+			return v, nil
+		}
+		if m.rules.previous {
+			s.previous = previousOf(glue, st.Before, s.rows)
+		}
+	case op.Is(ent.OpDelete | ent.OpDeleteOne):
+		if n, ok := v.(int); ok && n == 0 {
+			return v, nil
+		}
+		s.rows = st.Before
+	}
+	if action == ActionUpdate {
+		var onlySensitive bool
+		s.changed, onlySensitive = glue.Changed()
+		if onlySensitive && !m.rules.sensitive {
+			return v, nil
+		}
+	}
+	if len(s.rows) > 0 {
+		glue.Schedule(func() { s.emit(ctx) })
+	}
+	return v, nil
+}
 
-		switch {
-		case op.Is(ent.OpCreate):
-			row, ok := v.(T)
-			if !ok {
-				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
-				return v, nil
-			}
-			if st.Upsert {
-				m.scheduleUpsert(ctx, s, row)
-				return v, nil
-			}
-			s.one[0] = row
-			s.rows = s.one[:]
-		case op.Is(ent.OpUpdateOne):
-			row, ok := v.(T)
-			if !ok {
-				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
-				return v, nil
-			}
-			s.one[0] = row
-			s.rows = s.one[:]
-			if m.rules.previous && len(st.Before) == 1 {
-				s.prev[0] = st.Before[0]
-				s.previous = s.prev[:]
-			}
-		case op.Is(ent.OpUpdate):
-			if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
-				s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
-				return v, nil
-			}
-			if m.rules.previous {
-				s.previous = previousOf(glue, st.Before, s.rows)
-			}
-		case op.Is(ent.OpDelete | ent.OpDeleteOne):
-			if n, ok := v.(int); ok && n == 0 {
-				return v, nil
-			}
-			s.rows = st.Before
+// NotifyUpdated sends an update of each of rows, with changed as the
+// changed fields, to the update target function of the schema whose hooks
+// are given (its reactive mixin's hook is found among them). The generated
+// code calls it for the rows whose foreign key a mutation of another schema
+// changed, e.g. team.Update().AddTaskIDs(...) for tasks; loadErr, when not
+// nil, is the error of loading them, reported as a lost event.
+//
+// The hooks are found by building each one's mutator, which runs none of
+// them.
+func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], rows []T, changed []string, loadErr error) {
+	emitter := glue.Emitter()
+	if emitter == nil {
+		return
+	}
+	for _, h := range hooks {
+		mu, ok := h(nopMutator{}).(*mutator[T])
+		if !ok {
+			continue
 		}
-		if action == ActionUpdate {
-			var onlySensitive bool
-			s.changed, onlySensitive = glue.Changed()
-			if onlySensitive && !m.rules.sensitive {
-				return v, nil
-			}
+		target := mu.mixin.rules.update
+		if target == nil {
+			return
 		}
-		if len(s.rows) > 0 {
+		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: target, changed: changed, rows: rows}
+		if loadErr != nil {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
+			return
+		}
+		if len(rows) > 0 {
 			glue.Schedule(func() { s.emit(ctx) })
 		}
-		return v, nil
-	})
+		return
+	}
 }
+
+// nopMutator is the next mutator of hooks built only to be recognised.
+type nopMutator struct{}
+
+// Mutate does nothing.
+func (nopMutator) Mutate(context.Context, ent.Mutation) (ent.Value, error) { return nil, nil }
 
 // load returns what the statement code of op loads before it runs.
 func (m reactiveMixin[T]) load(op ent.Op) Load {

@@ -16,6 +16,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/internal/ent/team"
 )
 
 // The tests in this file run on the test schemas Task and Memo, which use
@@ -435,6 +436,54 @@ func TestUpdateOfSensitiveFieldsOnlySendsNothing(t *testing.T) {
 		tr.client.Memo.UpdateOne(m).SetSecret("hunter3").SetText("memo 2").ExecX(ctx)
 		if got := tr.rec.Events(); len(got) != 1 || !slices.Equal(got[0].Changed, []string{memo.FieldText}) {
 			t.Errorf("an update of the secret and the text sent %s, want one with changed [text]", describe(got))
+		}
+	})
+}
+
+func TestEdgeChangedFromTheOtherSideUpdatesTheRowsWhoseKeyChanged(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		a, b, d := tr.task(t, "a"), tr.task(t, "b"), tr.task(t, "d")
+		other := c.Team.Create().SetName("other").SaveX(ctx)
+		changedTeam := []string{task.FieldTeamID}
+
+		c.Team.UpdateOne(tr.team).AddTaskIDs(a.ID, b.ID).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changedTeam},
+			taskEvent{entreactive.ActionUpdate, b.ID, "b", changedTeam})
+		if got := tr.rec.Events()[0].Data.(*testent.Task).TeamID; got == nil || *got != tr.team.ID {
+			t.Errorf("team_id = %v, want %d", got, tr.team.ID)
+		}
+		tr.rec.Reset()
+
+		// A team update that leaves its edge alone changes no task.
+		c.Team.Update().Where(team.ID(tr.team.ID)).SetName("renamed").ExecX(ctx)
+		if got := tr.rec.Events(); len(got) != 0 {
+			t.Errorf("no key changed, yet %s", describe(got))
+		}
+
+		c.Team.UpdateOne(tr.team).RemoveTaskIDs(a.ID).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, a.ID, "a", changedTeam})
+		tr.rec.Reset()
+
+		c.Team.Create().SetName("new").AddTaskIDs(d.ID).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, d.ID, "d", changedTeam})
+		tr.rec.Reset()
+
+		c.Team.UpdateOne(other).AddTaskIDs(a.ID).ExecX(ctx)
+		c.Team.Update().Where(team.ID(tr.team.ID)).ClearTasks().ExecX(ctx)
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changedTeam},
+			taskEvent{entreactive.ActionUpdate, b.ID, "b", changedTeam})
+		tr.rec.Reset()
+
+		// Deleting a team sets its tasks' key to NULL (ON DELETE SET NULL).
+		c.Team.DeleteOne(other).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, a.ID, "a", changedTeam})
+		if got := tr.rec.Events()[0].Data.(*testent.Task).TeamID; got != nil {
+			t.Errorf("team_id = %d after the team's delete, want null", *got)
 		}
 	})
 }

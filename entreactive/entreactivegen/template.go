@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -40,6 +41,7 @@ var templateFuncs = template.FuncMap{
 	"changedEdges":      changedEdges,
 	"uniqueIndexes":     uniqueIndexes,
 	"differs":           differs,
+	"refEdges":          refEdges,
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the
@@ -121,6 +123,38 @@ func differs(f *gen.Field, a, b string) string {
 		return fmt.Sprintf("%s != %s", x, y)
 	}
 	return fmt.Sprintf("!reflect.DeepEqual(%s, %s)", x, y)
+}
+
+// refEdge is an edge of a schema whose foreign key lives in the table of a
+// reactive schema: changing it from this side changes rows of the other.
+type refEdge struct {
+	// Edge is the edge of the mutated schema.
+	Edge *gen.Edge
+	// Target is the reactive schema whose table holds the foreign key.
+	Target *gen.Type
+	// Changed is the Go expression of the name the events list in changed:
+	// the foreign key's field, or its column when it has no field.
+	Changed string
+	// Field reports that the foreign key is a field of Target, so that only
+	// rows whose field changed are sent.
+	Field bool
+}
+
+// refEdges returns the edges of t whose foreign key lives in the table of a
+// reactive schema (O2M edges, and O2O edges that do not own the key).
+func refEdges(t *gen.Type) []refEdge {
+	var edges []refEdge
+	for _, e := range t.Edges {
+		if e.M2M() || e.OwnFK() || !isReactive(e.Type.Annotations) {
+			continue
+		}
+		r := refEdge{Edge: e, Target: e.Type, Changed: strconv.Quote(e.Rel.Column())}
+		if e.Ref != nil && e.Ref.Field() != nil {
+			r.Changed, r.Field = e.Type.Package()+"."+e.Ref.Field().Constant(), true
+		}
+		edges = append(edges, r)
+	}
+	return edges
 }
 
 // goComparable reports whether the Go values of field f compare with ==.

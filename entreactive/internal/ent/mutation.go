@@ -3752,6 +3752,7 @@ type TeamMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Team, error)
 	predicates    []predicate.Team
+	reactiveRefs  bool
 }
 
 var _ ent.Mutation = (*TeamMutation)(nil)

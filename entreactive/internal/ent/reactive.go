@@ -16,6 +16,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/internal/ent/team"
 )
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -39,6 +40,7 @@ func Emitter(e entreactive.Emitter) Option {
 		c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
 		c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
 		c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
+		c.hooks.Team = append([]Hook{reactiveTeamRefs}, c.hooks.Team...)
 	}
 }
 
@@ -830,4 +832,250 @@ func (r taskReactive) Schedule(emit func()) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// reactiveTeamRefs is a hook of Team mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of Team (tasks):
+// the rows it adds or removes, and the rows pointing to the Team rows it
+// clears the edge of or deletes.
+func reactiveTeamRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TeamMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.TasksCleared() {
+			owners0 = reactiveTeamOwners(mm)
+		}
+		ids0 := mm.TasksIDs()
+		ids0 = append(ids0, mm.RemovedTasksIDs()...)
+		before0, err0 := reactiveRefsTask(ctx, mm.config, ids0, team.TasksColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedTask(ctx, mm.config, before0, err0, task.FieldTeamID, true)
+		return v, nil
+	})
+}
+
+// reactiveTeamOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveTeamOwners(m *TeamMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], team.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(team.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(team.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveRefsItem returns the Item rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsItem(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Item, error) {
+	var match []predicate.Item
+	if len(ids) > 0 {
+		match = append(match, item.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadItem(ctx, cfg, entreactive.LoadRows, item.Or(match...))
+}
+
+// reactiveRefsChangedItem sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedItem(ctx context.Context, cfg config, before []*Item, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newItemMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Item, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffItem(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, rows, []string{changed}, nil)
+}
+
+// reactiveRefsMemo returns the Memo rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsMemo(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Memo, error) {
+	var match []predicate.Memo
+	if len(ids) > 0 {
+		match = append(match, memo.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMemo(ctx, cfg, entreactive.LoadRows, memo.Or(match...))
+}
+
+// reactiveRefsChangedMemo sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedMemo(ctx context.Context, cfg config, before []*Memo, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newMemoMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Memo, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffMemo(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, rows, []string{changed}, nil)
+}
+
+// reactiveRefsTag returns the Tag rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsTag(ctx context.Context, cfg config, ids []string, column string, owners func(*sql.Selector) *sql.Selector) ([]*Tag, error) {
+	var match []predicate.Tag
+	if len(ids) > 0 {
+		match = append(match, tag.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTag(ctx, cfg, entreactive.LoadRows, tag.Or(match...))
+}
+
+// reactiveRefsChangedTag sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedTag(ctx context.Context, cfg config, before []*Tag, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newTagMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[string]*Tag, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffTag(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, rows, []string{changed}, nil)
+}
+
+// reactiveRefsTask returns the Task rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsTask(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Task, error) {
+	var match []predicate.Task
+	if len(ids) > 0 {
+		match = append(match, task.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(match...))
+}
+
+// reactiveRefsChangedTask sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newTaskMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Task, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffTask(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, rows, []string{changed}, nil)
 }
