@@ -214,6 +214,41 @@ func TestBulkUpsertSendsOneEventPerChangedRow(t *testing.T) {
 	})
 }
 
+func TestBulkUpsertThatSkipsRowsSendsTheInsertedOnesWithTheirIDs(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		kept := c.Task.Create().SetKey("kept").SetText("kept").SaveX(ctx)
+		tr.rec.Reset()
+
+		bulk := func(keys ...string) *testent.TaskUpsertBulk {
+			builders := make([]*testent.TaskCreate, len(keys))
+			for i, k := range keys {
+				builders[i] = c.Task.Create().SetKey(k).SetText("new " + k)
+			}
+			return c.Task.CreateBulk(builders...).OnConflictColumns(task.FieldKey)
+		}
+		// The skipped row comes first: ent's ids of the inserted rows are
+		// shifted (RETURNING) or guessed (LAST_INSERT_ID); the events are not.
+		bulk("kept", "a", "b").Ignore().ExecX(ctx)
+		if drv.Dialect() != dialect.MySQL {
+			bulk("kept", "c").DoNothing().ExecX(ctx)
+		}
+		var want []taskEvent
+		for _, row := range c.Task.Query().Where(task.KeyNEQ("kept")).Order(task.ByID()).AllX(viewer(t)) {
+			want = append(want, taskEvent{entreactive.ActionCreate, row.ID, row.Text, nil})
+		}
+		if len(want) < 2 {
+			t.Fatalf("%d rows inserted, want at least 2", len(want))
+		}
+		checkTasks(t, tr.rec.Events(), want...)
+		if got := c.Task.GetX(viewer(t), kept.ID).Text; got != "kept" {
+			t.Errorf("text = %q", got)
+		}
+	})
+}
+
 func TestPrivacyAndInterceptorsDoNotHideAffectedRows(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
 		tr := newTracker(t, drv)
