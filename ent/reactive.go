@@ -34,8 +34,12 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/ent/runtime" to the main package`)
 		}
 		c.emitter = e
-		c.hooks.Message = append([]Hook{reactiveMessageStart}, c.hooks.Message...)
-		c.hooks.Notification = append([]Hook{reactiveNotificationStart}, c.hooks.Notification...)
+		if entreactive.HooksBefore[*Message](message.Hooks[:]) {
+			c.hooks.Message = append([]Hook{reactiveMessageStart}, c.hooks.Message...)
+		}
+		if entreactive.HooksBefore[*Notification](notification.Hooks[:]) {
+			c.hooks.Notification = append([]Hook{reactiveNotificationStart}, c.hooks.Notification...)
+		}
 		c.hooks.Conversation = append([]Hook{reactiveConversationRefs}, c.hooks.Conversation...)
 	}
 }
@@ -149,8 +153,8 @@ func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entr
 }
 
 // reactiveMessageStart is the outermost hook of Message mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveMessageStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*MessageMutation)
@@ -325,8 +329,8 @@ func (r notificationReactive) Upserted(ctx context.Context, created *Notificatio
 }
 
 // reactiveNotificationStart is the outermost hook of Notification mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveNotificationStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*NotificationMutation)

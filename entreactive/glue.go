@@ -73,34 +73,37 @@ const (
 // Statement is the hook's record of one mutation while it runs. Every
 // generated mutation of a reactive schema holds one.
 //
-// The hook that the generated Emitter option adds to the client, outermost,
-// starts it with the operation the caller asked for, before any schema hook
-// can change it (ent's soft-delete mixin turns a delete into an update and
-// runs the mutation through the client again). The mixin's hook says what
-// to load. The generated statement code loads it right before the
-// statement runs: with the statement's final predicates (inner hooks
-// included), on the statement's driver (inside its transaction), and
-// without privacy rules or query interceptors, which filter what the app's
-// queries see but not what its statements change.
+// It starts with the operation the caller asked for. When a schema hook
+// runs before the reactive mixin's (a privacy policy, ent's soft-delete
+// mixin listed first), such a hook may change the operation before the
+// reactive hook sees it (the soft-delete mixin turns a delete into an
+// update and runs the mutation through the client again), so the Emitter
+// option adds a client hook, outermost, that starts the statement; otherwise
+// the reactive hook starts it. The reactive hook says what to load. The
+// generated statement code loads it right before the statement runs: with
+// the statement's final predicates (inner hooks included), on the
+// statement's driver (inside its transaction), and without privacy rules
+// or query interceptors, which filter what the app's queries see but not
+// what its statements change.
 //
 // Applications do not use it.
 type Statement[T any] struct {
-	// Op is the operation the caller asked for; zero when the client has no
-	// emitter.
+	// Op is the operation the caller asked for; zero before the statement
+	// starts.
 	Op ent.Op
 	// Load is what the statement code loads before it runs.
 	Load Load
+	// Upsert is set by the statement code of an insert with ON CONFLICT.
+	Upsert bool
+	// claimed is set by the outermost run of the mixin's hook.
+	claimed bool
 	// Ctx is the mutation's context, for the statement code that has none
 	// (the create spec, where an upsert shows).
 	Ctx context.Context
-	// Upsert is set by the statement code of an insert with ON CONFLICT.
-	Upsert bool
 	// Before holds the rows loaded before the statement ran.
 	Before []T
 	// Err is the error of loading them.
 	Err error
-	// claimed is set by the outermost run of the mixin's hook.
-	claimed bool
 }
 
 // Start records op as the operation the caller asked for. It returns false
@@ -118,13 +121,26 @@ func (s *Statement[T]) Start(op ent.Op) bool {
 func (s *Statement[T]) Reset() { *s = Statement[T]{} }
 
 // claim reports whether the calling run of the mixin's hook is the one that
-// reports the mutation: the statement was started (the client has an
-// emitter) and no outer run of the hook claimed it.
+// reports the mutation: no outer run of the hook claimed it.
 func (s *Statement[T]) claim() bool {
-	if s.Op == 0 || s.claimed {
+	if s.claimed {
 		return false
 	}
 	s.claimed = true
+	return true
+}
+
+// HooksBefore reports whether a schema hook runs before the reactive
+// mixin's hook among hooks, the hooks of a schema. The generated Emitter
+// option then adds the client hook that starts the Statement of the
+// schema's mutations. The hooks are found by building each one's mutator,
+// which runs none of them.
+func HooksBefore[T any](hooks []ent.Hook) bool {
+	for i, h := range hooks {
+		if _, ok := h(nopMutator{}).(*mutator[T]); ok {
+			return i > 0
+		}
+	}
 	return true
 }
 

@@ -36,10 +36,17 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
 	}
 	glue := rm.Reactive()
-	st := glue.Statement()
 	emitter := glue.Emitter()
-	if emitter == nil || !st.claim() {
+	if emitter == nil {
 		return next.Mutate(ctx, mut)
+	}
+	st := glue.Statement()
+	started := st.Start(mut.Op())
+	if !st.claim() {
+		return next.Mutate(ctx, mut)
+	}
+	if started {
+		defer st.Reset()
 	}
 	op := st.Op
 	action := actionOf(op)

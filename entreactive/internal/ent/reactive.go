@@ -36,10 +36,18 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/entreactive/internal/ent/runtime" to the main package`)
 		}
 		c.emitter = e
-		c.hooks.Item = append([]Hook{reactiveItemStart}, c.hooks.Item...)
-		c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
-		c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
-		c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
+		if entreactive.HooksBefore[*Item](item.Hooks[:]) {
+			c.hooks.Item = append([]Hook{reactiveItemStart}, c.hooks.Item...)
+		}
+		if entreactive.HooksBefore[*Memo](memo.Hooks[:]) {
+			c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
+		}
+		if entreactive.HooksBefore[*Tag](tag.Hooks[:]) {
+			c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
+		}
+		if entreactive.HooksBefore[*Task](task.Hooks[:]) {
+			c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
+		}
 		c.hooks.Team = append([]Hook{reactiveTeamRefs}, c.hooks.Team...)
 	}
 }
@@ -172,8 +180,8 @@ func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactiv
 }
 
 // reactiveItemStart is the outermost hook of Item mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveItemStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*ItemMutation)
@@ -361,8 +369,8 @@ func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactiv
 }
 
 // reactiveMemoStart is the outermost hook of Memo mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveMemoStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*MemoMutation)
@@ -528,8 +536,8 @@ func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.
 }
 
 // reactiveTagStart is the outermost hook of Tag mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveTagStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*TagMutation)
@@ -723,8 +731,8 @@ func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactiv
 }
 
 // reactiveTaskStart is the outermost hook of Task mutations, added by the
-// Emitter option: it records the operation the caller asked for before any
-// schema hook can change it.
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
 func reactiveTaskStart(next Mutator) Mutator {
 	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 		mm, ok := m.(*TaskMutation)
