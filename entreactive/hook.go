@@ -88,8 +88,7 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		s.one[0] = row
 		s.rows = s.one[:]
 		if m.rules.previous && len(st.Before) == 1 {
-			s.prev[0] = st.Before[0]
-			s.previous = s.prev[:]
+			s.previous = []any{st.Before[0]}
 		}
 	case op.Is(ent.OpUpdate):
 		if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
@@ -107,7 +106,7 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	}
 	if action == ActionUpdate {
 		var onlySensitive bool
-		s.changed, onlySensitive = glue.Changed()
+		s.upd.changed, onlySensitive = glue.Changed()
 		if onlySensitive && !m.rules.sensitive {
 			return v, nil
 		}
@@ -141,7 +140,8 @@ func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], r
 		if target == nil {
 			return
 		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: target, changed: changed, rows: rows}
+		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: target, rows: rows}
+		s.upd.changed = changed
 		if loadErr != nil {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
 			return
@@ -194,12 +194,12 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		if target == nil {
 			continue
 		}
-		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: c.Action, target: target, changed: c.Changed}
+		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: c.Action, target: target}
+		cs.upd.changed = c.Changed
 		cs.one[0] = c.Row
 		cs.rows = cs.one[:]
 		if c.Action == ActionUpdate && m.rules.previous {
-			cs.prev[0] = c.Previous
-			cs.previous = cs.prev[:]
+			cs.previous = []any{c.Previous}
 		}
 		senders = append(senders, cs)
 	}
@@ -232,8 +232,13 @@ func previousOf[T any](glue Glue[T], before, after []T) []any {
 // ActionFromContext. It is context.WithoutCancel and context.WithValue in
 // one allocation.
 type emitContext struct {
-	parent   context.Context
-	action   Action
+	parent context.Context
+	action Action
+	update *updateContext // nil but for updates
+}
+
+// updateContext is what the context of an update's target function adds.
+type updateContext struct {
 	changed  []string
 	previous any // the row before the update, when the rules load it
 }
@@ -253,12 +258,15 @@ func (c *emitContext) Value(key any) any {
 	switch key {
 	case actionKey{}:
 	case changedKey{}:
-		if c.action != ActionUpdate {
+		if c.update == nil {
 			return nil
 		}
-		return c.changed
+		return c.update.changed
 	case previousKey{}:
-		return c.previous
+		if c.update == nil {
+			return nil
+		}
+		return c.update.previous
 	default:
 		return c.parent.Value(key)
 	}
@@ -291,28 +299,30 @@ type sender[T any] struct {
 	emitter  Emitter
 	action   Action
 	target   TargetFunc[T]
-	changed  []string
 	rows     []T
-	previous []any       // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
-	one      [1]T        // backs rows for single-row mutations
-	prev     [1]any      // backs previous for single-row mutations
-	ctx      emitContext // the context of emit, allocated with the sender
+	previous []any         // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
+	one      [1]T          // backs rows for single-row mutations
+	upd      updateContext // changed fields, for updates
+	ctx      emitContext   // the context of emit, allocated with the sender
 }
 
 // emit sends one event per row, in order. It runs after the commit; the
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
 func (s *sender[T]) emit(ctx context.Context) {
-	s.ctx = emitContext{parent: ctx, action: s.action, changed: s.changed}
+	s.ctx = emitContext{parent: ctx, action: s.action}
+	if s.action == ActionUpdate {
+		s.ctx.update = &s.upd
+	}
 	now := time.Now()
 	for i, row := range s.rows {
 		if s.previous == nil {
 			s.emitRow(&s.ctx, now, row)
 			continue
 		}
-		rowCtx := s.ctx // each row its own previous row, even for an emitter that keeps ctx
-		rowCtx.previous = s.previous[i]
-		s.emitRow(&rowCtx, now, row)
+		// Each row its own previous row, even for an emitter that keeps ctx.
+		upd := &updateContext{changed: s.upd.changed, previous: s.previous[i]}
+		s.emitRow(&emitContext{parent: ctx, action: s.action, update: upd}, now, row)
 	}
 }
 
@@ -338,7 +348,7 @@ func (s *sender[T]) emitRow(ctx context.Context, now time.Time, row T) {
 		Model:     s.glue.Model(),
 		ID:        id,
 		Data:      data,
-		Changed:   s.changed,
+		Changed:   s.upd.changed,
 		Timestamp: now,
 	}
 	if err := s.emitter.Emit(ctx, to, ev); err != nil {
