@@ -187,6 +187,38 @@ func TestUpsertOneSendsWhatTheDatabaseDid(t *testing.T) {
 	})
 }
 
+func TestUpsertConflictingOnAnotherUniqueKey(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		x := c.Task.Create().SetKey("x").SetSlug("s").SetText("x").SaveX(ctx)
+		tr.rec.Reset()
+
+		// The conflict target is key, but the row conflicts on slug.
+		err := c.Task.Create().SetKey("y").SetSlug("s").SetText("via slug").
+			OnConflictColumns(task.FieldKey).UpdateNewValues().Exec(ctx)
+		if drv.Dialect() != dialect.MySQL {
+			// ON CONFLICT (key) does not cover slug: the insert fails.
+			if !testent.IsConstraintError(err) {
+				t.Fatalf("err = %v, want a constraint error", err)
+			}
+			if got := tr.rec.Events(); len(got) != 0 {
+				t.Errorf("a failed upsert sent %s", describe(got))
+			}
+			return
+		}
+		// ON DUPLICATE KEY UPDATE considers every unique key: x is updated.
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, x.ID, "via slug", nil})
+		if got := tr.rec.Events()[0].Data.(*testent.Task).Key; got != "y" {
+			t.Errorf("key = %q, want the new y", got)
+		}
+	})
+}
+
 func TestBulkUpsertSendsOneEventPerChangedRow(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
 		tr := newTracker(t, drv)

@@ -2579,6 +2579,7 @@ type TaskMutation struct {
 	update_time     *time.Time
 	delete_time     *time.Time
 	key             *string
+	slug            *string
 	text            *string
 	_done           *bool
 	secret          *string
@@ -2854,6 +2855,55 @@ func (m *TaskMutation) OldKey(ctx context.Context) (v string, err error) {
 // ResetKey resets all changes to the "key" field.
 func (m *TaskMutation) ResetKey() {
 	m.key = nil
+}
+
+// SetSlug sets the "slug" field.
+func (m *TaskMutation) SetSlug(s string) {
+	m.slug = &s
+}
+
+// Slug returns the value of the "slug" field in the mutation.
+func (m *TaskMutation) Slug() (r string, exists bool) {
+	v := m.slug
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlug returns the old "slug" field's value of the Task entity.
+// If the Task object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskMutation) OldSlug(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlug is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlug requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlug: %w", err)
+	}
+	return oldValue.Slug, nil
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (m *TaskMutation) ClearSlug() {
+	m.slug = nil
+	m.clearedFields[task.FieldSlug] = struct{}{}
+}
+
+// SlugCleared returns if the "slug" field was cleared in this mutation.
+func (m *TaskMutation) SlugCleared() bool {
+	_, ok := m.clearedFields[task.FieldSlug]
+	return ok
+}
+
+// ResetSlug resets all changes to the "slug" field.
+func (m *TaskMutation) ResetSlug() {
+	m.slug = nil
+	delete(m.clearedFields, task.FieldSlug)
 }
 
 // SetText sets the "text" field.
@@ -3309,7 +3359,7 @@ func (m *TaskMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TaskMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.create_time != nil {
 		fields = append(fields, task.FieldCreateTime)
 	}
@@ -3321,6 +3371,9 @@ func (m *TaskMutation) Fields() []string {
 	}
 	if m.key != nil {
 		fields = append(fields, task.FieldKey)
+	}
+	if m.slug != nil {
+		fields = append(fields, task.FieldSlug)
 	}
 	if m.text != nil {
 		fields = append(fields, task.FieldText)
@@ -3359,6 +3412,8 @@ func (m *TaskMutation) Field(name string) (ent.Value, bool) {
 		return m.DeleteTime()
 	case task.FieldKey:
 		return m.Key()
+	case task.FieldSlug:
+		return m.Slug()
 	case task.FieldText:
 		return m.Text()
 	case task.FieldDone:
@@ -3390,6 +3445,8 @@ func (m *TaskMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldDeleteTime(ctx)
 	case task.FieldKey:
 		return m.OldKey(ctx)
+	case task.FieldSlug:
+		return m.OldSlug(ctx)
 	case task.FieldText:
 		return m.OldText(ctx)
 	case task.FieldDone:
@@ -3440,6 +3497,13 @@ func (m *TaskMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetKey(v)
+		return nil
+	case task.FieldSlug:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlug(v)
 		return nil
 	case task.FieldText:
 		v, ok := value.(string)
@@ -3538,6 +3602,9 @@ func (m *TaskMutation) ClearedFields() []string {
 	if m.FieldCleared(task.FieldDeleteTime) {
 		fields = append(fields, task.FieldDeleteTime)
 	}
+	if m.FieldCleared(task.FieldSlug) {
+		fields = append(fields, task.FieldSlug)
+	}
 	if m.FieldCleared(task.FieldSecret) {
 		fields = append(fields, task.FieldSecret)
 	}
@@ -3563,6 +3630,9 @@ func (m *TaskMutation) ClearField(name string) error {
 	switch name {
 	case task.FieldDeleteTime:
 		m.ClearDeleteTime()
+		return nil
+	case task.FieldSlug:
+		m.ClearSlug()
 		return nil
 	case task.FieldSecret:
 		m.ClearSecret()
@@ -3592,6 +3662,9 @@ func (m *TaskMutation) ResetField(name string) error {
 		return nil
 	case task.FieldKey:
 		m.ResetKey()
+		return nil
+	case task.FieldSlug:
+		m.ResetSlug()
 		return nil
 	case task.FieldText:
 		m.ResetText()

@@ -782,6 +782,9 @@ func reactiveKeysTask(m *TaskMutation) []predicate.Task {
 	if v, ok := m.Key(); ok {
 		keys = append(keys, predicate.Task(sql.FieldEQ(task.FieldKey, v)))
 	}
+	if v, ok := m.Slug(); ok {
+		keys = append(keys, predicate.Task(sql.FieldEQ(task.FieldSlug, v)))
+	}
 	return keys
 }
 
@@ -809,6 +812,9 @@ func reactiveDiffTask(a, b *Task) []string {
 	}
 	if a.Key != b.Key {
 		changed = append(changed, task.FieldKey)
+	}
+	if !entreactive.SamePointee(a.Slug, b.Slug) {
+		changed = append(changed, task.FieldSlug)
 	}
 	if a.Text != b.Text {
 		changed = append(changed, task.FieldText)

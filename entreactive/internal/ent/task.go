@@ -27,6 +27,8 @@ type Task struct {
 	DeleteTime time.Time `json:"delete_time,omitempty"`
 	// Key holds the value of the "key" field.
 	Key string `json:"key,omitempty"`
+	// Slug holds the value of the "slug" field.
+	Slug *string `json:"slug,omitempty"`
 	// Text holds the value of the "text" field.
 	Text string `json:"text,omitempty"`
 	// Done holds the value of the "done" field.
@@ -100,7 +102,7 @@ func (*Task) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case task.FieldID, task.FieldRevision, task.FieldAssigneeID, task.FieldTeamID:
 			values[i] = new(sql.NullInt64)
-		case task.FieldKey, task.FieldText, task.FieldSecret, task.FieldTenant:
+		case task.FieldKey, task.FieldSlug, task.FieldText, task.FieldSecret, task.FieldTenant:
 			values[i] = new(sql.NullString)
 		case task.FieldCreateTime, task.FieldUpdateTime, task.FieldDeleteTime:
 			values[i] = new(sql.NullTime)
@@ -148,6 +150,13 @@ func (_m *Task) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field key", values[i])
 			} else if value.Valid {
 				_m.Key = value.String
+			}
+		case task.FieldSlug:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field slug", values[i])
+			} else if value.Valid {
+				_m.Slug = new(string)
+				*_m.Slug = value.String
 			}
 		case task.FieldText:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -255,6 +264,11 @@ func (_m *Task) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("key=")
 	builder.WriteString(_m.Key)
+	builder.WriteString(", ")
+	if v := _m.Slug; v != nil {
+		builder.WriteString("slug=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("text=")
 	builder.WriteString(_m.Text)

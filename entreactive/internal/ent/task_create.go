@@ -74,6 +74,20 @@ func (_c *TaskCreate) SetKey(v string) *TaskCreate {
 	return _c
 }
 
+// SetSlug sets the "slug" field.
+func (_c *TaskCreate) SetSlug(v string) *TaskCreate {
+	_c.mutation.SetSlug(v)
+	return _c
+}
+
+// SetNillableSlug sets the "slug" field if the given value is not nil.
+func (_c *TaskCreate) SetNillableSlug(v *string) *TaskCreate {
+	if v != nil {
+		_c.SetSlug(*v)
+	}
+	return _c
+}
+
 // SetText sets the "text" field.
 func (_c *TaskCreate) SetText(v string) *TaskCreate {
 	_c.mutation.SetText(v)
@@ -343,6 +357,10 @@ func (_c *TaskCreate) createSpec() (*Task, *sqlgraph.CreateSpec) {
 		_spec.SetField(task.FieldKey, field.TypeString, value)
 		_node.Key = value
 	}
+	if value, ok := _c.mutation.Slug(); ok {
+		_spec.SetField(task.FieldSlug, field.TypeString, value)
+		_node.Slug = &value
+	}
 	if value, ok := _c.mutation.Text(); ok {
 		_spec.SetField(task.FieldText, field.TypeString, value)
 		_node.Text = value
@@ -504,6 +522,24 @@ func (u *TaskUpsert) SetKey(v string) *TaskUpsert {
 // UpdateKey sets the "key" field to the value that was provided on create.
 func (u *TaskUpsert) UpdateKey() *TaskUpsert {
 	u.SetExcluded(task.FieldKey)
+	return u
+}
+
+// SetSlug sets the "slug" field.
+func (u *TaskUpsert) SetSlug(v string) *TaskUpsert {
+	u.Set(task.FieldSlug, v)
+	return u
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *TaskUpsert) UpdateSlug() *TaskUpsert {
+	u.SetExcluded(task.FieldSlug)
+	return u
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (u *TaskUpsert) ClearSlug() *TaskUpsert {
+	u.SetNull(task.FieldSlug)
 	return u
 }
 
@@ -706,6 +742,27 @@ func (u *TaskUpsertOne) SetKey(v string) *TaskUpsertOne {
 func (u *TaskUpsertOne) UpdateKey() *TaskUpsertOne {
 	return u.Update(func(s *TaskUpsert) {
 		s.UpdateKey()
+	})
+}
+
+// SetSlug sets the "slug" field.
+func (u *TaskUpsertOne) SetSlug(v string) *TaskUpsertOne {
+	return u.Update(func(s *TaskUpsert) {
+		s.SetSlug(v)
+	})
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *TaskUpsertOne) UpdateSlug() *TaskUpsertOne {
+	return u.Update(func(s *TaskUpsert) {
+		s.UpdateSlug()
+	})
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (u *TaskUpsertOne) ClearSlug() *TaskUpsertOne {
+	return u.Update(func(s *TaskUpsert) {
+		s.ClearSlug()
 	})
 }
 
@@ -1105,6 +1162,27 @@ func (u *TaskUpsertBulk) SetKey(v string) *TaskUpsertBulk {
 func (u *TaskUpsertBulk) UpdateKey() *TaskUpsertBulk {
 	return u.Update(func(s *TaskUpsert) {
 		s.UpdateKey()
+	})
+}
+
+// SetSlug sets the "slug" field.
+func (u *TaskUpsertBulk) SetSlug(v string) *TaskUpsertBulk {
+	return u.Update(func(s *TaskUpsert) {
+		s.SetSlug(v)
+	})
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *TaskUpsertBulk) UpdateSlug() *TaskUpsertBulk {
+	return u.Update(func(s *TaskUpsert) {
+		s.UpdateSlug()
+	})
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (u *TaskUpsertBulk) ClearSlug() *TaskUpsertBulk {
+	return u.Update(func(s *TaskUpsert) {
+		s.ClearSlug()
 	})
 }
 

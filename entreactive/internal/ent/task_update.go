@@ -72,6 +72,26 @@ func (_u *TaskUpdate) SetNillableKey(v *string) *TaskUpdate {
 	return _u
 }
 
+// SetSlug sets the "slug" field.
+func (_u *TaskUpdate) SetSlug(v string) *TaskUpdate {
+	_u.mutation.SetSlug(v)
+	return _u
+}
+
+// SetNillableSlug sets the "slug" field if the given value is not nil.
+func (_u *TaskUpdate) SetNillableSlug(v *string) *TaskUpdate {
+	if v != nil {
+		_u.SetSlug(*v)
+	}
+	return _u
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (_u *TaskUpdate) ClearSlug() *TaskUpdate {
+	_u.mutation.ClearSlug()
+	return _u
+}
+
 // SetText sets the "text" field.
 func (_u *TaskUpdate) SetText(v string) *TaskUpdate {
 	_u.mutation.SetText(v)
@@ -334,6 +354,12 @@ func (_u *TaskUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Key(); ok {
 		_spec.SetField(task.FieldKey, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Slug(); ok {
+		_spec.SetField(task.FieldSlug, field.TypeString, value)
+	}
+	if _u.mutation.SlugCleared() {
+		_spec.ClearField(task.FieldSlug, field.TypeString)
+	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(task.FieldText, field.TypeString, value)
 	}
@@ -519,6 +545,26 @@ func (_u *TaskUpdateOne) SetNillableKey(v *string) *TaskUpdateOne {
 	if v != nil {
 		_u.SetKey(*v)
 	}
+	return _u
+}
+
+// SetSlug sets the "slug" field.
+func (_u *TaskUpdateOne) SetSlug(v string) *TaskUpdateOne {
+	_u.mutation.SetSlug(v)
+	return _u
+}
+
+// SetNillableSlug sets the "slug" field if the given value is not nil.
+func (_u *TaskUpdateOne) SetNillableSlug(v *string) *TaskUpdateOne {
+	if v != nil {
+		_u.SetSlug(*v)
+	}
+	return _u
+}
+
+// ClearSlug clears the value of the "slug" field.
+func (_u *TaskUpdateOne) ClearSlug() *TaskUpdateOne {
+	_u.mutation.ClearSlug()
 	return _u
 }
 
@@ -813,6 +859,12 @@ func (_u *TaskUpdateOne) sqlSave(ctx context.Context) (_node *Task, err error) {
 	}
 	if value, ok := _u.mutation.Key(); ok {
 		_spec.SetField(task.FieldKey, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Slug(); ok {
+		_spec.SetField(task.FieldSlug, field.TypeString, value)
+	}
+	if _u.mutation.SlugCleared() {
+		_spec.ClearField(task.FieldSlug, field.TypeString)
 	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(task.FieldText, field.TypeString, value)

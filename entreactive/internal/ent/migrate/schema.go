@@ -81,6 +81,7 @@ var (
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "delete_time", Type: field.TypeTime, Nullable: true},
 		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "slug", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "text", Type: field.TypeString, Default: ""},
 		{Name: "done", Type: field.TypeBool, Default: false},
 		{Name: "secret", Type: field.TypeString, Nullable: true},
@@ -97,13 +98,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tasks_users_assignee",
-				Columns:    []*schema.Column{TasksColumns[10]},
+				Columns:    []*schema.Column{TasksColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "tasks_teams_tasks",
-				Columns:    []*schema.Column{TasksColumns[11]},
+				Columns:    []*schema.Column{TasksColumns[12]},
 				RefColumns: []*schema.Column{TeamsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},

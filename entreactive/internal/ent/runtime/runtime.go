@@ -119,19 +119,19 @@ func init() {
 	// task.KeyValidator is a validator for the "key" field. It is called by the builders before save.
 	task.KeyValidator = taskDescKey.Validators[0].(func(string) error)
 	// taskDescText is the schema descriptor for text field.
-	taskDescText := taskFields[1].Descriptor()
+	taskDescText := taskFields[2].Descriptor()
 	// task.DefaultText holds the default value on creation for the text field.
 	task.DefaultText = taskDescText.Default.(string)
 	// taskDescDone is the schema descriptor for done field.
-	taskDescDone := taskFields[2].Descriptor()
+	taskDescDone := taskFields[3].Descriptor()
 	// task.DefaultDone holds the default value on creation for the done field.
 	task.DefaultDone = taskDescDone.Default.(bool)
 	// taskDescRevision is the schema descriptor for revision field.
-	taskDescRevision := taskFields[4].Descriptor()
+	taskDescRevision := taskFields[5].Descriptor()
 	// task.DefaultRevision holds the default value on creation for the revision field.
 	task.DefaultRevision = taskDescRevision.Default.(int)
 	// taskDescTenant is the schema descriptor for tenant field.
-	taskDescTenant := taskFields[5].Descriptor()
+	taskDescTenant := taskFields[6].Descriptor()
 	// task.DefaultTenant holds the default value on creation for the tenant field.
 	task.DefaultTenant = taskDescTenant.Default.(string)
 }

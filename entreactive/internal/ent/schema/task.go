@@ -29,6 +29,7 @@ func (Task) Mixin() []ent.Mixin {
 func (Task) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("key").Unique().NotEmpty(),
+		field.String("slug").Optional().Nillable().Unique(),
 		field.String("text").Default(""),
 		field.Bool("done").Default(false),
 		field.String("secret").Optional().Sensitive(),

@@ -23,6 +23,8 @@ const (
 	FieldDeleteTime = "delete_time"
 	// FieldKey holds the string denoting the key field in the database.
 	FieldKey = "key"
+	// FieldSlug holds the string denoting the slug field in the database.
+	FieldSlug = "slug"
 	// FieldText holds the string denoting the text field in the database.
 	FieldText = "text"
 	// FieldDone holds the string denoting the done field in the database.
@@ -73,6 +75,7 @@ var Columns = []string{
 	FieldUpdateTime,
 	FieldDeleteTime,
 	FieldKey,
+	FieldSlug,
 	FieldText,
 	FieldDone,
 	FieldSecret,
@@ -151,6 +154,11 @@ func ByDeleteTime(opts ...sql.OrderTermOption) OrderOption {
 // ByKey orders the results by the key field.
 func ByKey(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldKey, opts...).ToFunc()
+}
+
+// BySlug orders the results by the slug field.
+func BySlug(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSlug, opts...).ToFunc()
 }
 
 // ByText orders the results by the text field.
