@@ -2,7 +2,6 @@ package entreactive
 
 import (
 	"context"
-	"time"
 
 	"entgo.io/ent"
 )
@@ -51,110 +50,6 @@ type Glue[T any] interface {
 	// end of the transaction it belongs to, or at once outside of one. The
 	// rows of one CreateBulk statement are emitted together, in row order.
 	Schedule(emit func())
-}
-
-// Load says what the generated statement code loads right before the
-// statement runs.
-type Load uint8
-
-// What the statement code loads.
-const (
-	// LoadNone loads nothing.
-	LoadNone Load = iota
-	// LoadIDs loads the ids of the rows the statement matches (a bulk
-	// update, reloaded after).
-	LoadIDs
-	// LoadRows loads the whole rows the statement matches (a delete, an
-	// update whose rules want the previous rows), or, for an insert with ON
-	// CONFLICT, the rows it may update.
-	LoadRows
-)
-
-// Statement is the hook's record of one mutation while it runs. Every
-// generated mutation of a reactive schema holds one.
-//
-// It starts with the operation the caller asked for. When a schema hook
-// runs before the reactive mixin's (a privacy policy, ent's soft-delete
-// mixin listed first), such a hook may change the operation before the
-// reactive hook sees it (the soft-delete mixin turns a delete into an
-// update and runs the mutation through the client again), so the Emitter
-// option adds a client hook, outermost, that starts the statement; otherwise
-// the reactive hook starts it. The reactive hook says what to load. The
-// generated statement code loads it right before the statement runs: with
-// the statement's final predicates (inner hooks included), on the
-// statement's driver (inside its transaction), and without privacy rules
-// or query interceptors, which filter what the app's queries see but not
-// what its statements change.
-//
-// Applications do not use it.
-type Statement[T any] struct {
-	// Op is the operation the caller asked for; zero before the statement
-	// starts.
-	Op ent.Op
-	// Load is what the statement code loads before it runs.
-	Load Load
-	// Upsert is set by the statement code of an insert with ON CONFLICT.
-	Upsert bool
-	// claimed is set by the outermost run of the mixin's hook.
-	claimed bool
-	// Ctx is the mutation's context, for the statement code that has none
-	// (the create spec, where an upsert shows).
-	Ctx context.Context
-	// Before holds the rows loaded before the statement ran.
-	Before []T
-	// Err is the error of loading them.
-	Err error
-}
-
-// Start records op as the operation the caller asked for. It returns false
-// when the statement was already started: the mutation re-entered the
-// client (a hook ran it again), and the outer run reports it.
-func (s *Statement[T]) Start(op ent.Op) bool {
-	if s.Op != 0 {
-		return false
-	}
-	s.Op = op
-	return true
-}
-
-// Reset forgets the statement once the mutation returned to its caller.
-func (s *Statement[T]) Reset() { *s = Statement[T]{} }
-
-// claim reports whether the calling run of the mixin's hook is the one that
-// reports the mutation: no outer run of the hook claimed it.
-func (s *Statement[T]) claim() bool {
-	if s.claimed {
-		return false
-	}
-	s.claimed = true
-	return true
-}
-
-// HooksBefore reports whether a schema hook runs before the reactive
-// mixin's hook among hooks, the hooks of a schema. The generated Emitter
-// option then adds the client hook that starts the Statement of the
-// schema's mutations. The hooks are found by building each one's mutator,
-// which runs none of them.
-func HooksBefore[T any](hooks []ent.Hook) bool {
-	for i, h := range hooks {
-		if _, ok := h(nopMutator{}).(*mutator[T]); ok {
-			return i > 0
-		}
-	}
-	return true
-}
-
-// Change is what an upsert did to one row.
-type Change[T any] struct {
-	// Action is ActionCreate for an inserted row, ActionUpdate for a row a
-	// conflict updated.
-	Action Action
-	// Row is the row as stored.
-	Row T
-	// Previous is the row before an update.
-	Previous T
-	// Changed lists the fields an update changed, Sensitive fields left out.
-	Changed []string
 }
 
 // Batch gathers the emit functions of the rows of one CreateBulk statement.
@@ -218,22 +113,4 @@ func AfterCommit(ctx context.Context, commit func(context.Context) error, emit f
 		q.emits[i]()
 	}
 	return nil
-}
-
-// SameTime reports whether two optional times are both nil or the same
-// instant. The generated code compares rows with it.
-func SameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(*b)
-}
-
-// SamePointee reports whether two optional values are both nil or equal.
-// The generated code compares rows with it.
-func SamePointee[V comparable](a, b *V) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
