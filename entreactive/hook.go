@@ -87,6 +87,12 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		}
 		s.one[0] = row
 		s.rows = s.one[:]
+		if st.Partial {
+			if s.rows, err = glue.Reload(ctx, s.rows); err != nil {
+				s.fail(ctx, glue.ID(row), fmt.Errorf("entreactive: reload updated row: %w", err))
+				return v, nil
+			}
+		}
 		if m.rules.previous && len(st.Before) == 1 {
 			s.previous = []any{st.Before[0]}
 		}

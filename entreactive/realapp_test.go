@@ -554,3 +554,19 @@ func TestEdgeChangedFromTheOtherSideUpdatesTheRowsWhoseKeyChanged(t *testing.T) 
 		}
 	})
 }
+
+func TestUpdateOneThatSelectsSomeFieldsSendsTheWholeRow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		a := tr.task(t, "a")
+
+		got := tr.client.Task.UpdateOne(a).SetText("b").Select(task.FieldText).SaveX(t.Context())
+		if got.Key != "" {
+			t.Fatalf("ent returned key %q for a Select of text: the test needs a partial row", got.Key)
+		}
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, a.ID, "b", nil})
+		if row := tr.rec.Events()[0].Data.(*testent.Task); row.Key != a.Key || row.Revision != 1 {
+			t.Errorf("event row = %+v, want the whole row (key %q, revision 1)", row, a.Key)
+		}
+	})
+}

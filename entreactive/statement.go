@@ -49,6 +49,9 @@ type Statement[T any] struct {
 	Load Load
 	// Upsert is set by the statement code of an insert with ON CONFLICT.
 	Upsert bool
+	// Partial is set by the statement code of an UpdateOne that selects
+	// some fields only: the row it returns is reloaded whole.
+	Partial bool
 	// claimed is set by the outermost run of the mixin's hook.
 	claimed bool
 	// Ctx is the mutation's context, for the statement code that has none

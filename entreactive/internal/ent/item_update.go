@@ -390,6 +390,7 @@ func (_u *ItemUpdateOne) sqlSave(ctx context.Context) (_node *Item, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
+	_u.mutation.reactive.Partial = len(_u.fields) > 0
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], item.ID(id))

@@ -337,6 +337,7 @@ func (_u *MemoUpdateOne) sqlSave(ctx context.Context) (_node *Memo, err error) {
 	if _u.mutation.SecretCleared() {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
+	_u.mutation.reactive.Partial = len(_u.fields) > 0
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], memo.ID(id))
