@@ -61,21 +61,29 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		return v, err
 	}
 	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
+	m.schedule(ctx, s, st, v)
+	return v, nil
+}
+
+// schedule collects the rows of a statement that succeeded, v being what
+// it returned, and schedules their events with s.
+func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statement[T], v ent.Value) {
 	if st.Err != nil {
 		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", st.Err))
-		return v, nil
+		return
 	}
-
+	glue, op := s.glue, st.Op
+	var err error
 	switch {
 	case op.Is(ent.OpCreate):
 		row, ok := v.(T)
 		if !ok {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
-			return v, nil
+			return
 		}
 		if st.Upsert {
 			m.scheduleUpsert(ctx, s, row)
-			return v, nil
+			return
 		}
 		s.one[0] = row
 		s.rows = s.one[:]
@@ -83,14 +91,14 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		row, ok := v.(T)
 		if !ok {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
-			return v, nil
+			return
 		}
 		s.one[0] = row
 		s.rows = s.one[:]
 		if st.Partial {
 			if s.rows, err = glue.Reload(ctx, s.rows); err != nil {
 				s.fail(ctx, glue.ID(row), fmt.Errorf("entreactive: reload updated row: %w", err))
-				return v, nil
+				return
 			}
 		}
 		if m.rules.previous && len(st.Before) == 1 {
@@ -99,28 +107,27 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	case op.Is(ent.OpUpdate):
 		if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
-			return v, nil
+			return
 		}
 		if m.rules.previous {
 			s.previous = previousOf(glue, st.Before, s.rows)
 		}
 	case op.Is(ent.OpDelete | ent.OpDeleteOne):
 		if n, ok := v.(int); ok && n == 0 {
-			return v, nil
+			return
 		}
 		s.rows = st.Before
 	}
-	if action == ActionUpdate {
+	if s.action == ActionUpdate {
 		var onlySensitive bool
 		s.upd.changed, onlySensitive = glue.Changed()
 		if onlySensitive && !m.rules.sensitive {
-			return v, nil
+			return
 		}
 	}
 	if len(s.rows) > 0 {
 		glue.Schedule(func() { s.emit(ctx) })
 	}
-	return v, nil
 }
 
 // NotifyUpdated sends an update of each of rows, with changed as the
