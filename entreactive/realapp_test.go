@@ -2,8 +2,10 @@ package entreactive_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,32 +97,11 @@ func checkTasks(t *testing.T, got []entreactive.Event, want ...taskEvent) {
 
 // describe lists events for failure messages.
 func describe(events []entreactive.Event) string {
-	var s string
+	var b strings.Builder
 	for _, ev := range events {
-		s += string(ev.Action) + " " + ev.Model + " " + toString(ev.ID) + " changed=" + toString(ev.Changed) + "; "
+		fmt.Fprintf(&b, "%s %s %v changed=%v; ", ev.Action, ev.Model, ev.ID, ev.Changed)
 	}
-	return s
-}
-
-func toString(v any) string {
-	switch v := v.(type) {
-	case int:
-		return strconv.Itoa(v)
-	case []string:
-		return "[" + join(v) + "]"
-	}
-	return "?"
-}
-
-func join(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out
+	return b.String()
 }
 
 // sameSet reports whether a and b hold the same strings, in any order.
