@@ -43,7 +43,7 @@ func (_d *MessageDelete) ExecX(ctx context.Context) int {
 func (_d *MessageDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadMessage(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadMessage(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

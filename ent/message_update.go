@@ -298,7 +298,7 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadMessage(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadMessage(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -621,7 +621,7 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], message.ID(id))
-		st.Before, st.Err = reactiveLoadMessage(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadMessage(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Message{config: _u.config}

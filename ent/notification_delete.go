@@ -43,7 +43,7 @@ func (_d *NotificationDelete) ExecX(ctx context.Context) int {
 func (_d *NotificationDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(notification.Table, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadNotification(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadNotification(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -100,7 +100,7 @@ func (_u *NotificationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		_spec.SetField(notification.FieldMessage, field.TypeString, value)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadNotification(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadNotification(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -228,7 +228,7 @@ func (_u *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notificati
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], notification.ID(id))
-		st.Before, st.Err = reactiveLoadNotification(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadNotification(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Notification{config: _u.config}

@@ -121,6 +121,9 @@ func (r messageReactive) Reload(ctx context.Context, rows []*Message) ([]*Messag
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entreactive.Change[*Message], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysMessage(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -129,8 +132,8 @@ func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entr
 		// are found by their unique values.
 		match = append(match, message.ID(created.ID))
 	}
-	before := make(map[int]*Message, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[int]*Message, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, message.ID(row.ID))
 	}
@@ -297,6 +300,9 @@ func (r notificationReactive) Reload(ctx context.Context, rows []*Notification) 
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r notificationReactive) Upserted(ctx context.Context, created *Notification) ([]entreactive.Change[*Notification], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysNotification(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -305,8 +311,8 @@ func (r notificationReactive) Upserted(ctx context.Context, created *Notificatio
 		// are found by their unique values.
 		match = append(match, notification.ID(created.ID))
 	}
-	before := make(map[int]*Notification, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[int]*Notification, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, notification.ID(row.ID))
 	}

@@ -68,8 +68,8 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 // schedule collects the rows of a statement that succeeded, v being what
 // it returned, and schedules their events with s.
 func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statement[T], v ent.Value) {
-	if st.Err != nil {
-		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", st.Err))
+	if err := st.Err(); err != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", err))
 		return
 	}
 	glue, op := s.glue, st.Op
@@ -101,22 +101,22 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 				return
 			}
 		}
-		if m.rules.previous && len(st.Before) == 1 {
-			s.previous = []any{st.Before[0]}
+		if before := st.Before(); m.rules.previous && len(before) == 1 {
+			s.previous = []any{before[0]}
 		}
 	case op.Is(ent.OpUpdate):
-		if s.rows, err = glue.Reload(ctx, st.Before); err != nil {
+		if s.rows, err = glue.Reload(ctx, st.Before()); err != nil {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
 			return
 		}
 		if m.rules.previous {
-			s.previous = previousOf(glue, st.Before, s.rows)
+			s.previous = previousOf(glue, st.Before(), s.rows)
 		}
 	case op.Is(ent.OpDelete | ent.OpDeleteOne):
 		if n, ok := v.(int); ok && n == 0 {
 			return
 		}
-		s.rows = st.Before
+		s.rows = st.Before()
 	}
 	if s.action == ActionUpdate {
 		var onlySensitive bool

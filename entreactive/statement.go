@@ -57,10 +57,37 @@ type Statement[T any] struct {
 	// Ctx is the mutation's context, for the statement code that has none
 	// (the create spec, where an upsert shows).
 	Ctx context.Context
-	// Before holds the rows loaded before the statement ran.
-	Before []T
-	// Err is the error of loading them.
-	Err error
+	// loaded is what the statement code loaded, nil until it did: kept
+	// out of line, so that mutations that load nothing (creates) stay small.
+	loaded *loaded[T]
+}
+
+// loaded is what the statement code loaded before the statement ran.
+type loaded[T any] struct {
+	rows []T
+	err  error
+}
+
+// Loaded records what the statement code loaded before the statement ran:
+// the rows, or the error of loading them.
+func (s *Statement[T]) Loaded(rows []T, err error) {
+	s.loaded = &loaded[T]{rows: rows, err: err}
+}
+
+// Before returns the rows loaded before the statement ran.
+func (s *Statement[T]) Before() []T {
+	if s.loaded == nil {
+		return nil
+	}
+	return s.loaded.rows
+}
+
+// Err returns the error of loading the rows before the statement ran.
+func (s *Statement[T]) Err() error {
+	if s.loaded == nil {
+		return nil
+	}
+	return s.loaded.err
 }
 
 // Start records op as the operation the caller asked for. It returns false

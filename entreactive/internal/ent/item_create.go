@@ -171,7 +171,7 @@ func (_c *ItemCreate) createSpec() (*Item, *sqlgraph.CreateSpec) {
 	)
 	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
 		st.Upsert = true
-		st.Before, st.Err = reactiveConflictingItem(st.Ctx, _c.config, _c.mutation)
+		st.Loaded(reactiveConflictingItem(st.Ctx, _c.config, _c.mutation))
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -532,7 +532,7 @@ func (_c *ItemCreateBulk) Save(ctx context.Context) ([]*Item, error) {
 						for _, b := range _c.builders {
 							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
 								st.Upsert = true
-								st.Before, st.Err = reactiveConflictingItem(ctx, _c.config, b.mutation)
+								st.Loaded(reactiveConflictingItem(ctx, _c.config, b.mutation))
 							}
 						}
 					}

@@ -43,7 +43,7 @@ func (_d *ItemDelete) ExecX(ctx context.Context) int {
 func (_d *ItemDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(item.Table, sqlgraph.NewFieldSpec(item.FieldID, field.TypeInt))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadItem(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadItem(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -183,7 +183,7 @@ func (_u *ItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadItem(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -394,7 +394,7 @@ func (_u *ItemUpdateOne) sqlSave(ctx context.Context) (_node *Item, err error) {
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], item.ID(id))
-		st.Before, st.Err = reactiveLoadItem(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Item{config: _u.config}

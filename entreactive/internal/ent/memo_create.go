@@ -151,7 +151,7 @@ func (_c *MemoCreate) createSpec() (*Memo, *sqlgraph.CreateSpec) {
 	)
 	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
 		st.Upsert = true
-		st.Before, st.Err = reactiveConflictingMemo(st.Ctx, _c.config, _c.mutation)
+		st.Loaded(reactiveConflictingMemo(st.Ctx, _c.config, _c.mutation))
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -469,7 +469,7 @@ func (_c *MemoCreateBulk) Save(ctx context.Context) ([]*Memo, error) {
 						for _, b := range _c.builders {
 							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
 								st.Upsert = true
-								st.Before, st.Err = reactiveConflictingMemo(ctx, _c.config, b.mutation)
+								st.Loaded(reactiveConflictingMemo(ctx, _c.config, b.mutation))
 							}
 						}
 					}

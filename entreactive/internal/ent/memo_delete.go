@@ -43,7 +43,7 @@ func (_d *MemoDelete) ExecX(ctx context.Context) int {
 func (_d *MemoDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(memo.Table, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadMemo(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadMemo(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

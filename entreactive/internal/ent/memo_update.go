@@ -157,7 +157,7 @@ func (_u *MemoUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadMemo(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadMemo(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -341,7 +341,7 @@ func (_u *MemoUpdateOne) sqlSave(ctx context.Context) (_node *Memo, err error) {
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], memo.ID(id))
-		st.Before, st.Err = reactiveLoadMemo(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadMemo(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Memo{config: _u.config}

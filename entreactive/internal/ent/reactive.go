@@ -148,6 +148,9 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactive.Change[*Item], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysItem(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -156,8 +159,8 @@ func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactiv
 		// are found by their unique values.
 		match = append(match, item.ID(created.ID))
 	}
-	before := make(map[int]*Item, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[int]*Item, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, item.ID(row.ID))
 	}
@@ -337,6 +340,9 @@ func (r memoReactive) Reload(ctx context.Context, rows []*Memo) ([]*Memo, error)
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactive.Change[*Memo], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysMemo(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -345,8 +351,8 @@ func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactiv
 		// are found by their unique values.
 		match = append(match, memo.ID(created.ID))
 	}
-	before := make(map[int]*Memo, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[int]*Memo, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, memo.ID(row.ID))
 	}
@@ -504,6 +510,9 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.Change[*Tag], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysTag(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -512,8 +521,8 @@ func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.
 		// are found by their unique values.
 		match = append(match, tag.ID(created.ID))
 	}
-	before := make(map[string]*Tag, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[string]*Tag, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, tag.ID(row.ID))
 	}
@@ -699,6 +708,9 @@ func (r taskReactive) Reload(ctx context.Context, rows []*Task) ([]*Task, error)
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
 func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactive.Change[*Task], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
 	st := &r.m.reactive
 	match := reactiveKeysTask(r.m)
 	if r.m.reactiveBatch == nil || len(match) == 0 {
@@ -707,8 +719,8 @@ func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactiv
 		// are found by their unique values.
 		match = append(match, task.ID(created.ID))
 	}
-	before := make(map[int]*Task, len(st.Before))
-	for _, row := range st.Before {
+	before := make(map[int]*Task, len(st.Before()))
+	for _, row := range st.Before() {
 		before[row.ID] = row
 		match = append(match, task.ID(row.ID))
 	}

@@ -110,7 +110,7 @@ func (_c *TagCreate) createSpec() (*Tag, *sqlgraph.CreateSpec) {
 	)
 	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
 		st.Upsert = true
-		st.Before, st.Err = reactiveConflictingTag(st.Ctx, _c.config, _c.mutation)
+		st.Loaded(reactiveConflictingTag(st.Ctx, _c.config, _c.mutation))
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -328,7 +328,7 @@ func (_c *TagCreateBulk) Save(ctx context.Context) ([]*Tag, error) {
 						for _, b := range _c.builders {
 							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
 								st.Upsert = true
-								st.Before, st.Err = reactiveConflictingTag(ctx, _c.config, b.mutation)
+								st.Loaded(reactiveConflictingTag(ctx, _c.config, b.mutation))
 							}
 						}
 					}

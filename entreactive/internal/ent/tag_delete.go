@@ -43,7 +43,7 @@ func (_d *TagDelete) ExecX(ctx context.Context) int {
 func (_d *TagDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadTag(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadTag(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -87,7 +87,7 @@ func (_u *TagUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(tag.FieldName, field.TypeString, value)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadTag(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadTag(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -202,7 +202,7 @@ func (_u *TagUpdateOne) sqlSave(ctx context.Context) (_node *Tag, err error) {
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], tag.ID(id))
-		st.Before, st.Err = reactiveLoadTag(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadTag(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Tag{config: _u.config}

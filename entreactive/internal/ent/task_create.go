@@ -337,7 +337,7 @@ func (_c *TaskCreate) createSpec() (*Task, *sqlgraph.CreateSpec) {
 	)
 	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
 		st.Upsert = true
-		st.Before, st.Err = reactiveConflictingTask(st.Ctx, _c.config, _c.mutation)
+		st.Loaded(reactiveConflictingTask(st.Ctx, _c.config, _c.mutation))
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -968,7 +968,7 @@ func (_c *TaskCreateBulk) Save(ctx context.Context) ([]*Task, error) {
 						for _, b := range _c.builders {
 							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
 								st.Upsert = true
-								st.Before, st.Err = reactiveConflictingTask(ctx, _c.config, b.mutation)
+								st.Loaded(reactiveConflictingTask(ctx, _c.config, b.mutation))
 							}
 						}
 					}

@@ -43,7 +43,7 @@ func (_d *TaskDelete) ExecX(ctx context.Context) int {
 func (_d *TaskDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(task.Table, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
 	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadTask(ctx, _d.config, st.Load, _d.mutation.predicates...)
+		st.Loaded(reactiveLoadTask(ctx, _d.config, st.Load, _d.mutation.predicates...))
 	}
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -485,7 +485,7 @@ func (_u *TaskUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Before, st.Err = reactiveLoadTask(ctx, _u.config, st.Load, _u.mutation.predicates...)
+		st.Loaded(reactiveLoadTask(ctx, _u.config, st.Load, _u.mutation.predicates...))
 	}
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -994,7 +994,7 @@ func (_u *TaskUpdateOne) sqlSave(ctx context.Context) (_node *Task, err error) {
 	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
 		id, _ := _u.mutation.ID()
 		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], task.ID(id))
-		st.Before, st.Err = reactiveLoadTask(ctx, _u.config, st.Load, ps...)
+		st.Loaded(reactiveLoadTask(ctx, _u.config, st.Load, ps...))
 	}
 
 	_node = &Task{config: _u.config}
