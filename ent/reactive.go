@@ -497,12 +497,12 @@ func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Messa
 	}
 	glue := newMessageMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Message, len(before))
@@ -515,7 +515,7 @@ func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Messa
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsNotification returns the Notification rows whose foreign key column a
@@ -546,12 +546,12 @@ func reactiveRefsChangedNotification(ctx context.Context, cfg config, before []*
 	}
 	glue := newNotificationMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Notification, len(before))
@@ -564,5 +564,5 @@ func reactiveRefsChangedNotification(ctx context.Context, cfg config, before []*
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, before, rows, []string{changed}, nil)
 }

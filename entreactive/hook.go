@@ -130,16 +130,18 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 	}
 }
 
-// NotifyUpdated sends an update of each of rows, with changed as the
+// NotifyUpdated sends an update of each row of after, with changed as the
 // changed fields, to the update target function of the schema whose hooks
-// are given (its reactive mixin's hook is found among them). The generated
-// code calls it for the rows whose foreign key a mutation of another schema
-// changed, e.g. team.Update().AddTaskIDs(...) for tasks; loadErr, when not
-// nil, is the error of loading them, reported as a lost event.
+// are given (its reactive mixin's hook is found among them); before holds
+// the same rows as they were, for rules that load previous rows. The
+// generated code calls it for the rows whose foreign key a mutation of
+// another schema changed, e.g. team.Update().AddTaskIDs(...) for tasks;
+// loadErr, when not nil, is the error of loading them, reported as a lost
+// event.
 //
 // The hooks are found by building each one's mutator, which runs none of
 // them.
-func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], rows []T, changed []string, loadErr error) {
+func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], before, after []T, changed []string, loadErr error) {
 	emitter := glue.Emitter()
 	if emitter == nil {
 		return
@@ -149,17 +151,20 @@ func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], r
 		if !ok {
 			continue
 		}
-		target := mu.mixin.rules.update
-		if target == nil {
+		rules := mu.mixin.rules
+		if rules.update == nil {
 			return
 		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: target, rows: rows}
+		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: rules.update, rows: after}
 		s.upd.changed = changed
 		if loadErr != nil {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
 			return
 		}
-		if len(rows) > 0 {
+		if rules.previous {
+			s.previous = previousOf(glue, before, after)
+		}
+		if len(after) > 0 {
 			glue.Schedule(func() { s.emit(ctx) })
 		}
 		return

@@ -469,6 +469,29 @@ func TestTargetFunctionsSeePreviousRowAndChanges(t *testing.T) {
 	})
 }
 
+func TestUnassignedFromTheUserSideNotifiesTheOldAssignee(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		a := c.Task.Create().SetKey("a").SetText("a").SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		b := tr.task(t, "b")
+
+		// Only Previous knows alice: the task has no assignee any more.
+		c.User.UpdateOne(tr.alice).ClearTasks().ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, a.ID, "a", []string{task.FieldAssigneeID}})
+		if got := tr.rec.ToUser(tr.alice.ID); len(got) != 1 {
+			t.Errorf("old assignee got %s, want the update", describe(got))
+		}
+		tr.rec.Reset()
+
+		c.User.UpdateOne(tr.bob).AddTaskIDs(a.ID, b.ID).ExecX(ctx)
+		if got := tr.rec.ToUser(tr.bob.ID); len(got) != 2 {
+			t.Errorf("new assignee got %s, want both updates", describe(got))
+		}
+	})
+}
+
 func TestUpdateOfSensitiveFieldsOnlySendsNothing(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
 		tr := newTracker(t, drv)

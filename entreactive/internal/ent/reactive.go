@@ -17,6 +17,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
+	"github.com/entreactive/reactive/entreactive/internal/ent/user"
 )
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -49,6 +50,7 @@ func Emitter(e entreactive.Emitter) Option {
 			c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
 		}
 		c.hooks.Team = append([]Hook{reactiveTeamRefs}, c.hooks.Team...)
+		c.hooks.User = append([]Hook{reactiveUserRefs}, c.hooks.User...)
 	}
 }
 
@@ -910,6 +912,56 @@ func reactiveTeamOwners(m *TeamMutation) func(*sql.Selector) *sql.Selector {
 	}
 }
 
+// reactiveUserRefs is a hook of User mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of User (tasks):
+// the rows it adds or removes, and the rows pointing to the User rows it
+// clears the edge of or deletes.
+func reactiveUserRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*UserMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.TasksCleared() {
+			owners0 = reactiveUserOwners(mm)
+		}
+		ids0 := mm.TasksIDs()
+		ids0 = append(ids0, mm.RemovedTasksIDs()...)
+		before0, err0 := reactiveRefsTask(ctx, mm.config, ids0, user.TasksColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedTask(ctx, mm.config, before0, err0, task.FieldAssigneeID, true)
+		return v, nil
+	})
+}
+
+// reactiveUserOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveUserOwners(m *UserMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], user.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(user.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(user.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
 // reactiveRefsItem returns the Item rows whose foreign key column a
 // mutation of another schema may change: those with the given ids, and,
 // when owners is not nil, those whose column points to a row owners selects.
@@ -938,12 +990,12 @@ func reactiveRefsChangedItem(ctx context.Context, cfg config, before []*Item, lo
 	}
 	glue := newItemMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Item, len(before))
@@ -956,7 +1008,7 @@ func reactiveRefsChangedItem(ctx context.Context, cfg config, before []*Item, lo
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsMemo returns the Memo rows whose foreign key column a
@@ -987,12 +1039,12 @@ func reactiveRefsChangedMemo(ctx context.Context, cfg config, before []*Memo, lo
 	}
 	glue := newMemoMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Memo, len(before))
@@ -1005,7 +1057,7 @@ func reactiveRefsChangedMemo(ctx context.Context, cfg config, before []*Memo, lo
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsTag returns the Tag rows whose foreign key column a
@@ -1036,12 +1088,12 @@ func reactiveRefsChangedTag(ctx context.Context, cfg config, before []*Tag, load
 	}
 	glue := newTagMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[string]*Tag, len(before))
@@ -1054,7 +1106,7 @@ func reactiveRefsChangedTag(ctx context.Context, cfg config, before []*Tag, load
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsTask returns the Task rows whose foreign key column a
@@ -1085,12 +1137,12 @@ func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, lo
 	}
 	glue := newTaskMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, loadErr)
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, loadErr)
 		return
 	}
 	after, err := glue.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, err)
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Task, len(before))
@@ -1103,5 +1155,5 @@ func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, lo
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, rows, []string{changed}, nil)
+	entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, before, rows, []string{changed}, nil)
 }

@@ -100,6 +100,12 @@ func (User) Fields() []ent.Field {
 	return []ent.Field{field.String("name")}
 }
 
+// Edges of the User: the tasks assigned to the user, the other side of the
+// tasks' assignee edge.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{edge.From("tasks", Task.Type).Ref("assignee")}
+}
+
 // Team holds tasks; it is not reactive, but its edge to tasks sets their
 // foreign key.
 type Team struct {
