@@ -232,6 +232,7 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{conversation.Label}
@@ -485,6 +486,7 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+
 	_node = &Conversation{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

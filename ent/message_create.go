@@ -204,6 +204,7 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_node = &Message{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
 	)
+
 	if value, ok := _c.mutation.Text(); ok {
 		_spec.SetField(message.FieldText, field.TypeString, value)
 		_node.Text = value

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/predicate"
+	"github.com/entreactive/reactive/entreactive"
 )
 
 // MessageDelete is the builder for deleting a Message entity.
@@ -41,6 +42,10 @@ func (_d *MessageDelete) ExecX(ctx context.Context) int {
 
 func (_d *MessageDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
+	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
+		st.Loaded(reactiveLoadMessage(ctx, _d.config, st.Load, _d.mutation.predicates...))
+	}
+
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {

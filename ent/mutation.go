@@ -51,6 +51,7 @@ type ConversationMutation struct {
 	done            bool
 	oldValue        func(context.Context) (*Conversation, error)
 	predicates      []predicate.Conversation
+	reactiveRefs    bool
 }
 
 var _ ent.Mutation = (*ConversationMutation)(nil)
@@ -555,6 +556,7 @@ type MessageMutation struct {
 	done                bool
 	oldValue            func(context.Context) (*Message, error)
 	predicates          []predicate.Message
+	reactive            entreactive.Statement[*Message]
 	reactiveBatch       *entreactive.Batch
 	reactiveIndex       int
 }
@@ -1295,6 +1297,7 @@ type NotificationMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Notification, error)
 	predicates    []predicate.Notification
+	reactive      entreactive.Statement[*Notification]
 	reactiveBatch *entreactive.Batch
 	reactiveIndex int
 }

@@ -4,10 +4,16 @@ package ent
 
 import (
 	"context"
+	"slices"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/schema/field"
+	"github.com/entreactive/reactive/ent/conversation"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/notification"
+	"github.com/entreactive/reactive/ent/predicate"
 	"github.com/entreactive/reactive/entreactive"
 )
 
@@ -28,6 +34,13 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/ent/runtime" to the main package`)
 		}
 		c.emitter = e
+		if entreactive.HooksBefore[*Message](message.Hooks[:]) {
+			c.hooks.Message = append([]Hook{reactiveMessageStart}, c.hooks.Message...)
+		}
+		if entreactive.HooksBefore[*Notification](notification.Hooks[:]) {
+			c.hooks.Notification = append([]Hook{reactiveNotificationStart}, c.hooks.Notification...)
+		}
+		c.hooks.Conversation = append([]Hook{reactiveConversationRefs}, c.hooks.Conversation...)
 	}
 }
 
@@ -78,20 +91,14 @@ func (messageReactive) Model() string { return "Message" }
 // ID returns the id of row.
 func (messageReactive) ID(row *Message) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears.
-func (r messageReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	return fields
-}
+// Statement returns the hook's record of the mutation.
+func (r messageReactive) Statement() *entreactive.Statement[*Message] { return &r.m.reactive }
 
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r messageReactive) Load(ctx context.Context) ([]*Message, error) {
-	query := NewMessageClient(r.m.config).Query().Where(r.m.predicates...).Order(message.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(message.FieldID)
-	}
-	return query.All(ctx)
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r messageReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -103,13 +110,135 @@ func (r messageReactive) Reload(ctx context.Context, rows []*Message) ([]*Messag
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewMessageClient(r.m.config).Query().Where(message.IDIn(ids...)).Order(message.ByID()).All(ctx)
+		loaded, err := reactiveLoadMessage(ctx, r.m.config, entreactive.LoadRows, message.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
 		fresh = append(fresh, loaded...)
 	}
 	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entreactive.Change[*Message], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysMessage(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, message.ID(created.ID))
+	}
+	before := make(map[int]*Message, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, message.ID(row.ID))
+	}
+	after, err := reactiveLoadMessage(ctx, r.m.config, entreactive.LoadRows, message.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Message]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffMessage(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveMessageStart is the outermost hook of Message mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveMessageStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*MessageMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadMessage reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadMessage(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Message) ([]*Message, error) {
+	columns := message.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{message.FieldID}
+	}
+	var nodes []*Message
+	spec := sqlgraph.NewQuerySpec(message.Table, columns, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(message.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Message).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Message{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysMessage returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysMessage(m *MessageMutation) []predicate.Message {
+	var keys []predicate.Message
+	return keys
+}
+
+// reactiveConflictingMessage returns the rows an upsert of m may update.
+func reactiveConflictingMessage(ctx context.Context, cfg config, m *MessageMutation) ([]*Message, error) {
+	keys := reactiveKeysMessage(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMessage(ctx, cfg, entreactive.LoadRows, message.Or(keys...))
+}
+
+// reactiveDiffMessage returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffMessage(a, b *Message) []string {
+	var changed []string
+	if a.ConversationID != b.ConversationID {
+		changed = append(changed, message.FieldConversationID)
+	}
+	if a.SenderID != b.SenderID {
+		changed = append(changed, message.FieldSenderID)
+	}
+	if a.RecipientID != b.RecipientID {
+		changed = append(changed, message.FieldRecipientID)
+	}
+	if a.Text != b.Text {
+		changed = append(changed, message.FieldText)
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		changed = append(changed, message.FieldCreatedAt)
+	}
+	if !a.UpdatedAt.Equal(b.UpdatedAt) {
+		changed = append(changed, message.FieldUpdatedAt)
+	}
+	return changed
 }
 
 // Schedule runs emit once the mutation is committed; the rows of one
@@ -141,20 +270,14 @@ func (notificationReactive) Model() string { return "Notification" }
 // ID returns the id of row.
 func (notificationReactive) ID(row *Notification) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears.
-func (r notificationReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	return fields
-}
+// Statement returns the hook's record of the mutation.
+func (r notificationReactive) Statement() *entreactive.Statement[*Notification] { return &r.m.reactive }
 
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r notificationReactive) Load(ctx context.Context) ([]*Notification, error) {
-	query := NewNotificationClient(r.m.config).Query().Where(r.m.predicates...).Order(notification.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(notification.FieldID)
-	}
-	return query.All(ctx)
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r notificationReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -166,13 +289,123 @@ func (r notificationReactive) Reload(ctx context.Context, rows []*Notification) 
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewNotificationClient(r.m.config).Query().Where(notification.IDIn(ids...)).Order(notification.ByID()).All(ctx)
+		loaded, err := reactiveLoadNotification(ctx, r.m.config, entreactive.LoadRows, notification.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
 		fresh = append(fresh, loaded...)
 	}
 	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r notificationReactive) Upserted(ctx context.Context, created *Notification) ([]entreactive.Change[*Notification], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysNotification(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, notification.ID(created.ID))
+	}
+	before := make(map[int]*Notification, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, notification.ID(row.ID))
+	}
+	after, err := reactiveLoadNotification(ctx, r.m.config, entreactive.LoadRows, notification.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Notification]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Notification]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffNotification(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Notification]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveNotificationStart is the outermost hook of Notification mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveNotificationStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*NotificationMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadNotification reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadNotification(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Notification) ([]*Notification, error) {
+	columns := notification.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{notification.FieldID}
+	}
+	var nodes []*Notification
+	spec := sqlgraph.NewQuerySpec(notification.Table, columns, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(notification.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Notification).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Notification{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysNotification returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysNotification(m *NotificationMutation) []predicate.Notification {
+	var keys []predicate.Notification
+	return keys
+}
+
+// reactiveConflictingNotification returns the rows an upsert of m may update.
+func reactiveConflictingNotification(ctx context.Context, cfg config, m *NotificationMutation) ([]*Notification, error) {
+	keys := reactiveKeysNotification(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadNotification(ctx, cfg, entreactive.LoadRows, notification.Or(keys...))
+}
+
+// reactiveDiffNotification returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffNotification(a, b *Notification) []string {
+	var changed []string
+	if a.Message != b.Message {
+		changed = append(changed, notification.FieldMessage)
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		changed = append(changed, notification.FieldCreatedAt)
+	}
+	return changed
 }
 
 // Schedule runs emit once the mutation is committed; the rows of one
@@ -184,4 +417,152 @@ func (r notificationReactive) Schedule(emit func()) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// reactiveConversationRefs is a hook of Conversation mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of Conversation (messages):
+// the rows it adds or removes, and the rows pointing to the Conversation rows it
+// clears the edge of or deletes.
+func reactiveConversationRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*ConversationMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.MessagesCleared() {
+			owners0 = reactiveConversationOwners(mm)
+		}
+		ids0 := mm.MessagesIDs()
+		ids0 = append(ids0, mm.RemovedMessagesIDs()...)
+		before0, err0 := reactiveRefsMessage(ctx, mm.config, ids0, conversation.MessagesColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedMessage(ctx, mm.config, before0, err0, message.FieldConversationID, true)
+		return v, nil
+	})
+}
+
+// reactiveConversationOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveConversationOwners(m *ConversationMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], conversation.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(conversation.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(conversation.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveRefsMessage returns the Message rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsMessage(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Message, error) {
+	var match []predicate.Message
+	if len(ids) > 0 {
+		match = append(match, message.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMessage(ctx, cfg, entreactive.LoadRows, message.Or(match...))
+}
+
+// reactiveRefsChangedMessage sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Message, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newMessageMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Message, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffMessage(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsNotification returns the Notification rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsNotification(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Notification, error) {
+	var match []predicate.Notification
+	if len(ids) > 0 {
+		match = append(match, notification.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadNotification(ctx, cfg, entreactive.LoadRows, notification.Or(match...))
+}
+
+// reactiveRefsChangedNotification sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedNotification(ctx context.Context, cfg config, before []*Notification, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newNotificationMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Notification, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffNotification(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, before, rows, []string{changed}, nil)
 }

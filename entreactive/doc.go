@@ -26,5 +26,15 @@
 // back transaction sends nothing. A failing target function or emitter never
 // fails the database write: it is logged and reported, see FailureReporter.
 //
+// The events describe what the statements did, whatever the app's ent setup:
+// the rows of deletes, bulk updates and upserts are read by the generated
+// statement code with the statement's final predicates, inside its
+// transaction, without privacy rules or query interceptors; a delete that a
+// soft-delete hook turns into an update is reported as a delete; Changed is
+// read after inner hooks ran; an upsert reports a create or an update per
+// row, as the database did it. Target functions can read the change with
+// ChangedFromContext, HasChanged and, for rules that call LoadPrevious,
+// Previous.
+//
 // This package imports only ent and the standard library.
 package entreactive

@@ -27,16 +27,25 @@ type Glue[T any] interface {
 	Model() string
 	// ID returns the id of row.
 	ID(row T) any
-	// Changed returns the fields the mutation sets or clears, without
-	// Sensitive fields.
-	Changed() []string
-	// Load returns, ordered by id, the rows the mutation's predicates match.
-	// The hook calls it before a delete (whole rows) and before a bulk
-	// update (only the ids are needed and loaded).
-	Load(ctx context.Context) ([]T, error)
+	// Statement returns the hook's record of the mutation.
+	Statement() *Statement[T]
+	// Changed returns the fields the mutation sets, adds to or clears, and
+	// the names of the edges without a field that it changes (M2M edges),
+	// without Sensitive fields. It is called after the mutation ran, so it
+	// includes what inner hooks set. onlySensitive reports that the
+	// mutation set a Sensitive field and nothing else a client may see: the
+	// other fields it sets, if any, are ones ent updates by itself
+	// (UpdateDefault, e.g. update_time).
+	Changed() (changed []string, onlySensitive bool)
 	// Reload returns the current state of rows, by id and in the same order;
-	// rows that no longer exist are left out.
+	// rows that no longer exist are left out. It reads like the statement
+	// code does: without privacy rules or query interceptors.
 	Reload(ctx context.Context, rows []T) ([]T, error)
+	// Upserted returns what an insert with ON CONFLICT did, row by row: the
+	// rows it created, and the rows it changed with their fields before.
+	// Rows a conflict left as they were are left out. created is the row
+	// the create builder returned.
+	Upserted(ctx context.Context, created T) ([]Change[T], error)
 	// Schedule runs emit once the mutation's change is committed: at the
 	// end of the transaction it belongs to, or at once outside of one. The
 	// rows of one CreateBulk statement are emitted together, in row order.

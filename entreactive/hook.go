@@ -10,65 +10,238 @@ import (
 )
 
 // hook is the mixin's hook. It runs the mutation, collects the rows it
-// touched (loading them first for deletes and bulk updates), and schedules
-// their events for after the commit. It never fails a mutation that
-// succeeded: problems with the events are reported, not returned.
+// touched (loaded right before the statement for deletes and bulk updates),
+// and schedules their events for after the commit. It reports what the
+// caller asked for: a delete that an inner hook turned into an update (soft
+// delete) is a delete, and the runs of this hook inside such a re-entry
+// send nothing. It never fails a mutation that succeeded: problems with the
+// events are reported, not returned.
 func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
-	return ent.MutateFunc(func(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
-		rm, ok := mut.(Mutation[T])
+	return &mutator[T]{mixin: m, next: next}
+}
+
+// mutator is what the mixin's hook returns. It is a type of its own, not a
+// MutateFunc, so that NotifyUpdated can find the rules of a schema among
+// its hooks.
+type mutator[T any] struct {
+	mixin reactiveMixin[T]
+	next  ent.Mutator
+}
+
+// Mutate runs the mutation and schedules its events.
+func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
+	m, next := mu.mixin, mu.next
+	rm, ok := mut.(Mutation[T])
+	if !ok {
+		return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
+	}
+	glue := rm.Reactive()
+	emitter := glue.Emitter()
+	if emitter == nil {
+		return next.Mutate(ctx, mut)
+	}
+	st := glue.Statement()
+	started := st.Start(mut.Op())
+	if !st.claim() {
+		return next.Mutate(ctx, mut)
+	}
+	if started {
+		defer st.Reset()
+	}
+	op := st.Op
+	action := actionOf(op)
+	target := m.rules.target(action)
+	if target == nil && (action != ActionCreate || m.rules.update == nil) {
+		return next.Mutate(ctx, mut)
+	}
+	st.Ctx = ctx
+	st.Load = m.load(op)
+	v, err := next.Mutate(ctx, mut)
+	if err != nil {
+		return v, err
+	}
+	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
+	m.schedule(ctx, s, st, v)
+	return v, nil
+}
+
+// schedule collects the rows of a statement that succeeded, v being what
+// it returned, and schedules their events with s.
+func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statement[T], v ent.Value) {
+	if err := st.Err(); err != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", err))
+		return
+	}
+	glue, op := s.glue, st.Op
+	var err error
+	switch {
+	case op.Is(ent.OpCreate):
+		row, ok := v.(T)
 		if !ok {
-			return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
+			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
+			return
 		}
-		glue := rm.Reactive()
-		action := actionOf(mut.Op())
-		emitter, target := glue.Emitter(), m.rules.target(action)
-		if emitter == nil || target == nil {
-			return next.Mutate(ctx, mut)
+		if st.Upsert {
+			m.scheduleUpsert(ctx, s, row)
+			return
 		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
-		if action == ActionUpdate {
-			s.changed = glue.Changed()
+		s.one[0] = row
+		s.rows = s.one[:]
+	case op.Is(ent.OpUpdateOne):
+		row, ok := v.(T)
+		if !ok {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
+			return
 		}
+		s.one[0] = row
+		s.rows = s.one[:]
+		if st.Partial {
+			if s.rows, err = glue.Reload(ctx, s.rows); err != nil {
+				s.fail(ctx, glue.ID(row), fmt.Errorf("entreactive: reload updated row: %w", err))
+				return
+			}
+		}
+		if before := st.Before(); m.rules.previous && len(before) == 1 {
+			s.previous = []any{before[0]}
+		}
+	case op.Is(ent.OpUpdate):
+		if s.rows, err = glue.Reload(ctx, st.Before()); err != nil {
+			s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
+			return
+		}
+		if m.rules.previous {
+			s.previous = previousOf(glue, st.Before(), s.rows)
+		}
+	case op.Is(ent.OpDelete | ent.OpDeleteOne):
+		if n, ok := v.(int); ok && n == 0 {
+			return
+		}
+		s.rows = st.Before()
+	}
+	if s.action == ActionUpdate {
+		var onlySensitive bool
+		s.upd.changed, onlySensitive = glue.Changed()
+		if onlySensitive && !m.rules.sensitive {
+			return
+		}
+	}
+	if len(s.rows) > 0 {
+		glue.Schedule(func() { s.emit(ctx) })
+	}
+}
 
-		var before []T
-		var loadErr error
-		if mut.Op().Is(ent.OpUpdate | ent.OpDelete | ent.OpDeleteOne) {
-			before, loadErr = glue.Load(ctx)
+// NotifyUpdated sends an update of each row of after, with changed as the
+// changed fields, to the update target function of the schema whose hooks
+// are given (its reactive mixin's hook is found among them); before holds
+// the same rows as they were, for rules that load previous rows. The
+// generated code calls it for the rows whose foreign key a mutation of
+// another schema changed, e.g. team.Update().AddTaskIDs(...) for tasks;
+// loadErr, when not nil, is the error of loading them, reported as a lost
+// event.
+//
+// The hooks are found by building each one's mutator, which runs none of
+// them.
+func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], before, after []T, changed []string, loadErr error) {
+	emitter := glue.Emitter()
+	if emitter == nil {
+		return
+	}
+	for _, h := range hooks {
+		mu, ok := h(nopMutator{}).(*mutator[T])
+		if !ok {
+			continue
 		}
-		v, err := next.Mutate(ctx, mut)
-		if err != nil {
-			return v, err
+		rules := mu.mixin.rules
+		if rules.update == nil {
+			return
 		}
+		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: rules.update, rows: after}
+		s.upd.changed = changed
 		if loadErr != nil {
-			s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", loadErr))
-			return v, nil
+			s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
+			return
 		}
-
-		switch op := mut.Op(); {
-		case op.Is(ent.OpCreate | ent.OpUpdateOne):
-			row, ok := v.(T)
-			if !ok {
-				s.fail(ctx, nil, fmt.Errorf("entreactive: %s returned %T", op, v))
-				return v, nil
-			}
-			s.one[0] = row
-			s.rows = s.one[:]
-		case op.Is(ent.OpUpdate):
-			if s.rows, err = glue.Reload(ctx, before); err != nil {
-				s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
-				return v, nil
-			}
-		case op.Is(ent.OpDelete | ent.OpDeleteOne):
-			if n, ok := v.(int); ok && n == 0 {
-				return v, nil
-			}
-			s.rows = before
+		if rules.previous {
+			s.previous = previousOf(glue, before, after)
 		}
-		if len(s.rows) > 0 {
+		if len(after) > 0 {
 			glue.Schedule(func() { s.emit(ctx) })
 		}
-		return v, nil
+		return
+	}
+}
+
+// nopMutator is the next mutator of hooks built only to be recognised.
+type nopMutator struct{}
+
+// Mutate does nothing.
+func (nopMutator) Mutate(context.Context, ent.Mutation) (ent.Value, error) { return nil, nil }
+
+// load returns what the statement code of op loads before it runs.
+func (m reactiveMixin[T]) load(op ent.Op) Load {
+	switch {
+	case op.Is(ent.OpDelete | ent.OpDeleteOne):
+		return LoadRows
+	case op.Is(ent.OpUpdate):
+		if m.rules.previous {
+			return LoadRows
+		}
+		return LoadIDs
+	case op.Is(ent.OpUpdateOne):
+		if m.rules.previous {
+			return LoadRows
+		}
+		return LoadNone
+	}
+	// A create loads the rows an ON CONFLICT clause may update, if it has one.
+	return LoadRows
+}
+
+// scheduleUpsert schedules the events of an insert with ON CONFLICT: a
+// create for an inserted row, an update for a row a conflict changed, and
+// nothing for a row it left as it was.
+func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], created T) {
+	changes, err := s.glue.Upserted(ctx, created)
+	if err != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load upserted rows: %w", err))
+		return
+	}
+	var senders []*sender[T]
+	for _, c := range changes {
+		target := m.rules.target(c.Action)
+		if target == nil {
+			continue
+		}
+		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: c.Action, target: target}
+		cs.upd.changed = c.Changed
+		cs.one[0] = c.Row
+		cs.rows = cs.one[:]
+		if c.Action == ActionUpdate && m.rules.previous {
+			cs.previous = []any{c.Previous}
+		}
+		senders = append(senders, cs)
+	}
+	s.glue.Schedule(func() {
+		for _, cs := range senders {
+			cs.emit(ctx)
+		}
 	})
+}
+
+// previousOf returns, for each row of after, the row of before with the
+// same id, or nil.
+func previousOf[T any](glue Glue[T], before, after []T) []any {
+	byID := make(map[any]T, len(before))
+	for _, row := range before {
+		byID[glue.ID(row)] = row
+	}
+	previous := make([]any, len(after))
+	for i, row := range after {
+		if old, ok := byID[glue.ID(row)]; ok {
+			previous[i] = old
+		}
+	}
+	return previous
 }
 
 // emitContext is the context target functions and the emitter get: the
@@ -79,6 +252,13 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 type emitContext struct {
 	parent context.Context
 	action Action
+	update *updateContext // nil but for updates
+}
+
+// updateContext is what the context of an update's target function adds.
+type updateContext struct {
+	changed  []string
+	previous any // the row before the update, when the rules load it
 }
 
 // Deadline reports no deadline.
@@ -90,9 +270,22 @@ func (*emitContext) Done() <-chan struct{} { return nil }
 // Err returns nil: the context is never canceled.
 func (*emitContext) Err() error { return nil }
 
-// Value returns the action for actionKey, and the parent's values otherwise.
+// Value returns the action for actionKey, the changed fields and the
+// previous row for theirs, and the parent's values otherwise.
 func (c *emitContext) Value(key any) any {
-	if key != (actionKey{}) {
+	switch key {
+	case actionKey{}:
+	case changedKey{}:
+		if c.update == nil {
+			return nil
+		}
+		return c.update.changed
+	case previousKey{}:
+		if c.update == nil {
+			return nil
+		}
+		return c.update.previous
+	default:
 		return c.parent.Value(key)
 	}
 	switch c.action { // constants convert to any without allocating
@@ -120,14 +313,15 @@ func actionOf(op ent.Op) Action {
 
 // sender emits the events of the rows of one committed mutation.
 type sender[T any] struct {
-	glue    Glue[T]
-	emitter Emitter
-	action  Action
-	target  TargetFunc[T]
-	changed []string
-	rows    []T
-	one     [1]T        // backs rows for single-row mutations
-	ctx     emitContext // the context of emit, allocated with the sender
+	glue     Glue[T]
+	emitter  Emitter
+	action   Action
+	target   TargetFunc[T]
+	rows     []T
+	previous []any         // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
+	one      [1]T          // backs rows for single-row mutations
+	upd      updateContext // changed fields, for updates
+	ctx      emitContext   // the context of emit, allocated with the sender
 }
 
 // emit sends one event per row, in order. It runs after the commit; the
@@ -135,10 +329,18 @@ type sender[T any] struct {
 // cancellation is not.
 func (s *sender[T]) emit(ctx context.Context) {
 	s.ctx = emitContext{parent: ctx, action: s.action}
-	ctx = &s.ctx
+	if s.action == ActionUpdate {
+		s.ctx.update = &s.upd
+	}
 	now := time.Now()
-	for _, row := range s.rows {
-		s.emitRow(ctx, now, row)
+	for i, row := range s.rows {
+		if s.previous == nil {
+			s.emitRow(&s.ctx, now, row)
+			continue
+		}
+		// Each row its own previous row, even for an emitter that keeps ctx.
+		upd := &updateContext{changed: s.upd.changed, previous: s.previous[i]}
+		s.emitRow(&emitContext{parent: ctx, action: s.action, update: upd}, now, row)
 	}
 }
 
@@ -167,7 +369,7 @@ func (s *sender[T]) emitRow(ctx context.Context, now time.Time, row T) {
 		Model:     s.glue.Model(),
 		ID:        id,
 		Data:      data,
-		Changed:   s.changed,
+		Changed:   s.upd.changed,
 		Timestamp: now,
 	}
 	if err := s.emitter.Emit(ctx, to, ev); err != nil {

@@ -10,7 +10,27 @@ type TargetFunc[T any] func(ctx context.Context, row T) Target
 // without a function sends nothing.
 type Rules[T any] struct {
 	create, update, delete TargetFunc[T]
+	previous, sensitive    bool
 }
+
+// LoadPrevious makes the rows as they were before an update available to
+// the update target function, through Previous. They cost one more query
+// per update statement, so only schemas that ask for them load them.
+//
+//	r.LoadPrevious()
+//	r.OnUpdate(func(ctx context.Context, t *gen.Task) entreactive.Target {
+//		to := entreactive.ToUserIDs(t.AssigneeID)
+//		if old, ok := entreactive.Previous[*gen.Task](ctx); ok && old.AssigneeID != t.AssigneeID {
+//			to.Users = append(to.Users, old.AssigneeID) // the old assignee hears too
+//		}
+//		return to
+//	})
+func (r *Rules[T]) LoadPrevious() { r.previous = true }
+
+// SendSensitiveUpdates sends updates that change only Sensitive fields
+// (and fields ent updates by itself, like update_time). By default they
+// send nothing: nothing a client may see has changed.
+func (r *Rules[T]) SendSensitiveUpdates() { r.sensitive = true }
 
 // OnCreate sets the target function for created rows.
 func (r *Rules[T]) OnCreate(f TargetFunc[T]) { r.create = f }
@@ -51,4 +71,49 @@ type actionKey struct{}
 func ActionFromContext(ctx context.Context) (Action, bool) {
 	a, ok := ctx.Value(actionKey{}).(Action)
 	return a, ok
+}
+
+// changedKey is the context key under which target functions find the
+// changed fields.
+type changedKey struct{}
+
+// ChangedFromContext returns the fields an update changed, as in the
+// event's Changed: what the mutation set, added to or cleared, inner hooks
+// included, and the M2M edges it changed; Sensitive fields are left out.
+// It returns nil outside an update's target function.
+func ChangedFromContext(ctx context.Context) []string {
+	changed, _ := ctx.Value(changedKey{}).([]string)
+	return changed
+}
+
+// HasChanged reports whether an update changed any of fields. In an update
+// target function it says whether the event is worth sending:
+//
+//	r.OnUpdate(func(ctx context.Context, t *gen.Team) entreactive.Target {
+//		if !entreactive.HasChanged(ctx, team.FieldName) {
+//			return entreactive.Skip()
+//		}
+//		return entreactive.ToRooms("teams")
+//	})
+func HasChanged(ctx context.Context, fields ...string) bool {
+	for _, f := range ChangedFromContext(ctx) {
+		for _, want := range fields {
+			if f == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// previousKey is the context key under which target functions find the
+// row before an update.
+type previousKey struct{}
+
+// Previous returns the row as it was before the update whose target is
+// being computed. It is there when the schema's rules call LoadPrevious;
+// otherwise, and outside an update's target function, ok is false.
+func Previous[T any](ctx context.Context) (row T, ok bool) {
+	row, ok = ctx.Value(previousKey{}).(T)
+	return row, ok
 }

@@ -48,3 +48,51 @@ func TestExtensionKeepsBuildTagsGivenBeforeIt(t *testing.T) {
 		t.Errorf("extension added %d templates and %d hooks", len(cfg.Templates), len(cfg.Hooks))
 	}
 }
+
+func TestTemplateFuncsOnTheTestSchemas(t *testing.T) {
+	g, err := entc.LoadGraph("../internal/ent/schema", &gen.Config{
+		BuildFlags: []string{"-tags", "entreactivegen"},
+		Features:   []gen.Feature{gen.FeaturePrivacy, gen.FeatureIntercept, gen.FeatureUpsert},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]*gen.Type{}
+	for _, n := range g.Nodes {
+		types[n.Name] = n
+	}
+	task, team, label := types["Task"], types["Team"], types["Label"]
+	fields := map[string]*gen.Field{}
+	for _, f := range task.Fields {
+		fields[f.Name] = f
+	}
+
+	refs := refEdges(team)
+	if len(refs) != 1 || refs[0].Edge.Name != "tasks" || refs[0].Target != task || refs[0].Changed != "task.FieldTeamID" || !refs[0].Field {
+		t.Errorf("refEdges(Team) = %+v, want tasks, changed task.FieldTeamID", refs)
+	}
+	if refs := refEdges(label); len(refs) != 0 {
+		t.Errorf("refEdges(Label) = %+v: an M2M edge has no foreign key in the tasks table", refs)
+	}
+	if refs := refEdges(task); len(refs) != 0 {
+		t.Errorf("refEdges(Task) = %+v: the task owns its keys", refs)
+	}
+	if got := changedEdges(task); got != "task.EdgeLabels" {
+		t.Errorf("changedEdges(Task) = %q, want the M2M edge only", got)
+	}
+	if got := updateDefaultCase(task); got != "task.FieldUpdateTime" {
+		t.Errorf("updateDefaultCase(Task) = %q", got)
+	}
+	if got := sensitiveCase(task); got != "task.FieldSecret" {
+		t.Errorf("sensitiveCase(Task) = %q", got)
+	}
+	for name, want := range map[string]string{
+		"text":        "a.Text != b.Text",
+		"update_time": "!a.UpdateTime.Equal(b.UpdateTime)",
+		"team_id":     "!entreactive.SamePointee(a.TeamID, b.TeamID)",
+	} {
+		if got := differs(fields[name], "a", "b"); got != want {
+			t.Errorf("differs(%s) = %q, want %q", name, got, want)
+		}
+	}
+}

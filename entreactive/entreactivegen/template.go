@@ -2,10 +2,14 @@ package entreactivegen
 
 import (
 	"embed"
+	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 	"text/template"
 
 	"entgo.io/ent/entc/gen"
+	"entgo.io/ent/schema/field"
 )
 
 // templateDir holds the extension's templates.
@@ -36,11 +40,16 @@ var (
 
 // templateFuncs are the functions the templates use beside ent's.
 var templateFuncs = template.FuncMap{
-	"isReactive":    isReactive,
-	"sensitiveCase": sensitiveCase,
-	"payloadKey":    payloadKey,
-	"edgeKey":       edgeKey,
-	"payloadWrite":  payloadWrite,
+	"isReactive":        isReactive,
+	"sensitiveCase":     sensitiveCase,
+	"updateDefaultCase": updateDefaultCase,
+	"changedEdges":      changedEdges,
+	"uniqueIndexes":     uniqueIndexes,
+	"differs":           differs,
+	"refEdges":          refEdges,
+	"payloadKey":        payloadKey,
+	"edgeKey":           edgeKey,
+	"payloadWrite":      payloadWrite,
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the
@@ -54,6 +63,118 @@ func sensitiveCase(t *gen.Type) string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// updateDefaultCase returns the constants of a type's fields that ent
+// updates by itself (UpdateDefault, e.g. update_time) as the list of a
+// switch case, or "" when it has none.
+func updateDefaultCase(t *gen.Type) string {
+	var names []string
+	for _, f := range t.Fields {
+		if f.UpdateDefault && !f.Sensitive() {
+			names = append(names, t.Package()+"."+f.Constant())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// changedEdges returns the constants of a type's edges that Changed names:
+// those without a field of their own whose change is a change of the row
+// (M2M edges, and unique edges whose foreign key has no field), as the list
+// of a switch case, or "" when it has none.
+func changedEdges(t *gen.Type) string {
+	var names []string
+	for _, e := range t.Edges {
+		if e.Field() == nil && (e.M2M() || (e.Unique && e.OwnFK())) {
+			names = append(names, t.Package()+"."+e.Constant())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// uniqueIndexes returns the fields of a type's unique indexes whose columns
+// are all fields: the other keys, beside unique fields and the id, an
+// upsert may conflict on.
+func uniqueIndexes(t *gen.Type) [][]*gen.Field {
+	var indexes [][]*gen.Field
+	for _, idx := range t.Indexes {
+		if !idx.Unique {
+			continue
+		}
+		var fields []*gen.Field
+		for _, c := range idx.Columns {
+			for _, f := range t.Fields {
+				if f.StorageKey() == c {
+					fields = append(fields, f)
+				}
+			}
+		}
+		if len(fields) == len(idx.Columns) {
+			indexes = append(indexes, fields)
+		}
+	}
+	return indexes
+}
+
+// differs returns a Go expression that reports whether field f of the
+// entities a and b differs.
+func differs(f *gen.Field, a, b string) string {
+	x, y := a+"."+f.StructField(), b+"."+f.StructField()
+	switch {
+	case f.IsTime() && f.NillableValue():
+		return fmt.Sprintf("!entreactive.SameTime(%s, %s)", x, y)
+	case f.IsTime():
+		return fmt.Sprintf("!%s.Equal(%s)", x, y)
+	case goComparable(f) && f.NillableValue():
+		return fmt.Sprintf("!entreactive.SamePointee(%s, %s)", x, y)
+	case goComparable(f):
+		return fmt.Sprintf("%s != %s", x, y)
+	}
+	return fmt.Sprintf("!reflect.DeepEqual(%s, %s)", x, y)
+}
+
+// refEdge is an edge of a schema whose foreign key lives in the table of a
+// reactive schema: changing it from this side changes rows of the other.
+type refEdge struct {
+	// Edge is the edge of the mutated schema.
+	Edge *gen.Edge
+	// Target is the reactive schema whose table holds the foreign key.
+	Target *gen.Type
+	// Changed is the Go expression of the name the events list in changed:
+	// the foreign key's field, or its column when it has no field.
+	Changed string
+	// Field reports that the foreign key is a field of Target, so that only
+	// rows whose field changed are sent.
+	Field bool
+}
+
+// refEdges returns the edges of t whose foreign key lives in the table of a
+// reactive schema (O2M edges, and O2O edges that do not own the key).
+func refEdges(t *gen.Type) []refEdge {
+	var edges []refEdge
+	for _, e := range t.Edges {
+		if e.M2M() || e.OwnFK() || !isReactive(e.Type.Annotations) {
+			continue
+		}
+		r := refEdge{Edge: e, Target: e.Type, Changed: strconv.Quote(e.Rel.Column())}
+		if e.Ref != nil && e.Ref.Field() != nil {
+			r.Changed, r.Field = e.Type.Package()+"."+e.Ref.Field().Constant(), true
+		}
+		edges = append(edges, r)
+	}
+	return edges
+}
+
+// goComparable reports whether the Go values of field f compare with ==.
+func goComparable(f *gen.Field) bool {
+	t := f.Type
+	switch {
+	case t.Type == field.TypeOther || t.Type == field.TypeJSON || t.Type == field.TypeBytes:
+		return false
+	case t.RType != nil && (t.RType.Kind == reflect.Slice || t.RType.Kind == reflect.Map || t.RType.Kind == reflect.Func):
+		return false
+	}
+	return t.Comparable()
 }
 
 // parseT parses one embedded template file.

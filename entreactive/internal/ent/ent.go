@@ -13,9 +13,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/label"
+	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/internal/ent/team"
+	"github.com/entreactive/reactive/entreactive/internal/ent/user"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
@@ -78,9 +83,14 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			item.Table:   item.ValidColumn,
+			label.Table:  label.ValidColumn,
+			memo.Table:   memo.ValidColumn,
 			part.Table:   part.ValidColumn,
 			plain.Table:  plain.ValidColumn,
 			tag.Table:    tag.ValidColumn,
+			task.Table:   task.ValidColumn,
+			team.Table:   team.ValidColumn,
+			user.Table:   user.ValidColumn,
 			widget.Table: widget.ValidColumn,
 		})
 	})

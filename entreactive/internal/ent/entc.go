@@ -1,6 +1,8 @@
 //go:build ignore
 
-// entc.go runs entc with the entreactive extension; go generate calls it.
+// entc.go runs entc with the entreactive extension and the ent features a
+// real app switches on (privacy, interceptors, upsert, raw
+// statements); go generate calls it.
 package main
 
 import (
@@ -21,7 +23,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("creating entreactive extension: %v", err)
 	}
-	if err := entc.Generate("./schema", &gen.Config{}, entc.Extensions(ex)); err != nil {
+	cfg := &gen.Config{
+		Features: []gen.Feature{gen.FeaturePrivacy, gen.FeatureIntercept, gen.FeatureUpsert, gen.FeatureExecQuery},
+	}
+	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }

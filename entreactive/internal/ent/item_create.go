@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive"
@@ -18,6 +19,7 @@ type ItemCreate struct {
 	config
 	mutation *ItemMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetLabel sets the "label" field.
@@ -167,6 +169,12 @@ func (_c *ItemCreate) createSpec() (*Item, *sqlgraph.CreateSpec) {
 		_node = &Item{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(item.Table, sqlgraph.NewFieldSpec(item.FieldID, field.TypeInt))
 	)
+	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
+		st.Upsert = true
+		st.Loaded(reactiveConflictingItem(st.Ctx, _c.config, _c.mutation))
+	}
+
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Label(); ok {
 		_spec.SetField(item.FieldLabel, field.TypeString, value)
 		_node.Label = value
@@ -190,11 +198,303 @@ func (_c *ItemCreate) createSpec() (*Item, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Item.Create().
+//		SetLabel(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.ItemUpsert) {
+//			SetLabel(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *ItemCreate) OnConflict(opts ...sql.ConflictOption) *ItemUpsertOne {
+	_c.conflict = opts
+	return &ItemUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *ItemCreate) OnConflictColumns(columns ...string) *ItemUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &ItemUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// ItemUpsertOne is the builder for "upsert"-ing
+	//  one Item node.
+	ItemUpsertOne struct {
+		create *ItemCreate
+	}
+
+	// ItemUpsert is the "OnConflict" setter.
+	ItemUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetLabel sets the "label" field.
+func (u *ItemUpsert) SetLabel(v string) *ItemUpsert {
+	u.Set(item.FieldLabel, v)
+	return u
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *ItemUpsert) UpdateLabel() *ItemUpsert {
+	u.SetExcluded(item.FieldLabel)
+	return u
+}
+
+// SetAudience sets the "audience" field.
+func (u *ItemUpsert) SetAudience(v string) *ItemUpsert {
+	u.Set(item.FieldAudience, v)
+	return u
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *ItemUpsert) UpdateAudience() *ItemUpsert {
+	u.SetExcluded(item.FieldAudience)
+	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *ItemUpsert) SetSecret(v string) *ItemUpsert {
+	u.Set(item.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *ItemUpsert) UpdateSecret() *ItemUpsert {
+	u.SetExcluded(item.FieldSecret)
+	return u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *ItemUpsert) ClearSecret() *ItemUpsert {
+	u.SetNull(item.FieldSecret)
+	return u
+}
+
+// SetCount sets the "count" field.
+func (u *ItemUpsert) SetCount(v int) *ItemUpsert {
+	u.Set(item.FieldCount, v)
+	return u
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *ItemUpsert) UpdateCount() *ItemUpsert {
+	u.SetExcluded(item.FieldCount)
+	return u
+}
+
+// AddCount adds v to the "count" field.
+func (u *ItemUpsert) AddCount(v int) *ItemUpsert {
+	u.Add(item.FieldCount, v)
+	return u
+}
+
+// SetNote sets the "note" field.
+func (u *ItemUpsert) SetNote(v string) *ItemUpsert {
+	u.Set(item.FieldNote, v)
+	return u
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *ItemUpsert) UpdateNote() *ItemUpsert {
+	u.SetExcluded(item.FieldNote)
+	return u
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *ItemUpsert) ClearNote() *ItemUpsert {
+	u.SetNull(item.FieldNote)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *ItemUpsertOne) UpdateNewValues() *ItemUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *ItemUpsertOne) Ignore() *ItemUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *ItemUpsertOne) DoNothing() *ItemUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the ItemCreate.OnConflict
+// documentation for more info.
+func (u *ItemUpsertOne) Update(set func(*ItemUpsert)) *ItemUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&ItemUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetLabel sets the "label" field.
+func (u *ItemUpsertOne) SetLabel(v string) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetLabel(v)
+	})
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *ItemUpsertOne) UpdateLabel() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateLabel()
+	})
+}
+
+// SetAudience sets the "audience" field.
+func (u *ItemUpsertOne) SetAudience(v string) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetAudience(v)
+	})
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *ItemUpsertOne) UpdateAudience() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateAudience()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *ItemUpsertOne) SetSecret(v string) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *ItemUpsertOne) UpdateSecret() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *ItemUpsertOne) ClearSecret() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetCount sets the "count" field.
+func (u *ItemUpsertOne) SetCount(v int) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetCount(v)
+	})
+}
+
+// AddCount adds v to the "count" field.
+func (u *ItemUpsertOne) AddCount(v int) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.AddCount(v)
+	})
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *ItemUpsertOne) UpdateCount() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateCount()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *ItemUpsertOne) SetNote(v string) *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *ItemUpsertOne) UpdateNote() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *ItemUpsertOne) ClearNote() *ItemUpsertOne {
+	return u.Update(func(s *ItemUpsert) {
+		s.ClearNote()
+	})
+}
+
+// Exec executes the query.
+func (u *ItemUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for ItemCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *ItemUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *ItemUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *ItemUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // ItemCreateBulk is the builder for creating many Item entities in bulk.
 type ItemCreateBulk struct {
 	config
 	err      error
 	builders []*ItemCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Item entities in the database.
@@ -228,7 +528,16 @@ func (_c *ItemCreateBulk) Save(ctx context.Context) ([]*Item, error) {
 					for i, b := range _c.builders {
 						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
 					}
+					if len(_c.conflict) > 0 {
+						for _, b := range _c.builders {
+							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
+								st.Upsert = true
+								st.Loaded(reactiveConflictingItem(ctx, _c.config, b.mutation))
+							}
+						}
+					}
 
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -279,6 +588,201 @@ func (_c *ItemCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *ItemCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Item.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.ItemUpsert) {
+//			SetLabel(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *ItemCreateBulk) OnConflict(opts ...sql.ConflictOption) *ItemUpsertBulk {
+	_c.conflict = opts
+	return &ItemUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *ItemCreateBulk) OnConflictColumns(columns ...string) *ItemUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &ItemUpsertBulk{
+		create: _c,
+	}
+}
+
+// ItemUpsertBulk is the builder for "upsert"-ing
+// a bulk of Item nodes.
+type ItemUpsertBulk struct {
+	create *ItemCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *ItemUpsertBulk) UpdateNewValues() *ItemUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Item.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *ItemUpsertBulk) Ignore() *ItemUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *ItemUpsertBulk) DoNothing() *ItemUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the ItemCreateBulk.OnConflict
+// documentation for more info.
+func (u *ItemUpsertBulk) Update(set func(*ItemUpsert)) *ItemUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&ItemUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetLabel sets the "label" field.
+func (u *ItemUpsertBulk) SetLabel(v string) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetLabel(v)
+	})
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *ItemUpsertBulk) UpdateLabel() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateLabel()
+	})
+}
+
+// SetAudience sets the "audience" field.
+func (u *ItemUpsertBulk) SetAudience(v string) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetAudience(v)
+	})
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *ItemUpsertBulk) UpdateAudience() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateAudience()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *ItemUpsertBulk) SetSecret(v string) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *ItemUpsertBulk) UpdateSecret() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *ItemUpsertBulk) ClearSecret() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetCount sets the "count" field.
+func (u *ItemUpsertBulk) SetCount(v int) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetCount(v)
+	})
+}
+
+// AddCount adds v to the "count" field.
+func (u *ItemUpsertBulk) AddCount(v int) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.AddCount(v)
+	})
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *ItemUpsertBulk) UpdateCount() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateCount()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *ItemUpsertBulk) SetNote(v string) *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *ItemUpsertBulk) UpdateNote() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *ItemUpsertBulk) ClearNote() *ItemUpsertBulk {
+	return u.Update(func(s *ItemUpsert) {
+		s.ClearNote()
+	})
+}
+
+// Exec executes the query.
+func (u *ItemUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the ItemCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for ItemCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *ItemUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 )
@@ -181,6 +182,10 @@ func (_u *ItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
+	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
+		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, _u.mutation.predicates...))
+	}
+
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{item.Label}
@@ -385,6 +390,13 @@ func (_u *ItemUpdateOne) sqlSave(ctx context.Context) (_node *Item, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
+	_u.mutation.reactive.Partial = len(_u.fields) > 0
+	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
+		id, _ := _u.mutation.ID()
+		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], item.ID(id))
+		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, ps...))
+	}
+
 	_node = &Item{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
@@ -17,6 +18,7 @@ type PartCreate struct {
 	config
 	mutation *PartMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetName sets the "name" field.
@@ -114,6 +116,8 @@ func (_c *PartCreate) createSpec() (*Part, *sqlgraph.CreateSpec) {
 		_node = &Part{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(part.Table, sqlgraph.NewFieldSpec(part.FieldID, field.TypeInt))
 	)
+
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(part.FieldName, field.TypeString, value)
 		_node.Name = value
@@ -125,11 +129,186 @@ func (_c *PartCreate) createSpec() (*Part, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Part.Create().
+//		SetName(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.PartUpsert) {
+//			SetName(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *PartCreate) OnConflict(opts ...sql.ConflictOption) *PartUpsertOne {
+	_c.conflict = opts
+	return &PartUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *PartCreate) OnConflictColumns(columns ...string) *PartUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &PartUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// PartUpsertOne is the builder for "upsert"-ing
+	//  one Part node.
+	PartUpsertOne struct {
+		create *PartCreate
+	}
+
+	// PartUpsert is the "OnConflict" setter.
+	PartUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetName sets the "name" field.
+func (u *PartUpsert) SetName(v string) *PartUpsert {
+	u.Set(part.FieldName, v)
+	return u
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *PartUpsert) UpdateName() *PartUpsert {
+	u.SetExcluded(part.FieldName)
+	return u
+}
+
+// SetSpare sets the "spare" field.
+func (u *PartUpsert) SetSpare(v bool) *PartUpsert {
+	u.Set(part.FieldSpare, v)
+	return u
+}
+
+// UpdateSpare sets the "spare" field to the value that was provided on create.
+func (u *PartUpsert) UpdateSpare() *PartUpsert {
+	u.SetExcluded(part.FieldSpare)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *PartUpsertOne) UpdateNewValues() *PartUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *PartUpsertOne) Ignore() *PartUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *PartUpsertOne) DoNothing() *PartUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the PartCreate.OnConflict
+// documentation for more info.
+func (u *PartUpsertOne) Update(set func(*PartUpsert)) *PartUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&PartUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetName sets the "name" field.
+func (u *PartUpsertOne) SetName(v string) *PartUpsertOne {
+	return u.Update(func(s *PartUpsert) {
+		s.SetName(v)
+	})
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *PartUpsertOne) UpdateName() *PartUpsertOne {
+	return u.Update(func(s *PartUpsert) {
+		s.UpdateName()
+	})
+}
+
+// SetSpare sets the "spare" field.
+func (u *PartUpsertOne) SetSpare(v bool) *PartUpsertOne {
+	return u.Update(func(s *PartUpsert) {
+		s.SetSpare(v)
+	})
+}
+
+// UpdateSpare sets the "spare" field to the value that was provided on create.
+func (u *PartUpsertOne) UpdateSpare() *PartUpsertOne {
+	return u.Update(func(s *PartUpsert) {
+		s.UpdateSpare()
+	})
+}
+
+// Exec executes the query.
+func (u *PartUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for PartCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *PartUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *PartUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *PartUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // PartCreateBulk is the builder for creating many Part entities in bulk.
 type PartCreateBulk struct {
 	config
 	err      error
 	builders []*PartCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Part entities in the database.
@@ -160,6 +339,7 @@ func (_c *PartCreateBulk) Save(ctx context.Context) ([]*Part, error) {
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
 
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -210,6 +390,138 @@ func (_c *PartCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *PartCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Part.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.PartUpsert) {
+//			SetName(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *PartCreateBulk) OnConflict(opts ...sql.ConflictOption) *PartUpsertBulk {
+	_c.conflict = opts
+	return &PartUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *PartCreateBulk) OnConflictColumns(columns ...string) *PartUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &PartUpsertBulk{
+		create: _c,
+	}
+}
+
+// PartUpsertBulk is the builder for "upsert"-ing
+// a bulk of Part nodes.
+type PartUpsertBulk struct {
+	create *PartCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *PartUpsertBulk) UpdateNewValues() *PartUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Part.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *PartUpsertBulk) Ignore() *PartUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *PartUpsertBulk) DoNothing() *PartUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the PartCreateBulk.OnConflict
+// documentation for more info.
+func (u *PartUpsertBulk) Update(set func(*PartUpsert)) *PartUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&PartUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetName sets the "name" field.
+func (u *PartUpsertBulk) SetName(v string) *PartUpsertBulk {
+	return u.Update(func(s *PartUpsert) {
+		s.SetName(v)
+	})
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *PartUpsertBulk) UpdateName() *PartUpsertBulk {
+	return u.Update(func(s *PartUpsert) {
+		s.UpdateName()
+	})
+}
+
+// SetSpare sets the "spare" field.
+func (u *PartUpsertBulk) SetSpare(v bool) *PartUpsertBulk {
+	return u.Update(func(s *PartUpsert) {
+		s.SetSpare(v)
+	})
+}
+
+// UpdateSpare sets the "spare" field to the value that was provided on create.
+func (u *PartUpsertBulk) UpdateSpare() *PartUpsertBulk {
+	return u.Update(func(s *PartUpsert) {
+		s.UpdateSpare()
+	})
+}
+
+// Exec executes the query.
+func (u *PartUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the PartCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for PartCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *PartUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

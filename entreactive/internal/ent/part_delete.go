@@ -41,6 +41,7 @@ func (_d *PartDelete) ExecX(ctx context.Context) int {
 
 func (_d *PartDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(part.Table, sqlgraph.NewFieldSpec(part.FieldID, field.TypeInt))
+
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {

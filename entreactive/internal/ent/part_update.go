@@ -102,6 +102,7 @@ func (_u *PartUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Spare(); ok {
 		_spec.SetField(part.FieldSpare, field.TypeBool, value)
 	}
+
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{part.Label}
@@ -227,6 +228,7 @@ func (_u *PartUpdateOne) sqlSave(ctx context.Context) (_node *Part, err error) {
 	if value, ok := _u.mutation.Spare(); ok {
 		_spec.SetField(part.FieldSpare, field.TypeBool, value)
 	}
+
 	_node = &Part{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

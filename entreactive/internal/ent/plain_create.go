@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
@@ -17,6 +18,7 @@ type PlainCreate struct {
 	config
 	mutation *PlainMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetLabel sets the "label" field.
@@ -163,6 +165,8 @@ func (_c *PlainCreate) createSpec() (*Plain, *sqlgraph.CreateSpec) {
 		_node = &Plain{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(plain.Table, sqlgraph.NewFieldSpec(plain.FieldID, field.TypeInt))
 	)
+
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Label(); ok {
 		_spec.SetField(plain.FieldLabel, field.TypeString, value)
 		_node.Label = value
@@ -186,11 +190,303 @@ func (_c *PlainCreate) createSpec() (*Plain, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Plain.Create().
+//		SetLabel(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.PlainUpsert) {
+//			SetLabel(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *PlainCreate) OnConflict(opts ...sql.ConflictOption) *PlainUpsertOne {
+	_c.conflict = opts
+	return &PlainUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *PlainCreate) OnConflictColumns(columns ...string) *PlainUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &PlainUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// PlainUpsertOne is the builder for "upsert"-ing
+	//  one Plain node.
+	PlainUpsertOne struct {
+		create *PlainCreate
+	}
+
+	// PlainUpsert is the "OnConflict" setter.
+	PlainUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetLabel sets the "label" field.
+func (u *PlainUpsert) SetLabel(v string) *PlainUpsert {
+	u.Set(plain.FieldLabel, v)
+	return u
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *PlainUpsert) UpdateLabel() *PlainUpsert {
+	u.SetExcluded(plain.FieldLabel)
+	return u
+}
+
+// SetAudience sets the "audience" field.
+func (u *PlainUpsert) SetAudience(v string) *PlainUpsert {
+	u.Set(plain.FieldAudience, v)
+	return u
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *PlainUpsert) UpdateAudience() *PlainUpsert {
+	u.SetExcluded(plain.FieldAudience)
+	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *PlainUpsert) SetSecret(v string) *PlainUpsert {
+	u.Set(plain.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *PlainUpsert) UpdateSecret() *PlainUpsert {
+	u.SetExcluded(plain.FieldSecret)
+	return u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *PlainUpsert) ClearSecret() *PlainUpsert {
+	u.SetNull(plain.FieldSecret)
+	return u
+}
+
+// SetCount sets the "count" field.
+func (u *PlainUpsert) SetCount(v int) *PlainUpsert {
+	u.Set(plain.FieldCount, v)
+	return u
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *PlainUpsert) UpdateCount() *PlainUpsert {
+	u.SetExcluded(plain.FieldCount)
+	return u
+}
+
+// AddCount adds v to the "count" field.
+func (u *PlainUpsert) AddCount(v int) *PlainUpsert {
+	u.Add(plain.FieldCount, v)
+	return u
+}
+
+// SetNote sets the "note" field.
+func (u *PlainUpsert) SetNote(v string) *PlainUpsert {
+	u.Set(plain.FieldNote, v)
+	return u
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *PlainUpsert) UpdateNote() *PlainUpsert {
+	u.SetExcluded(plain.FieldNote)
+	return u
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *PlainUpsert) ClearNote() *PlainUpsert {
+	u.SetNull(plain.FieldNote)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *PlainUpsertOne) UpdateNewValues() *PlainUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *PlainUpsertOne) Ignore() *PlainUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *PlainUpsertOne) DoNothing() *PlainUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the PlainCreate.OnConflict
+// documentation for more info.
+func (u *PlainUpsertOne) Update(set func(*PlainUpsert)) *PlainUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&PlainUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetLabel sets the "label" field.
+func (u *PlainUpsertOne) SetLabel(v string) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetLabel(v)
+	})
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *PlainUpsertOne) UpdateLabel() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateLabel()
+	})
+}
+
+// SetAudience sets the "audience" field.
+func (u *PlainUpsertOne) SetAudience(v string) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetAudience(v)
+	})
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *PlainUpsertOne) UpdateAudience() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateAudience()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *PlainUpsertOne) SetSecret(v string) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *PlainUpsertOne) UpdateSecret() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *PlainUpsertOne) ClearSecret() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetCount sets the "count" field.
+func (u *PlainUpsertOne) SetCount(v int) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetCount(v)
+	})
+}
+
+// AddCount adds v to the "count" field.
+func (u *PlainUpsertOne) AddCount(v int) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.AddCount(v)
+	})
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *PlainUpsertOne) UpdateCount() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateCount()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *PlainUpsertOne) SetNote(v string) *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *PlainUpsertOne) UpdateNote() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *PlainUpsertOne) ClearNote() *PlainUpsertOne {
+	return u.Update(func(s *PlainUpsert) {
+		s.ClearNote()
+	})
+}
+
+// Exec executes the query.
+func (u *PlainUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for PlainCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *PlainUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *PlainUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *PlainUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // PlainCreateBulk is the builder for creating many Plain entities in bulk.
 type PlainCreateBulk struct {
 	config
 	err      error
 	builders []*PlainCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Plain entities in the database.
@@ -221,6 +517,7 @@ func (_c *PlainCreateBulk) Save(ctx context.Context) ([]*Plain, error) {
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
 
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -271,6 +568,201 @@ func (_c *PlainCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *PlainCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Plain.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.PlainUpsert) {
+//			SetLabel(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *PlainCreateBulk) OnConflict(opts ...sql.ConflictOption) *PlainUpsertBulk {
+	_c.conflict = opts
+	return &PlainUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *PlainCreateBulk) OnConflictColumns(columns ...string) *PlainUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &PlainUpsertBulk{
+		create: _c,
+	}
+}
+
+// PlainUpsertBulk is the builder for "upsert"-ing
+// a bulk of Plain nodes.
+type PlainUpsertBulk struct {
+	create *PlainCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *PlainUpsertBulk) UpdateNewValues() *PlainUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Plain.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *PlainUpsertBulk) Ignore() *PlainUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *PlainUpsertBulk) DoNothing() *PlainUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the PlainCreateBulk.OnConflict
+// documentation for more info.
+func (u *PlainUpsertBulk) Update(set func(*PlainUpsert)) *PlainUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&PlainUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetLabel sets the "label" field.
+func (u *PlainUpsertBulk) SetLabel(v string) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetLabel(v)
+	})
+}
+
+// UpdateLabel sets the "label" field to the value that was provided on create.
+func (u *PlainUpsertBulk) UpdateLabel() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateLabel()
+	})
+}
+
+// SetAudience sets the "audience" field.
+func (u *PlainUpsertBulk) SetAudience(v string) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetAudience(v)
+	})
+}
+
+// UpdateAudience sets the "audience" field to the value that was provided on create.
+func (u *PlainUpsertBulk) UpdateAudience() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateAudience()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *PlainUpsertBulk) SetSecret(v string) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *PlainUpsertBulk) UpdateSecret() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *PlainUpsertBulk) ClearSecret() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetCount sets the "count" field.
+func (u *PlainUpsertBulk) SetCount(v int) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetCount(v)
+	})
+}
+
+// AddCount adds v to the "count" field.
+func (u *PlainUpsertBulk) AddCount(v int) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.AddCount(v)
+	})
+}
+
+// UpdateCount sets the "count" field to the value that was provided on create.
+func (u *PlainUpsertBulk) UpdateCount() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateCount()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *PlainUpsertBulk) SetNote(v string) *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *PlainUpsertBulk) UpdateNote() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *PlainUpsertBulk) ClearNote() *PlainUpsertBulk {
+	return u.Update(func(s *PlainUpsert) {
+		s.ClearNote()
+	})
+}
+
+// Exec executes the query.
+func (u *PlainUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the PlainCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for PlainCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *PlainUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

@@ -41,6 +41,7 @@ func (_d *PlainDelete) ExecX(ctx context.Context) int {
 
 func (_d *PlainDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(plain.Table, sqlgraph.NewFieldSpec(plain.FieldID, field.TypeInt))
+
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {

@@ -181,6 +181,7 @@ func (_u *PlainUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(plain.FieldNote, field.TypeString)
 	}
+
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{plain.Label}
@@ -385,6 +386,7 @@ func (_u *PlainUpdateOne) sqlSave(ctx context.Context) (_node *Plain, err error)
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(plain.FieldNote, field.TypeString)
 	}
+
 	_node = &Plain{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

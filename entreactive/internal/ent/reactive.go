@@ -4,11 +4,21 @@ package ent
 
 import (
 	"context"
+	"reflect"
+	"slices"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
+	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/internal/ent/team"
+	"github.com/entreactive/reactive/entreactive/internal/ent/user"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
@@ -29,6 +39,24 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/entreactive/internal/ent/runtime" to the main package`)
 		}
 		c.emitter = e
+		if entreactive.HooksBefore[*Item](item.Hooks[:]) {
+			c.hooks.Item = append([]Hook{reactiveItemStart}, c.hooks.Item...)
+		}
+		if entreactive.HooksBefore[*Memo](memo.Hooks[:]) {
+			c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
+		}
+		if entreactive.HooksBefore[*Tag](tag.Hooks[:]) {
+			c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
+		}
+		if entreactive.HooksBefore[*Task](task.Hooks[:]) {
+			c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
+		}
+		if entreactive.HooksBefore[*Widget](widget.Hooks[:]) {
+			c.hooks.Widget = append([]Hook{reactiveWidgetStart}, c.hooks.Widget...)
+		}
+		c.hooks.Team = append([]Hook{reactiveTeamRefs}, c.hooks.Team...)
+		c.hooks.User = append([]Hook{reactiveUserRefs}, c.hooks.User...)
+		c.hooks.Widget = append([]Hook{reactiveWidgetRefs}, c.hooks.Widget...)
 	}
 }
 
@@ -79,28 +107,33 @@ func (itemReactive) Model() string { return "Item" }
 // ID returns the id of row.
 func (itemReactive) ID(row *Item) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears, without Sensitive ones.
-func (r itemReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	changed := fields[:0]
+// Statement returns the hook's record of the mutation.
+func (r itemReactive) Statement() *entreactive.Statement[*Item] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
+func (r itemReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	sensitive := false
+	changed = fields[:0]
 	for _, f := range fields {
 		switch f {
 		case item.FieldSecret:
+			sensitive = true
 			continue
 		}
 		changed = append(changed, f)
 	}
-	return changed
-}
-
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r itemReactive) Load(ctx context.Context) ([]*Item, error) {
-	query := NewItemClient(r.m.config).Query().Where(r.m.predicates...).Order(item.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(item.FieldID)
+	if !sensitive {
+		return changed, false
 	}
-	return query.All(ctx)
+	for _, f := range changed {
+		switch f {
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -112,7 +145,7 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewItemClient(r.m.config).Query().Where(item.IDIn(ids...)).Order(item.ByID()).All(ctx)
+		loaded, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -121,9 +154,314 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 	return fresh, nil
 }
 
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactive.Change[*Item], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysItem(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, item.ID(created.ID))
+	}
+	before := make(map[int]*Item, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, item.ID(row.ID))
+	}
+	after, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Item]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffItem(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveItemStart is the outermost hook of Item mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveItemStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*ItemMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadItem reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadItem(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Item) ([]*Item, error) {
+	columns := item.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{item.FieldID}
+	}
+	var nodes []*Item
+	spec := sqlgraph.NewQuerySpec(item.Table, columns, sqlgraph.NewFieldSpec(item.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(item.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Item).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Item{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysItem returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysItem(m *ItemMutation) []predicate.Item {
+	var keys []predicate.Item
+	return keys
+}
+
+// reactiveConflictingItem returns the rows an upsert of m may update.
+func reactiveConflictingItem(ctx context.Context, cfg config, m *ItemMutation) ([]*Item, error) {
+	keys := reactiveKeysItem(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadItem(ctx, cfg, entreactive.LoadRows, item.Or(keys...))
+}
+
+// reactiveDiffItem returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffItem(a, b *Item) []string {
+	var changed []string
+	if a.Label != b.Label {
+		changed = append(changed, item.FieldLabel)
+	}
+	if a.Audience != b.Audience {
+		changed = append(changed, item.FieldAudience)
+	}
+	if a.Count != b.Count {
+		changed = append(changed, item.FieldCount)
+	}
+	if !entreactive.SamePointee(a.Note, b.Note) {
+		changed = append(changed, item.FieldNote)
+	}
+	return changed
+}
+
 // Schedule runs emit once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r itemReactive) Schedule(emit func()) {
+	if b := r.m.reactiveBatch; b != nil {
+		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Memo mutations.
+func (m *MemoMutation) Reactive() entreactive.Glue[*Memo] {
+	return memoReactive{m: m}
+}
+
+// memoReactive implements entreactive.Glue for Memo.
+type memoReactive struct{ m *MemoMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r memoReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Memo".
+func (memoReactive) Model() string { return "Memo" }
+
+// ID returns the id of row.
+func (memoReactive) ID(row *Memo) any { return row.ID }
+
+// Statement returns the hook's record of the mutation.
+func (r memoReactive) Statement() *entreactive.Statement[*Memo] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
+func (r memoReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	sensitive := false
+	changed = fields[:0]
+	for _, f := range fields {
+		switch f {
+		case memo.FieldSecret:
+			sensitive = true
+			continue
+		}
+		changed = append(changed, f)
+	}
+	if !sensitive {
+		return changed, false
+	}
+	for _, f := range changed {
+		switch f {
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r memoReactive) Reload(ctx context.Context, rows []*Memo) ([]*Memo, error) {
+	fresh := make([]*Memo, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.IDIn(ids...))
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactive.Change[*Memo], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysMemo(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, memo.ID(created.ID))
+	}
+	before := make(map[int]*Memo, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, memo.ID(row.ID))
+	}
+	after, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Memo]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffMemo(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveMemoStart is the outermost hook of Memo mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveMemoStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*MemoMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadMemo reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadMemo(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Memo) ([]*Memo, error) {
+	columns := memo.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{memo.FieldID}
+	}
+	var nodes []*Memo
+	spec := sqlgraph.NewQuerySpec(memo.Table, columns, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(memo.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Memo).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Memo{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysMemo returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysMemo(m *MemoMutation) []predicate.Memo {
+	var keys []predicate.Memo
+	return keys
+}
+
+// reactiveConflictingMemo returns the rows an upsert of m may update.
+func reactiveConflictingMemo(ctx context.Context, cfg config, m *MemoMutation) ([]*Memo, error) {
+	keys := reactiveKeysMemo(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMemo(ctx, cfg, entreactive.LoadRows, memo.Or(keys...))
+}
+
+// reactiveDiffMemo returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffMemo(a, b *Memo) []string {
+	var changed []string
+	if !a.DeleteTime.Equal(b.DeleteTime) {
+		changed = append(changed, memo.FieldDeleteTime)
+	}
+	if a.Text != b.Text {
+		changed = append(changed, memo.FieldText)
+	}
+	if a.Pinned != b.Pinned {
+		changed = append(changed, memo.FieldPinned)
+	}
+	return changed
+}
+
+// Schedule runs emit once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r memoReactive) Schedule(emit func()) {
 	if b := r.m.reactiveBatch; b != nil {
 		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
 			return
@@ -150,20 +488,14 @@ func (tagReactive) Model() string { return "Tag" }
 // ID returns the id of row.
 func (tagReactive) ID(row *Tag) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears.
-func (r tagReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	return fields
-}
+// Statement returns the hook's record of the mutation.
+func (r tagReactive) Statement() *entreactive.Statement[*Tag] { return &r.m.reactive }
 
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r tagReactive) Load(ctx context.Context) ([]*Tag, error) {
-	query := NewTagClient(r.m.config).Query().Where(r.m.predicates...).Order(tag.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(tag.FieldID)
-	}
-	return query.All(ctx)
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r tagReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -175,7 +507,7 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewTagClient(r.m.config).Query().Where(tag.IDIn(ids...)).Order(tag.ByID()).All(ctx)
+		loaded, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -184,9 +516,350 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 	return fresh, nil
 }
 
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.Change[*Tag], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysTag(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, tag.ID(created.ID))
+	}
+	before := make(map[string]*Tag, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, tag.ID(row.ID))
+	}
+	after, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Tag]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffTag(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveTagStart is the outermost hook of Tag mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveTagStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TagMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadTag reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadTag(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Tag) ([]*Tag, error) {
+	columns := tag.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{tag.FieldID}
+	}
+	var nodes []*Tag
+	spec := sqlgraph.NewQuerySpec(tag.Table, columns, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(tag.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Tag).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Tag{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysTag returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysTag(m *TagMutation) []predicate.Tag {
+	var keys []predicate.Tag
+	if id, ok := m.ID(); ok {
+		keys = append(keys, tag.ID(id))
+	}
+	return keys
+}
+
+// reactiveConflictingTag returns the rows an upsert of m may update.
+func reactiveConflictingTag(ctx context.Context, cfg config, m *TagMutation) ([]*Tag, error) {
+	keys := reactiveKeysTag(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTag(ctx, cfg, entreactive.LoadRows, tag.Or(keys...))
+}
+
+// reactiveDiffTag returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffTag(a, b *Tag) []string {
+	var changed []string
+	if a.Name != b.Name {
+		changed = append(changed, tag.FieldName)
+	}
+	return changed
+}
+
 // Schedule runs emit once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r tagReactive) Schedule(emit func()) {
+	if b := r.m.reactiveBatch; b != nil {
+		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Task mutations.
+func (m *TaskMutation) Reactive() entreactive.Glue[*Task] {
+	return taskReactive{m: m}
+}
+
+// taskReactive implements entreactive.Glue for Task.
+type taskReactive struct{ m *TaskMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r taskReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Task".
+func (taskReactive) Model() string { return "Task" }
+
+// ID returns the id of row.
+func (taskReactive) ID(row *Task) any { return row.ID }
+
+// Statement returns the hook's record of the mutation.
+func (r taskReactive) Statement() *entreactive.Statement[*Task] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, and the
+// edges without a field it changes, without Sensitive ones.
+func (r taskReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	for _, edges := range [][]string{r.m.AddedEdges(), r.m.RemovedEdges(), r.m.ClearedEdges()} {
+		for _, e := range edges {
+			switch e {
+			case task.EdgeLabels:
+				if !slices.Contains(fields, e) {
+					fields = append(fields, e)
+				}
+			}
+		}
+	}
+	sensitive := false
+	changed = fields[:0]
+	for _, f := range fields {
+		switch f {
+		case task.FieldSecret:
+			sensitive = true
+			continue
+		}
+		changed = append(changed, f)
+	}
+	if !sensitive {
+		return changed, false
+	}
+	for _, f := range changed {
+		switch f {
+		case task.FieldUpdateTime:
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r taskReactive) Reload(ctx context.Context, rows []*Task) ([]*Task, error) {
+	fresh := make([]*Task, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.IDIn(ids...))
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactive.Change[*Task], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysTask(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, task.ID(created.ID))
+	}
+	before := make(map[int]*Task, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, task.ID(row.ID))
+	}
+	after, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Task]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffTask(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveTaskStart is the outermost hook of Task mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveTaskStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TaskMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadTask reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadTask(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Task) ([]*Task, error) {
+	columns := task.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{task.FieldID}
+	}
+	var nodes []*Task
+	spec := sqlgraph.NewQuerySpec(task.Table, columns, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(task.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Task).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Task{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysTask returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysTask(m *TaskMutation) []predicate.Task {
+	var keys []predicate.Task
+	if v, ok := m.Key(); ok {
+		keys = append(keys, predicate.Task(sql.FieldEQ(task.FieldKey, v)))
+	}
+	if v, ok := m.Slug(); ok {
+		keys = append(keys, predicate.Task(sql.FieldEQ(task.FieldSlug, v)))
+	}
+	return keys
+}
+
+// reactiveConflictingTask returns the rows an upsert of m may update.
+func reactiveConflictingTask(ctx context.Context, cfg config, m *TaskMutation) ([]*Task, error) {
+	keys := reactiveKeysTask(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(keys...))
+}
+
+// reactiveDiffTask returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffTask(a, b *Task) []string {
+	var changed []string
+	if !a.CreateTime.Equal(b.CreateTime) {
+		changed = append(changed, task.FieldCreateTime)
+	}
+	if !a.UpdateTime.Equal(b.UpdateTime) {
+		changed = append(changed, task.FieldUpdateTime)
+	}
+	if !a.DeleteTime.Equal(b.DeleteTime) {
+		changed = append(changed, task.FieldDeleteTime)
+	}
+	if a.Key != b.Key {
+		changed = append(changed, task.FieldKey)
+	}
+	if !entreactive.SamePointee(a.Slug, b.Slug) {
+		changed = append(changed, task.FieldSlug)
+	}
+	if a.Text != b.Text {
+		changed = append(changed, task.FieldText)
+	}
+	if a.Done != b.Done {
+		changed = append(changed, task.FieldDone)
+	}
+	if a.Revision != b.Revision {
+		changed = append(changed, task.FieldRevision)
+	}
+	if a.Tenant != b.Tenant {
+		changed = append(changed, task.FieldTenant)
+	}
+	if !entreactive.SamePointee(a.AssigneeID, b.AssigneeID) {
+		changed = append(changed, task.FieldAssigneeID)
+	}
+	if !entreactive.SamePointee(a.TeamID, b.TeamID) {
+		changed = append(changed, task.FieldTeamID)
+	}
+	return changed
+}
+
+// Schedule runs emit once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r taskReactive) Schedule(emit func()) {
 	if b := r.m.reactiveBatch; b != nil {
 		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
 			return
@@ -213,28 +886,33 @@ func (widgetReactive) Model() string { return "Widget" }
 // ID returns the id of row.
 func (widgetReactive) ID(row *Widget) any { return row.ID }
 
-// Changed returns the fields the mutation sets or clears, without Sensitive ones.
-func (r widgetReactive) Changed() []string {
-	fields := append(r.m.Fields(), r.m.ClearedFields()...)
-	changed := fields[:0]
+// Statement returns the hook's record of the mutation.
+func (r widgetReactive) Statement() *entreactive.Statement[*Widget] { return &r.m.reactive }
+
+// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
+func (r widgetReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	sensitive := false
+	changed = fields[:0]
 	for _, f := range fields {
 		switch f {
 		case widget.FieldSecret:
+			sensitive = true
 			continue
 		}
 		changed = append(changed, f)
 	}
-	return changed
-}
-
-// Load returns, ordered by id, the rows the mutation's predicates match.
-// For a bulk update only their ids are loaded.
-func (r widgetReactive) Load(ctx context.Context) ([]*Widget, error) {
-	query := NewWidgetClient(r.m.config).Query().Where(r.m.predicates...).Order(widget.ByID())
-	if r.m.Op().Is(OpUpdate) {
-		query.Select(widget.FieldID)
+	if !sensitive {
+		return changed, false
 	}
-	return query.All(ctx)
+	for _, f := range changed {
+		switch f {
+		default:
+			return changed, false
+		}
+	}
+	return changed, true
 }
 
 // Reload returns the current state of rows, ordered by id.
@@ -246,13 +924,162 @@ func (r widgetReactive) Reload(ctx context.Context, rows []*Widget) ([]*Widget, 
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := NewWidgetClient(r.m.config).Query().Where(widget.IDIn(ids...)).Order(widget.ByID()).All(ctx)
+		loaded, err := reactiveLoadWidget(ctx, r.m.config, entreactive.LoadRows, widget.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
 		fresh = append(fresh, loaded...)
 	}
 	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r widgetReactive) Upserted(ctx context.Context, created *Widget) ([]entreactive.Change[*Widget], error) {
+	if err := r.m.reactive.Err(); err != nil {
+		return nil, err
+	}
+	st := &r.m.reactive
+	match := reactiveKeysWidget(r.m)
+	if r.m.reactiveBatch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, widget.ID(created.ID))
+	}
+	before := make(map[int]*Widget, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, widget.ID(row.ID))
+	}
+	after, err := reactiveLoadWidget(ctx, r.m.config, entreactive.LoadRows, widget.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Widget]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Widget]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffWidget(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Widget]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveWidgetStart is the outermost hook of Widget mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveWidgetStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*WidgetMutation)
+		if !ok || !mm.reactive.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadWidget reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadWidget(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Widget) ([]*Widget, error) {
+	columns := widget.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{widget.FieldID}
+	}
+	var nodes []*Widget
+	spec := sqlgraph.NewQuerySpec(widget.Table, columns, sqlgraph.NewFieldSpec(widget.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(widget.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Widget).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Widget{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysWidget returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysWidget(m *WidgetMutation) []predicate.Widget {
+	var keys []predicate.Widget
+	return keys
+}
+
+// reactiveConflictingWidget returns the rows an upsert of m may update.
+func reactiveConflictingWidget(ctx context.Context, cfg config, m *WidgetMutation) ([]*Widget, error) {
+	keys := reactiveKeysWidget(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadWidget(ctx, cfg, entreactive.LoadRows, widget.Or(keys...))
+}
+
+// reactiveDiffWidget returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffWidget(a, b *Widget) []string {
+	var changed []string
+	if a.Name != b.Name {
+		changed = append(changed, widget.FieldName)
+	}
+	if a.Done != b.Done {
+		changed = append(changed, widget.FieldDone)
+	}
+	if a.Rank != b.Rank {
+		changed = append(changed, widget.FieldRank)
+	}
+	if a.Size != b.Size {
+		changed = append(changed, widget.FieldSize)
+	}
+	if a.Score != b.Score {
+		changed = append(changed, widget.FieldScore)
+	}
+	if a.Status != b.Status {
+		changed = append(changed, widget.FieldStatus)
+	}
+	if !entreactive.SamePointee(a.OwnerID, b.OwnerID) {
+		changed = append(changed, widget.FieldOwnerID)
+	}
+	if a.Note != b.Note {
+		changed = append(changed, widget.FieldNote)
+	}
+	if a.Nick != b.Nick {
+		changed = append(changed, widget.FieldNick)
+	}
+	if !entreactive.SameTime(a.Due, b.Due) {
+		changed = append(changed, widget.FieldDue)
+	}
+	if !reflect.DeepEqual(a.Meta, b.Meta) {
+		changed = append(changed, widget.FieldMeta)
+	}
+	if a.Token != b.Token {
+		changed = append(changed, widget.FieldToken)
+	}
+	if !entreactive.SamePointee(a.Reviewer, b.Reviewer) {
+		changed = append(changed, widget.FieldReviewer)
+	}
+	if !entreactive.SamePointee(a.ParentID, b.ParentID) {
+		changed = append(changed, widget.FieldParentID)
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		changed = append(changed, widget.FieldCreatedAt)
+	}
+	return changed
 }
 
 // Schedule runs emit once the mutation is committed; the rows of one
@@ -264,4 +1091,399 @@ func (r widgetReactive) Schedule(emit func()) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, emit)
+}
+
+// reactiveTeamRefs is a hook of Team mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of Team (tasks):
+// the rows it adds or removes, and the rows pointing to the Team rows it
+// clears the edge of or deletes.
+func reactiveTeamRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*TeamMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.TasksCleared() {
+			owners0 = reactiveTeamOwners(mm)
+		}
+		ids0 := mm.TasksIDs()
+		ids0 = append(ids0, mm.RemovedTasksIDs()...)
+		before0, err0 := reactiveRefsTask(ctx, mm.config, ids0, team.TasksColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedTask(ctx, mm.config, before0, err0, task.FieldTeamID, true)
+		return v, nil
+	})
+}
+
+// reactiveTeamOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveTeamOwners(m *TeamMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], team.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(team.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(team.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveUserRefs is a hook of User mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of User (tasks):
+// the rows it adds or removes, and the rows pointing to the User rows it
+// clears the edge of or deletes.
+func reactiveUserRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*UserMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.TasksCleared() {
+			owners0 = reactiveUserOwners(mm)
+		}
+		ids0 := mm.TasksIDs()
+		ids0 = append(ids0, mm.RemovedTasksIDs()...)
+		before0, err0 := reactiveRefsTask(ctx, mm.config, ids0, user.TasksColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedTask(ctx, mm.config, before0, err0, task.FieldAssigneeID, true)
+		return v, nil
+	})
+}
+
+// reactiveUserOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveUserOwners(m *UserMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], user.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(user.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(user.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveWidgetRefs is a hook of Widget mutations, added by the Emitter
+// option. It sends an update for each row of a reactive schema whose foreign
+// key the mutation changes through an edge of Widget (children):
+// the rows it adds or removes, and the rows pointing to the Widget rows it
+// clears the edge of or deletes.
+func reactiveWidgetRefs(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*WidgetMutation)
+		if !ok || mm.reactiveRefs {
+			return next.Mutate(ctx, m)
+		}
+		mm.reactiveRefs = true
+		defer func() { mm.reactiveRefs = false }()
+		gone := mm.Op().Is(OpDelete | OpDeleteOne)
+		var owners0 func(*sql.Selector) *sql.Selector
+		if gone || mm.ChildrenCleared() {
+			owners0 = reactiveWidgetOwners(mm)
+		}
+		ids0 := mm.ChildrenIDs()
+		ids0 = append(ids0, mm.RemovedChildrenIDs()...)
+		before0, err0 := reactiveRefsWidget(ctx, mm.config, ids0, widget.ChildrenColumn, owners0)
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		reactiveRefsChangedWidget(ctx, mm.config, before0, err0, widget.FieldParentID, true)
+		return v, nil
+	})
+}
+
+// reactiveWidgetOwners returns a function that selects the ids of the rows m
+// updates or deletes, or nil for a create.
+func reactiveWidgetOwners(m *WidgetMutation) func(*sql.Selector) *sql.Selector {
+	if m.Op().Is(OpCreate) {
+		return nil
+	}
+	ps := m.predicates
+	if id, ok := m.ID(); ok {
+		ps = append(ps[:len(ps):len(ps)], widget.ID(id))
+	}
+	return func(outer *sql.Selector) *sql.Selector {
+		t := sql.Table(widget.Table)
+		s := sql.Dialect(outer.Dialect()).Select(t.C(widget.FieldID)).From(t)
+		for _, p := range ps {
+			p(s)
+		}
+		return s
+	}
+}
+
+// reactiveRefsItem returns the Item rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsItem(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Item, error) {
+	var match []predicate.Item
+	if len(ids) > 0 {
+		match = append(match, item.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadItem(ctx, cfg, entreactive.LoadRows, item.Or(match...))
+}
+
+// reactiveRefsChangedItem sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedItem(ctx context.Context, cfg config, before []*Item, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newItemMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Item, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffItem(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, item.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsMemo returns the Memo rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsMemo(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Memo, error) {
+	var match []predicate.Memo
+	if len(ids) > 0 {
+		match = append(match, memo.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadMemo(ctx, cfg, entreactive.LoadRows, memo.Or(match...))
+}
+
+// reactiveRefsChangedMemo sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedMemo(ctx context.Context, cfg config, before []*Memo, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newMemoMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Memo, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffMemo(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsTag returns the Tag rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsTag(ctx context.Context, cfg config, ids []string, column string, owners func(*sql.Selector) *sql.Selector) ([]*Tag, error) {
+	var match []predicate.Tag
+	if len(ids) > 0 {
+		match = append(match, tag.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTag(ctx, cfg, entreactive.LoadRows, tag.Or(match...))
+}
+
+// reactiveRefsChangedTag sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedTag(ctx context.Context, cfg config, before []*Tag, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newTagMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[string]*Tag, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffTag(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, tag.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsTask returns the Task rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsTask(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Task, error) {
+	var match []predicate.Task
+	if len(ids) > 0 {
+		match = append(match, task.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(match...))
+}
+
+// reactiveRefsChangedTask sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newTaskMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Task, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffTask(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsWidget returns the Widget rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsWidget(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Widget, error) {
+	var match []predicate.Widget
+	if len(ids) > 0 {
+		match = append(match, widget.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadWidget(ctx, cfg, entreactive.LoadRows, widget.Or(match...))
+}
+
+// reactiveRefsChangedWidget sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedWidget(ctx context.Context, cfg config, before []*Widget, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newWidgetMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Widget, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffWidget(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, before, rows, []string{changed}, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
@@ -41,6 +42,10 @@ func (_d *TagDelete) ExecX(ctx context.Context) int {
 
 func (_d *TagDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
+	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
+		st.Loaded(reactiveLoadTag(ctx, _d.config, st.Load, _d.mutation.predicates...))
+	}
+
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {

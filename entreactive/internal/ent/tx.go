@@ -4,6 +4,8 @@ package ent
 
 import (
 	"context"
+	stdsql "database/sql"
+	"fmt"
 	"sync"
 
 	"entgo.io/ent/dialect"
@@ -14,12 +16,22 @@ type Tx struct {
 	config
 	// Item is the client for interacting with the Item builders.
 	Item *ItemClient
+	// Label is the client for interacting with the Label builders.
+	Label *LabelClient
+	// Memo is the client for interacting with the Memo builders.
+	Memo *MemoClient
 	// Part is the client for interacting with the Part builders.
 	Part *PartClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
+	// Task is the client for interacting with the Task builders.
+	Task *TaskClient
+	// Team is the client for interacting with the Team builders.
+	Team *TeamClient
+	// User is the client for interacting with the User builders.
+	User *UserClient
 	// Widget is the client for interacting with the Widget builders.
 	Widget *WidgetClient
 
@@ -154,9 +166,14 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Item = NewItemClient(tx.config)
+	tx.Label = NewLabelClient(tx.config)
+	tx.Memo = NewMemoClient(tx.config)
 	tx.Part = NewPartClient(tx.config)
 	tx.Plain = NewPlainClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
+	tx.Task = NewTaskClient(tx.config)
+	tx.Team = NewTeamClient(tx.config)
+	tx.User = NewUserClient(tx.config)
 	tx.Widget = NewWidgetClient(tx.config)
 }
 
@@ -220,3 +237,27 @@ func (tx *txDriver) Query(ctx context.Context, query string, args, v any) error 
 }
 
 var _ dialect.Driver = (*txDriver)(nil)
+
+// ExecContext allows calling the underlying ExecContext method of the transaction if it is supported by it.
+// See, database/sql#Tx.ExecContext for more information.
+func (tx *txDriver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	ex, ok := tx.tx.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("Tx.ExecContext is not supported")
+	}
+	return ex.ExecContext(ctx, query, args...)
+}
+
+// QueryContext allows calling the underlying QueryContext method of the transaction if it is supported by it.
+// See, database/sql#Tx.QueryContext for more information.
+func (tx *txDriver) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
+	q, ok := tx.tx.(interface {
+		QueryContext(context.Context, string, ...any) (*stdsql.Rows, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("Tx.QueryContext is not supported")
+	}
+	return q.QueryContext(ctx, query, args...)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive"
@@ -21,6 +22,7 @@ type WidgetCreate struct {
 	config
 	mutation *WidgetMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetName sets the "name" field.
@@ -390,6 +392,12 @@ func (_c *WidgetCreate) createSpec() (*Widget, *sqlgraph.CreateSpec) {
 		_node = &Widget{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(widget.Table, sqlgraph.NewFieldSpec(widget.FieldID, field.TypeInt))
 	)
+	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
+		st.Upsert = true
+		st.Loaded(reactiveConflictingWidget(st.Ctx, _c.config, _c.mutation))
+	}
+
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(widget.FieldName, field.TypeString, value)
 		_node.Name = value
@@ -502,11 +510,698 @@ func (_c *WidgetCreate) createSpec() (*Widget, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Widget.Create().
+//		SetName(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.WidgetUpsert) {
+//			SetName(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *WidgetCreate) OnConflict(opts ...sql.ConflictOption) *WidgetUpsertOne {
+	_c.conflict = opts
+	return &WidgetUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *WidgetCreate) OnConflictColumns(columns ...string) *WidgetUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &WidgetUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// WidgetUpsertOne is the builder for "upsert"-ing
+	//  one Widget node.
+	WidgetUpsertOne struct {
+		create *WidgetCreate
+	}
+
+	// WidgetUpsert is the "OnConflict" setter.
+	WidgetUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetName sets the "name" field.
+func (u *WidgetUpsert) SetName(v string) *WidgetUpsert {
+	u.Set(widget.FieldName, v)
+	return u
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateName() *WidgetUpsert {
+	u.SetExcluded(widget.FieldName)
+	return u
+}
+
+// SetDone sets the "done" field.
+func (u *WidgetUpsert) SetDone(v bool) *WidgetUpsert {
+	u.Set(widget.FieldDone, v)
+	return u
+}
+
+// UpdateDone sets the "done" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateDone() *WidgetUpsert {
+	u.SetExcluded(widget.FieldDone)
+	return u
+}
+
+// SetRank sets the "rank" field.
+func (u *WidgetUpsert) SetRank(v int8) *WidgetUpsert {
+	u.Set(widget.FieldRank, v)
+	return u
+}
+
+// UpdateRank sets the "rank" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateRank() *WidgetUpsert {
+	u.SetExcluded(widget.FieldRank)
+	return u
+}
+
+// AddRank adds v to the "rank" field.
+func (u *WidgetUpsert) AddRank(v int8) *WidgetUpsert {
+	u.Add(widget.FieldRank, v)
+	return u
+}
+
+// ClearRank clears the value of the "rank" field.
+func (u *WidgetUpsert) ClearRank() *WidgetUpsert {
+	u.SetNull(widget.FieldRank)
+	return u
+}
+
+// SetSize sets the "size" field.
+func (u *WidgetUpsert) SetSize(v uint16) *WidgetUpsert {
+	u.Set(widget.FieldSize, v)
+	return u
+}
+
+// UpdateSize sets the "size" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateSize() *WidgetUpsert {
+	u.SetExcluded(widget.FieldSize)
+	return u
+}
+
+// AddSize adds v to the "size" field.
+func (u *WidgetUpsert) AddSize(v uint16) *WidgetUpsert {
+	u.Add(widget.FieldSize, v)
+	return u
+}
+
+// SetScore sets the "score" field.
+func (u *WidgetUpsert) SetScore(v float64) *WidgetUpsert {
+	u.Set(widget.FieldScore, v)
+	return u
+}
+
+// UpdateScore sets the "score" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateScore() *WidgetUpsert {
+	u.SetExcluded(widget.FieldScore)
+	return u
+}
+
+// AddScore adds v to the "score" field.
+func (u *WidgetUpsert) AddScore(v float64) *WidgetUpsert {
+	u.Add(widget.FieldScore, v)
+	return u
+}
+
+// SetStatus sets the "status" field.
+func (u *WidgetUpsert) SetStatus(v widget.Status) *WidgetUpsert {
+	u.Set(widget.FieldStatus, v)
+	return u
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateStatus() *WidgetUpsert {
+	u.SetExcluded(widget.FieldStatus)
+	return u
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (u *WidgetUpsert) SetOwnerID(v int) *WidgetUpsert {
+	u.Set(widget.FieldOwnerID, v)
+	return u
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateOwnerID() *WidgetUpsert {
+	u.SetExcluded(widget.FieldOwnerID)
+	return u
+}
+
+// AddOwnerID adds v to the "owner_id" field.
+func (u *WidgetUpsert) AddOwnerID(v int) *WidgetUpsert {
+	u.Add(widget.FieldOwnerID, v)
+	return u
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *WidgetUpsert) ClearOwnerID() *WidgetUpsert {
+	u.SetNull(widget.FieldOwnerID)
+	return u
+}
+
+// SetNote sets the "note" field.
+func (u *WidgetUpsert) SetNote(v string) *WidgetUpsert {
+	u.Set(widget.FieldNote, v)
+	return u
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateNote() *WidgetUpsert {
+	u.SetExcluded(widget.FieldNote)
+	return u
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *WidgetUpsert) ClearNote() *WidgetUpsert {
+	u.SetNull(widget.FieldNote)
+	return u
+}
+
+// SetNick sets the "nick" field.
+func (u *WidgetUpsert) SetNick(v string) *WidgetUpsert {
+	u.Set(widget.FieldNick, v)
+	return u
+}
+
+// UpdateNick sets the "nick" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateNick() *WidgetUpsert {
+	u.SetExcluded(widget.FieldNick)
+	return u
+}
+
+// ClearNick clears the value of the "nick" field.
+func (u *WidgetUpsert) ClearNick() *WidgetUpsert {
+	u.SetNull(widget.FieldNick)
+	return u
+}
+
+// SetDue sets the "due" field.
+func (u *WidgetUpsert) SetDue(v time.Time) *WidgetUpsert {
+	u.Set(widget.FieldDue, v)
+	return u
+}
+
+// UpdateDue sets the "due" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateDue() *WidgetUpsert {
+	u.SetExcluded(widget.FieldDue)
+	return u
+}
+
+// ClearDue clears the value of the "due" field.
+func (u *WidgetUpsert) ClearDue() *WidgetUpsert {
+	u.SetNull(widget.FieldDue)
+	return u
+}
+
+// SetMeta sets the "meta" field.
+func (u *WidgetUpsert) SetMeta(v map[string]interface{}) *WidgetUpsert {
+	u.Set(widget.FieldMeta, v)
+	return u
+}
+
+// UpdateMeta sets the "meta" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateMeta() *WidgetUpsert {
+	u.SetExcluded(widget.FieldMeta)
+	return u
+}
+
+// ClearMeta clears the value of the "meta" field.
+func (u *WidgetUpsert) ClearMeta() *WidgetUpsert {
+	u.SetNull(widget.FieldMeta)
+	return u
+}
+
+// SetToken sets the "token" field.
+func (u *WidgetUpsert) SetToken(v uuid.UUID) *WidgetUpsert {
+	u.Set(widget.FieldToken, v)
+	return u
+}
+
+// UpdateToken sets the "token" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateToken() *WidgetUpsert {
+	u.SetExcluded(widget.FieldToken)
+	return u
+}
+
+// SetReviewer sets the "reviewer" field.
+func (u *WidgetUpsert) SetReviewer(v uuid.UUID) *WidgetUpsert {
+	u.Set(widget.FieldReviewer, v)
+	return u
+}
+
+// UpdateReviewer sets the "reviewer" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateReviewer() *WidgetUpsert {
+	u.SetExcluded(widget.FieldReviewer)
+	return u
+}
+
+// ClearReviewer clears the value of the "reviewer" field.
+func (u *WidgetUpsert) ClearReviewer() *WidgetUpsert {
+	u.SetNull(widget.FieldReviewer)
+	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *WidgetUpsert) SetSecret(v string) *WidgetUpsert {
+	u.Set(widget.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateSecret() *WidgetUpsert {
+	u.SetExcluded(widget.FieldSecret)
+	return u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *WidgetUpsert) ClearSecret() *WidgetUpsert {
+	u.SetNull(widget.FieldSecret)
+	return u
+}
+
+// SetParentID sets the "parent_id" field.
+func (u *WidgetUpsert) SetParentID(v int) *WidgetUpsert {
+	u.Set(widget.FieldParentID, v)
+	return u
+}
+
+// UpdateParentID sets the "parent_id" field to the value that was provided on create.
+func (u *WidgetUpsert) UpdateParentID() *WidgetUpsert {
+	u.SetExcluded(widget.FieldParentID)
+	return u
+}
+
+// ClearParentID clears the value of the "parent_id" field.
+func (u *WidgetUpsert) ClearParentID() *WidgetUpsert {
+	u.SetNull(widget.FieldParentID)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *WidgetUpsertOne) UpdateNewValues() *WidgetUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.CreatedAt(); exists {
+			s.SetIgnore(widget.FieldCreatedAt)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *WidgetUpsertOne) Ignore() *WidgetUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *WidgetUpsertOne) DoNothing() *WidgetUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the WidgetCreate.OnConflict
+// documentation for more info.
+func (u *WidgetUpsertOne) Update(set func(*WidgetUpsert)) *WidgetUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&WidgetUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetName sets the "name" field.
+func (u *WidgetUpsertOne) SetName(v string) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetName(v)
+	})
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateName() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateName()
+	})
+}
+
+// SetDone sets the "done" field.
+func (u *WidgetUpsertOne) SetDone(v bool) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetDone(v)
+	})
+}
+
+// UpdateDone sets the "done" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateDone() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateDone()
+	})
+}
+
+// SetRank sets the "rank" field.
+func (u *WidgetUpsertOne) SetRank(v int8) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetRank(v)
+	})
+}
+
+// AddRank adds v to the "rank" field.
+func (u *WidgetUpsertOne) AddRank(v int8) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddRank(v)
+	})
+}
+
+// UpdateRank sets the "rank" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateRank() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateRank()
+	})
+}
+
+// ClearRank clears the value of the "rank" field.
+func (u *WidgetUpsertOne) ClearRank() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearRank()
+	})
+}
+
+// SetSize sets the "size" field.
+func (u *WidgetUpsertOne) SetSize(v uint16) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetSize(v)
+	})
+}
+
+// AddSize adds v to the "size" field.
+func (u *WidgetUpsertOne) AddSize(v uint16) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddSize(v)
+	})
+}
+
+// UpdateSize sets the "size" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateSize() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateSize()
+	})
+}
+
+// SetScore sets the "score" field.
+func (u *WidgetUpsertOne) SetScore(v float64) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetScore(v)
+	})
+}
+
+// AddScore adds v to the "score" field.
+func (u *WidgetUpsertOne) AddScore(v float64) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddScore(v)
+	})
+}
+
+// UpdateScore sets the "score" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateScore() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateScore()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *WidgetUpsertOne) SetStatus(v widget.Status) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateStatus() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (u *WidgetUpsertOne) SetOwnerID(v int) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetOwnerID(v)
+	})
+}
+
+// AddOwnerID adds v to the "owner_id" field.
+func (u *WidgetUpsertOne) AddOwnerID(v int) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddOwnerID(v)
+	})
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateOwnerID() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateOwnerID()
+	})
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *WidgetUpsertOne) ClearOwnerID() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearOwnerID()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *WidgetUpsertOne) SetNote(v string) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateNote() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *WidgetUpsertOne) ClearNote() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearNote()
+	})
+}
+
+// SetNick sets the "nick" field.
+func (u *WidgetUpsertOne) SetNick(v string) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetNick(v)
+	})
+}
+
+// UpdateNick sets the "nick" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateNick() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateNick()
+	})
+}
+
+// ClearNick clears the value of the "nick" field.
+func (u *WidgetUpsertOne) ClearNick() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearNick()
+	})
+}
+
+// SetDue sets the "due" field.
+func (u *WidgetUpsertOne) SetDue(v time.Time) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetDue(v)
+	})
+}
+
+// UpdateDue sets the "due" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateDue() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateDue()
+	})
+}
+
+// ClearDue clears the value of the "due" field.
+func (u *WidgetUpsertOne) ClearDue() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearDue()
+	})
+}
+
+// SetMeta sets the "meta" field.
+func (u *WidgetUpsertOne) SetMeta(v map[string]interface{}) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetMeta(v)
+	})
+}
+
+// UpdateMeta sets the "meta" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateMeta() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateMeta()
+	})
+}
+
+// ClearMeta clears the value of the "meta" field.
+func (u *WidgetUpsertOne) ClearMeta() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearMeta()
+	})
+}
+
+// SetToken sets the "token" field.
+func (u *WidgetUpsertOne) SetToken(v uuid.UUID) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetToken(v)
+	})
+}
+
+// UpdateToken sets the "token" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateToken() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateToken()
+	})
+}
+
+// SetReviewer sets the "reviewer" field.
+func (u *WidgetUpsertOne) SetReviewer(v uuid.UUID) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetReviewer(v)
+	})
+}
+
+// UpdateReviewer sets the "reviewer" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateReviewer() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateReviewer()
+	})
+}
+
+// ClearReviewer clears the value of the "reviewer" field.
+func (u *WidgetUpsertOne) ClearReviewer() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearReviewer()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *WidgetUpsertOne) SetSecret(v string) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateSecret() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *WidgetUpsertOne) ClearSecret() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetParentID sets the "parent_id" field.
+func (u *WidgetUpsertOne) SetParentID(v int) *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetParentID(v)
+	})
+}
+
+// UpdateParentID sets the "parent_id" field to the value that was provided on create.
+func (u *WidgetUpsertOne) UpdateParentID() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateParentID()
+	})
+}
+
+// ClearParentID clears the value of the "parent_id" field.
+func (u *WidgetUpsertOne) ClearParentID() *WidgetUpsertOne {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearParentID()
+	})
+}
+
+// Exec executes the query.
+func (u *WidgetUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for WidgetCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *WidgetUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *WidgetUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *WidgetUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // WidgetCreateBulk is the builder for creating many Widget entities in bulk.
 type WidgetCreateBulk struct {
 	config
 	err      error
 	builders []*WidgetCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Widget entities in the database.
@@ -540,7 +1235,16 @@ func (_c *WidgetCreateBulk) Save(ctx context.Context) ([]*Widget, error) {
 					for i, b := range _c.builders {
 						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
 					}
+					if len(_c.conflict) > 0 {
+						for _, b := range _c.builders {
+							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
+								st.Upsert = true
+								st.Loaded(reactiveConflictingWidget(ctx, _c.config, b.mutation))
+							}
+						}
+					}
 
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -591,6 +1295,418 @@ func (_c *WidgetCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *WidgetCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Widget.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.WidgetUpsert) {
+//			SetName(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *WidgetCreateBulk) OnConflict(opts ...sql.ConflictOption) *WidgetUpsertBulk {
+	_c.conflict = opts
+	return &WidgetUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *WidgetCreateBulk) OnConflictColumns(columns ...string) *WidgetUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &WidgetUpsertBulk{
+		create: _c,
+	}
+}
+
+// WidgetUpsertBulk is the builder for "upsert"-ing
+// a bulk of Widget nodes.
+type WidgetUpsertBulk struct {
+	create *WidgetCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *WidgetUpsertBulk) UpdateNewValues() *WidgetUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.CreatedAt(); exists {
+				s.SetIgnore(widget.FieldCreatedAt)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Widget.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *WidgetUpsertBulk) Ignore() *WidgetUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *WidgetUpsertBulk) DoNothing() *WidgetUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the WidgetCreateBulk.OnConflict
+// documentation for more info.
+func (u *WidgetUpsertBulk) Update(set func(*WidgetUpsert)) *WidgetUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&WidgetUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetName sets the "name" field.
+func (u *WidgetUpsertBulk) SetName(v string) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetName(v)
+	})
+}
+
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateName() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateName()
+	})
+}
+
+// SetDone sets the "done" field.
+func (u *WidgetUpsertBulk) SetDone(v bool) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetDone(v)
+	})
+}
+
+// UpdateDone sets the "done" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateDone() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateDone()
+	})
+}
+
+// SetRank sets the "rank" field.
+func (u *WidgetUpsertBulk) SetRank(v int8) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetRank(v)
+	})
+}
+
+// AddRank adds v to the "rank" field.
+func (u *WidgetUpsertBulk) AddRank(v int8) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddRank(v)
+	})
+}
+
+// UpdateRank sets the "rank" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateRank() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateRank()
+	})
+}
+
+// ClearRank clears the value of the "rank" field.
+func (u *WidgetUpsertBulk) ClearRank() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearRank()
+	})
+}
+
+// SetSize sets the "size" field.
+func (u *WidgetUpsertBulk) SetSize(v uint16) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetSize(v)
+	})
+}
+
+// AddSize adds v to the "size" field.
+func (u *WidgetUpsertBulk) AddSize(v uint16) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddSize(v)
+	})
+}
+
+// UpdateSize sets the "size" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateSize() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateSize()
+	})
+}
+
+// SetScore sets the "score" field.
+func (u *WidgetUpsertBulk) SetScore(v float64) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetScore(v)
+	})
+}
+
+// AddScore adds v to the "score" field.
+func (u *WidgetUpsertBulk) AddScore(v float64) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddScore(v)
+	})
+}
+
+// UpdateScore sets the "score" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateScore() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateScore()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *WidgetUpsertBulk) SetStatus(v widget.Status) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateStatus() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (u *WidgetUpsertBulk) SetOwnerID(v int) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetOwnerID(v)
+	})
+}
+
+// AddOwnerID adds v to the "owner_id" field.
+func (u *WidgetUpsertBulk) AddOwnerID(v int) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.AddOwnerID(v)
+	})
+}
+
+// UpdateOwnerID sets the "owner_id" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateOwnerID() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateOwnerID()
+	})
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (u *WidgetUpsertBulk) ClearOwnerID() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearOwnerID()
+	})
+}
+
+// SetNote sets the "note" field.
+func (u *WidgetUpsertBulk) SetNote(v string) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetNote(v)
+	})
+}
+
+// UpdateNote sets the "note" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateNote() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateNote()
+	})
+}
+
+// ClearNote clears the value of the "note" field.
+func (u *WidgetUpsertBulk) ClearNote() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearNote()
+	})
+}
+
+// SetNick sets the "nick" field.
+func (u *WidgetUpsertBulk) SetNick(v string) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetNick(v)
+	})
+}
+
+// UpdateNick sets the "nick" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateNick() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateNick()
+	})
+}
+
+// ClearNick clears the value of the "nick" field.
+func (u *WidgetUpsertBulk) ClearNick() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearNick()
+	})
+}
+
+// SetDue sets the "due" field.
+func (u *WidgetUpsertBulk) SetDue(v time.Time) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetDue(v)
+	})
+}
+
+// UpdateDue sets the "due" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateDue() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateDue()
+	})
+}
+
+// ClearDue clears the value of the "due" field.
+func (u *WidgetUpsertBulk) ClearDue() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearDue()
+	})
+}
+
+// SetMeta sets the "meta" field.
+func (u *WidgetUpsertBulk) SetMeta(v map[string]interface{}) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetMeta(v)
+	})
+}
+
+// UpdateMeta sets the "meta" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateMeta() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateMeta()
+	})
+}
+
+// ClearMeta clears the value of the "meta" field.
+func (u *WidgetUpsertBulk) ClearMeta() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearMeta()
+	})
+}
+
+// SetToken sets the "token" field.
+func (u *WidgetUpsertBulk) SetToken(v uuid.UUID) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetToken(v)
+	})
+}
+
+// UpdateToken sets the "token" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateToken() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateToken()
+	})
+}
+
+// SetReviewer sets the "reviewer" field.
+func (u *WidgetUpsertBulk) SetReviewer(v uuid.UUID) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetReviewer(v)
+	})
+}
+
+// UpdateReviewer sets the "reviewer" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateReviewer() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateReviewer()
+	})
+}
+
+// ClearReviewer clears the value of the "reviewer" field.
+func (u *WidgetUpsertBulk) ClearReviewer() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearReviewer()
+	})
+}
+
+// SetSecret sets the "secret" field.
+func (u *WidgetUpsertBulk) SetSecret(v string) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateSecret() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateSecret()
+	})
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (u *WidgetUpsertBulk) ClearSecret() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearSecret()
+	})
+}
+
+// SetParentID sets the "parent_id" field.
+func (u *WidgetUpsertBulk) SetParentID(v int) *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.SetParentID(v)
+	})
+}
+
+// UpdateParentID sets the "parent_id" field to the value that was provided on create.
+func (u *WidgetUpsertBulk) UpdateParentID() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.UpdateParentID()
+	})
+}
+
+// ClearParentID clears the value of the "parent_id" field.
+func (u *WidgetUpsertBulk) ClearParentID() *WidgetUpsertBulk {
+	return u.Update(func(s *WidgetUpsert) {
+		s.ClearParentID()
+	})
+}
+
+// Exec executes the query.
+func (u *WidgetUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the WidgetCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for WidgetCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *WidgetUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

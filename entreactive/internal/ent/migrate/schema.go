@@ -23,6 +23,31 @@ var (
 		Columns:    ItemsColumns,
 		PrimaryKey: []*schema.Column{ItemsColumns[0]},
 	}
+	// LabelsColumns holds the columns for the "labels" table.
+	LabelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+	}
+	// LabelsTable holds the schema information for the "labels" table.
+	LabelsTable = &schema.Table{
+		Name:       "labels",
+		Columns:    LabelsColumns,
+		PrimaryKey: []*schema.Column{LabelsColumns[0]},
+	}
+	// MemosColumns holds the columns for the "memos" table.
+	MemosColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "delete_time", Type: field.TypeTime, Nullable: true},
+		{Name: "text", Type: field.TypeString},
+		{Name: "pinned", Type: field.TypeBool, Default: false},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
+	}
+	// MemosTable holds the schema information for the "memos" table.
+	MemosTable = &schema.Table{
+		Name:       "memos",
+		Columns:    MemosColumns,
+		PrimaryKey: []*schema.Column{MemosColumns[0]},
+	}
 	// PartsColumns holds the columns for the "parts" table.
 	PartsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -70,6 +95,64 @@ var (
 		Columns:    TagsColumns,
 		PrimaryKey: []*schema.Column{TagsColumns[0]},
 	}
+	// TasksColumns holds the columns for the "tasks" table.
+	TasksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "delete_time", Type: field.TypeTime, Nullable: true},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "slug", Type: field.TypeString, Unique: true, Nullable: true},
+		{Name: "text", Type: field.TypeString, Default: ""},
+		{Name: "done", Type: field.TypeBool, Default: false},
+		{Name: "secret", Type: field.TypeString, Nullable: true},
+		{Name: "revision", Type: field.TypeInt, Default: 0},
+		{Name: "tenant", Type: field.TypeString, Default: ""},
+		{Name: "assignee_id", Type: field.TypeInt, Nullable: true},
+		{Name: "team_id", Type: field.TypeInt, Nullable: true},
+	}
+	// TasksTable holds the schema information for the "tasks" table.
+	TasksTable = &schema.Table{
+		Name:       "tasks",
+		Columns:    TasksColumns,
+		PrimaryKey: []*schema.Column{TasksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tasks_users_assignee",
+				Columns:    []*schema.Column{TasksColumns[11]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "tasks_teams_tasks",
+				Columns:    []*schema.Column{TasksColumns[12]},
+				RefColumns: []*schema.Column{TeamsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
+	// TeamsColumns holds the columns for the "teams" table.
+	TeamsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+	}
+	// TeamsTable holds the schema information for the "teams" table.
+	TeamsTable = &schema.Table{
+		Name:       "teams",
+		Columns:    TeamsColumns,
+		PrimaryKey: []*schema.Column{TeamsColumns[0]},
+	}
+	// UsersColumns holds the columns for the "users" table.
+	UsersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString},
+	}
+	// UsersTable holds the schema information for the "users" table.
+	UsersTable = &schema.Table{
+		Name:       "users",
+		Columns:    UsersColumns,
+		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
 	// WidgetsColumns holds the columns for the "widgets" table.
 	WidgetsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -104,17 +187,52 @@ var (
 			},
 		},
 	}
+	// TaskLabelsColumns holds the columns for the "task_labels" table.
+	TaskLabelsColumns = []*schema.Column{
+		{Name: "task_id", Type: field.TypeInt},
+		{Name: "label_id", Type: field.TypeInt},
+	}
+	// TaskLabelsTable holds the schema information for the "task_labels" table.
+	TaskLabelsTable = &schema.Table{
+		Name:       "task_labels",
+		Columns:    TaskLabelsColumns,
+		PrimaryKey: []*schema.Column{TaskLabelsColumns[0], TaskLabelsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "task_labels_task_id",
+				Columns:    []*schema.Column{TaskLabelsColumns[0]},
+				RefColumns: []*schema.Column{TasksColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "task_labels_label_id",
+				Columns:    []*schema.Column{TaskLabelsColumns[1]},
+				RefColumns: []*schema.Column{LabelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		ItemsTable,
+		LabelsTable,
+		MemosTable,
 		PartsTable,
 		PlainsTable,
 		TagsTable,
+		TasksTable,
+		TeamsTable,
+		UsersTable,
 		WidgetsTable,
+		TaskLabelsTable,
 	}
 )
 
 func init() {
 	PartsTable.ForeignKeys[0].RefTable = WidgetsTable
+	TasksTable.ForeignKeys[0].RefTable = UsersTable
+	TasksTable.ForeignKeys[1].RefTable = TeamsTable
 	WidgetsTable.ForeignKeys[0].RefTable = WidgetsTable
+	TaskLabelsTable.ForeignKeys[0].RefTable = TasksTable
+	TaskLabelsTable.ForeignKeys[1].RefTable = LabelsTable
 }

@@ -9,6 +9,12 @@ import (
 // Item is the predicate function for item builders.
 type Item func(*sql.Selector)
 
+// Label is the predicate function for label builders.
+type Label func(*sql.Selector)
+
+// Memo is the predicate function for memo builders.
+type Memo func(*sql.Selector)
+
 // Part is the predicate function for part builders.
 type Part func(*sql.Selector)
 
@@ -17,6 +23,15 @@ type Plain func(*sql.Selector)
 
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
+
+// Task is the predicate function for task builders.
+type Task func(*sql.Selector)
+
+// Team is the predicate function for team builders.
+type Team func(*sql.Selector)
+
+// User is the predicate function for user builders.
+type User func(*sql.Selector)
 
 // Widget is the predicate function for widget builders.
 type Widget func(*sql.Selector)

@@ -3,15 +3,21 @@
 package runtime
 
 import (
+	"context"
 	"time"
 
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
+	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 	"github.com/google/uuid"
+
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -31,6 +37,30 @@ func init() {
 	itemDescCount := itemFields[3].Descriptor()
 	// item.DefaultCount holds the default value on creation for the count field.
 	item.DefaultCount = itemDescCount.Default.(int)
+	memoMixin := schema.Memo{}.Mixin()
+	memo.Policy = privacy.NewPolicies(schema.Memo{})
+	memo.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := memo.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	memoMixinHooks0 := memoMixin[0].Hooks()
+	memoMixinHooks1 := memoMixin[1].Hooks()
+
+	memo.Hooks[1] = memoMixinHooks0[0]
+
+	memo.Hooks[2] = memoMixinHooks1[0]
+	memoMixinInters0 := memoMixin[0].Interceptors()
+	memo.Interceptors[0] = memoMixinInters0[0]
+	memoFields := schema.Memo{}.Fields()
+	_ = memoFields
+	// memoDescPinned is the schema descriptor for pinned field.
+	memoDescPinned := memoFields[1].Descriptor()
+	// memo.DefaultPinned holds the default value on creation for the pinned field.
+	memo.DefaultPinned = memoDescPinned.Default.(bool)
 	partFields := schema.Part{}.Fields()
 	_ = partFields
 	// partDescSpare is the schema descriptor for spare field.
@@ -56,6 +86,63 @@ func init() {
 	tagDescID := tagFields[0].Descriptor()
 	// tag.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tag.IDValidator = tagDescID.Validators[0].(func(string) error)
+	taskMixin := schema.Task{}.Mixin()
+	task.Policy = privacy.NewPolicies(schema.Task{})
+	task.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := task.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	taskMixinHooks1 := taskMixin[1].Hooks()
+	taskMixinHooks2 := taskMixin[2].Hooks()
+	taskHooks := schema.Task{}.Hooks()
+
+	task.Hooks[1] = taskMixinHooks1[0]
+
+	task.Hooks[2] = taskMixinHooks2[0]
+
+	task.Hooks[3] = taskHooks[0]
+	taskMixinInters2 := taskMixin[2].Interceptors()
+	taskInters := schema.Task{}.Interceptors()
+	task.Interceptors[0] = taskMixinInters2[0]
+	task.Interceptors[1] = taskInters[0]
+	taskMixinFields0 := taskMixin[0].Fields()
+	_ = taskMixinFields0
+	taskFields := schema.Task{}.Fields()
+	_ = taskFields
+	// taskDescCreateTime is the schema descriptor for create_time field.
+	taskDescCreateTime := taskMixinFields0[0].Descriptor()
+	// task.DefaultCreateTime holds the default value on creation for the create_time field.
+	task.DefaultCreateTime = taskDescCreateTime.Default.(func() time.Time)
+	// taskDescUpdateTime is the schema descriptor for update_time field.
+	taskDescUpdateTime := taskMixinFields0[1].Descriptor()
+	// task.DefaultUpdateTime holds the default value on creation for the update_time field.
+	task.DefaultUpdateTime = taskDescUpdateTime.Default.(func() time.Time)
+	// task.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	task.UpdateDefaultUpdateTime = taskDescUpdateTime.UpdateDefault.(func() time.Time)
+	// taskDescKey is the schema descriptor for key field.
+	taskDescKey := taskFields[0].Descriptor()
+	// task.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	task.KeyValidator = taskDescKey.Validators[0].(func(string) error)
+	// taskDescText is the schema descriptor for text field.
+	taskDescText := taskFields[2].Descriptor()
+	// task.DefaultText holds the default value on creation for the text field.
+	task.DefaultText = taskDescText.Default.(string)
+	// taskDescDone is the schema descriptor for done field.
+	taskDescDone := taskFields[3].Descriptor()
+	// task.DefaultDone holds the default value on creation for the done field.
+	task.DefaultDone = taskDescDone.Default.(bool)
+	// taskDescRevision is the schema descriptor for revision field.
+	taskDescRevision := taskFields[5].Descriptor()
+	// task.DefaultRevision holds the default value on creation for the revision field.
+	task.DefaultRevision = taskDescRevision.Default.(int)
+	// taskDescTenant is the schema descriptor for tenant field.
+	taskDescTenant := taskFields[6].Descriptor()
+	// task.DefaultTenant holds the default value on creation for the tenant field.
+	task.DefaultTenant = taskDescTenant.Default.(string)
 	widgetMixin := schema.Widget{}.Mixin()
 	widgetMixinHooks0 := widgetMixin[0].Hooks()
 	widget.Hooks[0] = widgetMixinHooks0[0]

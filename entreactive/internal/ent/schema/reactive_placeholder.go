@@ -11,3 +11,7 @@ import (
 func itemReactive() ent.Mixin { return entreactive.Placeholder() }
 
 func tagReactive() ent.Mixin { return entreactive.Placeholder() }
+
+func taskReactive() ent.Mixin { return entreactive.Placeholder() }
+
+func memoReactive() ent.Mixin { return entreactive.Placeholder() }
