@@ -9,20 +9,6 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 )
 
-// Errors of the utility API.
-var (
-	// ErrClosed is returned by emits after Close.
-	ErrClosed = errors.New("server: closed")
-	// ErrReservedRoom is returned when the utility API is asked to make
-	// sockets join or leave a room the server manages itself.
-	ErrReservedRoom = errors.New("server: reserved room")
-	// ErrInvalidID is returned for a user or device id that cannot name a
-	// room (see FormatID).
-	ErrInvalidID = errors.New("server: invalid id")
-	// ErrReservedEvent is returned by On for the protocol's own events.
-	ErrReservedEvent = errors.New("server: reserved event name")
-)
-
 var (
 	_ entreactive.Emitter         = (*Server)(nil)
 	_ entreactive.FailureReporter = (*Server)(nil)
@@ -274,7 +260,7 @@ func (s *Server) DisconnectDevice(ctx context.Context, deviceID string) int {
 func (s *Server) disconnectRoom(room string) int {
 	conns := s.reg.members(room)
 	for _, c := range conns {
-		c.disconnect("server disconnect")
+		c.disconnect(ReasonServerDisconnect)
 	}
 	return len(conns)
 }

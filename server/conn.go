@@ -98,7 +98,7 @@ func (c *Conn) Emit(event string, args ...any) error {
 }
 
 // Disconnect closes the socket's connection.
-func (c *Conn) Disconnect() { c.disconnect("server disconnect") }
+func (c *Conn) Disconnect() { c.disconnect(ReasonServerDisconnect) }
 
 // emit sends a protocol event to this socket, logging encoding errors
 // (which only a bug can cause).

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -22,11 +21,6 @@ import (
 // Events for one socket (connected, authenticated, Conn.Emit...) skip the
 // queue but still go through encodeFrame and send. Replacing send (or run)
 // with a faster broadcaster or transport touches nothing else.
-
-// ErrQueueFull is returned by Emit and the EmitTo* methods when the delivery
-// queue is full. The event is dropped (logged at warn level and counted in
-// Stats.Dropped); nothing blocks.
-var ErrQueueFull = errors.New("server: delivery queue full, event dropped")
 
 // frame is one event encoded once, ready to write to any number of sockets.
 type frame struct {

@@ -271,7 +271,7 @@ func (s *Server) Close(ctx context.Context) error {
 		close(s.done)
 		s.cancel()
 		for _, c := range s.reg.all() {
-			c.disconnect("server shutting down")
+			c.disconnect(ReasonServerShutdown)
 		}
 		s.io.Close(nil)
 	})
