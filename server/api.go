@@ -46,7 +46,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	body = append(body, `["`+EventReactive+`",`...)
 	body = append(body, payload...)
 	body = append(body, ']')
-	return s.del.enqueue(job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
+	return s.del.enqueue(ctx, job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
 }
 
 // eventAttrs identify a reactive event in logs.
@@ -82,7 +82,7 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	if err != nil {
 		return err
 	}
-	return s.del.enqueue(job{rooms: rooms, frame: f}, nil)
+	return s.del.enqueue(ctx, job{rooms: rooms, frame: f}, nil)
 }
 
 // EmitToAll sends an event to every socket.

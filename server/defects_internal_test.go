@@ -39,7 +39,7 @@ type ours struct {
 }
 
 func newOurs(ids ...string) *ours {
-	o := &ours{r: newRegistry(), conns: map[string]*Conn{}}
+	o := &ours{r: newRegistry(1), conns: map[string]*Conn{}}
 	for _, id := range ids {
 		c := &Conn{id: id}
 		o.conns[id] = c
@@ -136,7 +136,7 @@ func TestCloseRunsOnce(t *testing.T) {
 	s.OnDisconnect(func(context.Context, *Conn, string) { hooks.Add(1) })
 	for range 200 {
 		ctx, cancel := context.WithCancel(s.ctx)
-		c := &Conn{srv: s, id: "x", ctx: ctx, cancel: cancel}
+		c := &Conn{reg: s.reg, log: s.log, onClosed: s.runDisconnectHooks, id: "x", ctx: ctx, cancel: cancel}
 		s.reg.add(c)
 		s.reg.join(c, "all", "user_1")
 		var wg sync.WaitGroup

@@ -42,7 +42,9 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	connected := make(chan struct{})
 	c := &Conn{
-		srv:          s,
+		reg:          s.reg,
+		log:          s.log,
+		onClosed:     s.runDisconnectHooks,
 		sock:         sock,
 		id:           string(sock.Id()),
 		ctx:          ctx,

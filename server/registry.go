@@ -8,15 +8,34 @@ import "sync"
 // adapter deletes a room that has just become empty while a concurrent join
 // is adding to it), and a socket that is gone cannot be added back.
 type registry struct {
+	// shards is the number of delivery shards; every socket belongs to
+	// one (Conn.shard), assigned in turn.
+	shards int
+	next   int
+
 	mu    sync.RWMutex
-	rooms map[string]map[*Conn]struct{}
+	rooms map[string]*room
 	conns map[*Conn]map[string]struct{}
 }
 
-func newRegistry() *registry {
+// room is one room's members and, built on demand, its member snapshot:
+// per shard, an immutable slice of the members of that shard. A broadcast
+// reads the snapshot without copying it; a join or leave drops it (the
+// next broadcast to the room builds a new one), so a room that is not
+// changing costs nothing per broadcast.
+type room struct {
+	members map[*Conn]struct{}
+	snap    [][]*Conn
+}
+
+func newRegistry(shards int) *registry {
+	if shards < 1 {
+		shards = 1
+	}
 	return &registry{
-		rooms: make(map[string]map[*Conn]struct{}),
-		conns: make(map[*Conn]map[string]struct{}),
+		shards: shards,
+		rooms:  make(map[string]*room),
+		conns:  make(map[*Conn]map[string]struct{}),
 	}
 }
 
@@ -29,6 +48,8 @@ func (r *registry) add(c *Conn) bool {
 		return false
 	}
 	r.conns[c] = make(map[string]struct{})
+	c.shard = r.next
+	r.next = (r.next + 1) % r.shards
 	return true
 }
 
@@ -56,17 +77,20 @@ func (r *registry) join(c *Conn, rooms ...string) bool {
 	if !ok {
 		return false
 	}
-	for _, room := range rooms {
-		if room == "" {
+	for _, name := range rooms {
+		if name == "" {
 			continue
 		}
-		members := r.rooms[room]
-		if members == nil {
-			members = make(map[*Conn]struct{})
-			r.rooms[room] = members
+		rm := r.rooms[name]
+		if rm == nil {
+			rm = &room{members: make(map[*Conn]struct{})}
+			r.rooms[name] = rm
 		}
-		members[c] = struct{}{}
-		mine[room] = struct{}{}
+		if _, in := rm.members[c]; !in {
+			rm.members[c] = struct{}{}
+			rm.snap = nil
+		}
+		mine[name] = struct{}{}
 	}
 	return true
 }
@@ -106,12 +130,16 @@ func (r *registry) delLocked(c *Conn, room string) {
 	if mine, ok := r.conns[c]; ok {
 		delete(mine, room)
 	}
-	members, ok := r.rooms[room]
+	rm, ok := r.rooms[room]
 	if !ok {
 		return
 	}
-	delete(members, c)
-	if len(members) == 0 {
+	if _, in := rm.members[c]; !in {
+		return
+	}
+	delete(rm.members, c)
+	rm.snap = nil
+	if len(rm.members) == 0 {
 		delete(r.rooms, room)
 	}
 }
@@ -121,9 +149,12 @@ func (r *registry) members(rooms ...string) []*Conn {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if len(rooms) == 1 {
-		members := r.rooms[rooms[0]]
-		out := make([]*Conn, 0, len(members))
-		for c := range members {
+		rm := r.rooms[rooms[0]]
+		if rm == nil {
+			return nil
+		}
+		out := make([]*Conn, 0, len(rm.members))
+		for c := range rm.members {
 			out = append(out, c)
 		}
 		return out
@@ -131,7 +162,11 @@ func (r *registry) members(rooms ...string) []*Conn {
 	seen := make(map[*Conn]struct{})
 	var out []*Conn
 	for _, room := range rooms {
-		for c := range r.rooms[room] {
+		rm := r.rooms[room]
+		if rm == nil {
+			continue
+		}
+		for c := range rm.members {
 			if _, dup := seen[c]; dup {
 				continue
 			}
@@ -146,7 +181,11 @@ func (r *registry) members(rooms ...string) []*Conn {
 func (r *registry) has(c *Conn, room string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	_, ok := r.rooms[room][c]
+	rm := r.rooms[room]
+	if rm == nil {
+		return false
+	}
+	_, ok := rm.members[c]
 	return ok
 }
 
@@ -165,7 +204,10 @@ func (r *registry) roomsOf(c *Conn) []string {
 func (r *registry) size(room string) int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.rooms[room])
+	if rm := r.rooms[room]; rm != nil {
+		return len(rm.members)
+	}
+	return 0
 }
 
 // count returns the number of registered sockets.
@@ -180,8 +222,8 @@ func (r *registry) sizes() map[string]int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make(map[string]int, len(r.rooms))
-	for room, members := range r.rooms {
-		out[room] = len(members)
+	for name, rm := range r.rooms {
+		out[name] = len(rm.members)
 	}
 	return out
 }
@@ -195,4 +237,50 @@ func (r *registry) all() []*Conn {
 		out = append(out, c)
 	}
 	return out
+}
+
+// snapshot returns the members of room that belong to shard. The slice is
+// shared and must not be modified; it stays valid (as a snapshot) after
+// the room changes.
+func (r *registry) snapshot(name string, shard int) []*Conn {
+	r.mu.RLock()
+	rm := r.rooms[name]
+	if rm == nil {
+		r.mu.RUnlock()
+		return nil
+	}
+	if snap := rm.snap; snap != nil {
+		r.mu.RUnlock()
+		return snap[shard]
+	}
+	r.mu.RUnlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rm = r.rooms[name]
+	if rm == nil {
+		return nil
+	}
+	if rm.snap == nil {
+		rm.snap = r.buildSnapshot(rm)
+	}
+	return rm.snap[shard]
+}
+
+func (r *registry) buildSnapshot(rm *room) [][]*Conn {
+	counts := make([]int, r.shards)
+	for c := range rm.members {
+		counts[c.shard]++
+	}
+	all := make([]*Conn, len(rm.members))
+	snap := make([][]*Conn, r.shards)
+	at := 0
+	for i, n := range counts {
+		snap[i] = all[at : at : at+n]
+		at += n
+	}
+	for c := range rm.members {
+		snap[c.shard] = append(snap[c.shard], c)
+	}
+	return snap
 }

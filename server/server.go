@@ -21,10 +21,12 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -64,6 +66,16 @@ type Config struct {
 	// is dropped, logged and counted, and Emit returns ErrQueueFull: a
 	// commit never waits for sockets. Default 8192.
 	QueueSize int
+	// MaxPendingBytes bounds, per connection, the bytes waiting to be
+	// written to a websocket client. A client that reads so slowly that an
+	// event would take it past the limit is disconnected with reason
+	// ReasonSlowConsumer, logged and counted in Stats.SlowConsumers; other
+	// clients never wait for it. Default 1 MiB.
+	MaxPendingBytes int
+	// WriteTimeout bounds each write to a websocket client; a client that
+	// takes longer is disconnected with reason ReasonWriteTimeout and
+	// counted in Stats.WriteTimeouts. Default 10s.
+	WriteTimeout time.Duration
 	// ClientDir, when set, is a directory holding the browser client bundle
 	// (e.g. node_modules/socket.io-client/dist); its socket.io*.js files are
 	// served under Path, e.g. /socket.io/socket.io.min.js.
@@ -87,6 +99,8 @@ const (
 	DefaultConnectTimeout = 45 * time.Second
 	DefaultMaxPayload     = 1_000_000
 	DefaultQueueSize      = 8192
+	DefaultMaxPending     = 1 << 20
+	DefaultWriteTimeout   = 10 * time.Second
 )
 
 // Server is the Socket.IO server. Create it with New; it is safe for
@@ -140,14 +154,15 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		verifier: v,
-		reg:      newRegistry(),
+		reg:      newRegistry(runtime.GOMAXPROCS(0)),
 		ctx:      ctx,
 		cancel:   cancel,
 		handlers: make(map[string]EventHandler),
 		done:     make(chan struct{}),
 		idle:     make(chan struct{}),
 	}
-	s.del = newDelivery(s, cfg.QueueSize)
+	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
+	upgrades := newUpgradeGuard()
 
 	opts := socket.DefaultServerOptions()
 	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
@@ -156,6 +171,16 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	opts.SetMaxHttpBufferSize(cfg.MaxPayload)
+	opts.SetTransports(types.NewSet[transports.TransportCtor](
+		&pollingBuilder{},
+		&wsBuilder{cfg: &wsConfig{
+			maxPending:   cfg.MaxPendingBytes,
+			writeTimeout: cfg.WriteTimeout,
+			log:          s.log,
+			stats:        &s.stats,
+			upgrades:     upgrades,
+		}},
+	))
 	if cfg.CORS != nil {
 		opts.SetCors(cfg.CORS.toLibrary())
 	}
@@ -166,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: register connection handler: %w", err)
 	}
 	s.engine = s.io.ServeHandler(nil)
+	upgrades.watch(s.io.Engine())
 
 	s.enter()
 	go func() {
@@ -202,6 +228,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = DefaultMaxPending
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.ClientDir != "" {
 		fi, err := os.Stat(c.ClientDir)
