@@ -9,20 +9,6 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 )
 
-// Errors of the utility API.
-var (
-	// ErrClosed is returned by emits after Close.
-	ErrClosed = errors.New("server: closed")
-	// ErrReservedRoom is returned when the utility API is asked to make
-	// sockets join or leave a room the server manages itself.
-	ErrReservedRoom = errors.New("server: reserved room")
-	// ErrInvalidID is returned for a user or device id that cannot name a
-	// room (see FormatID).
-	ErrInvalidID = errors.New("server: invalid id")
-	// ErrReservedEvent is returned by On for the protocol's own events.
-	ErrReservedEvent = errors.New("server: reserved event name")
-)
-
 var (
 	_ entreactive.Emitter         = (*Server)(nil)
 	_ entreactive.FailureReporter = (*Server)(nil)
@@ -60,7 +46,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	body = append(body, `["`+EventReactive+`",`...)
 	body = append(body, payload...)
 	body = append(body, ']')
-	return s.del.enqueue(job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
+	return s.del.enqueue(ctx, job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
 }
 
 // eventAttrs identify a reactive event in logs.
@@ -96,7 +82,7 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	if err != nil {
 		return err
 	}
-	return s.del.enqueue(job{rooms: rooms, frame: f}, nil)
+	return s.del.enqueue(ctx, job{rooms: rooms, frame: f}, nil)
 }
 
 // EmitToAll sends an event to every socket.
@@ -274,7 +260,7 @@ func (s *Server) DisconnectDevice(ctx context.Context, deviceID string) int {
 func (s *Server) disconnectRoom(room string) int {
 	conns := s.reg.members(room)
 	for _, c := range conns {
-		c.disconnect("server disconnect")
+		c.disconnect(ReasonServerDisconnect)
 	}
 	return len(conns)
 }

@@ -62,12 +62,6 @@ type User struct {
 	raw any
 }
 
-// ErrInvalidToken is returned for every token that does not verify: bad
-// signature, unaccepted algorithm, expired, not yet valid, no usable user
-// id, not a string, too long. The reason is wrapped for logs; clients only
-// ever see "Invalid token".
-var ErrInvalidToken = errors.New("server: invalid token")
-
 // verifier checks tokens against one JWT configuration.
 type verifier struct {
 	parser   *jwt.Parser

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -9,12 +10,12 @@ import (
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // Conn is one connected socket. Hooks, middlewares and event handlers
 // receive it; it is safe for concurrent use.
 type Conn struct {
-	srv       *Server
 	sock      *socket.Socket
 	id        string
 	deviceID  string
@@ -38,6 +39,20 @@ type Conn struct {
 	// closed is set once, under mu, by close; read without the lock by
 	// delivery to skip sockets on their way out.
 	closed atomic.Bool
+
+	// What the socket needs from its server: its rooms, a logger, and the
+	// hooks to run when it closes.
+	reg      *registry
+	log      *slog.Logger
+	onClosed func(ctx context.Context, c *Conn, reason string)
+
+	// shard is the delivery shard of the socket (set by registry.add).
+	shard int
+	// direct is the websocket writer of the socket, once its frames can be
+	// queued there directly (see deliver); nil before.
+	direct atomic.Pointer[connWriter]
+	// sendMu serialises the switch to direct delivery.
+	sendMu sync.Mutex
 }
 
 // Handshake is what a client sent when it connected.
@@ -84,27 +99,68 @@ func (c *Conn) Context() context.Context {
 
 // Rooms returns the rooms the socket is in (its private socket-id room
 // excluded).
-func (c *Conn) Rooms() []string { return c.srv.reg.roomsOf(c) }
+func (c *Conn) Rooms() []string { return c.reg.roomsOf(c) }
 
 // Emit sends an event to this socket only. Args are encoded with
-// encoding/json. It returns an error if they cannot be encoded.
+// encoding/json; binary data ([]byte) is sent as binary attachments (see
+// encodeFrame). It returns an error if they cannot be encoded.
 func (c *Conn) Emit(event string, args ...any) error {
 	f, err := encodeFrame(event, args...)
 	if err != nil {
 		return err
 	}
-	c.srv.del.send([]*Conn{c}, f)
+	c.deliver(f, true)
 	return nil
 }
 
+// deliver queues f for this socket without blocking and reports whether it
+// was queued (not when the socket is closed or its writer has failed).
+// now lets the frame be written at once when the connection is idle (see
+// connWriter.send).
+//
+// On websocket the frame's bytes go straight to the connection's writer.
+// Before that is possible — on polling, and for the first frame after the
+// transport became our websocket — the frame goes through the library,
+// which writes whatever it has buffered for the socket first; once that
+// one is through, nothing of the library's is left ahead of it and the
+// socket switches to direct delivery, keeping the order of its frames.
+func (c *Conn) deliver(f *frame, now bool) bool {
+	if c.closed.Load() {
+		return false
+	}
+	if w := c.direct.Load(); w != nil {
+		return w.send(f.ws, now) == nil
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if w := c.direct.Load(); w != nil {
+		return w.send(f.ws, now) == nil
+	}
+	cl := c.sock.Client()
+	t, _ := cl.Conn().Transport().(*wsTransport)
+	packets := []types.BufferInterface{types.NewStringBuffer(f.packet)}
+	for _, a := range f.attachments {
+		packets = append(packets, types.NewBytesBuffer(a))
+	}
+	cl.WriteToEngine(packets, preEncoded)
+	if t != nil {
+		c.direct.Store(t.writer())
+	}
+	return true
+}
+
+// preEncoded tells the library that a packet is an encoded Socket.IO
+// packet.
+var preEncoded = &socket.WriteOptions{PreEncoded: true}
+
 // Disconnect closes the socket's connection.
-func (c *Conn) Disconnect() { c.disconnect("server disconnect") }
+func (c *Conn) Disconnect() { c.disconnect(ReasonServerDisconnect) }
 
 // emit sends a protocol event to this socket, logging encoding errors
 // (which only a bug can cause).
 func (c *Conn) emit(event string, payload any) {
 	if err := c.Emit(event, payload); err != nil {
-		c.srv.log.Error("server: emit", "event", event, "socket", c.id, "err", err)
+		c.log.Error("server: emit", "event", event, "socket", c.id, "err", err)
 	}
 }
 
@@ -134,9 +190,11 @@ func (c *Conn) close(reason string) {
 	ctx := c.contextLocked()
 	c.mu.Unlock()
 
-	if c.srv.reg.remove(c) {
-		c.srv.log.Debug("server: socket disconnected", "socket", c.id, "reason", reason)
-		c.srv.runDisconnectHooks(ctx, c, reason)
+	if c.reg.remove(c) {
+		c.log.Debug("server: socket disconnected", "socket", c.id, "reason", reason)
+		if c.onClosed != nil {
+			c.onClosed(ctx, c, reason)
+		}
 	}
 	c.cancel()
 }

@@ -1,72 +1,38 @@
 package server
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
+	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/entreactive/reactive/entreactive"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // The data path, top to bottom:
 //
-//	Emit / EmitTo*  → encodeFrame (JSON once per event)
-//	                → delivery.enqueue (bounded, never blocks; full → drop, log, count)
-//	                → delivery.run (one goroutine: commit order)
-//	                → registry.members (rooms → sockets, each once)
-//	                → delivery.send (the one place bytes reach a socket)
+//	Emit / EmitTo*   → newFrame / encodeFrame: the event encoded once, with
+//	                   its websocket frame (frame.go)
+//	                 → delivery.enqueue: the bounded queue; never blocks
+//	                   (full → drop, log, count, ErrQueueFull)
+//	                 → delivery.dispatch: one goroutine hands every job, in
+//	                   order, to every shard
+//	                 → shard.run: one goroutine per shard (GOMAXPROCS of
+//	                   them); each socket belongs to one shard, so a socket
+//	                   receives events in commit order
+//	                 → registry.snapshot: the room's members of this shard,
+//	                   an immutable slice shared by every broadcast until the
+//	                   room changes (nothing copied per broadcast)
+//	                 → Conn.deliver: the frame's bytes to the socket's
+//	                   connWriter (websocket), or handed to the library
+//	                   (polling); never blocks
+//	                 → connWriter.send: when the shard is not behind and
+//	                   the connection idle, one write(2) that cannot block,
+//	                   right here; otherwise queued, and connWriter.flush
+//	                   writes everything queued for the connection in one
+//	                   writev under a deadline (writer.go)
 //
 // Events for one socket (connected, authenticated, Conn.Emit...) skip the
-// queue but still go through encodeFrame and send. Replacing send (or run)
-// with a faster broadcaster or transport touches nothing else.
-
-// ErrQueueFull is returned by Emit and the EmitTo* methods when the delivery
-// queue is full. The event is dropped (logged at warn level and counted in
-// Stats.Dropped); nothing blocks.
-var ErrQueueFull = errors.New("server: delivery queue full, event dropped")
-
-// frame is one event encoded once, ready to write to any number of sockets.
-type frame struct {
-	event string
-	// packet is the Socket.IO EVENT packet, `2["event",...args]`.
-	packet []types.BufferInterface
-	opts   *socket.WriteOptions
-}
-
-// encodeFrame encodes event and args as a Socket.IO EVENT packet. Args are
-// encoded with encoding/json; a json.RawMessage goes in as it is.
-func encodeFrame(event string, args ...any) (*frame, error) {
-	data := make([]any, 0, len(args)+1)
-	data = append(data, event)
-	data = append(data, args...)
-	body, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("server: encode %q: %w", event, err)
-	}
-	return newFrame(event, body), nil
-}
-
-// newFrame wraps an encoded JSON array `["event",...]` as a frame.
-func newFrame(event string, body []byte) *frame {
-	pkt := make([]byte, 0, len(body)+1)
-	pkt = append(pkt, '2') // Socket.IO EVENT, default namespace
-	pkt = append(pkt, body...)
-	// "4" is the Engine.IO message type: a pre-encoded websocket frame
-	// lets the library skip re-encoding per socket.
-	ws := make([]byte, 0, len(pkt)+1)
-	ws = append(ws, '4')
-	ws = append(ws, pkt...)
-	opts := &socket.WriteOptions{PreEncoded: true}
-	opts.WsPreEncodedFrame = types.NewStringBuffer(ws)
-	return &frame{
-		event:  event,
-		packet: []types.BufferInterface{types.NewStringBuffer(pkt)},
-		opts:   opts,
-	}
-}
+// queue and go straight to Conn.deliver.
 
 // job is one queued broadcast.
 type job struct {
@@ -74,14 +40,36 @@ type job struct {
 	frame *frame
 }
 
-// delivery owns the bounded queue and the one path to the sockets.
+// delivery owns the bounded queue, the dispatcher and the shards.
 type delivery struct {
-	s     *Server
-	queue chan job
+	queue  chan job
+	shards []*shard
+	reg    *registry
+	log    *slog.Logger
+	stats  *counters
 }
 
-func newDelivery(s *Server, size int) *delivery {
-	return &delivery{s: s, queue: make(chan job, size)}
+// shard delivers jobs to the sockets of one shard.
+type shard struct {
+	id   int
+	jobs chan job
+	// seen and conns are scratch space for jobs with several rooms,
+	// reused from one job to the next.
+	seen  map[*Conn]struct{}
+	conns []*Conn
+}
+
+// shardQueue is the capacity of a shard's job queue. The dispatcher waits
+// when a shard is this far behind, so that the main queue fills and new
+// events are dropped rather than memory growing.
+const shardQueue = 256
+
+func newDelivery(reg *registry, size int, log *slog.Logger, stats *counters) *delivery {
+	d := &delivery{queue: make(chan job, size), reg: reg, log: log, stats: stats}
+	for i := range reg.shards {
+		d.shards = append(d.shards, &shard{id: i, jobs: make(chan job, shardQueue), seen: make(map[*Conn]struct{})})
+	}
+	return d
 }
 
 // enqueue queues a broadcast without ever blocking. When the queue is full
@@ -89,16 +77,16 @@ func newDelivery(s *Server, size int) *delivery {
 // when it carries a reactive event; ev is nil otherwise), counted, and
 // ErrQueueFull is returned. Dropping the newest event keeps the order of
 // those delivered.
-func (d *delivery) enqueue(j job, ev *entreactive.Event) error {
+func (d *delivery) enqueue(ctx context.Context, j job, ev *entreactive.Event) error {
 	if len(j.rooms) == 0 {
 		return nil
 	}
 	select {
 	case d.queue <- j:
-		d.s.stats.queued.Add(1)
+		d.stats.queued.Add(1)
 		return nil
 	default:
-		d.s.stats.dropped.Add(1)
+		d.stats.dropped.Add(1)
 		attrs := []slog.Attr{
 			slog.String("event", j.frame.event),
 			slog.Int("rooms", len(j.rooms)),
@@ -107,20 +95,37 @@ func (d *delivery) enqueue(j job, ev *entreactive.Event) error {
 		if ev != nil {
 			attrs = append(attrs, eventAttrs(ev)...)
 		}
-		d.s.log.LogAttrs(d.s.ctx, slog.LevelWarn, "server: delivery queue full, event dropped", attrs...)
+		d.log.LogAttrs(ctx, slog.LevelWarn, "server: delivery queue full, event dropped", attrs...)
 		return ErrQueueFull
 	}
 }
 
-// run delivers queued broadcasts in order until done is closed. Events still
-// queued at that point are discarded: their sockets are being closed.
+// run runs the dispatcher and the shards until done is closed, and returns
+// once they have all stopped. Events still queued at that point are
+// discarded: their sockets are being closed.
 func (d *delivery) run(done <-chan struct{}) {
+	var wg sync.WaitGroup
+	for _, sh := range d.shards {
+		wg.Go(func() { sh.run(d, done) })
+	}
+	d.dispatch(done)
+	wg.Wait()
+}
+
+// dispatch hands every job, in order, to every shard.
+func (d *delivery) dispatch(done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
 			return
 		case j := <-d.queue:
-			d.send(d.s.reg.members(j.rooms...), j.frame)
+			for _, sh := range d.shards {
+				select {
+				case sh.jobs <- j:
+				case <-done:
+					return
+				}
+			}
 		}
 	}
 }
@@ -128,15 +133,45 @@ func (d *delivery) run(done <-chan struct{}) {
 // depth returns the number of queued broadcasts.
 func (d *delivery) depth() int { return len(d.queue) }
 
-// send writes f to each connection. It is the only place where outgoing
-// events reach the Socket.IO library. Writes are buffered by the library's
-// transports: a slow client does not hold up the others.
-func (d *delivery) send(conns []*Conn, f *frame) {
-	for _, c := range conns {
-		if c.closed.Load() {
-			continue
+// run delivers the shard's jobs in order.
+func (sh *shard) run(d *delivery, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case j := <-sh.jobs:
+			// Not behind: write at once to idle connections. Behind: let
+			// frames queue up and go out coalesced.
+			now := len(sh.jobs) == 0 && len(d.queue) == 0
+			n := 0
+			for _, c := range sh.members(d.reg, j.rooms) {
+				if c.deliver(j.frame, now) {
+					n++
+				}
+			}
+			d.stats.sent.Add(uint64(n))
 		}
-		c.sock.Client().WriteToEngine(f.packet, f.opts)
-		d.s.stats.sent.Add(1)
 	}
+}
+
+// members returns the shard's sockets in any of rooms, each once. For one
+// room it is the room's snapshot, shared; for several, the shard's scratch
+// slice, valid until the next call.
+func (sh *shard) members(reg *registry, rooms []string) []*Conn {
+	if len(rooms) == 1 {
+		return reg.snapshot(rooms[0], sh.id)
+	}
+	clear(sh.seen)
+	clear(sh.conns)
+	sh.conns = sh.conns[:0]
+	for _, room := range rooms {
+		for _, c := range reg.snapshot(room, sh.id) {
+			if _, dup := sh.seen[c]; dup {
+				continue
+			}
+			sh.seen[c] = struct{}{}
+			sh.conns = append(sh.conns, c)
+		}
+	}
+	return sh.conns
 }

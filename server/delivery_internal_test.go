@@ -7,29 +7,34 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
 
 func TestQueueFullDropsLogsAndCounts(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), ctx: context.Background()}
-	d := newDelivery(s, 2) // not running: nothing drains it
+	var stats counters
+	d := newDelivery(newRegistry(1), 2, slog.New(slog.NewTextHandler(&logs, nil)), &stats) // not running: nothing drains it
 	f, err := encodeFrame("x", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		if err := d.enqueue(job{rooms: []string{"all"}, frame: f}, nil); err != nil {
-			t.Fatalf("enqueue %d: %v", i, err)
+	// Nothing drains the queue: an enqueue that waits for room fails here
+	// within a second, not at the test binary's timeout.
+	within(t, time.Second, "enqueue to a full queue", func() {
+		for i := range 2 {
+			if err := d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, nil); err != nil {
+				t.Errorf("enqueue %d: %v", i, err)
+			}
 		}
-	}
-	err = d.enqueue(job{rooms: []string{"all"}, frame: f}, &entreactive.Event{Model: "Message", Action: entreactive.ActionCreate, ID: 7})
+		err = d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, &entreactive.Event{Model: "Message", Action: entreactive.ActionCreate, ID: 7})
+	})
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("third enqueue = %v", err)
 	}
-	if s.stats.dropped.Load() != 1 || s.stats.queued.Load() != 2 || d.depth() != 2 {
-		t.Fatalf("dropped %d queued %d depth %d", s.stats.dropped.Load(), s.stats.queued.Load(), d.depth())
+	if stats.dropped.Load() != 1 || stats.queued.Load() != 2 || d.depth() != 2 {
+		t.Fatalf("dropped %d queued %d depth %d", stats.dropped.Load(), stats.queued.Load(), d.depth())
 	}
 	if log := logs.String(); !strings.Contains(log, "queue full") || !strings.Contains(log, "model=Message") ||
 		!strings.Contains(log, "action=create") || !strings.Contains(log, "id=7") {
@@ -42,10 +47,28 @@ func TestFrameIsEncodedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.packet[0].String(); got != `2["ev",{"a":1},"b"]` {
+	if got := string(f.packet); got != `2["ev",{"a":1},"b"]` {
 		t.Fatalf("packet %q", got)
 	}
-	if got := f.opts.WsPreEncodedFrame.String(); got != `42["ev",{"a":1},"b"]` {
+	if got := f.ws; got[0] != 0x81 || int(got[1]) != len(got)-2 || string(got[2:]) != `42["ev",{"a":1},"b"]` {
 		t.Fatalf("ws frame %q", got)
+	}
+}
+
+func TestFrameRebuildsFromWhatABrokerCarries(t *testing.T) {
+	big := strings.Repeat("y", 70_000) // a 64-bit websocket length
+	for _, args := range [][]any{
+		{map[string]any{"a": 1}},
+		{big},
+		{[]byte{1, 2, 3}, map[string]any{"b": []byte(big)}},
+	} {
+		f, err := encodeFrame("ev", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := frameFromWire(f.event, bytes.Clone(f.packet), f.attachments)
+		if !bytes.Equal(g.ws, f.ws) || !bytes.Equal(g.packet, f.packet) || len(g.attachments) != len(f.attachments) {
+			t.Fatalf("rebuilt frame differs for %d args: %q", len(args), g.ws[:min(40, len(g.ws))])
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,16 @@ type Config struct {
 	// is dropped, logged and counted, and Emit returns ErrQueueFull: a
 	// commit never waits for sockets. Default 8192.
 	QueueSize int
+	// MaxPendingBytes bounds, per connection, the bytes waiting to be
+	// written to a websocket client. A client that reads so slowly that an
+	// event would take it past the limit is disconnected with reason
+	// ReasonSlowConsumer, logged and counted in Stats.SlowConsumers; other
+	// clients never wait for it. Default 1 MiB.
+	MaxPendingBytes int
+	// WriteTimeout bounds each write to a websocket client; a client that
+	// takes longer is disconnected with reason ReasonWriteTimeout and
+	// counted in Stats.WriteTimeouts. Default 10s.
+	WriteTimeout time.Duration
 	// ClientDir, when set, is a directory holding the browser client bundle
 	// (e.g. node_modules/socket.io-client/dist); its socket.io*.js files are
 	// served under Path, e.g. /socket.io/socket.io.min.js.
@@ -87,6 +98,8 @@ const (
 	DefaultConnectTimeout = 45 * time.Second
 	DefaultMaxPayload     = 1_000_000
 	DefaultQueueSize      = 8192
+	DefaultMaxPending     = 1 << 20
+	DefaultWriteTimeout   = 10 * time.Second
 )
 
 // Server is the Socket.IO server. Create it with New; it is safe for
@@ -140,14 +153,15 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		verifier: v,
-		reg:      newRegistry(),
+		reg:      newRegistry(runtime.GOMAXPROCS(0)),
 		ctx:      ctx,
 		cancel:   cancel,
 		handlers: make(map[string]EventHandler),
 		done:     make(chan struct{}),
 		idle:     make(chan struct{}),
 	}
-	s.del = newDelivery(s, cfg.QueueSize)
+	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
+	engineTransports := newEngineTransports(cfg, &s.stats)
 
 	opts := socket.DefaultServerOptions()
 	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
@@ -156,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	opts.SetMaxHttpBufferSize(cfg.MaxPayload)
+	opts.SetTransports(engineTransports.Set())
 	if cfg.CORS != nil {
 		opts.SetCors(cfg.CORS.toLibrary())
 	}
@@ -166,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: register connection handler: %w", err)
 	}
 	s.engine = s.io.ServeHandler(nil)
+	engineTransports.Attach(s.io.Engine())
 
 	s.enter()
 	go func() {
@@ -202,6 +218,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = DefaultMaxPending
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.ClientDir != "" {
 		fi, err := os.Stat(c.ClientDir)
@@ -253,6 +275,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if r.Header.Get("Upgrade") != "" {
+		w = newReleasingWriter(w)
+	}
 	s.engine.ServeHTTP(w, r)
 }
 
@@ -271,7 +296,7 @@ func (s *Server) Close(ctx context.Context) error {
 		close(s.done)
 		s.cancel()
 		for _, c := range s.reg.all() {
-			c.disconnect("server shutting down")
+			c.disconnect(ReasonServerShutdown)
 		}
 		s.io.Close(nil)
 	})

@@ -17,6 +17,10 @@ type counters struct {
 	unknown      atomic.Uint64
 	authFailures atomic.Uint64
 	joinsRefused atomic.Uint64
+	// slowConsumers and writeTimeouts count connections closed by their
+	// writer (see connWriter).
+	slowConsumers atomic.Uint64
+	writeTimeouts atomic.Uint64
 }
 
 // Stats is a snapshot of the server's state and counters.
@@ -47,6 +51,12 @@ type Stats struct {
 	// AuthFailures counts refused tokens; JoinsRefused refused joins.
 	AuthFailures uint64 `json:"auth_failures"`
 	JoinsRefused uint64 `json:"joins_refused"`
+	// SlowConsumers counts connections closed because more than
+	// Config.MaxPendingBytes waited to be written to them;
+	// WriteTimeouts those closed because a write took longer than
+	// Config.WriteTimeout.
+	SlowConsumers uint64 `json:"slow_consumers"`
+	WriteTimeouts uint64 `json:"write_timeouts"`
 }
 
 // Stats returns a snapshot of the server's state and counters.
@@ -66,6 +76,8 @@ func (s *Server) Stats() Stats {
 		UnknownEvents:  s.stats.unknown.Load(),
 		AuthFailures:   s.stats.authFailures.Load(),
 		JoinsRefused:   s.stats.joinsRefused.Load(),
+		SlowConsumers:  s.stats.slowConsumers.Load(),
+		WriteTimeouts:  s.stats.writeTimeouts.Load(),
 	}
 }
 

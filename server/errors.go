@@ -1,0 +1,55 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// Errors returned by the server's API. Every error the package returns
+// either is one of these (test with errors.Is) or wraps one, or is a
+// configuration error from New.
+var (
+	// ErrClosed is returned by emits after Close.
+	ErrClosed = errors.New("server: closed")
+	// ErrQueueFull is returned by Emit and the EmitTo* methods when the
+	// delivery queue is full. The event is dropped (logged at warn level and
+	// counted in Stats.Dropped); nothing blocks.
+	ErrQueueFull = errors.New("server: delivery queue full, event dropped")
+	// ErrReservedRoom is returned when the utility API is asked to make
+	// sockets join or leave a room the server manages itself.
+	ErrReservedRoom = errors.New("server: reserved room")
+	// ErrInvalidID is returned for a user or device id that cannot name a
+	// room (see FormatID).
+	ErrInvalidID = errors.New("server: invalid id")
+	// ErrReservedEvent is returned by On for the protocol's own events.
+	ErrReservedEvent = errors.New("server: reserved event name")
+	// ErrInvalidToken is returned for every token that does not verify: bad
+	// signature, unaccepted algorithm, expired, not yet valid, no usable user
+	// id, not a string, too long. The reason is wrapped for logs; clients
+	// only ever see "Invalid token".
+	ErrInvalidToken = errors.New("server: invalid token")
+)
+
+// Error strings clients see in acks and connect errors.
+const (
+	errInvalidToken = "Invalid token"
+	errForbidden    = "forbidden"
+	errInvalidRoom  = "invalid room"
+	errUnknownEvent = "unknown event"
+	errInternal     = "internal error"
+	errServerClosed = "server closed"
+	// errAlreadyConnected refuses a second CONNECT on one connection.
+	errAlreadyConnected = "already connected"
+)
+
+func ackOK() map[string]any { return map[string]any{"success": true} }
+
+func ackFail(msg string) map[string]any { return map[string]any{"success": false, "error": msg} }
+
+// connectError is the connect_error sent to a refused client: its message
+// is msg and its data the same object as a failed ack. (Data must not be
+// null: the zishang520 Go client cannot parse a null data.)
+func connectError(msg string) *socket.ExtendedError {
+	return socket.NewExtendedError(msg, ackFail(msg))
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/entreactive/reactive/entreactive"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// admit is the library's namespace middleware: it reads the handshake,
+// verifies a handshake token and runs the application's middlewares.
+func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	if !s.enter() {
+		next(connectError(errServerClosed))
+		return
+	}
+	defer s.exit()
+
+	release, gone, ok := s.claimConnection(sock.Client())
+	if !ok {
+		next(connectError(errAlreadyConnected))
+		return
+	}
+	admitted := false
+	defer func() {
+		if !admitted {
+			release()
+		}
+	}()
+
+	hs := sock.Handshake()
+	auth := make(map[string]any, len(hs.Auth))
+	for k, v := range hs.Auth {
+		if k != "token" {
+			auth[k] = v
+		}
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	connected := make(chan struct{})
+	c := &Conn{
+		reg:          s.reg,
+		log:          s.log,
+		onClosed:     s.runDisconnectHooks,
+		sock:         sock,
+		id:           string(sock.Id()),
+		ctx:          ctx,
+		cancel:       cancel,
+		markRecorded: sync.OnceFunc(func() { close(connected) }),
+		handshake: Handshake{
+			Address: hs.Address,
+			Auth:    auth,
+			Time:    time.UnixMilli(hs.Issued),
+		},
+	}
+	if req := sock.Request(); req != nil && req.Request() != nil {
+		c.handshake.Headers = req.Request().Header.Clone()
+		c.handshake.Query = url.Values(req.Request().URL.Query())
+	}
+	if c.handshake.Headers == nil {
+		c.handshake.Headers = http.Header{}
+	}
+	if raw, ok := hs.Auth["device_id"]; ok && raw != nil {
+		if id, ok := FormatID(raw); ok {
+			c.deviceID = id
+		} else {
+			s.log.Debug("server: ignoring invalid device_id", "socket", c.id)
+		}
+	}
+	if tok, ok := hs.Auth["token"]; ok && tok != nil && tok != "" {
+		u, err := s.verifier.verify(tok)
+		if err != nil {
+			s.stats.authFailures.Add(1)
+			s.log.Debug("server: handshake token refused", "socket", c.id, "err", err)
+			cancel()
+			next(connectError(errInvalidToken))
+			return
+		}
+		c.user = &u
+	}
+	for _, mw := range s.middlewareList() {
+		if err := s.runMiddleware(mw, c); err != nil {
+			cancel()
+			next(connectError(err.Error()))
+			return
+		}
+	}
+	sock.SetData(c)
+	admitted = true
+	next(nil)
+	s.awaitRecorded(c, connected, gone)
+}
+
+// onConnection sets up a socket the library has connected.
+func (s *Server) onConnection(args ...any) {
+	sock, _ := args[0].(*socket.Socket)
+	if sock == nil {
+		return
+	}
+	c, _ := sock.Data().(*Conn)
+	if c == nil {
+		sock.Disconnect(true)
+		return
+	}
+	// The library has recorded the socket: its packets may flow.
+	c.markRecorded()
+	if !s.enter() {
+		c.disconnect(ReasonServerShutdown)
+		return
+	}
+	defer s.exit()
+
+	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
+	sock.OnAny(func(args ...any) { s.route(c, args) })
+
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return
+	}
+	s.reg.add(c)
+	rooms := []string{entreactive.RoomAll}
+	if c.deviceID != "" {
+		rooms = append(rooms, DeviceRoom(c.deviceID))
+	}
+	s.reg.join(c, rooms...)
+	user := c.user
+	if user != nil {
+		c.user = nil
+		s.authenticateLocked(c, *user)
+	} else {
+		s.reg.join(c, entreactive.RoomGuests)
+	}
+	c.mu.Unlock()
+
+	// The library may have closed the socket before the disconnect
+	// listener was registered; close covers that case once.
+	if !sock.Connected() {
+		c.close(ReasonTransportClose)
+		return
+	}
+	var device any
+	if c.deviceID != "" {
+		device = c.deviceID
+	}
+	c.emit(EventConnected, map[string]any{
+		"socketId":  c.id,
+		"deviceId":  device,
+		"timestamp": time.Now().UnixMilli(),
+	})
+	if user != nil {
+		c.emit(EventAuthenticated, s.authenticatedPayload(c, *user))
+	}
+	s.runConnectHooks(c)
+}
