@@ -30,6 +30,9 @@ type Socket struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
+
+	dataMu sync.Mutex
+	data   any
 }
 
 // ID returns the socket id.
@@ -43,6 +46,21 @@ func (s *Socket) Handshake() Handshake { return s.handshake }
 
 // Context returns a context that is cancelled when the socket disconnects.
 func (s *Socket) Context() context.Context { return s.ctx }
+
+// SetData attaches an application value to the socket (Socket.IO's
+// socket.data), e.g. from a middleware for the handlers.
+func (s *Socket) SetData(v any) {
+	s.dataMu.Lock()
+	defer s.dataMu.Unlock()
+	s.data = v
+}
+
+// Data returns the value attached with SetData, or nil.
+func (s *Socket) Data() any {
+	s.dataMu.Lock()
+	defer s.dataMu.Unlock()
+	return s.data
+}
 
 // Transport returns the name of the socket's current transport:
 // "polling" or "websocket".

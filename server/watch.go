@@ -29,10 +29,13 @@ const (
 	// opened (on Change.Transport) or closed (for Change.Reason).
 	ClientConnected
 	ClientDisconnected
+	// UserChanged: a socket of "/" authenticated as Change.User, or
+	// became a guest (Change.User nil).
+	UserChanged
 )
 
 var changeKindNames = [...]string{"", "socket connected", "socket disconnected", "transport upgraded",
-	"room joined", "room left", "client connected", "client disconnected"}
+	"room joined", "room left", "client connected", "client disconnected", "user changed"}
 
 // String returns the kind in words.
 func (k ChangeKind) String() string {
@@ -63,6 +66,8 @@ type Change struct {
 	Transport string
 	// Socket describes the socket that connected (SocketConnected only).
 	Socket *SocketInfo
+	// User is the socket's new user (UserChanged; nil for a guest).
+	User *User
 }
 
 // watcher is one function registered with Watch.
@@ -179,4 +184,17 @@ func (s *Server) roomChanged(nsp, id, room string, joined bool) {
 		k = RoomJoined
 	}
 	s.notify(Change{Kind: k, Namespace: nsp, SocketID: id, Room: room})
+}
+
+// userChanged reports c's new user (nil: a guest). c.mu is held.
+func (s *Server) userChanged(c *Conn) {
+	if !s.watching() {
+		return
+	}
+	var u *User
+	if c.user != nil {
+		cp := *c.user
+		u = &cp
+	}
+	s.notify(Change{Kind: UserChanged, Namespace: RootNamespace, SocketID: c.id, User: u})
 }
