@@ -257,7 +257,7 @@ func TestWatch(t *testing.T) {
 
 	want := map[string][]string{
 		cID: {"room joined all", "room joined guests", "socket connected ", "room left guests",
-			"room joined users", "room joined user_7", "room joined conversation_1"},
+			"room joined users", "room joined user_7", "user changed ", "room joined conversation_1"},
 		chatID: {"socket connected ", "room joined ops", "room left ops", "socket disconnected "},
 	}
 	deadline := time.Now().Add(wait)
