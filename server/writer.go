@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -42,15 +43,42 @@ type connWriter struct {
 	closeCalled bool
 	failed      bool
 	drained     func() // called once the queue is empty after closing
+	// flushFn is w.flush, bound once: starting the writer then allocates
+	// nothing.
+	flushFn func()
+	bufs    net.Buffers
+
+	// raw is the connection's socket for writes without blocking (nil when
+	// the connection is not a socket); rawBuf, rawN, rawErr and rawFn are
+	// tryWrite's arguments and results, fields so that it allocates
+	// nothing. Only the goroutine that set writing touches them.
+	raw    syscall.RawConn
+	rawBuf []byte
+	rawN   int
+	rawErr error
+	rawFn  func(fd uintptr) bool
 }
 
 func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(reason string, err error)) *connWriter {
-	return &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
+	w := &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
+	w.flushFn = w.flush
+	if w.raw = rawConn(conn); w.raw != nil {
+		w.rawFn = w.rawWrite
+	}
+	return w
 }
 
 // enqueue queues frame b (which is never modified and may be shared with
 // other writers). It never blocks.
-func (w *connWriter) enqueue(b []byte) error {
+func (w *connWriter) enqueue(b []byte) error { return w.send(b, false) }
+
+// send queues b like enqueue. With now set, when nothing is queued or
+// being written and the connection is a socket, it first tries to write b
+// at once on the calling goroutine, without blocking (see tryWrite); what
+// the kernel does not take is queued. The delivery path sets now when it is
+// not behind: a lone event then costs one write(2) and no goroutine, while
+// under load frames queue up and go out coalesced.
+func (w *connWriter) send(b []byte, now bool) error {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -63,11 +91,43 @@ func (w *connWriter) enqueue(b []byte) error {
 			errSlowConsumer, pending, len(b), w.limit))
 		return errSlowConsumer
 	}
+	if now && !w.writing && w.raw != nil {
+		w.writing = true
+		w.pending += len(b)
+		w.mu.Unlock()
+		n, err := w.tryWrite(b)
+		w.mu.Lock()
+		w.pending -= n
+		if err != nil {
+			w.mu.Unlock()
+			w.abort(ReasonTransportClose, err)
+			return nil
+		}
+		if n < len(b) {
+			// The remainder (still counted in pending) goes first, ahead of
+			// anything queued meanwhile.
+			w.queue = append(w.queue, nil)
+			copy(w.queue[1:], w.queue)
+			w.queue[0] = b[n:]
+		}
+		if len(w.queue) > 0 && !w.failed {
+			go w.flushFn()
+			w.mu.Unlock()
+			return nil
+		}
+		w.writing = false
+		drained := w.takeDrainedLocked()
+		w.mu.Unlock()
+		if drained != nil {
+			drained()
+		}
+		return nil
+	}
 	w.queue = append(w.queue, b)
 	w.pending += len(b)
 	if !w.writing {
 		w.writing = true
-		go w.flush()
+		go w.flushFn()
 	}
 	w.mu.Unlock()
 	return nil
@@ -119,8 +179,12 @@ func (w *connWriter) write(batch [][]byte) (int, error) {
 	if w.timeout > 0 {
 		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	}
-	bufs := net.Buffers(batch)
-	_, err := bufs.WriteTo(w.conn)
+	// w.bufs, not a local: WriteTo takes its address, and a local would
+	// escape to the heap on every batch. Only the flushing goroutine
+	// touches it.
+	w.bufs = batch
+	_, err := w.bufs.WriteTo(w.conn)
+	w.bufs = nil
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -145,10 +209,12 @@ func (w *connWriter) abort(reason string, err error) {
 	w.queue = nil
 	w.spare = nil
 	w.mu.Unlock()
-	_ = w.conn.Close()
+	// fail first: it must learn the reason before the closed connection
+	// makes the reader report a plain transport close.
 	if w.fail != nil {
 		w.fail(reason, err)
 	}
+	_ = w.conn.Close()
 }
 
 // close stops accepting frames; once those queued are written (or the
