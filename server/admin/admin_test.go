@@ -470,3 +470,15 @@ func roomsOf(srv *server.Server, id string) []string {
 	}
 	return nil
 }
+
+// A hash made by Node's bcryptjs (what instrument() users have) logs in.
+func TestNodeHash(t *testing.T) {
+	const nodeHash = "$2a$04$Sy9mSQBJSjvWE875yZfuA.z75LadBhPkemTc/r4hHOMJ4kViDMuza" // bcryptjs.hashSync("node-made", 4)
+	_, _, url := start(t, admin.Config{Auth: &admin.BasicAuth{Username: "ops", PasswordHash: nodeHash}})
+	if _, err := login(t, url, map[string]any{"username": "ops", "password": "node-made"}); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if _, err := login(t, url, map[string]any{"username": "ops", "password": "node-made!"}); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+}
