@@ -84,7 +84,8 @@ func (s *Socket) Join(rooms ...string) { s.nsp.join(s, rooms...) }
 func (s *Socket) Leave(rooms ...string) { s.nsp.leave(s, rooms...) }
 
 // Emit sends an event to this socket only. Arguments are encoded by
-// Socket.IO: JSON, with []byte sent as binary attachments.
+// Socket.IO: JSON, with []byte sent as binary attachments. Once the socket
+// has disconnected, events are dropped.
 func (s *Socket) Emit(event string, args ...any) error {
 	if s.closed.Load() {
 		return nil

@@ -34,13 +34,25 @@ const (
 	UserChanged
 )
 
-var changeKindNames = [...]string{"", "socket connected", "socket disconnected", "transport upgraded",
-	"room joined", "room left", "client connected", "client disconnected", "user changed"}
-
 // String returns the kind in words.
 func (k ChangeKind) String() string {
-	if k > 0 && int(k) < len(changeKindNames) {
-		return changeKindNames[k]
+	switch k {
+	case SocketConnected:
+		return "socket connected"
+	case SocketDisconnected:
+		return "socket disconnected"
+	case TransportUpgraded:
+		return "transport upgraded"
+	case RoomJoined:
+		return "room joined"
+	case RoomLeft:
+		return "room left"
+	case ClientConnected:
+		return "client connected"
+	case ClientDisconnected:
+		return "client disconnected"
+	case UserChanged:
+		return "user changed"
 	}
 	return "unknown"
 }

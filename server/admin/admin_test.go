@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -221,7 +222,7 @@ func TestConfigRefused(t *testing.T) {
 func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	srv, _, url := start(t, admin.Config{ServerID: "node-1", StatsInterval: 50 * time.Millisecond})
 	ws := user(t, url, 7, sioclient.Options{Auth: map[string]any{"device_id": "phone-1"}})
-	polling := user(t, url, 8, sioclient.Options{Transport: sioclient.PollingOnly})
+	pollingID := pollingSocket(t, url)
 
 	ui := mustLogin(t, url)
 	all := socketsByID(t, next(t, ui, "all_sockets"))
@@ -240,8 +241,8 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	if hs["address"] == "" || hs["url"] == "" || hs["query"].(map[string]any)["EIO"] != "4" {
 		t.Errorf("handshake = %v", hs)
 	}
-	if all[polling.ID()]["transport"] != "polling" {
-		t.Errorf("polling socket = %v", all[polling.ID()])
+	if all[pollingID]["transport"] != "polling" {
+		t.Errorf("polling socket = %v", all[pollingID])
 	}
 	// The admin's own socket is listed in its namespace, as in Node.
 	if all[ui.ID()]["nsp"] != "/admin" {
@@ -460,6 +461,50 @@ func TestClose(t *testing.T) {
 	if _, err := login(t, url, map[string]any{"username": "admin", "password": password}); err == nil {
 		t.Errorf("login after Close succeeded")
 	}
+}
+
+// pollingSocket connects a socket of "/" over HTTP long-polling, by hand
+// (the Go client's polling transport is not dependable), and returns its
+// id. The session lives until the test's server closes.
+func pollingSocket(t *testing.T, url string) string {
+	t.Helper()
+	base := url + "/socket.io/?EIO=4&transport=polling"
+	get := func(u string) string {
+		t.Helper()
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", u, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	var open struct{ Sid string }
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(get(base), "0")), &open); err != nil || open.Sid == "" {
+		t.Fatalf("open: %v", err)
+	}
+	session := base + "&sid=" + open.Sid
+	res, err := http.Post(session, "text/plain;charset=UTF-8", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for range 10 {
+		for _, pk := range strings.Split(get(session), "\x1e") {
+			if rest, ok := strings.CutPrefix(pk, "40"); ok {
+				var c struct{ Sid string }
+				if err := json.Unmarshal([]byte(rest), &c); err != nil || c.Sid == "" {
+					t.Fatalf("CONNECT reply %q: %v", pk, err)
+				}
+				return c.Sid
+			}
+		}
+	}
+	t.Fatal("no CONNECT reply")
+	return ""
 }
 
 func roomsOf(srv *server.Server, id string) []string {

@@ -32,9 +32,16 @@ type handshake struct {
 	XDomain bool              `json:"xdomain"`
 }
 
-// hiddenHeaders are credentials a Node server would show the UI too; they
-// are left out here.
-var hiddenHeaders = []string{"authorization", "cookie", "proxy-authorization"}
+// hiddenHeader reports whether the (lower-case) header k carries
+// credentials: a Node server would show them to the UI too; they are left
+// out here.
+func hiddenHeader(k string) bool {
+	switch k {
+	case "authorization", "cookie", "proxy-authorization":
+		return true
+	}
+	return false
+}
 
 // jsDate is the layout of JavaScript's Date.prototype.toString, which
 // the UI shows as the handshake time.
@@ -48,7 +55,7 @@ func serialize(si *server.SocketInfo) serializedSocket {
 	headers := make(map[string]string, len(h.Headers))
 	for k, v := range h.Headers {
 		k = strings.ToLower(k)
-		if !slices.Contains(hiddenHeaders, k) {
+		if !hiddenHeader(k) {
 			headers[k] = strings.Join(v, ", ")
 		}
 	}
