@@ -362,6 +362,7 @@ func (n *Namespace) route(s *Socket, args []any) {
 	}
 	defer n.srv.exit()
 	n.srv.stats.received.Add(1)
+	n.srv.eventReceived(n.name, s.id, name, rest)
 
 	n.hooksMu.RLock()
 	h := n.handlers[name]

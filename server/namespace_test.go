@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -234,7 +235,7 @@ func TestWatch(t *testing.T) {
 		defer mu.Unlock()
 		var out []string
 		for _, ch := range got {
-			if ch.SocketID == id {
+			if ch.SocketID == id && ch.Kind != server.EventReceived {
 				out = append(out, ch.Kind.String()+" "+ch.Room)
 			}
 		}
@@ -280,12 +281,20 @@ func TestWatch(t *testing.T) {
 		t.Errorf("last change of %s = %q, want socket disconnected", cID, last)
 	}
 	mu.Lock()
+	var received []string
 	for _, ch := range got {
 		if ch.Kind == server.SocketConnected && (ch.Socket == nil || ch.Socket.ID != ch.SocketID) {
 			t.Errorf("SocketConnected without its SocketInfo: %+v", ch)
 		}
+		if ch.Kind == server.EventReceived {
+			received = append(received, fmt.Sprint(ch.Namespace, " ", ch.Event, " ", ch.Args))
+		}
 	}
 	mu.Unlock()
+	// Client events are reported, a token never.
+	if want := []string{"/ auth [[redacted]]", "/ join [conversation_1]", "/chat join [ops]"}; !slices.Equal(received, want) {
+		t.Errorf("events received = %q, want %q", received, want)
+	}
 }
 
 // rawConnect opens an Engine.IO websocket session, sends a Socket.IO

@@ -32,6 +32,10 @@ const (
 	// UserChanged: a socket of "/" authenticated as Change.User, or
 	// became a guest (Change.User nil).
 	UserChanged
+	// EventReceived: a client sent the event Change.Event with
+	// Change.Args (the token of an "auth" event is replaced by
+	// "[redacted]").
+	EventReceived
 )
 
 // String returns the kind in words.
@@ -53,6 +57,8 @@ func (k ChangeKind) String() string {
 		return "client disconnected"
 	case UserChanged:
 		return "user changed"
+	case EventReceived:
+		return "event received"
 	}
 	return "unknown"
 }
@@ -80,6 +86,10 @@ type Change struct {
 	Socket *SocketInfo
 	// User is the socket's new user (UserChanged; nil for a guest).
 	User *User
+	// Event and Args are a client's event (EventReceived). Args must not
+	// be modified.
+	Event string
+	Args  []any
 }
 
 // watcher is one function registered with Watch.
@@ -209,4 +219,18 @@ func (s *Server) userChanged(c *Conn) {
 		u = &cp
 	}
 	s.notify(Change{Kind: UserChanged, Namespace: RootNamespace, SocketID: c.id, User: u})
+}
+
+// redacted replaces a token in the events watchers see.
+const redacted = "[redacted]"
+
+// eventReceived reports a client's event on socket id of nsp.
+func (s *Server) eventReceived(nsp, id, event string, args []any) {
+	if !s.watching() {
+		return
+	}
+	if nsp == RootNamespace && event == EventAuth && len(args) > 0 {
+		args = []any{redacted}
+	}
+	s.notify(Change{Kind: EventReceived, Namespace: nsp, SocketID: id, Event: event, Args: args})
 }

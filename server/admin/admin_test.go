@@ -281,6 +281,10 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	if _, err := guest.EmitAck(waitCtx(t), "auth", tok); err != nil {
 		t.Fatal(err)
 	}
+	received := nextWhere(t, ui, "event_received", func(a []any) bool { return a[1] == gid })
+	if a := received[2].([]any); received[0] != "/" || len(a) != 2 || a[0] != "auth" || a[1] != "[redacted]" {
+		t.Errorf("event_received = %v, want the auth event without its token", received)
+	}
 	updated := nextWhere(t, ui, "socket_updated", func(a []any) bool { return a[0].(map[string]any)["id"] == gid })
 	if updated[0].(map[string]any)["data"].(map[string]any)["userId"] != "9" {
 		t.Errorf("socket_updated = %v", updated)

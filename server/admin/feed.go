@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/entreactive/reactive/server"
@@ -22,6 +24,10 @@ type feed struct {
 
 // maxPending bounds the changes waiting to be sent.
 const maxPending = 10000
+
+// maxEventArgs bounds, in JSON bytes, the arguments of a client event
+// shown in the UI.
+const maxEventArgs = 4096
 
 func newFeed(send func(server.Change)) *feed {
 	return &feed{send: send, ready: make(chan struct{}, 1)}
@@ -63,6 +69,16 @@ func (a *Admin) watch(ch server.Change) {
 		a.events.push(ch.Time, "rawConnection", "")
 	case server.ClientDisconnected:
 		a.events.push(ch.Time, "rawDisconnection", ch.Reason)
+	case server.EventReceived:
+		// As instrument(): not the UI's own events. Large arguments are
+		// not kept for the UI.
+		if ch.Namespace == a.cfg.Namespace {
+			return
+		}
+		if b, err := json.Marshal(ch.Args); err != nil || len(b) > maxEventArgs {
+			ch.Args = []any{fmt.Sprintf("[%d bytes not shown]", len(b))}
+		}
+		a.feed.push(ch)
 	default:
 		a.feed.push(ch)
 	}
@@ -84,6 +100,8 @@ func (a *Admin) emitChange(ch server.Change) {
 		err = a.nsp.Emit("socket_updated", map[string]any{
 			"id": ch.SocketID, "nsp": ch.Namespace, "transport": ch.Transport,
 		})
+	case server.EventReceived:
+		err = a.nsp.Emit("event_received", ch.Namespace, ch.SocketID, append([]any{ch.Event}, ch.Args...), ch.Time)
 	case server.UserChanged:
 		// The UI merges data into what it has: a guest's userId is null.
 		var user any
