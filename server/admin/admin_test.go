@@ -531,3 +531,24 @@ func TestNodeHash(t *testing.T) {
 		t.Fatal("a wrong password logged in")
 	}
 }
+
+// Off by default: a server without an Admin has no "/admin" namespace.
+func TestOffByDefault(t *testing.T) {
+	srv, err := server.New(server.Config{JWT: server.JWT{Secret: secret}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = srv.Close(context.Background())
+		hs.Close()
+	})
+	if _, err := login(t, hs.URL, map[string]any{"username": "admin", "password": password}); !errors.Is(err, sioclient.ErrConnect) {
+		t.Errorf("login without an Admin: err = %v, want a connect error", err)
+	}
+	if ns := srv.Namespaces(); len(ns) != 1 || ns[0].Name != "/" {
+		t.Errorf("Namespaces = %+v, want only /", ns)
+	}
+}
