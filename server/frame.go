@@ -10,8 +10,9 @@ import (
 
 // frame is one event encoded once, ready to be written to any number of
 // connections. It holds plain bytes and no library types, so that a broker
-// can carry it between nodes: packet is what goes over the wire, and the
-// websocket frame is rebuilt from it by newFrame.
+// can carry it between nodes: a broker publishes the rooms with packet and
+// attachments, and a node rebuilds the frame (frameFromWire) and delivers
+// it to its local rooms as any other job.
 //
 // A frame is immutable once built; the same bytes are queued on every
 // connection that receives it.
@@ -194,4 +195,32 @@ func wsFrame(op byte, parts ...[]byte) []byte {
 		b = append(b, p...)
 	}
 	return b
+}
+
+// frameFromWire rebuilds a frame from what a broker carries between nodes:
+// the Socket.IO packet and its binary attachments (the frame's packet and
+// attachments fields, as newFrame or newBinaryFrame built them on the node
+// that encoded the event). The result is the same frame, byte for byte.
+func frameFromWire(event string, packet []byte, attachments [][]byte) *frame {
+	var hdr [10]byte
+	n := wsHeader(hdr[:], wsText, 1+len(packet))
+	size := n + 1 + len(packet)
+	for _, a := range attachments {
+		size += 10 + len(a)
+	}
+	ws := make([]byte, 0, size)
+	ws = append(ws, hdr[:n]...)
+	ws = append(ws, '4')
+	ws = append(ws, packet...)
+	f := &frame{event: event, packet: ws[n+1:], ws: ws}
+	for _, a := range attachments {
+		h := wsHeader(hdr[:], wsBinary, len(a))
+		ws = append(ws, hdr[:h]...)
+		ws = append(ws, a...)
+	}
+	f.ws = ws
+	if len(attachments) > 0 {
+		f.attachments = attachments
+	}
+	return f
 }
