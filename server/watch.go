@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
@@ -185,15 +186,23 @@ func (s *Server) socketConnected(nsp string, sock *socket.Socket, info func() So
 		return
 	}
 	id := string(sock.Id())
-	if conn := sock.Conn(); conn != nil && transportName(sock) != "websocket" {
+	upgraded := func() {
+		s.notify(Change{Kind: TransportUpgraded, Namespace: nsp, SocketID: id, Transport: transportName(sock)})
+	}
+	if conn := sock.Conn(); conn != nil && transportName(sock) != transports.WEBSOCKET {
 		_ = conn.Once("upgrade", func(...any) {
 			if sock.Connected() {
-				s.notify(Change{Kind: TransportUpgraded, Namespace: nsp, SocketID: id, Transport: transportName(sock)})
+				upgraded()
 			}
 		})
 	}
 	si := info()
 	s.notify(Change{Kind: SocketConnected, Namespace: nsp, SocketID: id, Socket: &si})
+	// An upgrade that completed while si was built may have been reported
+	// before the connection: report it again, after.
+	if si.Transport != transports.WEBSOCKET && transportName(sock) == transports.WEBSOCKET {
+		upgraded()
+	}
 }
 
 func (s *Server) socketDisconnected(nsp, id, reason string) {

@@ -303,12 +303,30 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 		t.Errorf("ConnectionCount = %d", srv.ConnectionCount())
 	}
 
-	// An upgrade from polling to websocket is reported.
+	// An upgrade from polling to websocket is reported: in socket_updated,
+	// or in socket_connected when it was done by then.
 	up := user(t, url, 10, sioclient.Options{Transport: sioclient.Upgrade})
-	nextWhere(t, ui, "socket_updated", func(a []any) bool {
-		m := a[0].(map[string]any)
-		return m["id"] == up.ID() && m["transport"] == "websocket"
-	})
+	upID := up.ID()
+	deadline := time.Now().Add(wait)
+	for !seenWebsocket(ui, upID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the UI never saw %s on websocket: connected %v, updated %v", upID, ui.Events("socket_connected"), ui.Events("socket_updated"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// seenWebsocket reports whether the UI was told that socket id is on
+// websocket.
+func seenWebsocket(ui *sioclient.Client, id string) bool {
+	for _, event := range []string{"socket_connected", "socket_updated"} {
+		for _, a := range ui.Events(event) {
+			if m, _ := a[0].(map[string]any); m["id"] == id && m["transport"] == "websocket" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestActions(t *testing.T) {
