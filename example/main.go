@@ -10,6 +10,11 @@
 //	-db      SQLite database file, or :memory: (default under the user cache dir)
 //	-static  directory of the socket.io-client browser bundle
 //	         (default example/web/node_modules/socket.io-client/dist when present)
+//	-admin   serve the Socket.IO Admin UI at /admin/ (login from $ADMIN_PASSWORD_HASH,
+//	         a bcrypt hash, or $ADMIN_PASSWORD; user $ADMIN_USER, default "admin")
+//	-admin-readonly  the Admin UI only watches: no disconnect, join or leave
+//	-admin-ui  directory of the built Admin UI
+//	         (default example/web/node_modules/@socket.io/admin-ui/ui/dist when present)
 //
 // The JWT secret comes from $JWT_SECRET; without it a random development
 // secret is used, with a warning.
@@ -32,12 +37,18 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/server/admin"
 )
 
 // defaultStatic is where `npm ci --prefix example/web` puts the bundle,
-// relative to the repository root.
-const defaultStatic = "example/web/node_modules/socket.io-client/dist"
+// relative to the repository root; defaultAdminUI the Admin UI's files.
+const (
+	defaultStatic  = "example/web/node_modules/socket.io-client/dist"
+	defaultAdminUI = "example/web/node_modules/@socket.io/admin-ui/ui/dist"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,6 +69,8 @@ type options struct {
 	db     string
 	static string
 	secret []byte
+	// admin is the Admin UI's configuration; nil without -admin.
+	admin *app.AdminConfig
 }
 
 // parse reads the flags in args and the environment through getenv.
@@ -72,8 +85,12 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
+	withAdmin := fs.Bool("admin", false, "serve the Socket.IO Admin UI at /admin/ (env ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER)")
+	adminReadOnly := fs.Bool("admin-readonly", false, "the Admin UI only watches: no disconnect, join or leave")
+	adminUI := fs.String("admin-ui", "", "directory of the built Admin UI (default: "+defaultAdminUI+" when present)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. Env: JWT_SECRET, ADDR.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. "+
+			"Env: JWT_SECRET, ADDR; with -admin ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +123,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 		}
 	}
 
+	if *withAdmin {
+		cfg, err := adminConfig(getenv, *adminReadOnly, *adminUI, log)
+		if err != nil {
+			return o, err
+		}
+		o.admin = cfg
+	} else if *adminReadOnly || *adminUI != "" {
+		return o, errors.New("-admin-readonly and -admin-ui need -admin")
+	}
+
 	if s := getenv("JWT_SECRET"); s != "" {
 		o.secret = []byte(s)
 		if len(o.secret) < 32 {
@@ -129,7 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin})
 	if err != nil {
 		return err
 	}
@@ -146,6 +173,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	url := "http://" + ln.Addr().String()
 	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static)
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
+	if o.admin != nil && o.admin.UIDir != "" {
+		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -174,6 +204,47 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// adminConfig is the Admin UI's configuration from the environment: a
+// bcrypt hash in ADMIN_PASSWORD_HASH, or a password in ADMIN_PASSWORD
+// hashed here.
+func adminConfig(getenv func(string) string, readOnly bool, uiDir string, log *slog.Logger) (*app.AdminConfig, error) {
+	hash := getenv("ADMIN_PASSWORD_HASH")
+	if hash == "" {
+		pass := getenv("ADMIN_PASSWORD")
+		if pass == "" {
+			return nil, errors.New("-admin needs ADMIN_PASSWORD_HASH (a bcrypt hash) or ADMIN_PASSWORD in the environment")
+		}
+		if len(pass) < 8 {
+			log.Warn("ADMIN_PASSWORD is shorter than 8 characters: use a longer one")
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+		if err != nil {
+			return nil, fmt.Errorf("ADMIN_PASSWORD: %w", err)
+		}
+		hash = string(h)
+	}
+	user := getenv("ADMIN_USER")
+	if user == "" {
+		user = "admin"
+	}
+	if uiDir == "" {
+		if fi, err := os.Stat(defaultAdminUI); err == nil && fi.IsDir() {
+			uiDir = defaultAdminUI
+		} else {
+			log.Warn("the Admin UI is not installed: only its protocol runs (point https://admin.socket.io at this server). " +
+				"Run `npm ci --prefix example/web` or pass -admin-ui DIR")
+		}
+	}
+	return &app.AdminConfig{
+		Admin: admin.Config{
+			Auth:     &admin.BasicAuth{Username: user, PasswordHash: hash},
+			ReadOnly: readOnly,
+			Logger:   log.With("component", "admin"),
+		},
+		UIDir: uiDir,
+	}, nil
 }
 
 // closeApp closes a after a failed start.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -160,5 +161,46 @@ func TestRunBadFlags(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "-db") {
 		t.Errorf("-h does not list the flags:\n%s", stderr.String())
+	}
+}
+
+func TestRunAdmin(t *testing.T) {
+	ui := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ui, "index.html"), []byte("<title>Socket.IO Admin UI</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without -admin there is no /admin/.
+	plain := startRun(t, nil, "-db", ":memory:", "-static", t.TempDir())
+	if res, err := http.Get(plain.url + "/admin/"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /admin/ without -admin: %v %v", res.StatusCode, err)
+	}
+
+	s := startRun(t, map[string]string{"ADMIN_PASSWORD": "a long password"}, "-db", ":memory:", "-static", t.TempDir(), "-admin", "-admin-ui", ui)
+	res, err := http.Get(s.url + "/admin/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(page), "Socket.IO Admin UI") {
+		t.Fatalf("GET /admin/: %d %.200s", res.StatusCode, page)
+	}
+	if !strings.Contains(s.stderr.String(), "Admin UI: "+s.url+"/admin/") {
+		t.Errorf("the log does not point at the Admin UI:\n%s", s.stderr)
+	}
+
+	for name, env := range map[string]map[string]string{
+		"no password": nil,
+		"bad hash":    {"ADMIN_PASSWORD_HASH": "not-bcrypt"},
+	} {
+		var stderr syncBuffer
+		getenv := func(k string) string { return env[k] }
+		if err := run(context.Background(), []string{"-db", ":memory:", "-admin", "-admin-ui", ui}, getenv, &stderr, nil); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	var stderr syncBuffer
+	if err := run(context.Background(), []string{"-admin-readonly"}, func(string) string { return "" }, &stderr, nil); err == nil {
+		t.Errorf("-admin-readonly without -admin: no error")
 	}
 }

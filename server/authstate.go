@@ -49,6 +49,7 @@ func (s *Server) authenticateLocked(c *Conn, u User) {
 		wait := time.Until(u.ExpiresAt) + s.cfg.JWT.Leeway
 		c.expiry = time.AfterFunc(wait, func() { s.expire(c, gen) })
 	}
+	s.userChanged(c)
 }
 
 func (s *Server) authenticatedPayload(c *Conn, u User) map[string]any {
@@ -74,6 +75,7 @@ func (s *Server) resetLocked(c *Conn) {
 		c.expiry.Stop()
 		c.expiry = nil
 	}
+	s.userChanged(c)
 }
 
 func (s *Server) handleDeauth(c *Conn, reply func(any)) {

@@ -19,7 +19,7 @@ import (
 // test in defects_internal_test.go that fails without it.
 
 // claimConnection records that the Engine.IO connection cl is getting its
-// socket. It reports false when cl already has one, admitted or being
+// socket in namespace nsp. It reports false when cl already has one there, admitted or being
 // admitted; otherwise release forgets the claim (call it when admission
 // fails) and gone is closed when the connection closes, which releases
 // the claim too.
@@ -27,11 +27,12 @@ import (
 // It guards against a defect of the library: it accepts a second CONNECT
 // for the namespace while the first is still being admitted, which would
 // give one client two sockets.
-func (s *Server) claimConnection(cl *socket.Client) (release func(), gone <-chan struct{}, ok bool) {
-	if _, dup := s.engineConns.LoadOrStore(cl, struct{}{}); dup {
+func (s *Server) claimConnection(cl *socket.Client, nsp string) (release func(), gone <-chan struct{}, ok bool) {
+	key := nspClient{cl, nsp}
+	if _, dup := s.engineConns.LoadOrStore(key, struct{}{}); dup {
 		return nil, nil, false
 	}
-	release = func() { s.engineConns.Delete(cl) }
+	release = func() { s.engineConns.Delete(key) }
 	closed := make(chan struct{})
 	onClose := sync.OnceFunc(func() {
 		release()
@@ -44,7 +45,13 @@ func (s *Server) claimConnection(cl *socket.Client) (release func(), gone <-chan
 	return release, closed, true
 }
 
-// awaitRecorded returns once the library has recorded c's socket on its
+// nspClient is an Engine.IO connection's claim on one namespace.
+type nspClient struct {
+	cl  *socket.Client
+	nsp string
+}
+
+// awaitRecorded returns once the library has recorded socket id on its
 // connection (connected is closed by onConnection), the connection is
 // gone, or the server closes.
 //
@@ -60,7 +67,7 @@ func (s *Server) claimConnection(cl *socket.Client) (release func(), gone <-chan
 // the socket can receive them; they then reach it in order. The wait is
 // bounded by ConnectTimeout in case the library never connects the socket
 // and never closes the connection either.
-func (s *Server) awaitRecorded(c *Conn, connected, gone <-chan struct{}) {
+func (s *Server) awaitRecorded(id string, connected, gone <-chan struct{}) {
 	t := time.NewTimer(s.cfg.ConnectTimeout)
 	defer t.Stop()
 	select {
@@ -68,7 +75,7 @@ func (s *Server) awaitRecorded(c *Conn, connected, gone <-chan struct{}) {
 	case <-gone:
 	case <-s.ctx.Done():
 	case <-t.C:
-		s.log.Warn("server: socket admitted but never connected", "socket", c.id)
+		s.log.Warn("server: socket admitted but never connected", "socket", id)
 	}
 }
 

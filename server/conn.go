@@ -67,6 +67,13 @@ type Handshake struct {
 	Auth map[string]any
 	// Time is when the socket was created.
 	Time time.Time
+	// URL is the URL of the first request.
+	URL string
+	// Secure reports whether the connection came over TLS.
+	Secure bool
+	// CrossDomain reports whether the first request came from another
+	// origin (it carried an Origin header).
+	CrossDomain bool
 }
 
 // ID returns the socket id.
@@ -96,6 +103,10 @@ func (c *Conn) Context() context.Context {
 	}
 	return c.ctx
 }
+
+// Transport returns the name of the socket's current transport:
+// "polling" or "websocket".
+func (c *Conn) Transport() string { return transportName(c.sock) }
 
 // Rooms returns the rooms the socket is in (its private socket-id room
 // excluded).

@@ -22,6 +22,14 @@ var (
 	// ErrInvalidID is returned for a user or device id that cannot name a
 	// room (see FormatID).
 	ErrInvalidID = errors.New("server: invalid id")
+	// ErrInvalidNamespace is returned by Server.Namespace for a name that
+	// cannot be a namespace, and for "/".
+	ErrInvalidNamespace = errors.New("server: invalid namespace")
+	// ErrInvalidRoom is returned for a room name that cannot be a room
+	// (empty, longer than 256 bytes, or with control characters).
+	ErrInvalidRoom = errors.New("server: invalid room")
+	// ErrUnknownNamespace is returned for a namespace that does not exist.
+	ErrUnknownNamespace = errors.New("server: unknown namespace")
 	// ErrReservedEvent is returned by On for the protocol's own events.
 	ErrReservedEvent = errors.New("server: reserved event name")
 	// ErrInvalidToken is returned for every token that does not verify: bad

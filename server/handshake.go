@@ -20,7 +20,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	}
 	defer s.exit()
 
-	release, gone, ok := s.claimConnection(sock.Client())
+	release, gone, ok := s.claimConnection(sock.Client(), "/")
 	if !ok {
 		next(connectError(errAlreadyConnected))
 		return
@@ -33,12 +33,6 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	}()
 
 	hs := sock.Handshake()
-	auth := make(map[string]any, len(hs.Auth))
-	for k, v := range hs.Auth {
-		if k != "token" {
-			auth[k] = v
-		}
-	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	connected := make(chan struct{})
 	c := &Conn{
@@ -50,18 +44,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		ctx:          ctx,
 		cancel:       cancel,
 		markRecorded: sync.OnceFunc(func() { close(connected) }),
-		handshake: Handshake{
-			Address: hs.Address,
-			Auth:    auth,
-			Time:    time.UnixMilli(hs.Issued),
-		},
-	}
-	if req := sock.Request(); req != nil && req.Request() != nil {
-		c.handshake.Headers = req.Request().Header.Clone()
-		c.handshake.Query = url.Values(req.Request().URL.Query())
-	}
-	if c.handshake.Headers == nil {
-		c.handshake.Headers = http.Header{}
+		handshake:    handshakeOf(sock),
 	}
 	if raw, ok := hs.Auth["device_id"]; ok && raw != nil {
 		if id, ok := FormatID(raw); ok {
@@ -91,7 +74,35 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	sock.SetData(c)
 	admitted = true
 	next(nil)
-	s.awaitRecorded(c, connected, gone)
+	s.awaitRecorded(c.id, connected, gone)
+}
+
+// handshakeOf returns what the client of sock sent when it connected, its
+// auth payload without the token.
+func handshakeOf(sock *socket.Socket) Handshake {
+	hs := sock.Handshake()
+	auth := make(map[string]any, len(hs.Auth))
+	for k, v := range hs.Auth {
+		if k != "token" {
+			auth[k] = v
+		}
+	}
+	h := Handshake{
+		Address:     hs.Address,
+		Auth:        auth,
+		Time:        time.UnixMilli(hs.Issued),
+		URL:         hs.Url,
+		Secure:      hs.Secure,
+		CrossDomain: hs.Xdomain,
+	}
+	if req := sock.Request(); req != nil && req.Request() != nil {
+		h.Headers = req.Request().Header.Clone()
+		h.Query = url.Values(req.Request().URL.Query())
+	}
+	if h.Headers == nil {
+		h.Headers = http.Header{}
+	}
+	return h
 }
 
 // onConnection sets up a socket the library has connected.

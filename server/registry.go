@@ -1,6 +1,9 @@
 package server
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // registry is the server's own record of room membership. It replaces the
 // library adapter's rooms: one mutex guards both directions, so a join that
@@ -16,6 +19,10 @@ type registry struct {
 	mu    sync.RWMutex
 	rooms map[string]*room
 	conns map[*Conn]map[string]struct{}
+
+	// observer, when set (see watch), is told of every membership change
+	// under mu.
+	observer atomic.Pointer[func(c *Conn, room string, joined bool)]
 }
 
 // room is one room's members and, built on demand, its member snapshot:
@@ -89,6 +96,7 @@ func (r *registry) join(c *Conn, rooms ...string) bool {
 		if _, in := rm.members[c]; !in {
 			rm.members[c] = struct{}{}
 			rm.snap = nil
+			r.changed(c, name, true)
 		}
 		mine[name] = struct{}{}
 	}
@@ -141,6 +149,18 @@ func (r *registry) delLocked(c *Conn, room string) {
 	rm.snap = nil
 	if len(rm.members) == 0 {
 		delete(r.rooms, room)
+	}
+	r.changed(c, room, false)
+}
+
+// watch makes fn the observer of membership changes: it is called under
+// the registry's lock, in the order of the changes, and must not block.
+func (r *registry) watch(fn func(c *Conn, room string, joined bool)) { r.observer.Store(&fn) }
+
+// changed reports a membership change to the observer, if there is one.
+func (r *registry) changed(c *Conn, room string, joined bool) {
+	if fn := r.observer.Load(); fn != nil {
+		(*fn)(c, room, joined)
 	}
 }
 

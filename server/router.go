@@ -50,6 +50,7 @@ func (s *Server) route(c *Conn, args []any) {
 	}
 	defer s.exit()
 	s.stats.received.Add(1)
+	s.eventReceived(RootNamespace, c.id, name, rest)
 
 	switch name {
 	case EventAuth:

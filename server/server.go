@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -112,10 +113,19 @@ type Server struct {
 	engine   http.Handler
 	reg      *registry
 	del      *delivery
-	// engineConns holds the Engine.IO connections (*socket.Client) that
-	// have a socket, admitted or being admitted.
+	// engineConns holds, per namespace, the Engine.IO connections
+	// (nspClient) that have a socket there, admitted or being admitted.
 	engineConns sync.Map
 	stats       counters
+
+	// namespaces are the namespaces other than "/" (see Namespace).
+	nspMu      sync.Mutex
+	namespaces map[string]*Namespace
+
+	// watchers are the functions registered with Watch (copy on write).
+	watchMu   sync.Mutex
+	watchers  atomic.Pointer[[]*watcher]
+	watchOnce sync.Once
 
 	// ctx is the parent of every connection's context; cancelled by Close.
 	ctx    context.Context
@@ -150,15 +160,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		verifier: v,
-		reg:      newRegistry(runtime.GOMAXPROCS(0)),
-		ctx:      ctx,
-		cancel:   cancel,
-		handlers: make(map[string]EventHandler),
-		done:     make(chan struct{}),
-		idle:     make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		verifier:   v,
+		reg:        newRegistry(runtime.GOMAXPROCS(0)),
+		ctx:        ctx,
+		cancel:     cancel,
+		handlers:   make(map[string]EventHandler),
+		namespaces: make(map[string]*Namespace),
+		done:       make(chan struct{}),
+		idle:       make(chan struct{}),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
 	engineTransports := newEngineTransports(cfg, &s.stats)
@@ -297,6 +308,11 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cancel()
 		for _, c := range s.reg.all() {
 			c.disconnect(ReasonServerShutdown)
+		}
+		for _, n := range s.namespaceList() {
+			for _, sk := range n.Sockets() {
+				sk.disconnect(ReasonServerShutdown, true)
+			}
 		}
 		s.io.Close(nil)
 	})

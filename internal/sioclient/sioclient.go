@@ -49,6 +49,8 @@ type Options struct {
 	Transport Transport
 	// Auth is the handshake auth payload (e.g. token, device_id).
 	Auth map[string]any
+	// Namespace is the namespace to connect to. Default "/".
+	Namespace string
 	// StaleOpenTimer is the timeout given to the Go client's own open
 	// timer, which can outlive a successful open and then close the
 	// connection (see Dial). Zero means an hour: no test lives that long,
@@ -192,7 +194,11 @@ func dialOnce(ctx context.Context, url string, o Options) (*Client, error) {
 		}
 		return nil, fmt.Errorf("sioclient: dial: %w", ctx.Err())
 	}
-	sock := m.Socket("/", opts)
+	nsp := o.Namespace
+	if nsp == "" {
+		nsp = "/"
+	}
+	sock := m.Socket(nsp, opts)
 	c.sock = sock
 	sock.OnAny(func(args ...any) {
 		if len(args) == 0 {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/server"
+	"github.com/entreactive/reactive/server/admin"
 )
 
 // Defaults of Config.
@@ -51,6 +52,9 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; a larger one is answered 413.
 	// Default 64 KiB.
 	MaxBodyBytes int64
+	// Admin, when set, serves the Socket.IO Admin UI: its protocol in the
+	// Socket.IO namespace "/admin" and its files at /admin/. Off by default.
+	Admin *AdminConfig
 }
 
 // App is the example app. Create it with New and Close it when done.
@@ -59,6 +63,7 @@ type App struct {
 	log    *slog.Logger
 	client *ent.Client
 	srv    *server.Server
+	admin  *admin.Admin // nil unless Config.Admin
 	parser *jwt.Parser
 	mux    *http.ServeMux
 
@@ -116,6 +121,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a.srv, a.client = srv, client
+	if cfg.Admin != nil {
+		if err := a.startAdmin(cfg.Admin); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Close(closeCtx)
+			_ = client.Close()
+			return nil, err
+		}
+	}
 	a.mux = a.routes()
 	return a, nil
 }
@@ -138,12 +152,19 @@ func (a *App) routes() *http.ServeMux {
 	mux.Handle("PATCH /api/messages/{id}", a.handle(a.authed(a.updateMessage)))
 	mux.Handle("DELETE /api/messages/{id}", a.handle(a.authed(a.deleteMessage)))
 	mux.Handle("/api/", a.handle(a.apiNotFound(mux)))
+	if a.admin != nil && a.cfg.Admin.UIDir != "" {
+		mux.Handle("GET /admin/", a.adminUI(a.cfg.Admin.UIDir))
+		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	}
 	return mux
 }
 
 // Handler returns the app's HTTP handler: the page, the API and the
 // Socket.IO endpoint.
 func (a *App) Handler() http.Handler { return a.mux }
+
+// Server returns the app's Socket.IO server.
+func (a *App) Server() *server.Server { return a.srv }
 
 // Close ends the app: new API requests are answered 503, socket
 // connections are closed, in-flight requests are waited for, then the
@@ -163,6 +184,11 @@ func (a *App) Close(ctx context.Context) error {
 		}
 		a.mu.Unlock()
 		var errs []error
+		if a.admin != nil {
+			if err := a.admin.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := a.srv.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}

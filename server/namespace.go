@@ -1,0 +1,479 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// RootNamespace is the namespace of the reactive protocol: every Conn is a
+// socket of it. Other namespaces are created with Server.Namespace.
+const RootNamespace = "/"
+
+// maxNamespaceLen bounds namespace names.
+const maxNamespaceLen = 128
+
+// Namespace is a Socket.IO namespace other than "/", with its own
+// connection middlewares, event handlers, connect and disconnect hooks,
+// rooms and emits. Sockets connect to it with the namespace in their URL
+// (io("https://host/admin") in socket.io-client); a client may be connected
+// to "/" and to any number of namespaces over one connection.
+//
+// Nothing of the reactive protocol runs in a namespace: no JWT, no
+// reserved rooms, no "reactive" events. Its rooms are its own: a room
+// "ops" in "/admin" is not the room "ops" of "/".
+//
+// Create it with Server.Namespace before clients connect to it; a client
+// that connects to a namespace that does not exist is refused with
+// connect_error "Invalid namespace", as Socket.IO does.
+type Namespace struct {
+	name string
+	srv  *Server
+	nsp  socket.Namespace
+
+	hooksMu      sync.RWMutex
+	middlewares  []SocketMiddleware
+	handlers     map[string]SocketHandler
+	onConnect    []func(ctx context.Context, s *Socket)
+	onDisconnect []func(ctx context.Context, s *Socket, reason string)
+
+	// mu guards the namespace's sockets and rooms. It is taken after a
+	// socket's own lock, never before.
+	mu      sync.RWMutex
+	sockets map[string]*Socket
+	rooms   map[string]map[*Socket]struct{}
+}
+
+// SocketMiddleware runs for every socket connecting to a Namespace, in
+// the order added. An error refuses the connection: the client gets a
+// connect_error with the error's text.
+type SocketMiddleware func(ctx context.Context, s *Socket) error
+
+// SocketHandler handles a client event in a Namespace. args are the
+// event's decoded arguments (JSON numbers are float64). When the client
+// asked for an ack, it receives the returned value, or {success:false,
+// error: err.Error()} when err is not nil.
+type SocketHandler func(ctx context.Context, s *Socket, args []any) (any, error)
+
+// Namespace returns the namespace called name (such as "/admin"),
+// creating it on first use; later calls return the same *Namespace. The
+// name must start with "/", be at most 128 bytes of printable characters
+// without "," or "?", and not be "/" (the reactive namespace).
+func (s *Server) Namespace(name string) (*Namespace, error) {
+	if err := validNamespace(name); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	s.nspMu.Lock()
+	defer s.nspMu.Unlock()
+	if n, ok := s.namespaces[name]; ok {
+		return n, nil
+	}
+	n := &Namespace{
+		name:     name,
+		srv:      s,
+		handlers: make(map[string]SocketHandler),
+		sockets:  make(map[string]*Socket),
+		rooms:    make(map[string]map[*Socket]struct{}),
+	}
+	n.nsp = s.io.Of(name, nil)
+	n.nsp.Use(n.admit)
+	if err := n.nsp.On("connection", n.onConnection); err != nil {
+		return nil, fmt.Errorf("server: namespace %s: register connection handler: %w", name, err)
+	}
+	s.namespaces[name] = n
+	return n, nil
+}
+
+// namespaceList returns the namespaces other than "/", in no order.
+func (s *Server) namespaceList() []*Namespace {
+	s.nspMu.Lock()
+	defer s.nspMu.Unlock()
+	out := make([]*Namespace, 0, len(s.namespaces))
+	for _, n := range s.namespaces {
+		out = append(out, n)
+	}
+	return out
+}
+
+// lookupNamespace returns the namespace called name (not "/"), if any.
+func (s *Server) lookupNamespace(name string) (*Namespace, bool) {
+	s.nspMu.Lock()
+	defer s.nspMu.Unlock()
+	n, ok := s.namespaces[name]
+	return n, ok
+}
+
+func validNamespace(name string) error {
+	switch {
+	case name == RootNamespace:
+		return fmt.Errorf("%w: %q is the reactive namespace", ErrInvalidNamespace, name)
+	case !strings.HasPrefix(name, "/"), len(name) > maxNamespaceLen, strings.ContainsAny(name, ",?"):
+		return fmt.Errorf("%w: %q", ErrInvalidNamespace, name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: %q", ErrInvalidNamespace, name)
+		}
+	}
+	return nil
+}
+
+// Name returns the namespace's name, e.g. "/admin".
+func (n *Namespace) Name() string { return n.name }
+
+// Use adds a connection middleware.
+func (n *Namespace) Use(mw SocketMiddleware) {
+	n.hooksMu.Lock()
+	defer n.hooksMu.Unlock()
+	n.middlewares = append(n.middlewares[:len(n.middlewares):len(n.middlewares)], mw)
+}
+
+// On registers the handler of a client event, replacing any previous one.
+// Socket.IO's reserved names cannot be registered. A client that asks for
+// an ack of an event without a handler gets {success:false, error:
+// "unknown event"}.
+func (n *Namespace) On(event string, h SocketHandler) error {
+	switch event {
+	case "", "connect", "connect_error", "disconnect", "disconnecting", "error", "newListener", "removeListener":
+		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	if h == nil {
+		return errors.New("server: nil handler")
+	}
+	n.hooksMu.Lock()
+	defer n.hooksMu.Unlock()
+	n.handlers[event] = h
+	return nil
+}
+
+// OnConnect adds a hook run once a socket is connected.
+func (n *Namespace) OnConnect(h func(ctx context.Context, s *Socket)) {
+	n.hooksMu.Lock()
+	defer n.hooksMu.Unlock()
+	n.onConnect = append(n.onConnect[:len(n.onConnect):len(n.onConnect)], h)
+}
+
+// OnDisconnect adds a hook run exactly once per socket, after it has left
+// every room.
+func (n *Namespace) OnDisconnect(h func(ctx context.Context, s *Socket, reason string)) {
+	n.hooksMu.Lock()
+	defer n.hooksMu.Unlock()
+	n.onDisconnect = append(n.onDisconnect[:len(n.onDisconnect):len(n.onDisconnect)], h)
+}
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return n.emitTo(n.Sockets(), event, args)
+}
+
+// EmitToRooms sends an event to the namespace's sockets in any of rooms,
+// each once.
+func (n *Namespace) EmitToRooms(rooms []string, event string, args ...any) error {
+	return n.emitTo(n.members(rooms...), event, args)
+}
+
+func (n *Namespace) emitTo(to []*Socket, event string, args []any) error {
+	if n.srv.isClosed() {
+		return ErrClosed
+	}
+	var errs []error
+	for _, s := range to {
+		if err := s.Emit(event, args...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sockets returns the namespace's connected sockets.
+func (n *Namespace) Sockets() []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for _, s := range n.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Socket returns the namespace's socket with id, if it is connected.
+func (n *Namespace) Socket(id string) (*Socket, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	s, ok := n.sockets[id]
+	return s, ok
+}
+
+// RoomSize returns the number of the namespace's sockets in room.
+func (n *Namespace) RoomSize(room string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms[room])
+}
+
+// members returns the sockets in any of rooms, each once.
+func (n *Namespace) members(rooms ...string) []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	seen := make(map[*Socket]struct{})
+	var out []*Socket
+	for _, room := range rooms {
+		for s := range n.rooms[room] {
+			if _, dup := seen[s]; !dup {
+				seen[s] = struct{}{}
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// count returns the number of connected sockets.
+func (n *Namespace) count() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// admit is the library's middleware of the namespace: it builds the
+// Socket and runs the namespace's middlewares.
+func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	srv := n.srv
+	if !srv.enter() {
+		next(connectError(errServerClosed))
+		return
+	}
+	defer srv.exit()
+
+	release, gone, ok := srv.claimConnection(sock.Client(), n.name)
+	if !ok {
+		next(connectError(errAlreadyConnected))
+		return
+	}
+	ctx, cancel := context.WithCancel(srv.ctx)
+	connected := make(chan struct{})
+	s := &Socket{
+		nsp:          n,
+		sock:         sock,
+		id:           string(sock.Id()),
+		handshake:    handshakeOf(sock),
+		ctx:          ctx,
+		cancel:       cancel,
+		markRecorded: sync.OnceFunc(func() { close(connected) }),
+		release:      release,
+		rooms:        make(map[string]struct{}),
+	}
+	n.hooksMu.RLock()
+	mws := n.middlewares
+	n.hooksMu.RUnlock()
+	for _, mw := range mws {
+		if err := n.runMiddleware(mw, s); err != nil {
+			cancel()
+			release()
+			next(connectError(err.Error()))
+			return
+		}
+	}
+	sock.SetData(s)
+	next(nil)
+	srv.awaitRecorded(s.id, connected, gone)
+}
+
+// onConnection sets up a socket the library has connected.
+func (n *Namespace) onConnection(args ...any) {
+	sock, _ := firstArg(args).(*socket.Socket)
+	if sock == nil {
+		return
+	}
+	s, _ := sock.Data().(*Socket)
+	if s == nil {
+		sock.Disconnect(true)
+		return
+	}
+	s.markRecorded()
+	if !n.srv.enter() {
+		s.disconnect(ReasonServerShutdown, true)
+		return
+	}
+	defer n.srv.exit()
+
+	_ = sock.On("disconnect", func(args ...any) {
+		if sock.Connected() {
+			return // a client event named "disconnect", not a disconnection
+		}
+		reason, _ := firstArg(args).(string)
+		s.close(reason)
+	})
+	sock.OnAny(func(args ...any) { n.route(s, args) })
+
+	n.mu.Lock()
+	if s.closed.Load() {
+		n.mu.Unlock()
+		return
+	}
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+	if !sock.Connected() {
+		s.close(ReasonTransportClose)
+		return
+	}
+	n.srv.socketConnected(n.name, sock, s.info)
+
+	n.hooksMu.RLock()
+	hooks := n.onConnect
+	n.hooksMu.RUnlock()
+	for _, h := range hooks {
+		func() {
+			defer n.recoverHook("connect", s)
+			h(s.ctx, s)
+		}()
+	}
+}
+
+// route handles every event a client sends, in order, on the socket's own
+// goroutine.
+func (n *Namespace) route(s *Socket, args []any) {
+	if len(args) == 0 {
+		return
+	}
+	name, _ := args[0].(string)
+	rest := args[1:]
+	var ack socket.Ack
+	if k := len(rest); k > 0 {
+		if a, ok := rest[k-1].(socket.Ack); ok {
+			ack = a
+			rest = rest[:k-1]
+		}
+	}
+	reply := func(v any) {
+		if ack != nil {
+			ack([]any{v}, nil)
+		}
+	}
+	if !n.srv.enter() {
+		return
+	}
+	defer n.srv.exit()
+	n.srv.stats.received.Add(1)
+	n.srv.eventReceived(n.name, s.id, name, rest)
+
+	n.hooksMu.RLock()
+	h := n.handlers[name]
+	n.hooksMu.RUnlock()
+	if h == nil {
+		n.srv.stats.unknown.Add(1)
+		reply(ackFail(errUnknownEvent))
+		return
+	}
+	v, err := n.runHandler(h, s, rest)
+	if err != nil {
+		reply(ackFail(err.Error()))
+		return
+	}
+	reply(v)
+}
+
+// join adds s to rooms, leave removes it; both report the rooms that
+// changed to the server's watchers while the namespace's lock is held, so
+// that they see every socket's changes in order.
+func (n *Namespace) join(s *Socket, rooms ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.sockets[s.id]; !ok {
+		return
+	}
+	for _, room := range rooms {
+		members := n.rooms[room]
+		if members == nil {
+			members = make(map[*Socket]struct{})
+			n.rooms[room] = members
+		}
+		if _, in := members[s]; in {
+			continue
+		}
+		members[s] = struct{}{}
+		s.rooms[room] = struct{}{}
+		n.srv.roomChanged(n.name, s.id, room, true)
+	}
+}
+
+func (n *Namespace) leave(s *Socket, rooms ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, room := range rooms {
+		n.leaveLocked(s, room)
+	}
+}
+
+func (n *Namespace) leaveLocked(s *Socket, room string) {
+	members := n.rooms[room]
+	if _, in := members[s]; !in {
+		return
+	}
+	delete(members, s)
+	delete(s.rooms, room)
+	if len(members) == 0 {
+		delete(n.rooms, room)
+	}
+	n.srv.roomChanged(n.name, s.id, room, false)
+}
+
+// remove takes s out of every room and forgets it. It reports false if s
+// was not there.
+func (n *Namespace) remove(s *Socket) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.sockets[s.id] != s {
+		return false
+	}
+	for room := range s.rooms {
+		n.leaveLocked(s, room)
+	}
+	delete(n.sockets, s.id)
+	return true
+}
+
+func (n *Namespace) runDisconnectHooks(s *Socket, reason string) {
+	n.hooksMu.RLock()
+	hooks := n.onDisconnect
+	n.hooksMu.RUnlock()
+	for _, h := range hooks {
+		func() {
+			defer n.recoverHook("disconnect", s)
+			h(s.ctx, s, reason)
+		}()
+	}
+}
+
+func (n *Namespace) runMiddleware(mw SocketMiddleware, s *Socket) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.srv.log.Error("server: middleware panicked", "namespace", n.name, "socket", s.id, "panic", r)
+			err = errors.New(errInternal)
+		}
+	}()
+	return mw(s.ctx, s)
+}
+
+func (n *Namespace) runHandler(h SocketHandler, s *Socket, args []any) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.srv.log.Error("server: event handler panicked", "namespace", n.name, "socket", s.id, "panic", r)
+			v, err = nil, errors.New(errInternal)
+		}
+	}()
+	return h(s.ctx, s, args)
+}
+
+func (n *Namespace) recoverHook(kind string, s *Socket) {
+	if r := recover(); r != nil {
+		n.srv.log.Error("server: hook panicked", "hook", kind, "namespace", n.name, "socket", s.id, "panic", r)
+	}
+}
