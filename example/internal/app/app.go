@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/server"
 )
@@ -59,7 +57,6 @@ type App struct {
 	log    *slog.Logger
 	client *ent.Client
 	srv    *server.Server
-	parser *jwt.Parser
 	mux    *http.ServeMux
 
 	mu       sync.Mutex
@@ -93,14 +90,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg:  cfg,
 		log:  cfg.Logger,
 		idle: make(chan struct{}),
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-		),
 	}
 	srv, err := server.New(server.Config{
-		JWT:       server.JWT{Secret: cfg.JWTSecret},
+		JWT:       jwtConfig(cfg.JWTSecret),
 		Authorize: a.authorizeJoin,
 		Logger:    cfg.Logger.With("component", "socket.io"),
 		ClientDir: cfg.ClientDir,
