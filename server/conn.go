@@ -45,6 +45,8 @@ type Conn struct {
 	reg      *registry
 	log      *slog.Logger
 	onClosed func(ctx context.Context, c *Conn, reason string)
+	// observer is Config.Observer, or nil.
+	observer Observer
 
 	// shard is the delivery shard of the socket (set by registry.add).
 	shard int
@@ -127,16 +129,19 @@ func (c *Conn) deliver(f *frame) bool {
 		return false
 	}
 	if w := c.direct.Load(); w != nil {
-		return w.enqueue(f.ws) == nil
+		return w.enqueueEvent(f.ws, f.committed) == nil
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if w := c.direct.Load(); w != nil {
-		return w.enqueue(f.ws) == nil
+		return w.enqueueEvent(f.ws, f.committed) == nil
 	}
 	cl := c.sock.Client()
 	t, _ := cl.Conn().Transport().(*wsTransport)
 	cl.WriteToEngine([]types.BufferInterface{types.NewStringBuffer(f.packet)}, preEncoded)
+	if c.observer != nil && f.committed != 0 {
+		c.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), f.committed))
+	}
 	if t != nil {
 		c.direct.Store(t.writer())
 	}

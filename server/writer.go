@@ -42,6 +42,13 @@ type connWriter struct {
 	closeCalled bool
 	failed      bool
 	drained     func() // called once the queue is empty after closing
+
+	// observer, when set, is told each reactive event's time from commit
+	// to write; stamps then holds, for each frame of queue, its commit
+	// time (0 for other frames), spareStamps the previous batch's.
+	observer    Observer
+	stamps      []int64
+	spareStamps []int64
 }
 
 func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(reason string, err error)) *connWriter {
@@ -50,7 +57,11 @@ func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(re
 
 // enqueue queues frame b (which is never modified and may be shared with
 // other writers). It never blocks.
-func (w *connWriter) enqueue(b []byte) error {
+func (w *connWriter) enqueue(b []byte) error { return w.enqueueEvent(b, 0) }
+
+// enqueueEvent is enqueue for a frame that carries a reactive event
+// committed at committed (Unix nanoseconds; 0 for none), for the observer.
+func (w *connWriter) enqueueEvent(b []byte, committed int64) error {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -64,6 +75,9 @@ func (w *connWriter) enqueue(b []byte) error {
 		return errSlowConsumer
 	}
 	w.queue = append(w.queue, b)
+	if w.observer != nil {
+		w.stamps = append(w.stamps, committed)
+	}
 	w.pending += len(b)
 	if !w.writing {
 		w.writing = true
@@ -87,16 +101,19 @@ func (w *connWriter) flush() {
 			}
 			return
 		}
-		batch := w.queue
-		w.queue = w.spare[:0]
-		w.spare = nil
+		batch, stamps := w.queue, w.stamps
+		w.queue, w.stamps = w.spare[:0], w.spareStamps[:0]
+		w.spare, w.spareStamps = nil, nil
 		w.mu.Unlock()
 
 		n, err := w.write(batch)
 		clear(batch) // drop the references to the frames
+		if err == nil && w.observer != nil {
+			w.observeWritten(stamps)
+		}
 		w.mu.Lock()
 		w.pending -= n
-		w.spare = batch[:0]
+		w.spare, w.spareStamps = batch[:0], stamps[:0]
 		w.mu.Unlock()
 		if err != nil {
 			reason := ReasonTransportClose
@@ -142,8 +159,8 @@ func (w *connWriter) abort(reason string, err error) {
 	w.failed = true
 	w.closing = true
 	clear(w.queue)
-	w.queue = nil
-	w.spare = nil
+	w.queue, w.stamps = nil, nil
+	w.spare, w.spareStamps = nil, nil
 	w.mu.Unlock()
 	_ = w.conn.Close()
 	if w.fail != nil {
@@ -177,6 +194,23 @@ func (w *connWriter) takeDrainedLocked() func() {
 	d := w.drained
 	w.drained = nil
 	return d
+}
+
+// observeWritten tells the observer the commit-to-write time of the
+// reactive events of a batch just written.
+func (w *connWriter) observeWritten(stamps []int64) {
+	now := time.Now().UnixNano()
+	for _, at := range stamps {
+		if at != 0 {
+			w.observer.EventDelivered(sinceCommit(now, at))
+		}
+	}
+}
+
+// sinceCommit returns the time from committed to now (Unix nanoseconds),
+// 0 when clocks disagree and it would be negative.
+func sinceCommit(now, committed int64) time.Duration {
+	return time.Duration(max(now-committed, 0))
 }
 
 // pendingBytes returns the bytes queued or being written.
