@@ -216,8 +216,13 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, baseURL string) *rawConn {
 	t.Helper()
+	return dialRawWith(t, baseURL, websocket.DefaultDialer)
+}
+
+func dialRawWith(t *testing.T, baseURL string, d *websocket.Dialer) *rawConn {
+	t.Helper()
 	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	ws, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
+	ws, resp, err := d.Dial(u, http.Header{})
 	if err != nil {
 		t.Fatalf("raw dial: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdio "io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
@@ -307,4 +309,65 @@ func TestLibraryDropsEventRightAfterConnectReply(t *testing.T) {
 		t.Fatalf("want the connection closed by the server, got %v", err)
 	}
 	t.Logf("library: %v", err)
+}
+
+func TestUpgradeGuardRefusesASecondWebsocket(t *testing.T) {
+	g := newUpgradeGuard()
+	first, second := transports.MakeTransport(), transports.MakeTransport()
+	if !g.claim("sid", first) {
+		t.Fatal("the first websocket of a session was refused")
+	}
+	if g.claim("sid", second) {
+		t.Fatal("a second websocket of the same session was accepted")
+	}
+	if !g.claim("other", second) {
+		t.Fatal("another session was refused")
+	}
+	g.release("sid") // the session ended
+	if !g.claim("sid", second) {
+		t.Fatal("the claim outlived its session")
+	}
+}
+
+// TestLibraryKeepsSessionAfterGarbagePost shows the defect strictPolling
+// guards against, on a bare library server: POST "abc" is answered 200 and
+// the session lives on. It skips if the library closes the session.
+func TestLibraryKeepsSessionAfterGarbagePost(t *testing.T) {
+	io := socket.NewServer(nil, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io.ServeHandler(nil))
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	defer io.Close(nil)
+
+	resp, err := http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open strings.Builder
+	_, _ = stdio.Copy(&open, resp.Body)
+	resp.Body.Close()
+	_, rest, _ := strings.Cut(open.String(), `"sid":"`)
+	sid, _, _ := strings.Cut(rest, `"`)
+	url := hs.URL + "/socket.io/?EIO=4&transport=polling&sid=" + sid
+	resp, err = http.Post(url, "text/plain", strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Skipf("the library answered %s", resp.Status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Skipf("the session was closed: %s", resp.Status)
+		}
+	}
+	// A poll that waits (timeout) or answers 200 means the session lives.
+	t.Log("library: POST abc answered 200 and the session lives on")
 }

@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -177,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 		idle:     make(chan struct{}),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
-	upgrades := newUpgradeGuard()
+	engineTransports := newEngineTransports(cfg, &s.stats)
 
 	opts := socket.DefaultServerOptions()
 	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
@@ -186,17 +185,7 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	opts.SetMaxHttpBufferSize(cfg.MaxPayload)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](
-		&pollingBuilder{},
-		&wsBuilder{cfg: &wsConfig{
-			maxPending:   cfg.MaxPendingBytes,
-			writeTimeout: cfg.WriteTimeout,
-			log:          s.log,
-			stats:        &s.stats,
-			upgrades:     upgrades,
-			observer:     cfg.Observer,
-		}},
-	))
+	opts.SetTransports(engineTransports.Set())
 	if cfg.CORS != nil {
 		opts.SetCors(cfg.CORS.toLibrary())
 	}
@@ -207,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: register connection handler: %w", err)
 	}
 	s.engine = s.io.ServeHandler(nil)
-	upgrades.watch(s.io.Engine())
+	engineTransports.Attach(s.io.Engine())
 
 	s.enter()
 	go func() {
@@ -324,6 +313,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		http.NotFound(w, r)
 		return
+	}
+	if r.Header.Get("Upgrade") != "" {
+		w = newReleasingWriter(w)
 	}
 	s.engine.ServeHTTP(w, r)
 }

@@ -49,10 +49,17 @@ type connWriter struct {
 	observer    Observer
 	stamps      []int64
 	spareStamps []int64
+
+	// flushFn is w.flush, bound once: starting the writer then allocates
+	// nothing.
+	flushFn func()
+	bufs    net.Buffers
 }
 
 func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(reason string, err error)) *connWriter {
-	return &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
+	w := &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
+	w.flushFn = w.flush
+	return w
 }
 
 // enqueue queues frame b (which is never modified and may be shared with
@@ -81,7 +88,7 @@ func (w *connWriter) enqueueEvent(b []byte, committed int64) error {
 	w.pending += len(b)
 	if !w.writing {
 		w.writing = true
-		go w.flush()
+		go w.flushFn()
 	}
 	w.mu.Unlock()
 	return nil
@@ -136,8 +143,12 @@ func (w *connWriter) write(batch [][]byte) (int, error) {
 	if w.timeout > 0 {
 		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	}
-	bufs := net.Buffers(batch)
-	_, err := bufs.WriteTo(w.conn)
+	// w.bufs, not a local: WriteTo takes its address, and a local would
+	// escape to the heap on every batch. Only the flushing goroutine
+	// touches it.
+	w.bufs = batch
+	_, err := w.bufs.WriteTo(w.conn)
+	w.bufs = nil
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -162,10 +173,12 @@ func (w *connWriter) abort(reason string, err error) {
 	w.queue, w.stamps = nil, nil
 	w.spare, w.spareStamps = nil, nil
 	w.mu.Unlock()
-	_ = w.conn.Close()
+	// fail first: it must learn the reason before the closed connection
+	// makes the reader report a plain transport close.
 	if w.fail != nil {
 		w.fail(reason, err)
 	}
+	_ = w.conn.Close()
 }
 
 // close stops accepting frames; once those queued are written (or the

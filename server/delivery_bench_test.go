@@ -1,0 +1,123 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sinkConn is an in-memory connection that accepts every write.
+type sinkConn struct {
+	net.Conn
+	mu sync.Mutex
+	n  int
+}
+
+func (s *sinkConn) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	s.n += len(b)
+	s.mu.Unlock()
+	return len(b), nil
+}
+
+func (*sinkConn) SetWriteDeadline(time.Time) error { return nil }
+func (*sinkConn) Close() error                     { return nil }
+
+// benchConns registers n sockets in room "all", each with a websocket
+// writer on an in-memory connection.
+func benchConns(n int) (*registry, []*sinkConn) {
+	reg := newRegistry(1)
+	sinks := make([]*sinkConn, n)
+	for i := range n {
+		c := &Conn{id: fmt.Sprint(i), reg: reg, log: slog.Default()}
+		sinks[i] = &sinkConn{}
+		c.direct.Store(newConnWriter(sinks[i], 1<<30, time.Second, nil))
+		reg.add(c)
+		reg.join(c, "all")
+	}
+	return reg, sinks
+}
+
+// BenchmarkBroadcast delivers one event to 10, 1,000 and 10,000 in-memory
+// websocket connections through the shard path (room snapshot → Conn.deliver
+// → connWriter). Allocations per broadcast are the same for every size:
+// nothing is allocated per recipient.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			reg, _ := benchConns(n)
+			var stats counters
+			d := newDelivery(reg, 1, slog.Default(), &stats)
+			sh := d.shards[0]
+			f := newFrame("reactive", []byte(`["reactive",{"action":"create","model":"Notification","data":{"id":1,"message":"hello"},"timestamp":1}]`))
+			j := job{rooms: []string{"all"}, frame: f}
+			conns := reg.all()
+			for range 3 { // warm up: snapshot, writer queues, goroutine records
+				for _, c := range sh.members(reg, j.rooms) {
+					c.deliver(j.frame)
+				}
+				waitIdle(conns)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				for _, c := range sh.members(reg, j.rooms) {
+					c.deliver(j.frame)
+				}
+				waitIdle(conns) // every frame written: the writers' cost counts too
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// waitIdle waits until every writer has written everything.
+func waitIdle(conns []*Conn) {
+	for _, c := range conns {
+		w := c.direct.Load()
+		for {
+			w.mu.Lock()
+			busy := w.writing
+			w.mu.Unlock()
+			if !busy {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// TestBroadcastAllocatesNothingPerRecipient pins the benchmark's claim.
+func TestBroadcastAllocatesNothingPerRecipient(t *testing.T) {
+	allocs := func(n int) float64 {
+		reg, _ := benchConns(n)
+		var stats counters
+		d := newDelivery(reg, 1, slog.Default(), &stats)
+		sh := d.shards[0]
+		f := newFrame("x", []byte(`["x",1]`))
+		rooms := []string{"all"}
+		conns := reg.all()
+		for range 5 { // warm up: snapshot, writer queues, goroutines
+			for _, c := range sh.members(reg, rooms) {
+				c.deliver(f)
+			}
+		}
+		return testing.AllocsPerRun(50, func() {
+			for _, c := range sh.members(reg, rooms) {
+				c.deliver(f)
+			}
+			waitIdle(conns)
+		})
+	}
+	small, large := allocs(10), allocs(2000)
+	// A few allocations of the runtime's own (goroutine records, stacks)
+	// may come and go; one per hundred recipients would already be a leak.
+	if perRecipient := (large - small) / (2000 - 10); perRecipient > 0.01 {
+		t.Fatalf("allocations per broadcast: %.1f to 10 sockets, %.1f to 2,000", small, large)
+	}
+}

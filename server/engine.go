@@ -1,0 +1,54 @@
+package server
+
+import (
+	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// EngineTransports are the Engine.IO transports a Server runs on — its own
+// websocket transport (connWriter: coalesced, bounded, deadlined writes)
+// and the library's polling transport with the server's fixes (see
+// compat.go) — for an Engine.IO server built directly on the library that
+// must behave on the wire exactly as a Server does, such as the echo
+// server the official protocol suites need. Applications do not need it:
+// New installs them.
+type EngineTransports struct {
+	set      *types.Set[transports.TransportCtor]
+	upgrades *upgradeGuard
+}
+
+// NewEngineTransports returns the transports of a Server configured with
+// cfg (its MaxPendingBytes, WriteTimeout and Logger; other fields are
+// ignored).
+func NewEngineTransports(cfg Config) (*EngineTransports, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return newEngineTransports(cfg, &counters{}), nil
+}
+
+func newEngineTransports(cfg Config, stats *counters) *EngineTransports {
+	upgrades := newUpgradeGuard()
+	return &EngineTransports{
+		set: types.NewSet[transports.TransportCtor](
+			&pollingBuilder{},
+			&wsBuilder{cfg: &wsConfig{
+				maxPending:   cfg.MaxPendingBytes,
+				writeTimeout: cfg.WriteTimeout,
+				log:          cfg.Logger,
+				stats:        stats,
+				upgrades:     upgrades,
+				observer:     cfg.Observer,
+			}},
+		),
+		upgrades: upgrades,
+	}
+}
+
+// Set returns the transports, for the library's ServerOptions.SetTransports.
+func (t *EngineTransports) Set() *types.Set[transports.TransportCtor] { return t.set }
+
+// Attach must be called with the Engine.IO server built with Set's
+// transports, before it serves: the upgrade guard follows its sessions.
+func (t *EngineTransports) Attach(eng engine.BaseServer) { t.upgrades.watch(eng) }

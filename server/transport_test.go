@@ -1,0 +1,238 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"net"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/server"
+)
+
+func TestGarbagePostClosesThePollingSession(t *testing.T) {
+	_, url := startServer(t, server.Config{})
+	p := dialPolling(t, url)
+	if status, body := p.post("abc"); status != http.StatusBadRequest {
+		t.Fatalf("POST abc: %d %q, want 400", status, body)
+	}
+	resp, err := http.Get(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "Session ID unknown") {
+		t.Fatalf("poll after garbage: %s %q, want 400 (session closed)", resp.Status, body)
+	}
+}
+
+func TestValidPostsStillWork(t *testing.T) {
+	_, url := startServer(t, server.Config{})
+	p := dialPolling(t, url)
+	// Two packets in one payload: a ping-less noop and a join with an ack.
+	if status, body := p.post("6\x1e421[\"join\",\"room\"]"); status != http.StatusOK || body != "ok" {
+		t.Fatalf("POST: %d %q", status, body)
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if got := httpDo(t, http.MethodGet, p.url, ""); strings.Contains(got, `431[{"error":"forbidden","success":false}]`) {
+			return
+		}
+	}
+	t.Fatal("no ack for the join")
+}
+
+// upgrade opens a websocket for the polling session sid and completes the
+// upgrade (probe, then upgrade packet).
+func upgrade(t *testing.T, baseURL, sid string) *websocket.Conn {
+	t.Helper()
+	ws := dialSid(t, baseURL, sid)
+	if ws == nil {
+		t.Fatal("upgrade refused")
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(wait))
+	if _, b, err := ws.ReadMessage(); err != nil || string(b) != "3probe" {
+		t.Fatalf("probe answer %q %v", b, err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+func dialSid(t *testing.T, baseURL, sid string) *websocket.Conn {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/socket.io/?EIO=4&transport=websocket&sid=" + sid
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		return nil
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// refused reports whether the server closed ws without a message.
+func refused(ws *websocket.Conn) bool {
+	if ws == nil {
+		return true
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(wait))
+	_, _, err := ws.ReadMessage()
+	return err != nil
+}
+
+func TestSecondUpgradeOfASessionIsRefused(t *testing.T) {
+	_, url := startServer(t, server.Config{})
+	for i := range 20 {
+		p := dialPolling(t, url)
+		sid := strings.TrimPrefix(p.url[strings.Index(p.url, "sid="):], "sid=")
+		first := upgrade(t, url, sid)
+		var second *websocket.Conn
+		if i%2 == 0 {
+			second = dialSid(t, url, sid) // right after the upgrade packet
+		} else {
+			time.Sleep(20 * time.Millisecond)
+			second = dialSid(t, url, sid)
+		}
+		if !refused(second) {
+			t.Fatalf("session %d: a second websocket upgrade was accepted", i)
+		}
+		// The first websocket carries the session on.
+		if err := first.WriteMessage(websocket.TextMessage, []byte(`421["join","room"]`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = first.SetReadDeadline(time.Now().Add(wait))
+		for {
+			_, b, err := first.ReadMessage()
+			if err != nil {
+				t.Fatalf("session %d: first websocket: %v", i, err)
+			}
+			if strings.HasPrefix(string(b), "431") {
+				break
+			}
+		}
+	}
+}
+
+func TestBinaryArgumentsAreRefused(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	errs := make(chan error, 1)
+	srv.OnConnect(func(_ context.Context, c *server.Conn) {
+		errs <- c.Emit("blob", map[string]any{"data": []byte{1, 2, 3}})
+	})
+	dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	select {
+	case err := <-errs:
+		if !errors.Is(err, server.ErrBinaryArgument) {
+			t.Fatalf("Conn.Emit with []byte = %v, want ErrBinaryArgument", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("no connection")
+	}
+	if err := srv.EmitToAll(context.Background(), "blob", []byte("x")); !errors.Is(err, server.ErrBinaryArgument) {
+		t.Fatalf("EmitToAll with []byte = %v, want ErrBinaryArgument", err)
+	}
+}
+
+func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
+	const limit = 256 << 10
+	srv, url := startServer(t, server.Config{MaxPendingBytes: limit})
+	reasons := make(chan string, 4)
+	srv.OnDisconnect(func(_ context.Context, _ *server.Conn, reason string) { reasons <- reason })
+
+	// Connected, then never reads again; a small receive buffer keeps the
+	// kernel from absorbing megabytes on its behalf.
+	stalled := dialRawWith(t, url, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}})
+	healthy := dialRaw(t, url)
+	eventually(t, "two sockets", func() bool { return srv.ConnectionCount() == 2 })
+
+	const events, size = 400, 16 << 10 // 6.4 MiB: past the kernel's send buffer (4 MiB) and the limit
+	payload := strings.Repeat("x", size)
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		_ = healthy.ws.SetReadDeadline(time.Now().Add(wait))
+		for n < events {
+			_, b, err := healthy.ws.ReadMessage()
+			if err != nil {
+				t.Logf("healthy client: %v", err)
+				break
+			}
+			if strings.HasPrefix(string(b), `42["big"`) {
+				n++
+			}
+		}
+		got <- n
+	}()
+
+	// A delivery path that waits for the stalled client fails here within
+	// a second, not at the test binary's timeout.
+	var progress atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range events {
+			for {
+				err := srv.EmitToAll(context.Background(), "big", payload)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, server.ErrQueueFull) {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond) // let the queue drain
+			}
+			progress.Store(int64(i + 1))
+			time.Sleep(2 * time.Millisecond) // paced: the healthy client keeps up
+		}
+	}()
+	last, lastChange := int64(0), time.Now()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(50 * time.Millisecond):
+			if p := progress.Load(); p != last {
+				last, lastChange = p, time.Now()
+			} else if time.Since(lastChange) > time.Second {
+				t.Fatalf("emits blocked for a second after %d events", p)
+			}
+		}
+	}
+
+	if n := <-got; n != events {
+		t.Fatalf("the healthy client received %d of %d events", n, events)
+	}
+	select {
+	case r := <-reasons:
+		if r != server.ReasonSlowConsumer {
+			t.Fatalf("disconnect reason %q, want %q", r, server.ReasonSlowConsumer)
+		}
+	case <-time.After(wait):
+		t.Fatal("the stalled client was never disconnected")
+	}
+	if st := srv.Stats(); st.SlowConsumers != 1 || st.Connections != 1 {
+		t.Fatalf("stats: slow consumers %d, connections %d", st.SlowConsumers, st.Connections)
+	}
+	_ = stalled
+}
