@@ -10,6 +10,7 @@
 //	-db      SQLite database file, or :memory: (default under the user cache dir)
 //	-static  directory of the socket.io-client browser bundle
 //	         (default example/web/node_modules/socket.io-client/dist when present)
+//	-metrics serve Prometheus metrics at /metrics
 //
 // The JWT secret comes from $JWT_SECRET; without it a random development
 // secret is used, with a warning.
@@ -54,10 +55,11 @@ func main() {
 
 // options are the parsed command line and environment.
 type options struct {
-	addr   string
-	db     string
-	static string
-	secret []byte
+	addr    string
+	db      string
+	static  string
+	metrics bool
+	secret  []byte
 }
 
 // parse reads the flags in args and the environment through getenv.
@@ -71,6 +73,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
+	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. Env: JWT_SECRET, ADDR.\n\nFlags:")
@@ -129,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Metrics: o.metrics})
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static)
+	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static, "metrics", o.metrics)
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if ready != nil {
 		ready <- ln.Addr().String()

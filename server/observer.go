@@ -23,6 +23,7 @@ type Observer interface {
 	// the delivery: on websocket, when the write that carried it to the
 	// client returned; on polling (and for the first event after an
 	// upgrade to websocket), when it was handed to the library's
-	// transport, which writes it to the client's pending poll at once.
+	// transport, which writes it to the client's pending poll, or keeps it
+	// for the next one.
 	EventDelivered(sinceCommit time.Duration)
 }

@@ -20,8 +20,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/server"
+	"github.com/entreactive/reactive/server/metrics"
 )
 
 // Defaults of Config.
@@ -49,6 +54,10 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; a larger one is answered 413.
 	// Default 64 KiB.
 	MaxBodyBytes int64
+	// Metrics, when true, serves Prometheus metrics at GET /metrics: the
+	// Socket.IO server's (package server/metrics), the Go runtime's and
+	// the process's.
+	Metrics bool
 }
 
 // App is the example app. Create it with New and Close it when done.
@@ -58,6 +67,8 @@ type App struct {
 	client *ent.Client
 	srv    *server.Server
 	mux    *http.ServeMux
+	// metrics serves /metrics; nil unless Config.Metrics.
+	metrics http.Handler
 
 	mu       sync.Mutex
 	closed   bool
@@ -91,14 +102,31 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		log:  cfg.Logger,
 		idle: make(chan struct{}),
 	}
-	srv, err := server.New(server.Config{
+	srvCfg := server.Config{
 		JWT:       jwtConfig(cfg.JWTSecret),
 		Authorize: a.authorizeJoin,
 		Logger:    cfg.Logger.With("component", "socket.io"),
 		ClientDir: cfg.ClientDir,
-	})
+	}
+	var m *metrics.Metrics
+	if cfg.Metrics {
+		m = metrics.New()
+		srvCfg.Observer = m
+	}
+	srv, err := server.New(srvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
+	}
+	if m != nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(
+			m.Collector(srv),
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+		a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		})
 	}
 	client, err := openDB(ctx, cfg.DB, ent.Emitter(srv))
 	if err != nil {
@@ -116,6 +144,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", a.srv)
+	if a.metrics != nil {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	mux.Handle("GET /{$}", a.handle(a.page))
 	mux.Handle("GET /static/", a.handle(a.static))
 
