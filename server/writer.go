@@ -212,11 +212,15 @@ func (w *connWriter) takeDrainedLocked() func() {
 // observeWritten tells the observer the commit-to-write time of the
 // reactive events of a batch just written.
 func (w *connWriter) observeWritten(stamps []int64) {
-	now := time.Now().UnixNano()
+	var now int64 // read once, and only for a batch with a reactive event
 	for _, at := range stamps {
-		if at != 0 {
-			w.observer.EventDelivered(sinceCommit(now, at))
+		if at == 0 {
+			continue
 		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		w.observer.EventDelivered(sinceCommit(now, at))
 	}
 }
 

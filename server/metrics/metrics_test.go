@@ -427,3 +427,29 @@ func TestCollectorDescribesWhatItCollects(t *testing.T) {
 		t.Error("a second Collector of the same Metrics registered")
 	}
 }
+
+// BenchmarkObserverCalls measures what Metrics adds per event emitted and
+// per delivery.
+func BenchmarkObserverCalls(b *testing.B) {
+	m := metrics.New()
+	b.Run("EventEmitted", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.EventEmitted("Message", entreactive.ActionCreate)
+		}
+	})
+	b.Run("EventDelivered", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.EventDelivered(3 * time.Millisecond)
+		}
+	})
+	b.Run("EventDelivered-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				m.EventDelivered(3 * time.Millisecond)
+			}
+		})
+	})
+}
