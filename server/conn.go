@@ -111,12 +111,14 @@ func (c *Conn) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	c.deliver(f)
+	c.deliver(f, true)
 	return nil
 }
 
 // deliver queues f for this socket without blocking and reports whether it
 // was queued (not when the socket is closed or its writer has failed).
+// now lets the frame be written at once when the connection is idle (see
+// connWriter.send).
 //
 // On websocket the frame's bytes go straight to the connection's writer.
 // Before that is possible — on polling, and for the first frame after the
@@ -124,17 +126,17 @@ func (c *Conn) Emit(event string, args ...any) error {
 // which writes whatever it has buffered for the socket first; once that
 // one is through, nothing of the library's is left ahead of it and the
 // socket switches to direct delivery, keeping the order of its frames.
-func (c *Conn) deliver(f *frame) bool {
+func (c *Conn) deliver(f *frame, now bool) bool {
 	if c.closed.Load() {
 		return false
 	}
 	if w := c.direct.Load(); w != nil {
-		return w.enqueueEvent(f.ws, f.committed) == nil
+		return w.sendEvent(f.ws, f.committed, now) == nil
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if w := c.direct.Load(); w != nil {
-		return w.enqueueEvent(f.ws, f.committed) == nil
+		return w.sendEvent(f.ws, f.committed, now) == nil
 	}
 	cl := c.sock.Client()
 	t, _ := cl.Conn().Transport().(*wsTransport)

@@ -22,11 +22,14 @@ import (
 //	                 → registry.snapshot: the room's members of this shard,
 //	                   an immutable slice shared by every broadcast until the
 //	                   room changes (nothing copied per broadcast)
-//	                 → Conn.deliver: the frame's bytes queued on the
-//	                   socket's connWriter (websocket), or handed to the
-//	                   library (polling); never blocks
-//	                 → connWriter.flush: per connection, everything queued
-//	                   written in one writev under a deadline (writer.go)
+//	                 → Conn.deliver: the frame's bytes to the socket's
+//	                   connWriter (websocket), or handed to the library
+//	                   (polling); never blocks
+//	                 → connWriter.send: when the shard is not behind and
+//	                   the connection idle, one write(2) that cannot block,
+//	                   right here; otherwise queued, and connWriter.flush
+//	                   writes everything queued for the connection in one
+//	                   writev under a deadline (writer.go)
 //
 // Events for one socket (connected, authenticated, Conn.Emit...) skip the
 // queue and go straight to Conn.deliver.
@@ -137,9 +140,12 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 		case <-done:
 			return
 		case j := <-sh.jobs:
+			// Not behind: write at once to idle connections. Behind: let
+			// frames queue up and go out coalesced.
+			now := len(sh.jobs) == 0 && len(d.queue) == 0
 			n := 0
 			for _, c := range sh.members(d.reg, j.rooms) {
-				if c.deliver(j.frame) {
+				if c.deliver(j.frame, now) {
 					n++
 				}
 			}

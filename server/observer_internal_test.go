@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,14 +55,14 @@ func TestObserverSeesEveryWrittenDeliveryOnce(t *testing.T) {
 	before := time.Now()
 	for range 3 {
 		for _, c := range sh.members(reg, []string{"all"}) {
-			c.deliver(stampedFrame())
+			c.deliver(stampedFrame(), false)
 		}
 	}
 	// A frame without a commit time (Conn.Emit, protocol events) is not
 	// a reactive event: not observed.
 	plain, _ := encodeFrame("news", 1)
 	for _, c := range conns {
-		c.deliver(plain)
+		c.deliver(plain, false)
 	}
 	waitIdle(conns)
 	if got := o.delivered.Load(); got != 3*50 {
@@ -82,13 +84,13 @@ func TestObservedBroadcastAllocatesNothingPerRecipient(t *testing.T) {
 		f := stampedFrame()
 		for range 5 {
 			for _, c := range sh.members(reg, []string{"all"}) {
-				c.deliver(f)
+				c.deliver(f, false)
 			}
 			waitIdle(conns)
 		}
 		return testing.AllocsPerRun(50, func() {
 			for _, c := range sh.members(reg, []string{"all"}) {
-				c.deliver(f)
+				c.deliver(f, false)
 			}
 			waitIdle(conns)
 		})
@@ -114,7 +116,7 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 			f := stampedFrame()
 			for range 3 {
 				for _, c := range sh.members(reg, []string{"all"}) {
-					c.deliver(f)
+					c.deliver(f, false)
 				}
 				waitIdle(conns)
 			}
@@ -122,7 +124,7 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				for _, c := range sh.members(reg, []string{"all"}) {
-					c.deliver(f)
+					c.deliver(f, false)
 				}
 				waitIdle(conns)
 			}
@@ -130,4 +132,69 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
 		})
 	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// A frame written at once on the caller's goroutine (send with now), whole
+// or in part with the rest queued, is observed once, when it is all out.
+func TestObserverSeesImmediateAndSplitWrites(t *testing.T) {
+	srvEnd, cliEnd := tcpPair(t)
+	var o countingObserver
+	w := newConnWriter(srvEnd, 1<<30, 10*time.Second, nil)
+	w.observer = &o
+	if w.raw == nil {
+		t.Skip("no raw socket writes on this platform")
+	}
+	small := wsFrame(wsText, []byte(`42["reactive",{}]`))
+	if err := w.sendEvent(small, time.Now().UnixNano(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.delivered.Load(); got != 1 {
+		t.Fatalf("after a lone write: %d observed, want 1", got)
+	}
+	buf := make([]byte, len(small))
+	if _, err := io.ReadFull(cliEnd, buf); err != nil {
+		t.Fatal(err)
+	}
+
+	// 32 MiB cannot go out in one non-blocking write: the rest is queued,
+	// then a second frame behind it.
+	big := wsFrame(wsText, make([]byte, 32<<20))
+	if err := w.sendEvent(big, time.Now().UnixNano(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sendEvent(small, time.Now().UnixNano(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.delivered.Load(); got != 1 {
+		t.Fatalf("with the big frame still being written: %d observed, want 1", got)
+	}
+	if _, err := io.ReadFull(cliEnd, make([]byte, len(big)+len(small))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both frames observed", func() bool { return o.delivered.Load() == 3 })
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -54,21 +55,42 @@ type connWriter struct {
 	// nothing.
 	flushFn func()
 	bufs    net.Buffers
+
+	// raw is the connection's socket for writes without blocking (nil when
+	// the connection is not a socket); rawBuf, rawN, rawErr and rawFn are
+	// tryWrite's arguments and results, fields so that it allocates
+	// nothing. Only the goroutine that set writing touches them.
+	raw    syscall.RawConn
+	rawBuf []byte
+	rawN   int
+	rawErr error
+	rawFn  func(fd uintptr) bool
 }
 
 func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(reason string, err error)) *connWriter {
 	w := &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
 	w.flushFn = w.flush
+	if w.raw = rawConn(conn); w.raw != nil {
+		w.rawFn = w.rawWrite
+	}
 	return w
 }
 
 // enqueue queues frame b (which is never modified and may be shared with
 // other writers). It never blocks.
-func (w *connWriter) enqueue(b []byte) error { return w.enqueueEvent(b, 0) }
+func (w *connWriter) enqueue(b []byte) error { return w.send(b, false) }
 
-// enqueueEvent is enqueue for a frame that carries a reactive event
-// committed at committed (Unix nanoseconds; 0 for none), for the observer.
-func (w *connWriter) enqueueEvent(b []byte, committed int64) error {
+// send queues b like enqueue. With now set, when nothing is queued or
+// being written and the connection is a socket, it first tries to write b
+// at once on the calling goroutine, without blocking (see tryWrite); what
+// the kernel does not take is queued. The delivery path sets now when it is
+// not behind: a lone event then costs one write(2) and no goroutine, while
+// under load frames queue up and go out coalesced.
+func (w *connWriter) send(b []byte, now bool) error { return w.sendEvent(b, 0, now) }
+
+// sendEvent is send for a frame that carries a reactive event committed at
+// committed (Unix nanoseconds; 0 for none), for the observer.
+func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -80,6 +102,45 @@ func (w *connWriter) enqueueEvent(b []byte, committed int64) error {
 		w.abort(ReasonSlowConsumer, fmt.Errorf("%w: %d bytes pending, %d more would pass the limit of %d",
 			errSlowConsumer, pending, len(b), w.limit))
 		return errSlowConsumer
+	}
+	if now && !w.writing && w.raw != nil {
+		w.writing = true
+		w.pending += len(b)
+		w.mu.Unlock()
+		n, err := w.tryWrite(b)
+		w.mu.Lock()
+		w.pending -= n
+		if err != nil {
+			w.mu.Unlock()
+			w.abort(ReasonTransportClose, err)
+			return nil
+		}
+		if n < len(b) {
+			// The remainder (still counted in pending) goes first, ahead of
+			// anything queued meanwhile.
+			w.queue = append(w.queue, nil)
+			copy(w.queue[1:], w.queue)
+			w.queue[0] = b[n:]
+			if w.observer != nil {
+				w.stamps = append(w.stamps, 0)
+				copy(w.stamps[1:], w.stamps)
+				w.stamps[0] = committed
+			}
+		} else if w.observer != nil && committed != 0 {
+			w.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), committed))
+		}
+		if len(w.queue) > 0 && !w.failed {
+			go w.flushFn()
+			w.mu.Unlock()
+			return nil
+		}
+		w.writing = false
+		drained := w.takeDrainedLocked()
+		w.mu.Unlock()
+		if drained != nil {
+			drained()
+		}
+		return nil
 	}
 	w.queue = append(w.queue, b)
 	if w.observer != nil {

@@ -222,3 +222,39 @@ func TestWriterCloseDuringAStalledWriteEndsAtTheDeadline(t *testing.T) {
 		t.Fatal("close waits forever for a client that never reads")
 	}
 }
+
+func TestWriterWritesAtOnceAfterAnOldDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures atomic.Int32
+	w := newConnWriter(server, 1<<20, 20*time.Millisecond, func(string, error) { failures.Add(1) })
+	if w.raw == nil {
+		t.Skip("no raw socket writes on this platform")
+	}
+	_ = w.send([]byte("queued "), false) // written by the goroutine, under a deadline
+	waitFor(t, "the queued write", func() bool { return w.pendingBytes() == 0 })
+	time.Sleep(50 * time.Millisecond) // that deadline is now in the past
+	if err := w.send([]byte("at once"), true); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 14)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "queued at once" {
+		t.Fatalf("read %q %v", buf, err)
+	}
+	if failures.Load() != 0 {
+		t.Fatal("the writer failed")
+	}
+}
