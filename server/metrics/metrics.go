@@ -31,10 +31,12 @@ import (
 // namespace prefixes every metric name.
 const namespace = "entreactive"
 
-// LatencyBuckets are the upper bounds, in seconds, of the buckets of
+// latencyBuckets returns the upper bounds, in seconds, of the buckets of
 // entreactive_delivery_latency_seconds: from half a millisecond (a write
 // on an idle server) to ten seconds (the default write timeout).
-var LatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+func latencyBuckets() []float64 {
+	return []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
 
 // Metrics holds the metrics fed by the server's Observer calls. Create it
 // with New; pass it as server.Config.Observer and register its Collector.
@@ -69,7 +71,7 @@ func New() *Metrics {
 			Name:      "delivery_latency_seconds",
 			Help: "Time from a reactive event's commit to its delivery to one socket: the socket write " +
 				"returning (websocket), or the handover to the polling transport.",
-			Buckets: LatencyBuckets,
+			Buckets: latencyBuckets(),
 		}),
 		emitted: make(map[eventKey]prometheus.Counter),
 	}
