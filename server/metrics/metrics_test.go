@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -354,8 +355,8 @@ func stalled(t *testing.T, url string) {
 	read("40{")
 }
 
-func TestMetricsCountSlowConsumersAndDrops(t *testing.T) {
-	e := start(t, server.Config{MaxPendingBytes: 64 << 10, QueueSize: 1})
+func TestMetricsCountSlowConsumers(t *testing.T) {
+	e := start(t, server.Config{MaxPendingBytes: 256 << 10, QueueSize: 1})
 	e.srv.OnDisconnect(func(_ context.Context, c *server.Conn, reason string) { t.Logf("disconnect %s: %s", c.ID(), reason) })
 	healthy := dial(t, e.url, sioclient.WebSocketOnly, nil)
 	stalled(t, e.url)
@@ -365,20 +366,20 @@ func TestMetricsCountSlowConsumersAndDrops(t *testing.T) {
 	big := strings.Repeat("x", 16<<10)
 	sent, dropped := 0, 0
 	eventually(t, "the stalled client to be disconnected", func() bool {
-		err := e.srv.EmitToAll(context.Background(), "big", big)
-		switch {
+		switch err := e.srv.EmitToAll(context.Background(), "big", big); {
 		case err == nil:
 			sent++
-		case err == server.ErrQueueFull:
+		case errors.Is(err, server.ErrQueueFull):
+			// Rare: the queue holds one broadcast. The healthy client must
+			// keep up within the 256 KiB limit, so no bursts.
 			dropped++
-			time.Sleep(time.Millisecond)
 		default:
 			t.Fatal(err)
 		}
 		return e.srv.ConnectionCount() == 1
 	})
 	if err := healthy.WaitCount(waitCtx(t), "big", sent); err != nil {
-		t.Fatalf("healthy client: %v", err)
+		t.Fatalf("healthy client: %v; stats %+v", err, e.srv.Stats())
 	}
 	after := e.scrape()
 	if got := after.value("entreactive_slow_consumer_disconnects_total") - before.value("entreactive_slow_consumer_disconnects_total"); got != 1 {
