@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -452,5 +453,113 @@ func BenchmarkObserverCalls(b *testing.B) {
 				m.EventDelivered(3 * time.Millisecond)
 			}
 		})
+	})
+}
+
+// stuckObserver is Metrics whose EventDelivered waits until release is
+// closed: it stalls the delivery shard that calls it, so that the delivery
+// queue fills and broadcasts are dropped.
+type stuckObserver struct {
+	*metrics.Metrics
+	stuck   chan struct{} // closed at the first delivery
+	once    sync.Once
+	release chan struct{}
+}
+
+func (o *stuckObserver) EventDelivered(d time.Duration) {
+	o.once.Do(func() { close(o.stuck) })
+	<-o.release
+	o.Metrics.EventDelivered(d)
+}
+
+func TestMetricsCountDrops(t *testing.T) {
+	m := metrics.New()
+	o := &stuckObserver{Metrics: m, stuck: make(chan struct{}), release: make(chan struct{})}
+	srv, err := server.New(server.Config{
+		JWT: server.JWT{Secret: secret}, Observer: o, QueueSize: 1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collector(srv))
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := httptest.NewServer(mux)
+	release := sync.OnceFunc(func() { close(o.release) })
+	t.Cleanup(func() {
+		release() // a held shard would hold Close
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		hs.Close()
+	})
+	e := &env{t: t, srv: srv, url: hs.URL}
+
+	// A polling socket: its deliveries are observed on the shard's
+	// goroutine, which the observer then holds.
+	pollingGuest(t, e.url)
+	eventually(t, "the guest connected", func() bool { return srv.ConnectionCount() == 1 })
+	before := e.scrape()
+	ev := func(id int) entreactive.Event {
+		return entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: id, Timestamp: time.Now()}
+	}
+	if err := srv.Emit(context.Background(), entreactive.ToAll(), ev(0)); err != nil {
+		t.Fatal(err)
+	}
+	<-o.stuck
+	// The shard is held. Its own queue (256 jobs), the job the dispatcher
+	// then holds and the delivery queue (1) fill up; meanwhile, and once
+	// they are full, new broadcasts are dropped.
+	const capacity = 1 + 256 + 1 + 1
+	queued, dropped := 1, 0
+	emit := func(id int) error {
+		err := srv.Emit(context.Background(), entreactive.ToAll(), ev(id))
+		switch {
+		case err == nil:
+			queued++
+		case errors.Is(err, server.ErrQueueFull):
+			dropped++
+		default:
+			t.Fatal(err)
+		}
+		return err
+	}
+	deadline := time.Now().Add(wait)
+	for id := 1; queued < capacity; id++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d queued, %d dropped: the queues never filled", queued, dropped)
+		}
+		_ = emit(id)
+	}
+	for id := range 10 {
+		if err := emit(1000 + id); err == nil {
+			t.Fatalf("broadcast queued past the capacity of %d", capacity)
+		}
+	}
+	mid := e.scrape()
+	release()
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"entreactive_drops_total", nil, float64(dropped)},
+		{"entreactive_events_emitted_total", []string{"model=Notification", "action=create"}, float64(queued)},
+		{"entreactive_broadcasts_queued_total", nil, float64(queued)},
+		{"entreactive_delivery_queue_depth", nil, 1},
+	} {
+		if got := mid.value(c.name, c.labels...) - before.value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	eventually(t, "the queue to drain", func() bool {
+		s := e.scrape()
+		return s.value("entreactive_delivery_queue_depth") == 0 &&
+			s.value("entreactive_delivery_latency_seconds") == float64(queued)
 	})
 }
