@@ -104,8 +104,8 @@ func (c *Conn) Context() context.Context {
 func (c *Conn) Rooms() []string { return c.reg.roomsOf(c) }
 
 // Emit sends an event to this socket only. Args are encoded with
-// encoding/json. It returns an error if they cannot be encoded, and
-// ErrBinaryArgument for binary arguments ([]byte).
+// encoding/json; binary data ([]byte) is sent as binary attachments (see
+// encodeFrame). It returns an error if they cannot be encoded.
 func (c *Conn) Emit(event string, args ...any) error {
 	f, err := encodeFrame(event, args...)
 	if err != nil {
@@ -140,7 +140,11 @@ func (c *Conn) deliver(f *frame, now bool) bool {
 	}
 	cl := c.sock.Client()
 	t, _ := cl.Conn().Transport().(*wsTransport)
-	cl.WriteToEngine([]types.BufferInterface{types.NewStringBuffer(f.packet)}, preEncoded)
+	packets := []types.BufferInterface{types.NewStringBuffer(f.packet)}
+	for _, a := range f.attachments {
+		packets = append(packets, types.NewBytesBuffer(a))
+	}
+	cl.WriteToEngine(packets, preEncoded)
 	if c.observer != nil && f.committed != 0 {
 		c.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), f.committed))
 	}

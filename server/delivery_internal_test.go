@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -19,12 +20,16 @@ func TestQueueFullDropsLogsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		if err := d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, nil); err != nil {
-			t.Fatalf("enqueue %d: %v", i, err)
+	// Nothing drains the queue: an enqueue that waits for room fails here
+	// within a second, not at the test binary's timeout.
+	within(t, time.Second, "enqueue to a full queue", func() {
+		for i := range 2 {
+			if err := d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, nil); err != nil {
+				t.Errorf("enqueue %d: %v", i, err)
+			}
 		}
-	}
-	err = d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, &entreactive.Event{Model: "Message", Action: entreactive.ActionCreate, ID: 7})
+		err = d.enqueue(context.Background(), job{rooms: []string{"all"}, frame: f}, &entreactive.Event{Model: "Message", Action: entreactive.ActionCreate, ID: 7})
+	})
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("third enqueue = %v", err)
 	}
@@ -47,5 +52,23 @@ func TestFrameIsEncodedOnce(t *testing.T) {
 	}
 	if got := f.ws; got[0] != 0x81 || int(got[1]) != len(got)-2 || string(got[2:]) != `42["ev",{"a":1},"b"]` {
 		t.Fatalf("ws frame %q", got)
+	}
+}
+
+func TestFrameRebuildsFromWhatABrokerCarries(t *testing.T) {
+	big := strings.Repeat("y", 70_000) // a 64-bit websocket length
+	for _, args := range [][]any{
+		{map[string]any{"a": 1}},
+		{big},
+		{[]byte{1, 2, 3}, map[string]any{"b": []byte(big)}},
+	} {
+		f, err := encodeFrame("ev", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := frameFromWire(f.event, bytes.Clone(f.packet), f.attachments)
+		if !bytes.Equal(g.ws, f.ws) || !bytes.Equal(g.packet, f.packet) || len(g.attachments) != len(f.attachments) {
+			t.Fatalf("rebuilt frame differs for %d args: %q", len(args), g.ws[:min(40, len(g.ws))])
+		}
 	}
 }

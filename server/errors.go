@@ -29,10 +29,6 @@ var (
 	// id, not a string, too long. The reason is wrapped for logs; clients
 	// only ever see "Invalid token".
 	ErrInvalidToken = errors.New("server: invalid token")
-	// ErrBinaryArgument is returned by the emits when an argument holds
-	// binary data ([]byte): events are JSON text and binary would arrive
-	// as something else. Send it encoded (base64) inside the JSON instead.
-	ErrBinaryArgument = errors.New("server: binary arguments are not supported")
 )
 
 // Error strings clients see in acks and connect errors.

@@ -52,7 +52,8 @@ type JoinRequest struct {
 type JoinAuthorizer func(ctx context.Context, req JoinRequest) (bool, error)
 
 // EventHandler handles a custom client event registered with Server.On.
-// args are the event's JSON-decoded arguments (numbers are float64). When
+// args are the event's JSON-decoded arguments (numbers are float64; binary
+// attachments are []byte). When
 // the client asked for an ack, it receives the returned value, or
 // {success:false, error: err.Error()} when err is not nil.
 type EventHandler func(ctx context.Context, c *Conn, args []any) (any, error)

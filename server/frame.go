@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 )
 
 // frame is one event encoded once, ready to be written to any number of
 // connections. It holds plain bytes and no library types, so that a broker
-// can carry it between nodes: packet is what goes over the wire, and the
-// websocket frame is rebuilt from it by newFrame.
+// can carry it between nodes: a broker publishes the rooms with packet and
+// attachments, and a node rebuilds the frame (frameFromWire) and delivers
+// it to its local rooms as any other job.
 //
 // A frame is immutable once built; the same bytes are queued on every
 // connection that receives it.
@@ -17,11 +20,14 @@ type frame struct {
 	// event is the event name, for logs.
 	event string
 	// packet is the Socket.IO EVENT packet, `2["event",...args]`, as the
-	// polling transport and the library carry it.
-	packet []byte
-	// ws is the complete websocket text frame (server frames are not
-	// masked) carrying the Engine.IO MESSAGE `4` + packet. packet is a
-	// slice of it: one allocation per event.
+	// polling transport and the library carry it (or, for binary data,
+	// the BINARY_EVENT packet `5<n>-[...]`, followed by attachments).
+	packet      []byte
+	attachments [][]byte
+	// ws is what goes on a websocket: the text frame (server frames are
+	// not masked) carrying the Engine.IO MESSAGE `4` + packet, then a
+	// binary frame per attachment. packet is a slice of it: one
+	// allocation per event.
 	ws []byte
 	// committed is the commit time of the reactive event the frame
 	// carries, in Unix nanoseconds, for Observer.EventDelivered; 0 for
@@ -29,32 +35,72 @@ type frame struct {
 	committed int64
 }
 
-// encodeFrame encodes event and args as a Socket.IO EVENT packet. Args are
+// encodeFrame encodes event and args as a Socket.IO packet. Args are
 // encoded with encoding/json; a json.RawMessage goes in as it is. Binary
-// arguments are refused (ErrBinaryArgument): encoding/json would turn them
-// into base64 text, or an object, that the client does not expect.
+// data ([]byte, as an argument or inside a []any or map[string]any
+// argument) is sent as binary attachments, as Socket.IO clients expect it:
+// a BINARY_EVENT packet with placeholders, followed by the attachments.
+// (Binary inside a struct is encoded by encoding/json: base64 text.)
 func encodeFrame(event string, args ...any) (*frame, error) {
-	for _, a := range args {
-		if hasBinary(a) {
-			return nil, fmt.Errorf("%w: event %q", ErrBinaryArgument, event)
-		}
-	}
+	var atts [][]byte
 	data := make([]any, 0, len(args)+1)
 	data = append(data, event)
-	data = append(data, args...)
+	for _, a := range args {
+		data = append(data, placeBinary(a, &atts))
+	}
 	body, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("server: encode %q: %w", event, err)
 	}
+	if len(atts) > 0 {
+		return newBinaryFrame(event, body, atts), nil
+	}
 	return newFrame(event, body), nil
 }
 
-// hasBinary reports whether v is, or directly holds, binary data.
+// placeBinary returns v with every []byte it holds (directly, or in
+// nested []any and map[string]any) replaced by a Socket.IO placeholder,
+// the bytes appended to atts. Containers holding binary are copied; v is
+// not modified.
+func placeBinary(v any, atts *[][]byte) any {
+	switch x := v.(type) {
+	case []byte:
+		*atts = append(*atts, x)
+		return map[string]any{"_placeholder": true, "num": len(*atts) - 1}
+	case []any:
+		if !hasBinary(x) {
+			return v
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = placeBinary(e, atts)
+		}
+		return out
+	case map[string]any:
+		if !hasBinary(x) {
+			return v
+		}
+		// Keys in sorted order, as encoding/json writes them, so that
+		// attachments are numbered in the order they appear.
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make(map[string]any, len(x))
+		for _, k := range keys {
+			out[k] = placeBinary(x[k], atts)
+		}
+		return out
+	}
+	return v
+}
+
+// hasBinary reports whether v is or holds (in []any and map[string]any)
+// a []byte.
 func hasBinary(v any) bool {
 	switch x := v.(type) {
 	case []byte:
-		return true
-	case [][]byte:
 		return true
 	case []any:
 		for _, e := range x {
@@ -82,6 +128,32 @@ func newFrame(event string, body []byte) *frame {
 	ws = append(ws, '4', '2')
 	ws = append(ws, body...)
 	return &frame{event: event, packet: ws[n+1:], ws: ws}
+}
+
+// newBinaryFrame builds the frame of a BINARY_EVENT: the packet
+// `5<n>-["event",...placeholders...]`, then the n attachments, each a
+// binary websocket frame of its own.
+func newBinaryFrame(event string, body []byte, atts [][]byte) *frame {
+	prefix := strconv.Itoa(len(atts)) + "-"
+	payload := 2 + len(prefix) + len(body) // "4" + "5" + "<n>-" + body
+	var hdr [10]byte
+	n := wsHeader(hdr[:], wsText, payload)
+	size := n + payload
+	for _, a := range atts {
+		size += 10 + len(a)
+	}
+	ws := make([]byte, 0, size)
+	ws = append(ws, hdr[:n]...)
+	ws = append(ws, '4', '5')
+	ws = append(ws, prefix...)
+	ws = append(ws, body...)
+	packet := ws[n+1:]
+	for _, a := range atts {
+		h := wsHeader(hdr[:], wsBinary, len(a))
+		ws = append(ws, hdr[:h]...)
+		ws = append(ws, a...)
+	}
+	return &frame{event: event, packet: packet, attachments: atts, ws: ws}
 }
 
 // Websocket opcodes (RFC 6455 §5.2) written by the server.
@@ -127,4 +199,32 @@ func wsFrame(op byte, parts ...[]byte) []byte {
 		b = append(b, p...)
 	}
 	return b
+}
+
+// frameFromWire rebuilds a frame from what a broker carries between nodes:
+// the Socket.IO packet and its binary attachments (the frame's packet and
+// attachments fields, as newFrame or newBinaryFrame built them on the node
+// that encoded the event). The result is the same frame, byte for byte.
+func frameFromWire(event string, packet []byte, attachments [][]byte) *frame {
+	var hdr [10]byte
+	n := wsHeader(hdr[:], wsText, 1+len(packet))
+	size := n + 1 + len(packet)
+	for _, a := range attachments {
+		size += 10 + len(a)
+	}
+	ws := make([]byte, 0, size)
+	ws = append(ws, hdr[:n]...)
+	ws = append(ws, '4')
+	ws = append(ws, packet...)
+	f := &frame{event: event, packet: ws[n+1:], ws: ws}
+	for _, a := range attachments {
+		h := wsHeader(hdr[:], wsBinary, len(a))
+		ws = append(ws, hdr[:h]...)
+		ws = append(ws, a...)
+	}
+	f.ws = ws
+	if len(attachments) > 0 {
+		f.attachments = attachments
+	}
+	return f
 }

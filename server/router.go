@@ -1,6 +1,11 @@
 package server
 
-import "github.com/zishang520/socket.io/servers/socket/v3"
+import (
+	"bytes"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
 
 // handleDisconnect handles the library's "disconnect" event. The library
 // emits it to the same listeners as client events; its decoder refuses
@@ -62,7 +67,7 @@ func (s *Server) route(c *Conn, args []any) {
 			reply(ackFail(errUnknownEvent))
 			return
 		}
-		v, err := s.runHandler(h, c, rest)
+		v, err := s.runHandler(h, c, binaryAsBytes(rest).([]any))
 		if err != nil {
 			reply(ackFail(err.Error()))
 			return
@@ -88,4 +93,28 @@ func (s *Server) handler(name string) EventHandler {
 	s.hooksMu.RLock()
 	defer s.hooksMu.RUnlock()
 	return s.handlers[name]
+}
+
+// binaryAsBytes returns v with the library's buffers (binary attachments
+// of a client's event) replaced by []byte, in nested []any and
+// map[string]any too, so that handlers see plain Go values and can send
+// them back as they are.
+func binaryAsBytes(v any) any {
+	switch x := v.(type) {
+	case types.BufferInterface:
+		return bytes.Clone(x.Bytes())
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = binaryAsBytes(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = binaryAsBytes(e)
+		}
+		return out
+	}
+	return v
 }

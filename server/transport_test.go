@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -127,23 +126,62 @@ func TestSecondUpgradeOfASessionIsRefused(t *testing.T) {
 	}
 }
 
-func TestBinaryArgumentsAreRefused(t *testing.T) {
+func TestBinaryArgumentsGoAsAttachments(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	errs := make(chan error, 1)
 	srv.OnConnect(func(_ context.Context, c *server.Conn) {
-		errs <- c.Emit("blob", map[string]any{"data": []byte{1, 2, 3}})
-	})
-	dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
-	select {
-	case err := <-errs:
-		if !errors.Is(err, server.ErrBinaryArgument) {
-			t.Fatalf("Conn.Emit with []byte = %v, want ErrBinaryArgument", err)
+		if err := c.Emit("blob", map[string]any{"data": []byte{1, 2, 3}}, "x", []any{[]byte{4}}); err != nil {
+			t.Error(err)
 		}
-	case <-time.After(wait):
-		t.Fatal("no connection")
-	}
-	if err := srv.EmitToAll(context.Background(), "blob", []byte("x")); !errors.Is(err, server.ErrBinaryArgument) {
-		t.Fatalf("EmitToAll with []byte = %v, want ErrBinaryArgument", err)
+	})
+	const packet = `452-["blob",{"data":{"_placeholder":true,"num":0}},"x",[{"_placeholder":true,"num":1}]]`
+
+	t.Run("websocket", func(t *testing.T) {
+		r := dialRaw(t, url)
+		r.readUntil(`452-`) // read checks the text
+		var got [][]byte
+		for len(got) < 2 {
+			mt, b, err := r.ws.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mt != websocket.BinaryMessage {
+				t.Fatalf("attachment %d: a text frame %q", len(got), b)
+			}
+			got = append(got, b)
+		}
+		if string(got[0]) != "\x01\x02\x03" || string(got[1]) != "\x04" {
+			t.Fatalf("attachments %v", got)
+		}
+	})
+	t.Run("websocket packet", func(t *testing.T) {
+		r := dialRaw(t, url)
+		if s := r.readUntil(`452-`); s != packet {
+			t.Fatalf("packet %q, want %q", s, packet)
+		}
+	})
+	t.Run("polling", func(t *testing.T) {
+		open := httpDo(t, http.MethodGet, url+"/socket.io/?EIO=4&transport=polling", "")
+		_, rest, _ := strings.Cut(open, `"sid":"`)
+		sid, _, _ := strings.Cut(rest, `"`)
+		p := &pollingConn{t: t, url: url + "/socket.io/?EIO=4&transport=polling&sid=" + sid}
+		defer p.post("1")
+		if status, _ := p.post("40"); status != http.StatusOK {
+			t.Fatalf("connect: %d", status)
+		}
+		// Packets may come over several polls: join them as one payload.
+		var body string
+		for i := 0; i < 5 && !strings.Contains(body, "\x1ebBA=="); i++ {
+			if body != "" {
+				body += "\x1e"
+			}
+			body += httpDo(t, http.MethodGet, p.url, "")
+		}
+		if !strings.Contains(body, packet+"\x1ebAQID\x1ebBA==") {
+			t.Fatalf("payload %q", body)
+		}
+	})
+	if err := srv.EmitToAll(context.Background(), "blob", []byte("x")); err != nil {
+		t.Fatalf("EmitToAll with []byte: %v", err)
 	}
 }
 
@@ -235,4 +273,34 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 		t.Fatalf("stats: slow consumers %d, connections %d", st.SlowConsumers, st.Connections)
 	}
 	_ = stalled
+}
+
+func TestBinaryFromClientsIsBytesAndEchoes(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	got := make(chan any, 1)
+	if err := srv.On("echo", func(_ context.Context, c *server.Conn, args []any) (any, error) {
+		got <- args[0]
+		return nil, c.Emit("echo-back", args...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, url)
+	r.write(`451-["echo",{"_placeholder":true,"num":0}]`)
+	if err := r.ws.WriteMessage(websocket.BinaryMessage, []byte{7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if b, ok := v.([]byte); !ok || string(b) != "\x07\x08" {
+			t.Fatalf("handler argument %T %v, want []byte{7, 8}", v, v)
+		}
+	case <-time.After(wait):
+		t.Fatal("handler not called")
+	}
+	if s := r.readUntil(`451-`); s != `451-["echo-back",{"_placeholder":true,"num":0}]` {
+		t.Fatalf("echo %q", s)
+	}
+	if mt, b, err := r.ws.ReadMessage(); err != nil || mt != websocket.BinaryMessage || string(b) != "\x07\x08" {
+		t.Fatalf("attachment %v %q %v", mt, b, err)
+	}
 }
