@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"embed"
 	"io"
 	"io/fs"
+	"log"
 	"net/http"
 	"os"
 	"strings"
@@ -88,4 +90,24 @@ func TestClientFSMistakesFailAtNew(t *testing.T) {
 			t.Errorf("%s: New() err = %v", name, err)
 		}
 	}
+}
+
+// The browser bundle embedded in the binary (here a stand-in under
+// testdata; an app embeds node_modules/socket.io-client/dist, or a copy of
+// it): no npm at run time.
+func ExampleConfig_clientFS() {
+	bundle, err := fs.Sub(embeddedBundle, "testdata/bundle")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		JWT:      server.JWT{Secret: []byte(os.Getenv("JWT_SECRET"))},
+		ClientFS: bundle, // serves /socket.io/socket.io.min.js
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
 }
