@@ -111,8 +111,13 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 		w.mu.Lock()
 		w.pending -= n
 		if err != nil {
+			w.writing = false
+			drained := w.takeDrainedLocked()
 			w.mu.Unlock()
 			w.abort(ReasonTransportClose, err)
+			if drained != nil {
+				drained()
+			}
 			return nil
 		}
 		if n < len(b) {
@@ -155,8 +160,9 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 	return nil
 }
 
-// flush writes batches until the queue is empty. It is the only goroutine
-// that writes to conn.
+// flush writes batches until the queue is empty. Whoever sets writing (a
+// flush goroutine, or send writing at once) is the only one writing to
+// conn.
 func (w *connWriter) flush() {
 	for {
 		w.mu.Lock()
