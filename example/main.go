@@ -15,6 +15,7 @@
 //	-admin-readonly  the Admin UI only watches: no disconnect, join or leave
 //	-admin-ui  directory of the built Admin UI
 //	         (default example/web/node_modules/@socket.io/admin-ui/ui/dist when present)
+//	-metrics serve Prometheus metrics at /metrics
 //
 // The JWT secret comes from $JWT_SECRET; without it a random development
 // secret is used, with a warning.
@@ -65,10 +66,11 @@ func main() {
 
 // options are the parsed command line and environment.
 type options struct {
-	addr   string
-	db     string
-	static string
-	secret []byte
+	addr    string
+	db      string
+	static  string
+	metrics bool
+	secret  []byte
 	// admin is the Admin UI's configuration; nil without -admin.
 	admin *app.AdminConfig
 }
@@ -84,6 +86,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
+	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
 	withAdmin := fs.Bool("admin", false, "serve the Socket.IO Admin UI at /admin/ (env ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER)")
 	adminReadOnly := fs.Bool("admin-readonly", false, "the Admin UI only watches: no disconnect, join or leave")
@@ -156,7 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics})
 	if err != nil {
 		return err
 	}
@@ -171,7 +174,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static)
+	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static, "metrics", o.metrics)
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if o.admin != nil && o.admin.UIDir != "" {
 		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)

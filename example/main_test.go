@@ -204,3 +204,30 @@ func TestRunAdmin(t *testing.T) {
 		t.Errorf("-admin-readonly without -admin: no error")
 	}
 }
+
+func TestRunServesMetricsBehindTheFlag(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	on := startRun(t, nil, "-db", ":memory:", "-metrics")
+	code, body := get(on.url + "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("-metrics: GET /metrics: %d", code)
+	}
+	for _, want := range []string{"entreactive_connections{transport=\"websocket\"} 0", "entreactive_delivery_queue_capacity 8192", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	off := startRun(t, nil, "-db", ":memory:")
+	if code, _ := get(off.url + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("without -metrics: GET /metrics: %d, want 404", code)
+	}
+}

@@ -46,7 +46,17 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	body = append(body, `["`+EventReactive+`",`...)
 	body = append(body, payload...)
 	body = append(body, ']')
-	return s.del.enqueue(ctx, job{rooms: rooms, frame: newFrame(EventReactive, body)}, &ev)
+	f := newFrame(EventReactive, body)
+	if !ev.Timestamp.IsZero() {
+		f.committed = ev.Timestamp.UnixNano()
+	}
+	if err := s.del.enqueue(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
+		return err
+	}
+	if o := s.cfg.Observer; o != nil {
+		o.EventEmitted(ev.Model, ev.Action)
+	}
+	return nil
 }
 
 // eventAttrs identify a reactive event in logs.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,6 +38,21 @@ type JWT struct {
 	// MaxTokenBytes bounds the token's length; longer tokens are refused
 	// before parsing. Default: 8192.
 	MaxTokenBytes int
+	// AllowNoExpiry accepts tokens without an "exp" claim. Such a token
+	// never expires: whoever holds it is that user for good. By default it
+	// is refused.
+	AllowNoExpiry bool
+	// AllowNonPositiveIDs accepts numeric user ids below 1. By default a
+	// user id that is a JSON number must be 1 or more: 0 is refused too,
+	// as it is the zero value of an unset id field (a token minted from an
+	// uninitialised struct would otherwise log its holder in as "user 0"),
+	// and databases number rows from 1. String ids are not affected.
+	AllowNonPositiveIDs bool
+	// Validate, when set, runs after a token has verified (signature,
+	// algorithm, time claims, user id); an error refuses the token as
+	// invalid. Use it for the application's own rules, e.g. a range of ids,
+	// so that Server.VerifyToken and the sockets refuse the same tokens.
+	Validate func(u User) error
 }
 
 // Defaults of JWT.
@@ -64,10 +80,12 @@ type User struct {
 
 // verifier checks tokens against one JWT configuration.
 type verifier struct {
-	parser   *jwt.Parser
-	keyFunc  jwt.Keyfunc
-	claims   []string
-	maxBytes int
+	parser         *jwt.Parser
+	keyFunc        jwt.Keyfunc
+	claims         []string
+	maxBytes       int
+	nonPositiveIDs bool
+	validate       func(User) error
 }
 
 func newVerifier(c JWT) (*verifier, error) {
@@ -104,11 +122,16 @@ func newVerifier(c JWT) (*verifier, error) {
 	if c.Leeway > 0 {
 		opts = append(opts, jwt.WithLeeway(c.Leeway))
 	}
+	if !c.AllowNoExpiry {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
 	return &verifier{
-		parser:   jwt.NewParser(opts...),
-		keyFunc:  matchingKey(userKey),
-		claims:   claims,
-		maxBytes: maxBytes,
+		parser:         jwt.NewParser(opts...),
+		keyFunc:        matchingKey(userKey),
+		claims:         claims,
+		maxBytes:       maxBytes,
+		nonPositiveIDs: c.AllowNonPositiveIDs,
+		validate:       c.Validate,
 	}, nil
 }
 
@@ -179,6 +202,11 @@ func (v *verifier) verify(raw any) (User, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		u.ExpiresAt = exp.Time
 	}
+	if v.validate != nil {
+		if err := v.validate(u); err != nil {
+			return User{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+	}
 	return u, nil
 }
 
@@ -197,9 +225,28 @@ func (v *verifier) userID(claims jwt.MapClaims) (id string, raw any, err error) 
 		if !ok {
 			return "", nil, fmt.Errorf("%w: claim %q is not a usable id", ErrInvalidToken, name)
 		}
+		if _, number := val.(json.Number); number && !v.nonPositiveIDs && !positive(id) {
+			return "", nil, fmt.Errorf("%w: claim %q is %s, not a positive id", ErrInvalidToken, name, id)
+		}
 		return id, val, nil
 	}
 	return "", nil, fmt.Errorf("%w: no user id claim (%v)", ErrInvalidToken, v.claims)
+}
+
+// positive reports whether id, an integer in plain decimal (see
+// FormatID), is 1 or more.
+func positive(id string) bool {
+	return !strings.HasPrefix(id, "-") && strings.Trim(id, "0") != ""
+}
+
+// VerifyToken verifies a token exactly as the server verifies the tokens
+// of sockets ("auth" and the handshake's auth.token), so that an app's
+// HTTP API can accept and refuse the same bearer tokens. The error wraps
+// ErrInvalidToken and, when there is one, the jwt package's reason (e.g.
+// errors.Is(err, jwt.ErrTokenExpired)). It does not count in
+// Stats.AuthFailures, which counts sockets' refused tokens.
+func (s *Server) VerifyToken(token string) (User, error) {
+	return s.verifier.verify(token)
 }
 
 type userKey struct{}

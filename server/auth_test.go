@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -63,18 +64,18 @@ func expectRefusedAuth(t *testing.T, srv *server.Server, c *sioclient.Client, to
 func TestBadTokens(t *testing.T) {
 	now := time.Now()
 	rsaPriv, _ := rsaKey(t)
-	rsSigned, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"id": 1}).SignedString(rsaPriv)
+	rsSigned, err := jwt.NewWithClaims(jwt.SigningMethodRS256, expiring(jwt.MapClaims{"id": 1})).SignedString(rsaPriv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongSecret, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": 1}).SignedString([]byte("another-secret-another-secret-32b"))
-	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"id": 1}).SignedString(testSecret)
+	wrongSecret, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, expiring(jwt.MapClaims{"id": 1})).SignedString([]byte("another-secret-another-secret-32b"))
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, expiring(jwt.MapClaims{"id": 1})).SignedString(testSecret)
 
 	cases := []struct {
 		name string
 		tok  func(t *testing.T) any
 	}{
-		{"alg none", func(t *testing.T) any { return unsigned(map[string]any{"id": 1}) }},
+		{"alg none", func(t *testing.T) any { return unsigned(expiring(jwt.MapClaims{"id": 1})) }},
 		{"wrong secret", func(t *testing.T) any { return wrongSecret }},
 		{"RS256 to an HS256 server", func(t *testing.T) any { return rsSigned }},
 		{"HS512 not in the allow-list", func(t *testing.T) any { return hs512 }},
@@ -119,11 +120,11 @@ func TestHSRSConfusion(t *testing.T) {
 	priv, pubPEM := rsaKey(t)
 	// The server verifies RS256 with a public key. The attack signs HS256
 	// with the public key's bytes as the HMAC secret.
-	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": 1}).SignedString(pubPEM)
+	forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, expiring(jwt.MapClaims{"id": 1})).SignedString(pubPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"id": 1}).SignedString(priv)
+	good, err := jwt.NewWithClaims(jwt.SigningMethodRS256, expiring(jwt.MapClaims{"id": 1})).SignedString(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 	priv, _ := rsaKey(t)
 	oldSecret, newSecret := []byte("old-secret-0123456789"), []byte("new-secret-0123456789")
 	sign := func(secret []byte, id int) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": id}).SignedString(secret)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, expiring(jwt.MapClaims{"id": id})).SignedString(secret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,4 +246,102 @@ func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 		},
 	}})
 	expectRefusedAuth(t, srvRSAOnly, dial(t, urlRSAOnly, sioclient.Options{}), sign(oldSecret, 1))
+}
+
+func TestTokensWithoutExpiryOrPositiveIDAreRefusedByDefault(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	for name, tok := range map[string]string{
+		"no exp":         tokenExactly(t, jwt.MapClaims{"id": 1}),
+		"negative id":    token(t, jwt.MapClaims{"id": -5}),
+		"zero id":        token(t, jwt.MapClaims{"id": 0}),
+		"negative big":   token(t, jwt.MapClaims{"id": json.Number("-9007199254740993")}),
+		"negative, sub":  token(t, jwt.MapClaims{"sub": -1}),
+		"zero, user_id":  token(t, jwt.MapClaims{"user_id": 0}),
+		"no exp, string": tokenExactly(t, jwt.MapClaims{"id": "alice"}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			expectRefusedAuth(t, srv, c, tok)
+			if _, err := srv.VerifyToken(tok); !errors.Is(err, server.ErrInvalidToken) {
+				t.Fatalf("VerifyToken: %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+	// The handshake's token is verified the same way.
+	_, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{
+		Transport: sioclient.WebSocketOnly,
+		Auth:      map[string]any{"token": token(t, jwt.MapClaims{"id": -5})},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Invalid token") {
+		t.Fatalf("handshake with a negative id: %v, want Invalid token", err)
+	}
+	// A string id that looks negative is a string: not a number, accepted.
+	ack, err := c.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"id": "-5"}))
+	if err != nil || !ackSuccess(ack) || srv.RoomSize("user_-5") != 1 {
+		t.Fatalf("string id \"-5\": ack %v err %v rooms %v", ack, err, srv.Stats().Rooms)
+	}
+}
+
+func TestTokenOptionsAllowNoExpiryAndNonPositiveIDs(t *testing.T) {
+	srv, url := startServer(t, server.Config{JWT: server.JWT{
+		Secret: testSecret, AllowNoExpiry: true, AllowNonPositiveIDs: true,
+	}})
+	for _, tc := range []struct {
+		tok  string
+		room string
+	}{
+		{tokenExactly(t, jwt.MapClaims{"id": 7}), "user_7"},
+		{token(t, jwt.MapClaims{"id": -5}), "user_-5"},
+		{token(t, jwt.MapClaims{"id": 0}), "user_0"},
+		{tokenExactly(t, jwt.MapClaims{"id": -6}), "user_-6"},
+	} {
+		c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+		ack, err := c.EmitAck(waitCtx(t), "auth", tc.tok)
+		if err != nil || !ackSuccess(ack) {
+			t.Fatalf("%s: ack %v err %v", tc.room, ack, err)
+		}
+		if srv.RoomSize(tc.room) != 1 {
+			t.Fatalf("%s: rooms %v", tc.room, srv.Stats().Rooms)
+		}
+		u, err := srv.VerifyToken(tc.tok)
+		if err != nil || "user_"+u.ID != tc.room {
+			t.Fatalf("VerifyToken: %+v %v", u, err)
+		}
+	}
+	// A token with no exp never expires: ExpiresAt is zero.
+	if u, _ := srv.VerifyToken(tokenExactly(t, jwt.MapClaims{"id": 7})); !u.ExpiresAt.IsZero() {
+		t.Fatalf("ExpiresAt = %v, want zero", u.ExpiresAt)
+	}
+	// Each option allows only its own case.
+	srvExp, urlExp := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, AllowNoExpiry: true}})
+	expectRefusedAuth(t, srvExp, dial(t, urlExp, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": -1}))
+	srvNeg, urlNeg := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, AllowNonPositiveIDs: true}})
+	expectRefusedAuth(t, srvNeg, dial(t, urlNeg, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": 1}))
+}
+
+func TestValidateRefusesTokensForSocketsAndVerifyToken(t *testing.T) {
+	srv, url := startServer(t, server.Config{JWT: server.JWT{
+		Secret: testSecret,
+		Validate: func(u server.User) error {
+			if u.ID == "13" {
+				return errors.New("user 13 is banned")
+			}
+			return nil
+		},
+	}})
+	banned := token(t, jwt.MapClaims{"id": 13})
+	expectRefusedAuth(t, srv, dial(t, url, sioclient.Options{}), banned)
+	if _, err := srv.VerifyToken(banned); !errors.Is(err, server.ErrInvalidToken) || !strings.Contains(err.Error(), "banned") {
+		t.Fatalf("VerifyToken: %v", err)
+	}
+	if _, err := srv.VerifyToken(token(t, jwt.MapClaims{"id": 12})); err != nil {
+		t.Fatalf("VerifyToken of user 12: %v", err)
+	}
+	if got := srv.Stats().AuthFailures; got != 1 {
+		t.Fatalf("AuthFailures = %d, want 1 (VerifyToken does not count)", got)
+	}
+	expired := token(t, jwt.MapClaims{"id": 12, "exp": time.Now().Add(-time.Minute).Unix()})
+	if _, err := srv.VerifyToken(expired); !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Fatalf("VerifyToken of an expired token: %v, want jwt.ErrTokenExpired", err)
+	}
 }

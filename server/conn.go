@@ -45,6 +45,8 @@ type Conn struct {
 	reg      *registry
 	log      *slog.Logger
 	onClosed func(ctx context.Context, c *Conn, reason string)
+	// observer is Config.Observer, or nil.
+	observer Observer
 
 	// shard is the delivery shard of the socket (set by registry.add).
 	shard int
@@ -140,12 +142,12 @@ func (c *Conn) deliver(f *frame, now bool) bool {
 		return false
 	}
 	if w := c.direct.Load(); w != nil {
-		return w.send(f.ws, now) == nil
+		return w.sendEvent(f.ws, f.committed, now) == nil
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if w := c.direct.Load(); w != nil {
-		return w.send(f.ws, now) == nil
+		return w.sendEvent(f.ws, f.committed, now) == nil
 	}
 	cl := c.sock.Client()
 	t, _ := cl.Conn().Transport().(*wsTransport)
@@ -154,6 +156,9 @@ func (c *Conn) deliver(f *frame, now bool) bool {
 		packets = append(packets, types.NewBytesBuffer(a))
 	}
 	cl.WriteToEngine(packets, preEncoded)
+	if c.observer != nil && f.committed != 0 {
+		c.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), f.committed))
+	}
 	if t != nil {
 		c.direct.Store(t.writer())
 	}

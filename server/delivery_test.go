@@ -39,7 +39,7 @@ func TestIsolation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly,
-				Auth: map[string]any{"token": userToken(t, i)}})
+				Auth: map[string]any{"token": userToken(t, fmt.Sprint(i))}}) // a string id: user 0 is not a valid numeric id
 			if err == nil {
 				err = c.WaitCount(waitCtx(t), "connected", 1)
 			}

@@ -39,6 +39,7 @@ func newEngineTransports(cfg Config, stats *counters) *EngineTransports {
 				log:          cfg.Logger,
 				stats:        stats,
 				upgrades:     upgrades,
+				observer:     cfg.Observer,
 			}},
 		),
 		upgrades: upgrades,

@@ -29,6 +29,10 @@ type frame struct {
 	// binary frame per attachment. packet is a slice of it: one
 	// allocation per event.
 	ws []byte
+	// committed is the commit time of the reactive event the frame
+	// carries, in Unix nanoseconds, for Observer.EventDelivered; 0 for
+	// other events.
+	committed int64
 }
 
 // encodeFrame encodes event and args as a Socket.IO packet. Args are

@@ -39,6 +39,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		reg:          s.reg,
 		log:          s.log,
 		onClosed:     s.runDisconnectHooks,
+		observer:     s.cfg.Observer,
 		sock:         sock,
 		id:           string(sock.Id()),
 		ctx:          ctx,

@@ -80,8 +80,24 @@ func startServer(t *testing.T, cfg server.Config) (*server.Server, string) {
 	return srv, hs.URL
 }
 
-// token signs HS256 claims with testSecret.
+// token signs HS256 claims with testSecret, with an "exp" an hour ahead
+// unless claims have one (the server refuses tokens without exp).
 func token(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	return tokenExactly(t, expiring(claims))
+}
+
+// expiring returns claims with an "exp" an hour ahead unless they have one.
+func expiring(claims jwt.MapClaims) jwt.MapClaims {
+	out := jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range claims {
+		out[k] = v
+	}
+	return out
+}
+
+// tokenExactly signs HS256 claims, as they are, with testSecret.
+func tokenExactly(t *testing.T, claims jwt.MapClaims) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testSecret)
 	if err != nil {
@@ -92,7 +108,7 @@ func token(t *testing.T, claims jwt.MapClaims) string {
 
 // userToken is a valid token for user id, valid for an hour.
 func userToken(t *testing.T, id any) string {
-	return token(t, jwt.MapClaims{"id": id, "exp": time.Now().Add(time.Hour).Unix()})
+	return token(t, jwt.MapClaims{"id": id})
 }
 
 func dial(t *testing.T, url string, o sioclient.Options) *sioclient.Client {

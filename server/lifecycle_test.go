@@ -50,7 +50,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 				c, err := sioclient.Dial(ctx, hs.URL, sioclient.Options{Auth: map[string]any{"device_id": "d"}, StaleOpenTimer: 3 * time.Second})
 				if err == nil {
 					var ack []any
-					ack, err = c.EmitAck(ctx, "auth", userToken(t, i%50))
+					ack, err = c.EmitAck(ctx, "auth", userToken(t, i%50+1))
 					if err == nil {
 						acked.Add(1)
 					} else {
@@ -96,7 +96,7 @@ func TestCloseUnderLoad(t *testing.T) {
 	defer cancel()
 	var clients []*sio.Conn
 	for i := range 40 {
-		c, err := sio.Dial(ctx, sio.Config{URL: hs.URL, Auth: map[string]any{"token": userToken(t, i)}})
+		c, err := sio.Dial(ctx, sio.Config{URL: hs.URL, Auth: map[string]any{"token": userToken(t, i+1)}})
 		if err != nil {
 			t.Fatal(err)
 		}

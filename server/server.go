@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -80,6 +81,20 @@ type Config struct {
 	// (e.g. node_modules/socket.io-client/dist); its socket.io*.js files are
 	// served under Path, e.g. /socket.io/socket.io.min.js.
 	ClientDir string
+	// ClientFS, when set, holds the browser client bundle at its root, like
+	// ClientDir but from any file system, e.g. one embedded in the binary:
+	//
+	//	//go:embed dist
+	//	var dist embed.FS
+	//	bundle, _ := fs.Sub(dist, "dist")
+	//	server.Config{ClientFS: bundle, ...}
+	//
+	// New fails when its root holds no socket.io*.js file (an embed without
+	// fs.Sub, say). Set ClientDir or ClientFS, not both.
+	ClientFS fs.FS
+	// Observer, when set, is told about events as they happen, for
+	// metrics (see Observer). Nil costs nothing.
+	Observer Observer
 }
 
 // CORS lists the origins allowed to connect from a browser.
@@ -237,12 +252,20 @@ func (c *Config) setDefaults() error {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.ClientDir != "" {
+		if c.ClientFS != nil {
+			return errors.New("server: set ClientDir or ClientFS, not both")
+		}
 		fi, err := os.Stat(c.ClientDir)
 		if err != nil {
 			return fmt.Errorf("server: ClientDir: %w", err)
 		}
 		if !fi.IsDir() {
 			return fmt.Errorf("server: ClientDir %q is not a directory", c.ClientDir)
+		}
+		c.ClientFS = os.DirFS(c.ClientDir)
+	} else if c.ClientFS != nil {
+		if err := checkClientFS(c.ClientFS); err != nil {
+			return err
 		}
 	}
 	if c.CORS != nil && len(c.CORS.AllowedOrigins) == 0 {
@@ -266,8 +289,24 @@ func (c *CORS) toLibrary() *types.Cors {
 // clientFile matches the names of the browser bundle's files.
 var clientFile = regexp.MustCompile(`^socket\.io(\.msgpack|\.esm)?(\.min)?\.js(\.map)?$`)
 
+// checkClientFS reports an error unless fsys holds a file of the bundle at
+// its root.
+func checkClientFS(fsys fs.FS) error {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return fmt.Errorf("server: ClientFS: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() && clientFile.MatchString(e.Name()) {
+			return nil
+		}
+	}
+	return errors.New("server: ClientFS holds no socket.io*.js file at its root (embedded a directory without fs.Sub?)")
+}
+
 // ServeHTTP answers Socket.IO requests under Config.Path (and the client
-// bundle when Config.ClientDir is set). After Close it answers 503.
+// bundle when Config.ClientDir or ClientFS is set). After Close it answers
+// 503.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, s.cfg.Path) {
 		http.NotFound(w, r)
@@ -278,9 +317,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rest := strings.TrimPrefix(r.URL.Path, s.cfg.Path); rest != "" {
-		if s.cfg.ClientDir != "" && clientFile.MatchString(rest) &&
+		if s.cfg.ClientFS != nil && clientFile.MatchString(rest) &&
 			(r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			http.ServeFileFS(w, r, os.DirFS(s.cfg.ClientDir), path.Clean(rest))
+			http.ServeFileFS(w, r, s.cfg.ClientFS, path.Clean(rest))
 			return
 		}
 		http.NotFound(w, r)

@@ -27,6 +27,9 @@ type counters struct {
 type Stats struct {
 	// Connections is the number of connected sockets.
 	Connections int `json:"connections"`
+	// Transports maps each transport ("websocket", "polling") to the
+	// number of connected sockets on it.
+	Transports map[string]int `json:"transports"`
 	// Users is the number of distinct authenticated users.
 	Users int `json:"users"`
 	// Rooms maps every non-empty room to its size.
@@ -61,8 +64,14 @@ type Stats struct {
 
 // Stats returns a snapshot of the server's state and counters.
 func (s *Server) Stats() Stats {
+	conns := s.reg.all()
+	transports := make(map[string]int, 2)
+	for _, c := range conns {
+		transports[c.transportName()]++
+	}
 	return Stats{
-		Connections:    s.reg.count(),
+		Connections:    len(conns),
+		Transports:     transports,
 		Users:          s.UserCount(),
 		Rooms:          s.reg.sizes(),
 		EventsQueued:   s.stats.queued.Load(),
@@ -79,6 +88,15 @@ func (s *Server) Stats() Stats {
 		SlowConsumers:  s.stats.slowConsumers.Load(),
 		WriteTimeouts:  s.stats.writeTimeouts.Load(),
 	}
+}
+
+// transportName returns the name of the socket's transport now:
+// "websocket" or "polling".
+func (c *Conn) transportName() string {
+	if t := c.sock.Client().Conn().Transport(); t != nil {
+		return t.Name()
+	}
+	return "none"
 }
 
 // StatsHandler returns an http.Handler that serves Stats as JSON. Room

@@ -43,6 +43,7 @@ type wsConfig struct {
 	log          *slog.Logger
 	stats        *counters
 	upgrades     *upgradeGuard
+	observer     Observer
 }
 
 // wsBuilder makes wsTransports; it replaces the library's WebSocketBuilder.
@@ -61,6 +62,7 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	t.w = newConnWriter(t.ws.NetConn(), b.cfg.maxPending, b.cfg.writeTimeout, func(reason string, err error) {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
+	t.w.observer = b.cfg.observer
 	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
 		// A second upgrade of the session: refused (see upgradeGuard).
 		t.SetReadyState("closed")

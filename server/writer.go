@@ -43,6 +43,14 @@ type connWriter struct {
 	closeCalled bool
 	failed      bool
 	drained     func() // called once the queue is empty after closing
+
+	// observer, when set, is told each reactive event's time from commit
+	// to write; stamps then holds, for each frame of queue, its commit
+	// time (0 for other frames), spareStamps the previous batch's.
+	observer    Observer
+	stamps      []int64
+	spareStamps []int64
+
 	// flushFn is w.flush, bound once: starting the writer then allocates
 	// nothing.
 	flushFn func()
@@ -78,7 +86,11 @@ func (w *connWriter) enqueue(b []byte) error { return w.send(b, false) }
 // the kernel does not take is queued. The delivery path sets now when it is
 // not behind: a lone event then costs one write(2) and no goroutine, while
 // under load frames queue up and go out coalesced.
-func (w *connWriter) send(b []byte, now bool) error {
+func (w *connWriter) send(b []byte, now bool) error { return w.sendEvent(b, 0, now) }
+
+// sendEvent is send for a frame that carries a reactive event committed at
+// committed (Unix nanoseconds; 0 for none), for the observer.
+func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -114,6 +126,13 @@ func (w *connWriter) send(b []byte, now bool) error {
 			w.queue = append(w.queue, nil)
 			copy(w.queue[1:], w.queue)
 			w.queue[0] = b[n:]
+			if w.observer != nil {
+				w.stamps = append(w.stamps, 0)
+				copy(w.stamps[1:], w.stamps)
+				w.stamps[0] = committed
+			}
+		} else if w.observer != nil && committed != 0 {
+			w.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), committed))
 		}
 		if len(w.queue) > 0 && !w.failed {
 			go w.flushFn()
@@ -129,6 +148,9 @@ func (w *connWriter) send(b []byte, now bool) error {
 		return nil
 	}
 	w.queue = append(w.queue, b)
+	if w.observer != nil {
+		w.stamps = append(w.stamps, committed)
+	}
 	w.pending += len(b)
 	if !w.writing {
 		w.writing = true
@@ -153,16 +175,19 @@ func (w *connWriter) flush() {
 			}
 			return
 		}
-		batch := w.queue
-		w.queue = w.spare[:0]
-		w.spare = nil
+		batch, stamps := w.queue, w.stamps
+		w.queue, w.stamps = w.spare[:0], w.spareStamps[:0]
+		w.spare, w.spareStamps = nil, nil
 		w.mu.Unlock()
 
 		n, err := w.write(batch)
 		clear(batch) // drop the references to the frames
+		if err == nil && w.observer != nil {
+			w.observeWritten(stamps)
+		}
 		w.mu.Lock()
 		w.pending -= n
-		w.spare = batch[:0]
+		w.spare, w.spareStamps = batch[:0], stamps[:0]
 		w.mu.Unlock()
 		if err != nil {
 			reason := ReasonTransportClose
@@ -212,8 +237,8 @@ func (w *connWriter) abort(reason string, err error) {
 	w.failed = true
 	w.closing = true
 	clear(w.queue)
-	w.queue = nil
-	w.spare = nil
+	w.queue, w.stamps = nil, nil
+	w.spare, w.spareStamps = nil, nil
 	w.mu.Unlock()
 	// fail first: it must learn the reason before the closed connection
 	// makes the reader report a plain transport close.
@@ -249,6 +274,27 @@ func (w *connWriter) takeDrainedLocked() func() {
 	d := w.drained
 	w.drained = nil
 	return d
+}
+
+// observeWritten tells the observer the commit-to-write time of the
+// reactive events of a batch just written.
+func (w *connWriter) observeWritten(stamps []int64) {
+	var now int64 // read once, and only for a batch with a reactive event
+	for _, at := range stamps {
+		if at == 0 {
+			continue
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		w.observer.EventDelivered(sinceCommit(now, at))
+	}
+}
+
+// sinceCommit returns the time from committed to now (Unix nanoseconds),
+// 0 when clocks disagree and it would be negative.
+func sinceCommit(now, committed int64) time.Duration {
+	return time.Duration(max(now-committed, 0))
 }
 
 // pendingBytes returns the bytes queued or being written.

@@ -20,11 +20,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/admin"
+	"github.com/entreactive/reactive/server/metrics"
 )
 
 // Defaults of Config.
@@ -55,6 +58,10 @@ type Config struct {
 	// Admin, when set, serves the Socket.IO Admin UI: its protocol in the
 	// Socket.IO namespace "/admin" and its files at /admin/. Off by default.
 	Admin *AdminConfig
+	// Metrics, when true, serves Prometheus metrics at GET /metrics: the
+	// Socket.IO server's (package server/metrics), the Go runtime's and
+	// the process's.
+	Metrics bool
 }
 
 // App is the example app. Create it with New and Close it when done.
@@ -64,8 +71,9 @@ type App struct {
 	client *ent.Client
 	srv    *server.Server
 	admin  *admin.Admin // nil unless Config.Admin
-	parser *jwt.Parser
 	mux    *http.ServeMux
+	// metrics serves /metrics; nil unless Config.Metrics.
+	metrics http.Handler
 
 	mu       sync.Mutex
 	closed   bool
@@ -98,20 +106,32 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg:  cfg,
 		log:  cfg.Logger,
 		idle: make(chan struct{}),
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-		),
 	}
-	srv, err := server.New(server.Config{
-		JWT:       server.JWT{Secret: cfg.JWTSecret},
+	srvCfg := server.Config{
+		JWT:       jwtConfig(cfg.JWTSecret),
 		Authorize: a.authorizeJoin,
 		Logger:    cfg.Logger.With("component", "socket.io"),
 		ClientDir: cfg.ClientDir,
-	})
+	}
+	var m *metrics.Metrics
+	if cfg.Metrics {
+		m = metrics.New()
+		srvCfg.Observer = m
+	}
+	srv, err := server.New(srvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
+	}
+	if m != nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(
+			m.Collector(srv),
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+		a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		})
 	}
 	client, err := openDB(ctx, cfg.DB, ent.Emitter(srv))
 	if err != nil {
@@ -138,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", a.srv)
+	if a.metrics != nil {
+		mux.Handle("GET /metrics", a.metrics)
+	}
 	mux.Handle("GET /{$}", a.handle(a.page))
 	mux.Handle("GET /static/", a.handle(a.static))
 

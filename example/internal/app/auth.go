@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/entreactive/reactive/server"
 )
 
 // MaxID is the largest user id the app accepts: 2^53, the largest integer
@@ -39,7 +42,9 @@ func (a *App) signToken(id int64, now time.Time) (string, error) {
 }
 
 // bearer returns the user id of the request's "Authorization: Bearer"
-// token, or a 401 apiError.
+// token, or a 401 apiError. The token is verified by the Socket.IO server
+// (Server.VerifyToken), so the API and the sockets accept and refuse the
+// same tokens.
 func (a *App) bearer(r *http.Request) (int64, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
@@ -49,19 +54,51 @@ func (a *App) bearer(r *http.Request) (int64, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return 0, errorf(http.StatusUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 	}
-	var c claims
-	_, err := a.parser.ParseWithClaims(strings.TrimSpace(token), &c, func(*jwt.Token) (any, error) {
-		return a.cfg.JWTSecret, nil
-	})
+	u, err := a.srv.VerifyToken(strings.TrimSpace(token))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return 0, errorf(http.StatusUnauthorized, "token expired: log in again")
 	case err != nil:
 		return 0, errorf(http.StatusUnauthorized, "invalid token")
-	case c.ID < 1 || c.ID > MaxID:
-		return 0, errorf(http.StatusUnauthorized, "invalid token: no usable user id")
 	}
-	return c.ID, nil
+	id, err := userID(u)
+	if err != nil { // validateUser has passed: cannot happen
+		return 0, errorf(http.StatusUnauthorized, "invalid token")
+	}
+	return id, nil
+}
+
+// jwtConfig is how the Socket.IO server verifies the app's tokens, for the
+// sockets and for the API (bearer): HS256 with the app's secret, an "exp"
+// required (the server's default), the user id in "id" and validateUser.
+func jwtConfig(secret []byte) server.JWT {
+	return server.JWT{
+		Secret:       secret,
+		Algorithms:   []string{jwt.SigningMethodHS256.Alg()},
+		UserIDClaims: []string{"id"},
+		Validate:     validateUser,
+	}
+}
+
+// validateUser accepts the user ids the app hands out: a JSON number from
+// 1 to MaxID in the "id" claim.
+func validateUser(u server.User) error {
+	_, err := userID(u)
+	return err
+}
+
+// userID returns the user id of a verified token: its "id" claim, which
+// must be a JSON number from 1 to MaxID.
+func userID(u server.User) (int64, error) {
+	n, ok := u.Claims["id"].(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("app: claim \"id\" is not a number")
+	}
+	id, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || id < 1 || id > MaxID {
+		return 0, fmt.Errorf("app: user id %s is not an integer from 1 to %d", n, int64(MaxID))
+	}
+	return id, nil
 }
 
 // authed adapts a handler that needs the caller's user id.

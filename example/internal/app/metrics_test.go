@@ -1,0 +1,199 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/entreactive/reactive/example/internal/app"
+)
+
+// metricsScrape is one scrape of /metrics, parsed.
+type metricsScrape map[string]*dto.MetricFamily
+
+// scrape fetches and parses /metrics.
+func (e *env) scrape() (metricsScrape, error) {
+	res, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %d", res.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(res.Body)
+}
+
+// value returns the sample of name whose labels include labels ("k=v");
+// a histogram's value is its sample count; a missing sample is 0.
+func (s metricsScrape) value(name string, labels ...string) float64 {
+	f := s[name]
+	if f == nil {
+		return 0
+	}
+next:
+	for _, m := range f.Metric {
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			found := false
+			for _, lp := range m.Label {
+				found = found || (lp.GetName() == k && lp.GetValue() == v)
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return 0
+}
+
+// counters are the counters the test follows while traffic runs.
+var followedCounters = []string{
+	"entreactive_deliveries_total", "entreactive_broadcasts_queued_total", "entreactive_auth_failures_total",
+	"entreactive_joins_refused_total", "entreactive_delivery_latency_seconds",
+}
+
+// TestMetricsFollowTheTraffic scrapes /metrics while real clients are
+// connected and real mutations go through the HTTP API, and checks that
+// every counter moved exactly as the traffic says.
+func TestMetricsFollowTheTraffic(t *testing.T) {
+	e := start(t, app.Config{Metrics: true})
+	before, err := e.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A scraper runs through the whole test: counters never go back.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var scrapes int
+	var scrapeErr error
+	wg.Go(func() {
+		last := before
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			s, err := e.scrape()
+			if err != nil {
+				scrapeErr = err
+				return
+			}
+			for _, name := range followedCounters {
+				if s.value(name) < last.value(name) {
+					scrapeErr = fmt.Errorf("%s went back from %v to %v", name, last.value(name), s.value(name))
+					return
+				}
+			}
+			last = s
+			scrapes++
+		}
+	})
+	stopScraper := func() {
+		t.Helper()
+		close(stop)
+		wg.Wait()
+		if scrapeErr != nil {
+			t.Fatal(scrapeErr)
+		}
+		if scrapes == 0 {
+			t.Fatal("no scrape while the traffic ran")
+		}
+		t.Logf("%d scrapes during the traffic", scrapes)
+	}
+
+	alice, bob, carol := e.connect(1), e.connect(2), e.connect(3)
+	guest := e.dial() // its first request is a join, refused: 1 refused join
+	conv := e.conversation(alice, bob.id)
+	room := fmt.Sprintf("conversation_%d", conv)
+	if !e.join(alice, room) || !e.join(bob, room) || e.join(carol, room) { // 1 more refused join
+		t.Fatal("joins")
+	}
+	for _, bad := range []string{"garbage", alice.token + "x"} { // 2 auth failures
+		if ack, err := guest.EmitAck(waitCtx(t), "auth", bad); err != nil || ackSuccess(ack) {
+			t.Fatalf("auth %q: %v %v", bad, ack, err)
+		}
+	}
+
+	// 5 messages from alice to bob: Message create → user_2, 1 socket each.
+	var last message
+	for i := range 5 {
+		last = e.send(alice, conv, bob.id, fmt.Sprintf("hello %d", i))
+	}
+	// An edit and a delete: → conversation_C, joined by alice and bob.
+	e.must(http.StatusOK, "PATCH", fmt.Sprintf("/api/messages/%d", last.ID), alice.token, map[string]string{"text": "edited"}, nil)
+	e.must(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/messages/%d", last.ID), alice.token, nil, nil)
+	// The barrier is a notification: Notification create → users, 3 sockets.
+	e.barrier(alice, bob, carol)
+	e.barrier(alice, bob, carol)
+
+	const (
+		creates       = 5
+		notifications = 2
+		deliveries    = creates*1 + 2*2 + notifications*3
+	)
+	var after metricsScrape
+	deadline := time.Now().Add(wait)
+	for {
+		if after, err = e.scrape(); err != nil {
+			t.Fatal(err)
+		}
+		if after.value("entreactive_delivery_latency_seconds") >= deliveries || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopScraper()
+
+	delta := func(name string, labels ...string) float64 {
+		return after.value(name, labels...) - before.value(name, labels...)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"entreactive_connections", []string{"transport=websocket"}, 4},
+		{"entreactive_connections", []string{"transport=polling"}, 0},
+		{"entreactive_users", nil, 3},
+		// all, guests, users, user_1, user_2, user_3, conversation_C
+		{"entreactive_rooms", nil, 7},
+		{"entreactive_events_emitted_total", []string{"model=Message", "action=create"}, creates},
+		{"entreactive_events_emitted_total", []string{"model=Message", "action=update"}, 1},
+		{"entreactive_events_emitted_total", []string{"model=Message", "action=delete"}, 1},
+		{"entreactive_events_emitted_total", []string{"model=Notification", "action=create"}, notifications},
+		{"entreactive_broadcasts_queued_total", nil, creates + 2 + notifications},
+		{"entreactive_deliveries_total", nil, deliveries},
+		{"entreactive_delivery_latency_seconds", nil, deliveries},
+		{"entreactive_drops_total", nil, 0},
+		{"entreactive_events_lost_total", nil, 0},
+		{"entreactive_auth_failures_total", nil, 2},
+		{"entreactive_joins_refused_total", nil, 2},
+		{"entreactive_slow_consumer_disconnects_total", nil, 0},
+		{"entreactive_delivery_queue_depth", nil, 0},
+	} {
+		if got := delta(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	h := after["entreactive_delivery_latency_seconds"].Metric[0].Histogram
+	t.Logf("commit-to-write latency: %d deliveries, mean %.2f ms", h.GetSampleCount(), 1000*h.GetSampleSum()/float64(h.GetSampleCount()))
+}
