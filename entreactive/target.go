@@ -108,8 +108,14 @@ func plainUserID(u any) bool {
 	return false
 }
 
-// userID resolves one user id: it returns the id to target, nil for nobody,
-// or an error when u cannot name a user. Types beyond the built-in ones
+// UserID resolves one user id as targets do: it returns the id to target
+// (an integer, a string, or a UUID-like fmt.Stringer's string), nil for
+// nobody (a nil id or nil pointer), or an error when u cannot name a user.
+// Pointers are followed. Emitters that take user ids outside a Target use
+// it to agree with the hook.
+func UserID(u any) (any, error) { return userID(u) }
+
+// userID resolves one user id (see UserID). Types beyond the built-in ones
 // (named integers, pointers, UUIDs) are told apart with reflect: a target
 // function may return any type, and only the value tells what it holds.
 func userID(u any) (any, error) {

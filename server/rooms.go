@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -65,7 +64,9 @@ func UserDeviceRoom(userID any, deviceID string) string {
 
 // FormatID formats a user id the way room names use it: integers (of any
 // size, including json.Number and integral floats) in plain decimal, strings
-// as they are. It reports false for ids that cannot name a room.
+// as they are, UUID-like fmt.Stringers as their string; pointers are
+// followed (see entreactive.UserID). It reports false for ids that cannot
+// name a room: nil, a nil pointer, any other type.
 func FormatID(v any) (string, bool) {
 	var s string
 	switch id := v.(type) {
@@ -99,10 +100,15 @@ func FormatID(v any) (string, bool) {
 		return formatFloat(id)
 	case json.Number:
 		return formatNumber(id)
-	case fmt.Stringer:
-		s = id.String()
 	default:
-		s = fmt.Sprint(id)
+		// Pointers, named integer and string types, UUID-like
+		// fmt.Stringers: resolved as the hook resolves a Target's users,
+		// so a *int names its user and never a room after its address.
+		resolved, err := entreactive.UserID(id)
+		if err != nil || resolved == nil {
+			return "", false
+		}
+		return FormatID(resolved)
 	}
 	if !validID(s) {
 		return "", false
