@@ -151,7 +151,12 @@ func SameTime(a, b *time.Time) bool {
 }
 
 // SamePointee reports whether two optional values are both nil or equal.
-// The generated code compares rows with it.
+// The generated code compares rows with it, and target functions compare
+// the Nillable fields of a row and its Previous with it:
+//
+//	if old, ok := entreactive.Previous[*ent.Task](ctx); ok && !entreactive.SamePointee(old.AssigneeID, t.AssigneeID) {
+//		to.Users = append(to.Users, old.AssigneeID) // the old assignee hears it too
+//	}
 func SamePointee[V comparable](a, b *V) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -71,12 +71,30 @@ func (r *Recorder) ToAll() []entreactive.Event {
 }
 
 // ToUser returns the events emitted to the user with the given id, in emit
-// order. Ids match by their printed form, so 7 and int64(7) are one user.
+// order. Ids match as the server resolves them: 7, int64(7) and a *int
+// holding 7 are one user; a nil pointer is nobody.
 func (r *Recorder) ToUser(id any) []entreactive.Event {
-	want := fmt.Sprint(id)
+	want, ok := userKey(id)
+	if !ok {
+		return nil
+	}
 	return r.filter(func(d Delivery) bool {
-		return slices.ContainsFunc(d.Target.Users, func(u any) bool { return fmt.Sprint(u) == want })
+		return slices.ContainsFunc(d.Target.Users, func(u any) bool {
+			got, ok := userKey(u)
+			return ok && got == want
+		})
 	})
+}
+
+// userKey resolves a user id as the hook and the server do (pointers
+// followed, see entreactive.UserID) and formats it, so that 7, int64(7)
+// and a *int holding 7 name the same user.
+func userKey(id any) (string, bool) {
+	resolved, err := entreactive.UserID(id)
+	if err != nil || resolved == nil {
+		return "", false
+	}
+	return fmt.Sprint(resolved), true
 }
 
 // Failures returns the events that were lost, in report order.

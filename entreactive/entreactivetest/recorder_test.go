@@ -23,6 +23,9 @@ func TestRecorderFindsEventsByUserAndRoom(t *testing.T) {
 	emit(entreactive.Target{Rooms: []string{"users"}, Users: []any{"7", 8}}, 3)
 	emit(entreactive.ToAll(), 4)
 	emit(entreactive.Target{Rooms: []string{"all_users", entreactive.RoomAll}}, 5)
+	eight := 8
+	var nobody *int
+	emit(entreactive.Target{Users: []any{&eight, nobody}}, 6) // emitted directly, not through the hook
 	rec.ReportFailure(ctx, entreactive.Failure{Model: "Message", Err: errors.New("boom")})
 
 	ids := func(events []entreactive.Event) []any {
@@ -38,11 +41,13 @@ func TestRecorderFindsEventsByUserAndRoom(t *testing.T) {
 		want []any
 	}{
 		{"user 7, as an int", rec.ToUser(7), []any{1, 3}},
-		{"user 8", rec.ToUser(8), []any{3}},
+		{"user 8", rec.ToUser(8), []any{3, 6}},
+		{"user 8, as a *int", rec.ToUser(&eight), []any{3, 6}},
+		{"a nil *int", rec.ToUser(nobody), nil},
 		{"user 9", rec.ToUser(9), nil},
 		{"room users", rec.ToRoom("users"), []any{2, 3}},
 		{"room all", rec.ToAll(), []any{4, 5}},
-		{"every event", rec.Events(), []any{1, 2, 3, 4, 5}},
+		{"every event", rec.Events(), []any{1, 2, 3, 4, 5, 6}},
 	} {
 		if got := ids(tt.got); len(got) != len(tt.want) || (len(got) > 0 && !equal(got, tt.want)) {
 			t.Errorf("%s: ids %v, want %v", tt.name, got, tt.want)

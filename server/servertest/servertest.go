@@ -31,10 +31,14 @@ import (
 	"github.com/entreactive/reactive/server"
 )
 
-// Token returns an HS256 token for userID that expires after ttl, signed
-// with secret: what a server configured with server.JWT{Secret: secret}
-// accepts. The user id is the claim "id"; it may be an integer or a string.
+// Token returns an HS256 token for userID that expires after ttl (an hour
+// when ttl is 0; a negative ttl gives an expired token), signed with secret: what a server configured with
+// server.JWT{Secret: secret} accepts. The user id is the claim "id"; it may
+// be an integer (1 or more, as the server requires by default) or a string.
 func Token(secret []byte, userID any, ttl time.Duration) (string, error) {
+	if ttl == 0 {
+		ttl = time.Hour
+	}
 	claims := jwt.MapClaims{"id": userID, "exp": time.Now().Add(ttl).Unix()}
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 	if err != nil {
@@ -75,7 +79,8 @@ type received struct {
 // server's URL) and returns once the server has set the socket up: it has
 // received "connected" and, with a token, "authenticated". Those two
 // events are consumed. ctx bounds the whole connect. A refused token fails
-// with an error that says so.
+// with an error that says so; the server tells clients no more than
+// "Invalid token", and (*server.Server).VerifyToken gives the reason.
 func Dial(ctx context.Context, baseURL string, opts Options) (*Client, error) {
 	c := &Client{arrived: make(chan struct{})}
 	auth := map[string]any{}
@@ -179,7 +184,7 @@ type Reactive struct {
 	Model     string          `json:"model"`
 	ID        json.RawMessage `json:"id"`
 	Data      json.RawMessage `json:"data"`
-	Changed   []string        `json:"changed"`
+	Changed   []string        `json:"changed,omitzero"` // nil on creates and deletes: left out, as on the wire
 	Timestamp int64           `json:"timestamp"`
 }
 

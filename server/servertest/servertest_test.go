@@ -194,3 +194,24 @@ func TestJoinIsDecidedByTheAuthorizer(t *testing.T) {
 		t.Errorf("news = %s (%v)", args, err)
 	}
 }
+
+// A ttl of 0 is the default hour, not a token that is already expired.
+func TestTokenWithoutTTLLastsAnHour(t *testing.T) {
+	secret := []byte("a-test-secret-of-at-least-32-bytes!")
+	srv, err := server.New(server.Config{JWT: server.JWT{Secret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	token, err := servertest.Token(secret, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := srv.VerifyToken(token)
+	if err != nil {
+		t.Fatalf("a token minted with ttl 0 is refused: %v", err)
+	}
+	if left := time.Until(u.ExpiresAt); left < 59*time.Minute || left > time.Hour {
+		t.Errorf("the token expires in %v, want an hour", left)
+	}
+}
