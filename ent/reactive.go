@@ -148,7 +148,7 @@ func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entr
 			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionCreate, Row: row})
 			continue
 		}
-		if changed := reactiveDiffMessage(old, row); len(changed) > 0 {
+		if changed := reactiveDiffMessage(old, row); len(changed) > 0 && !reactiveOnlyUpdateDefaultsMessage(changed) {
 			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
 		}
 	}
@@ -239,6 +239,20 @@ func reactiveDiffMessage(a, b *Message) []string {
 		changed = append(changed, message.FieldUpdatedAt)
 	}
 	return changed
+}
+
+// reactiveOnlyUpdateDefaultsMessage reports whether changed holds only fields ent
+// updates by itself (UpdateDefault, e.g. update_time): a conflict that wrote
+// the values the row had changed nothing a client may see.
+func reactiveOnlyUpdateDefaultsMessage(changed []string) bool {
+	for _, f := range changed {
+		switch f {
+		case message.FieldUpdatedAt:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Schedule runs emit once the mutation is committed; the rows of one

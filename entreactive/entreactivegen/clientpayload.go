@@ -30,8 +30,9 @@ type payloadModel struct {
 	// Fields are the keys of "data": the id first, then every non-Sensitive
 	// field, in schema order.
 	Fields []payloadField
-	// Changed are the field names an update's "changed" may list: the
-	// non-Sensitive fields of the schema.
+	// Changed are the names an update's "changed" may list: the
+	// non-Sensitive fields of the schema, then the edges it names itself
+	// (M2M edges, unique edges whose foreign key has no field).
 	Changed []string
 	// Edges are the edges "data.edges" may hold when they were loaded.
 	Edges []payloadEdge
@@ -130,6 +131,11 @@ func modelOf(n *gen.Type, reactive map[string]bool) payloadModel {
 		m.Changed = append(m.Changed, f.Name)
 		if key := payloadKey(n, f); key != "" {
 			m.Fields = append(m.Fields, payloadField{Key: key, Comment: f.Comment(), Type: typeOf(f)})
+		}
+	}
+	for _, e := range n.Edges {
+		if changedAsEdge(e) {
+			m.Changed = append(m.Changed, e.Name)
 		}
 	}
 	for _, e := range n.Edges {

@@ -85,11 +85,18 @@ func updateDefaultCase(t *gen.Type) string {
 func changedEdges(t *gen.Type) string {
 	var names []string
 	for _, e := range t.Edges {
-		if e.Field() == nil && (e.M2M() || (e.Unique && e.OwnFK())) {
+		if changedAsEdge(e) {
 			names = append(names, t.Package()+"."+e.Constant())
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// changedAsEdge reports whether an update's "changed" names the edge e
+// itself: an edge without a field of its own whose change is a change of
+// the row (M2M edges, and unique edges whose foreign key has no field).
+func changedAsEdge(e *gen.Edge) bool {
+	return e.Field() == nil && (e.M2M() || (e.Unique && e.OwnFK()))
 }
 
 // uniqueIndexes returns the fields of a type's unique indexes whose columns

@@ -743,7 +743,7 @@ func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactiv
 			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionCreate, Row: row})
 			continue
 		}
-		if changed := reactiveDiffTask(old, row); len(changed) > 0 {
+		if changed := reactiveDiffTask(old, row); len(changed) > 0 && !reactiveOnlyUpdateDefaultsTask(changed) {
 			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
 		}
 	}
@@ -855,6 +855,20 @@ func reactiveDiffTask(a, b *Task) []string {
 		changed = append(changed, task.FieldTeamID)
 	}
 	return changed
+}
+
+// reactiveOnlyUpdateDefaultsTask reports whether changed holds only fields ent
+// updates by itself (UpdateDefault, e.g. update_time): a conflict that wrote
+// the values the row had changed nothing a client may see.
+func reactiveOnlyUpdateDefaultsTask(changed []string) bool {
+	for _, f := range changed {
+		switch f {
+		case task.FieldUpdateTime:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Schedule runs emit once the mutation is committed; the rows of one
