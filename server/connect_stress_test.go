@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -36,9 +36,9 @@ func stressN(t *testing.T, def int) int {
 	return def
 }
 
-// connectCycle opens one connection with the bench client and, without
-// waiting for anything else, asks to join a room (refused by the default
-// authorizer). The ack must come, after "connected"; then it closes.
+// connectCycle opens one connection with the light client (internal/sio)
+// and, without waiting for anything else, asks to join a room (refused by
+// the default authorizer). The ack must come, after "connected"; then it closes.
 func connectCycle(ctx context.Context, url string) error {
 	var connected atomic.Bool
 	c, err := sio.Dial(ctx, sio.Config{URL: url, OnEvent: func(name string, _ []byte) {

@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/entreactive/reactive/bench/sio"
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/server"
 )
@@ -86,7 +86,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 	hs.Close()
 }
 
-// TestCloseUnderLoad uses the bench client (bench/sio), which reports
+// TestCloseUnderLoad uses the light client (internal/sio), which reports
 // exactly when the server closes its websocket: the library's Go client can
 // miss its own disconnect when the machine is busy.
 func TestCloseUnderLoad(t *testing.T) {
