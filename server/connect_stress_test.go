@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -82,7 +83,7 @@ func runCycles(t *testing.T, url string, n, workers int) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := connectCycle(waitCtx(t), url); err != nil {
+				if err := connectCycle(testkit.Context(t), url); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("connection %d: %w", i, err))
 					mu.Unlock()
