@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,32 +13,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/entreactive/reactive/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the app's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // started is a run in the background.
 type started struct {
 	url    string
 	stop   context.CancelFunc
 	done   chan error
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 	once   sync.Once
 }
 
@@ -47,7 +30,7 @@ type started struct {
 func startRun(t *testing.T, env map[string]string, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{stop: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
+	s := &started{stop: cancel, done: make(chan error, 1), stderr: &testkit.Buffer{}}
 	ready := make(chan string, 1)
 	getenv := func(k string) string { return env[k] }
 	go func() { s.done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, s.stderr, ready) }()
@@ -149,13 +132,13 @@ func TestRunBadFlags(t *testing.T) {
 		{"-static", filepath.Join(t.TempDir(), "missing"), "-db", ":memory:"},
 		{"-addr", "256.0.0.1:bad", "-db", ":memory:"},
 	} {
-		var stderr syncBuffer
+		var stderr testkit.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &stderr, nil)
 		if err == nil {
 			t.Errorf("run %q: no error", args)
 		}
 	}
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &stderr, nil); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
@@ -193,13 +176,13 @@ func TestRunAdmin(t *testing.T) {
 		"no password": nil,
 		"bad hash":    {"ADMIN_PASSWORD_HASH": "not-bcrypt"},
 	} {
-		var stderr syncBuffer
+		var stderr testkit.Buffer
 		getenv := func(k string) string { return env[k] }
 		if err := run(context.Background(), []string{"-db", ":memory:", "-admin", "-admin-ui", ui}, getenv, &stderr, nil); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	if err := run(context.Background(), []string{"-admin-readonly"}, func(string) string { return "" }, &stderr, nil); err == nil {
 		t.Errorf("-admin-readonly without -admin: no error")
 	}

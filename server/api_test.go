@@ -15,17 +15,18 @@ import (
 	"testing"
 
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
 func TestUtilityAPI(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	ctx := waitCtx(t)
+	ctx := testkit.Context(t)
 	ws := sioclient.Options{Transport: sioclient.WebSocketOnly}
-	phone := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"device_id": "phone", "token": userToken(t, 1)}})
-	laptop := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"device_id": "laptop", "token": userToken(t, 1)}})
-	bob := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"token": userToken(t, 2)}})
-	guest := dial(t, url, ws)
+	phone := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"device_id": "phone", "token": testkit.Token(t, 1)}})
+	laptop := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"device_id": "laptop", "token": testkit.Token(t, 1)}})
+	bob := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly, Auth: map[string]any{"token": testkit.Token(t, 2)}})
+	guest := testkit.Dial(t, url, ws)
 	everyone := []*sioclient.Client{phone, laptop, bob, guest}
 
 	if n := srv.ConnectionCount(); n != 4 {
@@ -174,12 +175,12 @@ func TestCustomEventsAndMiddleware(t *testing.T) {
 		}
 	}
 
-	_, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Auth: map[string]any{"app": "blocked"}})
+	_, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Auth: map[string]any{"app": "blocked"}})
 	if err == nil || !strings.Contains(err.Error(), "go away") {
 		t.Fatalf("blocked dial: %v", err)
 	}
-	c := dial(t, url, sioclient.Options{Auth: map[string]any{"token": userToken(t, 9)}})
-	ctx := waitCtx(t)
+	c := testkit.Dial(t, url, sioclient.Options{Auth: map[string]any{"token": testkit.Token(t, 9)}})
+	ctx := testkit.Context(t)
 	ack, err := c.EmitAck(ctx, "echo", "a", 2.0)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func TestCustomEventsAndMiddleware(t *testing.T) {
 		t.Fatalf("rooms %v", rooms)
 	}
 	c.Close()
-	eventually(t, "disconnect hook", func() bool { return disconnects.Load() == 1 })
+	testkit.Eventually(t, "disconnect hook", func() bool { return disconnects.Load() == 1 })
 	if connects.Load() != 1 {
 		t.Fatalf("connect hooks %d", connects.Load())
 	}
@@ -213,7 +214,7 @@ func TestCustomEventsAndMiddleware(t *testing.T) {
 
 func TestStatsHandler(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	dial(t, url, sioclient.Options{Auth: map[string]any{"token": userToken(t, 4)}})
+	testkit.Dial(t, url, sioclient.Options{Auth: map[string]any{"token": testkit.Token(t, 4)}})
 	rec := httptest.NewRecorder()
 	srv.StatsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stats", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -46,7 +47,7 @@ func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 func expectRefusedAuth(t *testing.T, srv *server.Server, c *sioclient.Client, tok any) {
 	t.Helper()
 	before := srv.Stats().Rooms
-	ack, err := c.EmitAck(waitCtx(t), "auth", tok)
+	ack, err := c.EmitAck(testkit.Context(t), "auth", tok)
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestBadTokens(t *testing.T) {
 		{"id claim is empty", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": ""}) }},
 		{"id with an underscore", func(t *testing.T) any { return token(t, jwt.MapClaims{"id": "7_device_x"}) }},
 		{"token is a number", func(t *testing.T) any { return 12345 }},
-		{"token is an object", func(t *testing.T) any { return map[string]any{"token": userToken(t, 1)} }},
+		{"token is an object", func(t *testing.T) any { return map[string]any{"token": testkit.Token(t, 1)} }},
 		{"token is null", func(t *testing.T) any { return nil }},
 		{"token is empty", func(t *testing.T) any { return "" }},
 		{"token is garbage", func(t *testing.T) any { return "a.b.c" }},
@@ -103,7 +104,7 @@ func TestBadTokens(t *testing.T) {
 	}
 	// MaxPayload is raised so that the 1 MB token reaches the verifier.
 	srv, url := startServer(t, server.Config{MaxPayload: 4 << 20})
-	c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	c := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			expectRefusedAuth(t, srv, c, tc.tok(t))
@@ -141,26 +142,26 @@ func TestHSRSConfusion(t *testing.T) {
 					return &priv.PublicKey, nil
 				},
 			}})
-			c := dial(t, url, sioclient.Options{})
+			c := testkit.Dial(t, url, sioclient.Options{})
 			if len(algs) == 1 {
 				expectRefusedAuth(t, srv, c, forged)
 			} else {
 				// HS256 is allowed and the key function hands out the PEM:
 				// the forged token verifies, as it would with any HMAC
 				// secret. The allow-list is what prevents confusion.
-				ack, _ := c.EmitAck(waitCtx(t), "auth", forged)
-				if !ackSuccess(ack) {
+				ack, _ := c.EmitAck(testkit.Context(t), "auth", forged)
+				if !testkit.AckSuccess(ack) {
 					t.Fatalf("ack = %v", ack)
 				}
 			}
 			authAs2 := func(tok string) []any {
-				ack, err := c.EmitAck(waitCtx(t), "auth", tok)
+				ack, err := c.EmitAck(testkit.Context(t), "auth", tok)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return ack
 			}
-			if ack := authAs2(good); !ackSuccess(ack) {
+			if ack := authAs2(good); !testkit.AckSuccess(ack) {
 				t.Fatalf("RS256 token refused: %v", ack)
 			}
 		})
@@ -175,23 +176,23 @@ func TestKeyTypeMustFitAlgorithm(t *testing.T) {
 		Algorithms: []string{"RS256", "HS256"},
 		KeyFunc:    func(*jwt.Token) (any, error) { return &priv.PublicKey, nil },
 	}})
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	hs := token(t, jwt.MapClaims{"id": 1})
 	expectRefusedAuth(t, srv, c, hs)
 }
 
 func TestUserIDClaimsOrder(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{})
-	ack, _ := c.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"sub": "s", "user_id": 2}))
-	if !ackSuccess(ack) || srv.RoomSize("user_2") != 1 {
+	c := testkit.Dial(t, url, sioclient.Options{})
+	ack, _ := c.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"sub": "s", "user_id": 2}))
+	if !testkit.AckSuccess(ack) || srv.RoomSize("user_2") != 1 {
 		t.Fatalf("user_id before sub: %v %v", ack, srv.Stats().Rooms)
 	}
 
 	srv2, url2 := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, UserIDClaims: []string{"uid"}}})
-	c2 := dial(t, url2, sioclient.Options{})
-	ack, _ = c2.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"uid": "u9", "id": 1}))
-	if !ackSuccess(ack) || srv2.RoomSize("user_u9") != 1 {
+	c2 := testkit.Dial(t, url2, sioclient.Options{})
+	ack, _ = c2.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"uid": "u9", "id": 1}))
+	if !testkit.AckSuccess(ack) || srv2.RoomSize("user_u9") != 1 {
 		t.Fatalf("custom claim: %v %v", ack, srv2.Stats().Rooms)
 	}
 }
@@ -230,13 +231,13 @@ func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 		},
 	}})
 	for i, secret := range [][]byte{oldSecret, newSecret} {
-		c := dial(t, url, sioclient.Options{})
-		ack, err := c.EmitAck(waitCtx(t), "auth", sign(secret, i+1))
-		if err != nil || !ackSuccess(ack) {
+		c := testkit.Dial(t, url, sioclient.Options{})
+		ack, err := c.EmitAck(testkit.Context(t), "auth", sign(secret, i+1))
+		if err != nil || !testkit.AckSuccess(ack) {
 			t.Fatalf("token signed with key %d of the set: ack %v, err %v", i+1, ack, err)
 		}
 	}
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	expectRefusedAuth(t, srv, c, sign([]byte("some-other-secret-0123"), 3))
 
 	srvRSAOnly, urlRSAOnly := startServer(t, server.Config{JWT: server.JWT{
@@ -245,12 +246,12 @@ func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&priv.PublicKey}}, nil
 		},
 	}})
-	expectRefusedAuth(t, srvRSAOnly, dial(t, urlRSAOnly, sioclient.Options{}), sign(oldSecret, 1))
+	expectRefusedAuth(t, srvRSAOnly, testkit.Dial(t, urlRSAOnly, sioclient.Options{}), sign(oldSecret, 1))
 }
 
 func TestTokensWithoutExpiryOrPositiveIDAreRefusedByDefault(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	c := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 	for name, tok := range map[string]string{
 		"no exp":         tokenExactly(t, jwt.MapClaims{"id": 1}),
 		"negative id":    token(t, jwt.MapClaims{"id": -5}),
@@ -268,7 +269,7 @@ func TestTokensWithoutExpiryOrPositiveIDAreRefusedByDefault(t *testing.T) {
 		})
 	}
 	// The handshake's token is verified the same way.
-	_, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{
+	_, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{
 		Transport: sioclient.WebSocketOnly,
 		Auth:      map[string]any{"token": token(t, jwt.MapClaims{"id": -5})},
 	})
@@ -276,8 +277,8 @@ func TestTokensWithoutExpiryOrPositiveIDAreRefusedByDefault(t *testing.T) {
 		t.Fatalf("handshake with a negative id: %v, want Invalid token", err)
 	}
 	// A string id that looks negative is a string: not a number, accepted.
-	ack, err := c.EmitAck(waitCtx(t), "auth", token(t, jwt.MapClaims{"id": "-5"}))
-	if err != nil || !ackSuccess(ack) || srv.RoomSize("user_-5") != 1 {
+	ack, err := c.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"id": "-5"}))
+	if err != nil || !testkit.AckSuccess(ack) || srv.RoomSize("user_-5") != 1 {
 		t.Fatalf("string id \"-5\": ack %v err %v rooms %v", ack, err, srv.Stats().Rooms)
 	}
 }
@@ -295,9 +296,9 @@ func TestTokenOptionsAllowNoExpiryAndNonPositiveIDs(t *testing.T) {
 		{token(t, jwt.MapClaims{"id": 0}), "user_0"},
 		{tokenExactly(t, jwt.MapClaims{"id": -6}), "user_-6"},
 	} {
-		c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
-		ack, err := c.EmitAck(waitCtx(t), "auth", tc.tok)
-		if err != nil || !ackSuccess(ack) {
+		c := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+		ack, err := c.EmitAck(testkit.Context(t), "auth", tc.tok)
+		if err != nil || !testkit.AckSuccess(ack) {
 			t.Fatalf("%s: ack %v err %v", tc.room, ack, err)
 		}
 		if srv.RoomSize(tc.room) != 1 {
@@ -314,9 +315,9 @@ func TestTokenOptionsAllowNoExpiryAndNonPositiveIDs(t *testing.T) {
 	}
 	// Each option allows only its own case.
 	srvExp, urlExp := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, AllowNoExpiry: true}})
-	expectRefusedAuth(t, srvExp, dial(t, urlExp, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": -1}))
+	expectRefusedAuth(t, srvExp, testkit.Dial(t, urlExp, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": -1}))
 	srvNeg, urlNeg := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, AllowNonPositiveIDs: true}})
-	expectRefusedAuth(t, srvNeg, dial(t, urlNeg, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": 1}))
+	expectRefusedAuth(t, srvNeg, testkit.Dial(t, urlNeg, sioclient.Options{}), tokenExactly(t, jwt.MapClaims{"id": 1}))
 }
 
 func TestValidateRefusesTokensForSocketsAndVerifyToken(t *testing.T) {
@@ -330,7 +331,7 @@ func TestValidateRefusesTokensForSocketsAndVerifyToken(t *testing.T) {
 		},
 	}})
 	banned := token(t, jwt.MapClaims{"id": 13})
-	expectRefusedAuth(t, srv, dial(t, url, sioclient.Options{}), banned)
+	expectRefusedAuth(t, srv, testkit.Dial(t, url, sioclient.Options{}), banned)
 	if _, err := srv.VerifyToken(banned); !errors.Is(err, server.ErrInvalidToken) || !strings.Contains(err.Error(), "banned") {
 		t.Fatalf("VerifyToken: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -28,9 +29,9 @@ func TestJoinRefusals(t *testing.T) {
 		}
 		return allowAll(ctx, r)
 	}})
-	c := dial(t, url, sioclient.Options{Auth: map[string]any{"device_id": "d1"}})
+	c := testkit.Dial(t, url, sioclient.Options{Auth: map[string]any{"device_id": "d1"}})
 	authAs(t, c, 7)
-	other := dial(t, url, sioclient.Options{})
+	other := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, other, 8)
 
 	cases := []struct {
@@ -56,7 +57,7 @@ func TestJoinRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.room), func(t *testing.T) {
 			before := srv.Stats().Rooms
-			ack, err := c.EmitAck(waitCtx(t), "join", tc.room)
+			ack, err := c.EmitAck(testkit.Context(t), "join", tc.room)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +72,7 @@ func TestJoinRefusals(t *testing.T) {
 	// Reserved rooms cannot be left either.
 	for _, room := range []string{"users", "all", "user_7", "device_d1"} {
 		before := srv.Stats().Rooms
-		ack, _ := c.EmitAck(waitCtx(t), "leave", room)
+		ack, _ := c.EmitAck(testkit.Context(t), "leave", room)
 		if ackError(ack) != "forbidden" {
 			t.Fatalf("leave %s: ack %v", room, ack)
 		}
@@ -83,9 +84,9 @@ func TestJoinRefusals(t *testing.T) {
 
 func TestJoinDeniedWithoutAuthorizer(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c, 1)
-	ack, _ := c.EmitAck(waitCtx(t), "join", "conversation_1")
+	ack, _ := c.EmitAck(testkit.Context(t), "join", "conversation_1")
 	if ackError(ack) != "forbidden" || srv.RoomSize("conversation_1") != 0 {
 		t.Fatalf("ack = %v", ack)
 	}
@@ -93,11 +94,11 @@ func TestJoinDeniedWithoutAuthorizer(t *testing.T) {
 
 func TestUnknownEvents(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c, 1)
 	before := srv.Stats().Rooms
 	for _, ev := range []string{"hello", "reactive", "connected", "authenticated", "__proto__", "error"} {
-		ack, err := c.EmitAck(waitCtx(t), ev, "x", 1)
+		ack, err := c.EmitAck(testkit.Context(t), ev, "x", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,24 +121,24 @@ func TestUnknownEvents(t *testing.T) {
 func TestPayloadOverMax(t *testing.T) {
 	t.Run("websocket closes the connection", func(t *testing.T) {
 		srv, url := startServer(t, server.Config{MaxPayload: 64 << 10, Authorize: allowConversations})
-		c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+		c := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 		authAs(t, c, 1)
 		before := srv.Stats().Rooms
 		_ = c.Emit("join", "conversation_"+strings.Repeat("9", 100<<10))
-		if _, err := c.WaitDisconnect(waitCtx(t)); err != nil {
+		if _, err := c.WaitDisconnect(testkit.Context(t)); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "connection gone", func() bool { return srv.ConnectionCount() == 0 })
+		testkit.Eventually(t, "connection gone", func() bool { return srv.ConnectionCount() == 0 })
 		if len(before) == 0 || len(srv.Stats().Rooms) != 0 {
 			t.Fatalf("rooms: %v → %v", before, srv.Stats().Rooms)
 		}
-		dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly}) // others still welcome
+		testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly}) // others still welcome
 	})
 	t.Run("polling answers 413", func(t *testing.T) {
 		srv, url := startServer(t, server.Config{MaxPayload: 64 << 10, Authorize: allowConversations})
 		p := dialPolling(t, url)
 		// The socket joins its rooms after the CONNECT post has returned.
-		eventually(t, "polling socket in its rooms", func() bool { return srv.Stats().Rooms["guests"] == 1 })
+		testkit.Eventually(t, "polling socket in its rooms", func() bool { return srv.Stats().Rooms["guests"] == 1 })
 		before := srv.Stats().Rooms
 		status, _ := p.post(`42["join","conversation_` + strings.Repeat("9", 100<<10) + `"]`)
 		if status != http.StatusRequestEntityTooLarge {
@@ -283,12 +284,12 @@ func TestReservedEventNamesCloseTheConnection(t *testing.T) {
 			srv.OnDisconnect(func(context.Context, *server.Conn, string) { disconnects.Add(1) })
 			r := dialRaw(t, url)
 			r.readUntil(`42["connected"`)
-			r.write(`421["auth","` + userToken(t, 3) + `"]`)
+			r.write(`421["auth","` + testkit.Token(t, 3) + `"]`)
 			if ack := r.readUntil("431"); !strings.Contains(ack, `"success":true`) {
 				t.Fatalf("auth ack %q", ack)
 			}
 			r.write(`42["` + name + `","forged"]`)
-			eventually(t, "socket forgotten", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "socket forgotten", func() bool { return srv.ConnectionCount() == 0 })
 			if len(srv.Stats().Rooms) != 0 || disconnects.Load() != 1 {
 				t.Fatalf("rooms %v, disconnect hooks %d", srv.Stats().Rooms, disconnects.Load())
 			}
@@ -314,7 +315,7 @@ func TestMalformedPackets(t *testing.T) {
 			r.write(pkt)
 			// Either the packet is refused and the connection closed, or it
 			// is ignored: in both cases no room changes.
-			eventually(t, "stable state", func() bool {
+			testkit.Eventually(t, "stable state", func() bool {
 				after := srv.Stats().Rooms
 				return after["users"] == 0 && after["guests"] <= before["guests"]
 			})
@@ -323,7 +324,7 @@ func TestMalformedPackets(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "raw sockets closed", func() bool { return true })
+	testkit.Eventually(t, "raw sockets closed", func() bool { return true })
 }
 
 func TestSecondConnectOnOneConnectionIsRefused(t *testing.T) {
@@ -359,6 +360,6 @@ func TestSecondConnectOnOneConnectionIsRefused(t *testing.T) {
 			t.Fatalf("%d CONNECT replies, %d sockets for one connection", connects, srv.ConnectionCount())
 		}
 		ws.Close()
-		eventually(t, "socket gone", func() bool { return srv.ConnectionCount() == 0 })
+		testkit.Eventually(t, "socket gone", func() bool { return srv.ConnectionCount() == 0 })
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -36,9 +37,9 @@ func stressN(t *testing.T, def int) int {
 	return def
 }
 
-// connectCycle opens one connection with the bench client and, without
-// waiting for anything else, asks to join a room (refused by the default
-// authorizer). The ack must come, after "connected"; then it closes.
+// connectCycle opens one connection with the light client (internal/sio)
+// and, without waiting for anything else, asks to join a room (refused by
+// the default authorizer). The ack must come, after "connected"; then it closes.
 func connectCycle(ctx context.Context, url string) error {
 	var connected atomic.Bool
 	c, err := sio.Dial(ctx, sio.Config{URL: url, OnEvent: func(name string, _ []byte) {
@@ -82,7 +83,7 @@ func runCycles(t *testing.T, url string, n, workers int) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := connectCycle(waitCtx(t), url); err != nil {
+				if err := connectCycle(testkit.Context(t), url); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("connection %d: %w", i, err))
 					mu.Unlock()

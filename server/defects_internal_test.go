@@ -23,7 +23,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/sioclient"
 )
 
@@ -250,8 +250,8 @@ func slowConnectReply(eng engine.BaseServer, d time.Duration) {
 	})
 }
 
-// joinRightAfterConnect dials url with the bench client and, as soon as the
-// CONNECT reply is read, emits "join" and waits for its ack.
+// joinRightAfterConnect dials url with the light client (internal/sio) and,
+// as soon as the CONNECT reply is read, emits "join" and waits for its ack.
 func joinRightAfterConnect(ctx context.Context, url string) error {
 	c, err := sio.Dial(ctx, sio.Config{URL: url})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -38,10 +39,10 @@ func TestIsolation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly,
-				Auth: map[string]any{"token": userToken(t, fmt.Sprint(i))}}) // a string id: user 0 is not a valid numeric id
+			c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly,
+				Auth: map[string]any{"token": testkit.Token(t, fmt.Sprint(i))}}) // a string id: user 0 is not a valid numeric id
 			if err == nil {
-				err = c.WaitCount(waitCtx(t), "connected", 1)
+				err = c.WaitCount(testkit.Context(t), "connected", 1)
 			}
 			if err != nil {
 				errs <- err
@@ -49,7 +50,7 @@ func TestIsolation(t *testing.T) {
 			}
 			users[i] = c
 			// Users join the room of their group: group_0 … group_4.
-			if ack, err := c.EmitAck(waitCtx(t), "join", fmt.Sprintf("group_%d", i%5)); err != nil || !ackSuccess(ack) {
+			if ack, err := c.EmitAck(testkit.Context(t), "join", fmt.Sprintf("group_%d", i%5)); err != nil || !testkit.AckSuccess(ack) {
 				errs <- fmt.Errorf("join: %v %v", ack, err)
 			}
 		}()
@@ -59,9 +60,9 @@ func TestIsolation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+			c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 			if err == nil {
-				err = c.WaitCount(waitCtx(t), "connected", 1)
+				err = c.WaitCount(testkit.Context(t), "connected", 1)
 			}
 			if err != nil {
 				errs <- err
@@ -153,7 +154,7 @@ func TestIsolation(t *testing.T) {
 
 func TestEmitFromManyGoroutinesKeepsEachOrder(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
+	c := testkit.Dial(t, url, sioclient.Options{Transport: sioclient.WebSocketOnly})
 	authAs(t, c, 1)
 	const writers, each = 4, 100
 	var wg sync.WaitGroup
@@ -170,7 +171,7 @@ func TestEmitFromManyGoroutinesKeepsEachOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := c.WaitCount(waitCtx(t), "reactive", writers*each); err != nil {
+	if err := c.WaitCount(testkit.Context(t), "reactive", writers*each); err != nil {
 		t.Fatal(err)
 	}
 	for w := range writers {

@@ -11,9 +11,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/entreactive/reactive/bench/sio"
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -21,7 +22,7 @@ import (
 // goroutines after closing it themselves.
 func startBare(t *testing.T) (*server.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := server.New(server.Config{JWT: server.JWT{Secret: testSecret}, Logger: quietLogger(t)})
+	srv, err := server.New(server.Config{JWT: server.JWT{Secret: testSecret}, Logger: testkit.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +51,13 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 				c, err := sioclient.Dial(ctx, hs.URL, sioclient.Options{Auth: map[string]any{"device_id": "d"}, StaleOpenTimer: 3 * time.Second})
 				if err == nil {
 					var ack []any
-					ack, err = c.EmitAck(ctx, "auth", userToken(t, i%50+1))
+					ack, err = c.EmitAck(ctx, "auth", testkit.Token(t, i%50+1))
 					if err == nil {
 						acked.Add(1)
 					} else {
 						t.Logf("lost ack: server received %d events, clients got %d acks, client connected=%v transport=%s", srv.Stats().EventsReceived, acked.Load(), c.Connected(), c.Transport())
 					}
-					if err == nil && !ackSuccess(ack) {
+					if err == nil && !testkit.AckSuccess(ack) {
 						t.Errorf("cycle %d: ack %v", i, ack)
 					}
 					c.Close()
@@ -74,7 +75,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	eventually(t, "every socket gone", func() bool { return srv.ConnectionCount() == 0 })
+	testkit.Eventually(t, "every socket gone", func() bool { return srv.ConnectionCount() == 0 })
 	if st := srv.Stats(); len(st.Rooms) != 0 || st.Users != 0 {
 		t.Fatalf("left behind: %+v", st)
 	}
@@ -86,7 +87,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 	hs.Close()
 }
 
-// TestCloseUnderLoad uses the bench client (bench/sio), which reports
+// TestCloseUnderLoad uses the light client (internal/sio), which reports
 // exactly when the server closes its websocket: the library's Go client can
 // miss its own disconnect when the machine is busy.
 func TestCloseUnderLoad(t *testing.T) {
@@ -96,7 +97,7 @@ func TestCloseUnderLoad(t *testing.T) {
 	defer cancel()
 	var clients []*sio.Conn
 	for i := range 40 {
-		c, err := sio.Dial(ctx, sio.Config{URL: hs.URL, Auth: map[string]any{"token": userToken(t, i+1)}})
+		c, err := sio.Dial(ctx, sio.Config{URL: hs.URL, Auth: map[string]any{"token": testkit.Token(t, i+1)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +120,7 @@ func TestCloseUnderLoad(t *testing.T) {
 			_ = clients[i%len(clients)].Emit("join", "busy")
 		}
 	}()
-	eventually(t, "events flowing", func() bool { return srv.Stats().EventsSent > 1000 })
+	testkit.Eventually(t, "events flowing", func() bool { return srv.Stats().EventsSent > 1000 })
 
 	if err := srv.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -57,7 +58,7 @@ func chatNamespace(t *testing.T, srv *server.Server) (*server.Namespace, <-chan 
 
 func dialNamespace(t *testing.T, url, nsp string, auth map[string]any) *sioclient.Client {
 	t.Helper()
-	c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Namespace: nsp, Auth: auth})
+	c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: nsp, Auth: auth})
 	if err != nil {
 		t.Fatalf("dial %s: %v", nsp, err)
 	}
@@ -71,21 +72,21 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 
 	a := dialNamespace(t, url, "/chat", map[string]any{"name": "ada"})
 	b := dialNamespace(t, url, "/chat", map[string]any{"name": "bob"})
-	if err := a.WaitCount(waitCtx(t), "welcome", 1); err != nil {
+	if err := a.WaitCount(testkit.Context(t), "welcome", 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Events("welcome")[0][0]; got != a.ID() {
 		t.Errorf("welcome = %v, want the socket's id %s", got, a.ID())
 	}
-	ack, err := a.EmitAck(waitCtx(t), "echo", "hello")
+	ack, err := a.EmitAck(testkit.Context(t), "echo", "hello")
 	if err != nil || len(ack) != 1 || ack[0] != "hello" {
 		t.Fatalf("echo ack = %v, %v", ack, err)
 	}
-	ack, err = a.EmitAck(waitCtx(t), "nothing")
+	ack, err = a.EmitAck(testkit.Context(t), "nothing")
 	if err != nil || !strings.Contains(jsonOf(t, ack), "unknown event") {
 		t.Fatalf("unknown event ack = %v, %v", ack, err)
 	}
-	if _, err := a.EmitAck(waitCtx(t), "join", "ops"); err != nil {
+	if _, err := a.EmitAck(testkit.Context(t), "join", "ops"); err != nil {
 		t.Fatal(err)
 	}
 	if got := chat.RoomSize("ops"); got != 1 {
@@ -101,10 +102,10 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 	if err := chat.Emit("all", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.WaitCount(waitCtx(t), "all", 1); err != nil {
+	if err := b.WaitCount(testkit.Context(t), "all", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.WaitCount(waitCtx(t), "all", 1); err != nil {
+	if err := a.WaitCount(testkit.Context(t), "all", 1); err != nil {
 		t.Fatal(err)
 	}
 	if a.Count("news") != 1 || b.Count("news") != 0 {
@@ -125,7 +126,7 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 		t.Fatalf("Socket(%s) not found", aID)
 	}
 	sk.Disconnect()
-	if _, err := a.WaitDisconnect(waitCtx(t)); err != nil {
+	if _, err := a.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -149,13 +150,13 @@ func TestNamespaceRefusals(t *testing.T) {
 	// what Socket.IO sends here); it is refused all the same. The wire
 	// form is checked on a raw websocket below, and the npm client reads
 	// the message (TestNamespaceNodeClient).
-	if _, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Namespace: "/nope"}); !errors.Is(err, sioclient.ErrConnect) {
+	if _, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/nope"}); !errors.Is(err, sioclient.ErrConnect) {
 		t.Errorf("unknown namespace: err = %v, want a connect error", err)
 	}
 	if got := rawConnect(t, url, "/nope"); got != `44/nope,{"message":"Invalid namespace"}` {
 		t.Errorf("unknown namespace: server sent %q", got)
 	}
-	_, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Namespace: "/chat", Auth: map[string]any{"name": "eve"}})
+	_, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/chat", Auth: map[string]any{"name": "eve"}})
 	if !errors.Is(err, sioclient.ErrConnect) || !strings.Contains(err.Error(), "not you") {
 		t.Errorf("middleware: err = %v, want connect error 'not you'", err)
 	}
@@ -242,15 +243,15 @@ func TestWatch(t *testing.T) {
 		return out
 	}
 
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c, 7)
-	if ack, err := c.EmitAck(waitCtx(t), "join", "conversation_1"); err != nil || !ackSuccess(ack) {
+	if ack, err := c.EmitAck(testkit.Context(t), "join", "conversation_1"); err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("join: %v %v", ack, err)
 	}
 	cID := c.ID()
 	c.Close()
 	chat := dialNamespace(t, url, "/chat", nil)
-	if _, err := chat.EmitAck(waitCtx(t), "join", "ops"); err != nil {
+	if _, err := chat.EmitAck(testkit.Context(t), "join", "ops"); err != nil {
 		t.Fatal(err)
 	}
 	chatID := chat.ID()
@@ -301,7 +302,7 @@ func TestWatch(t *testing.T) {
 // CONNECT for nsp and returns the server's answer.
 func rawConnect(t *testing.T, url, nsp string) string {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.DialContext(waitCtx(t), "ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	ws, _, err := websocket.DefaultDialer.DialContext(testkit.Context(t), "ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

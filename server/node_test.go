@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -53,7 +54,7 @@ func TestNodeClient(t *testing.T) {
 			srv, url := startServer(t, server.Config{Authorize: allowConversations})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, node, script, url, transports, userToken(t, 7), "web-1")
+			cmd := exec.CommandContext(ctx, node, script, url, transports, testkit.Token(t, 7), "web-1")
 			stdin, err := cmd.StdinPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -119,7 +120,7 @@ func TestNodeClient(t *testing.T) {
 			if !strings.Contains(steps["deauthenticated"], `"reason":"deauth"`) {
 				t.Errorf("deauthenticated = %s", steps["deauthenticated"])
 			}
-			eventually(t, "node socket gone", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "node socket gone", func() bool { return srv.ConnectionCount() == 0 })
 		})
 	}
 }

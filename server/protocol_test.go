@@ -11,6 +11,7 @@ import (
 
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -22,8 +23,8 @@ func TestProtocol(t *testing.T) {
 	for _, tr := range transportsUnderTest {
 		t.Run(tr.String(), func(t *testing.T) {
 			srv, url := startServer(t, server.Config{Authorize: allowConversations})
-			c := dial(t, url, sioclient.Options{Transport: tr, Auth: map[string]any{"device_id": "phone-1"}})
-			ctx := waitCtx(t)
+			c := testkit.Dial(t, url, sioclient.Options{Transport: tr, Auth: map[string]any{"device_id": "phone-1"}})
+			ctx := testkit.Context(t)
 
 			// connected
 			args, err := c.Next(ctx, "connected")
@@ -80,7 +81,7 @@ func TestProtocol(t *testing.T) {
 
 			// join / leave with the authorizer
 			ack, err := c.EmitAck(ctx, "join", "conversation_1")
-			if err != nil || !ackSuccess(ack) {
+			if err != nil || !testkit.AckSuccess(ack) {
 				t.Fatalf("join: %v %v", ack, err)
 			}
 			if srv.RoomSize("conversation_1") != 1 {
@@ -94,7 +95,7 @@ func TestProtocol(t *testing.T) {
 				t.Fatal("joined a forbidden room")
 			}
 			ack, err = c.EmitAck(ctx, "leave", "conversation_1")
-			if err != nil || !ackSuccess(ack) {
+			if err != nil || !testkit.AckSuccess(ack) {
 				t.Fatalf("leave: %v %v", ack, err)
 			}
 			if srv.RoomSize("conversation_1") != 0 {
@@ -106,7 +107,7 @@ func TestProtocol(t *testing.T) {
 				t.Fatal(err)
 			}
 			ack, err = c.EmitAck(ctx, "deauth")
-			if err != nil || !ackSuccess(ack) {
+			if err != nil || !testkit.AckSuccess(ack) {
 				t.Fatalf("deauth: %v %v", ack, err)
 			}
 			if _, err := c.Next(ctx, "deauthenticated"); err != nil {
@@ -130,7 +131,7 @@ func TestProtocol(t *testing.T) {
 				t.Fatalf("transport %q", got)
 			}
 			c.Close()
-			eventually(t, "no connections", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "no connections", func() bool { return srv.ConnectionCount() == 0 })
 			if rooms := srv.Stats().Rooms; len(rooms) != 0 {
 				t.Fatalf("rooms after disconnect: %v", rooms)
 			}
@@ -140,8 +141,8 @@ func TestProtocol(t *testing.T) {
 
 func TestHandshakeToken(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{Auth: map[string]any{"token": userToken(t, "alice"), "device_id": 42}})
-	ctx := waitCtx(t)
+	c := testkit.Dial(t, url, sioclient.Options{Auth: map[string]any{"token": testkit.Token(t, "alice"), "device_id": 42}})
+	ctx := testkit.Context(t)
 	args, err := c.Next(ctx, "authenticated")
 	if err != nil {
 		t.Fatal(err)
@@ -158,15 +159,15 @@ func TestHandshakeToken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Invalid token") {
 		t.Fatalf("dial with bad token: %v", err)
 	}
-	eventually(t, "one connection", func() bool { return srv.ConnectionCount() == 1 })
+	testkit.Eventually(t, "one connection", func() bool { return srv.ConnectionCount() == 1 })
 }
 
 func TestReauthAsAnotherUserLeavesOldRooms(t *testing.T) {
 	srv, url := startServer(t, server.Config{Authorize: allowConversations})
-	c := dial(t, url, sioclient.Options{})
-	ctx := waitCtx(t)
+	c := testkit.Dial(t, url, sioclient.Options{})
+	ctx := testkit.Context(t)
 	authAs(t, c, 1)
-	if ack, _ := c.EmitAck(ctx, "join", "conversation_1"); !ackSuccess(ack) {
+	if ack, _ := c.EmitAck(ctx, "join", "conversation_1"); !testkit.AckSuccess(ack) {
 		t.Fatal("join refused")
 	}
 	authAs(t, c, 2)
@@ -175,7 +176,7 @@ func TestReauthAsAnotherUserLeavesOldRooms(t *testing.T) {
 		t.Fatalf("rooms after re-auth: %v", rooms)
 	}
 	// Same user again keeps the joined rooms.
-	if ack, _ := c.EmitAck(ctx, "join", "conversation_2"); !ackSuccess(ack) {
+	if ack, _ := c.EmitAck(ctx, "join", "conversation_2"); !testkit.AckSuccess(ack) {
 		t.Fatal("join refused")
 	}
 	authAs(t, c, 2)
@@ -186,11 +187,11 @@ func TestReauthAsAnotherUserLeavesOldRooms(t *testing.T) {
 
 func TestTokenExpiryDeauthenticates(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{})
-	ctx := waitCtx(t)
+	c := testkit.Dial(t, url, sioclient.Options{})
+	ctx := testkit.Context(t)
 	tok := token(t, jwt.MapClaims{"id": 5, "exp": time.Now().Add(1500*time.Millisecond).Unix() + 1})
 	ack, err := c.EmitAck(ctx, "auth", tok)
-	if err != nil || !ackSuccess(ack) {
+	if err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
 	}
 	if !srv.IsUserOnline(5) {
@@ -210,11 +211,11 @@ func TestTokenExpiryDeauthenticates(t *testing.T) {
 
 func TestBigNumericUserIDPrintsInDecimal(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
-	c := dial(t, url, sioclient.Options{})
+	c := testkit.Dial(t, url, sioclient.Options{})
 	// 2^53+1 cannot be a float64: it must go through as a JSON number.
 	tok := token(t, jwt.MapClaims{"id": json.Number("9007199254740993")})
-	ack, err := c.EmitAck(waitCtx(t), "auth", tok)
-	if err != nil || !ackSuccess(ack) {
+	ack, err := c.EmitAck(testkit.Context(t), "auth", tok)
+	if err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
 	}
 	if srv.RoomSize("user_9007199254740993") != 1 {
@@ -224,7 +225,7 @@ func TestBigNumericUserIDPrintsInDecimal(t *testing.T) {
 		t.Fatal("IsUserOnline with integer ids")
 	}
 	// 1e15 as a float must print without exponent.
-	c2 := dial(t, url, sioclient.Options{})
+	c2 := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c2, 1e15)
 	if srv.RoomSize("user_1000000000000000") != 1 {
 		t.Fatalf("rooms: %v", srv.Stats().Rooms)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
 
@@ -201,7 +202,7 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 		return c, err
 	}})
 	healthy := dialRaw(t, url)
-	eventually(t, "two sockets", func() bool { return srv.ConnectionCount() == 2 })
+	testkit.Eventually(t, "two sockets", func() bool { return srv.ConnectionCount() == 2 })
 
 	const events, size = 400, 16 << 10 // 6.4 MiB: past the kernel's send buffer (4 MiB) and the limit
 	payload := strings.Repeat("x", size)

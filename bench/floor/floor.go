@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/gorilla/websocket"
 )
 

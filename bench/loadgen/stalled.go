@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/gorilla/websocket"
 )
 

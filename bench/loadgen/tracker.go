@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 )
 
 // verdict is how a scenario classifies an event of this run seen by a

@@ -5,53 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/admin"
 )
 
-var secret = []byte("admin-test-secret-of-at-least-32-bytes")
-
-const (
-	wait     = 15 * time.Second
-	password = "correct horse"
-)
-
-func waitCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+const password = "correct horse"
 
 // start serves a server with an Admin made of cfg (a bcrypt hash of
 // password for user "admin" unless cfg sets its own auth) and returns them
 // with the base URL.
 func start(t *testing.T, cfg admin.Config) (*server.Server, *admin.Admin, string) {
 	t.Helper()
-	srv, err := server.New(server.Config{
-		JWT:    server.JWT{Secret: secret},
-		Logger: quiet,
+	s := testkit.Serve(t, server.Config{
 		Authorize: func(ctx context.Context, r server.JoinRequest) (bool, error) {
 			return strings.HasPrefix(r.Room, "conversation_"), nil
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cfg.Auth == nil && !cfg.NoAuth {
 		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 		if err != nil {
@@ -60,32 +39,25 @@ func start(t *testing.T, cfg admin.Config) (*server.Server, *admin.Admin, string
 		cfg.Auth = &admin.BasicAuth{Username: "admin", PasswordHash: string(hash)}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = quiet
+		cfg.Logger = testkit.Logger(t)
 	}
-	a, err := admin.New(srv, cfg)
+	a, err := admin.New(s.Server, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", srv)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(func() { // before the server's Close (cleanups run last first)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 		defer cancel()
 		if err := a.Close(ctx); err != nil {
 			t.Errorf("admin Close: %v", err)
 		}
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("server Close: %v", err)
-		}
-		hs.Close()
 	})
-	return srv, a, hs.URL
+	return s.Server, a, s.URL
 }
 
 func login(t *testing.T, url string, auth map[string]any) (*sioclient.Client, error) {
 	t.Helper()
-	c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Namespace: "/admin", Auth: auth})
+	c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/admin", Auth: auth})
 	if err == nil {
 		t.Cleanup(c.Close)
 	}
@@ -104,20 +76,16 @@ func mustLogin(t *testing.T, url string) *sioclient.Client {
 // user connects a socket of "/" authenticated as user id.
 func user(t *testing.T, url string, id int, o sioclient.Options) *sioclient.Client {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": id, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.Auth == nil {
 		o.Auth = map[string]any{}
 	}
-	o.Auth["token"] = tok
-	c, err := sioclient.Dial(waitCtx(t), url, o)
+	o.Auth["token"] = testkit.Token(t, id)
+	c, err := sioclient.Dial(testkit.Context(t), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	if err := c.WaitCount(waitCtx(t), "authenticated", 1); err != nil {
+	if err := c.WaitCount(testkit.Context(t), "authenticated", 1); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -125,7 +93,7 @@ func user(t *testing.T, url string, id int, o sioclient.Options) *sioclient.Clie
 
 func next(t *testing.T, c *sioclient.Client, event string) []any {
 	t.Helper()
-	args, err := c.Next(waitCtx(t), event)
+	args, err := c.Next(testkit.Context(t), event)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +158,7 @@ func TestLogin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("login with session: %v", err)
 	}
-	if err := again.WaitCount(waitCtx(t), "all_sockets", 1); err != nil {
+	if err := again.WaitCount(testkit.Context(t), "all_sockets", 1); err != nil {
 		t.Fatal(err)
 	}
 	if again.Count("session") != 0 {
@@ -199,11 +167,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestConfigRefused(t *testing.T) {
-	srv, err := server.New(server.Config{JWT: server.JWT{Secret: secret}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	srv := testkit.Serve(t, server.Config{}).Server
 	for name, cfg := range map[string]admin.Config{
 		"no auth":        {},
 		"plain password": {Auth: &admin.BasicAuth{Username: "admin", PasswordHash: "secret"}},
@@ -265,7 +229,7 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	}
 
 	// Live: a guest connects, authenticates, joins a room, disconnects.
-	guest, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{})
+	guest, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +241,7 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	if _, ok := connected[1].(string); !ok {
 		t.Errorf("socket_connected timestamp = %v", connected[1])
 	}
-	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": 9, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(secret)
-	if _, err := guest.EmitAck(waitCtx(t), "auth", tok); err != nil {
+	if _, err := guest.EmitAck(testkit.Context(t), "auth", testkit.Token(t, 9)); err != nil {
 		t.Fatal(err)
 	}
 	received := nextWhere(t, ui, "event_received", func(a []any) bool { return a[1] == gid })
@@ -289,7 +252,7 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	if updated[0].(map[string]any)["data"].(map[string]any)["userId"] != "9" {
 		t.Errorf("socket_updated = %v", updated)
 	}
-	if _, err := guest.EmitAck(waitCtx(t), "join", "conversation_3"); err != nil {
+	if _, err := guest.EmitAck(testkit.Context(t), "join", "conversation_3"); err != nil {
 		t.Fatal(err)
 	}
 	nextWhere(t, ui, "room_joined", func(a []any) bool { return a[0] == "/" && a[1] == "conversation_3" && a[2] == gid })
@@ -307,7 +270,7 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 	// or in socket_connected when it was done by then.
 	up := user(t, url, 10, sioclient.Options{Transport: sioclient.Upgrade})
 	upID := up.ID()
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(testkit.Wait)
 	for !seenWebsocket(ui, upID) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the UI never saw %s on websocket: connected %v, updated %v", upID, ui.Events("socket_connected"), ui.Events("socket_updated"))
@@ -337,7 +300,7 @@ func TestActions(t *testing.T) {
 
 	ack := func(event string, args ...any) map[string]any {
 		t.Helper()
-		a, err := ui.EmitAck(waitCtx(t), event, args...)
+		a, err := ui.EmitAck(testkit.Context(t), event, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +319,7 @@ func TestActions(t *testing.T) {
 	if err := srv.EmitToRooms(context.Background(), []string{"ops"}, "news", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := c7.WaitCount(waitCtx(t), "news", 1); err != nil {
+	if err := c7.WaitCount(testkit.Context(t), "news", 1); err != nil {
 		t.Fatal(err)
 	}
 	// join every socket of a room (filter = room).
@@ -400,7 +363,7 @@ func TestActions(t *testing.T) {
 	if r := ack("_disconnect", "/", true, id7); r["count"] != float64(1) {
 		t.Fatalf("_disconnect = %v", r)
 	}
-	if _, err := c7.WaitDisconnect(waitCtx(t)); err != nil {
+	if _, err := c7.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if srv.IsUserOnline(7) || !srv.IsUserOnline(8) {
@@ -426,7 +389,7 @@ func TestReadOnly(t *testing.T) {
 		{"leave", "/", "all", c7.ID()},
 		{"emit", "/", c7.ID(), "hello"},
 	} {
-		a, err := ui.EmitAck(waitCtx(t), args[0].(string), args[1:]...)
+		a, err := ui.EmitAck(testkit.Context(t), args[0].(string), args[1:]...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -447,7 +410,7 @@ func TestActionsInOtherNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Namespace: "/chat"})
+	c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/chat"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,16 +420,16 @@ func TestActionsInOtherNamespace(t *testing.T) {
 	if all[c.ID()]["nsp"] != "/chat" {
 		t.Fatalf("chat socket = %v", all[c.ID()])
 	}
-	if a, err := ui.EmitAck(waitCtx(t), "join", "/chat", "ops", c.ID()); err != nil || a[0].(map[string]any)["count"] != float64(1) {
+	if a, err := ui.EmitAck(testkit.Context(t), "join", "/chat", "ops", c.ID()); err != nil || a[0].(map[string]any)["count"] != float64(1) {
 		t.Fatalf("join = %v, %v", a, err)
 	}
 	if chat.RoomSize("ops") != 1 {
 		t.Errorf("ops has %d", chat.RoomSize("ops"))
 	}
-	if a, err := ui.EmitAck(waitCtx(t), "_disconnect", "/chat", false); err != nil || a[0].(map[string]any)["count"] != float64(1) {
+	if a, err := ui.EmitAck(testkit.Context(t), "_disconnect", "/chat", false); err != nil || a[0].(map[string]any)["count"] != float64(1) {
 		t.Fatalf("_disconnect = %v, %v", a, err)
 	}
-	if _, err := c.WaitDisconnect(waitCtx(t)); err != nil {
+	if _, err := c.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -474,10 +437,10 @@ func TestActionsInOtherNamespace(t *testing.T) {
 func TestClose(t *testing.T) {
 	_, a, url := start(t, admin.Config{})
 	ui := mustLogin(t, url)
-	if err := a.Close(waitCtx(t)); err != nil {
+	if err := a.Close(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ui.WaitDisconnect(waitCtx(t)); err != nil {
+	if _, err := ui.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := login(t, url, map[string]any{"username": "admin", "password": password}); err == nil {
@@ -552,18 +515,9 @@ func TestNodeHash(t *testing.T) {
 
 // Off by default: a server without an Admin has no "/admin" namespace.
 func TestOffByDefault(t *testing.T) {
-	srv, err := server.New(server.Config{JWT: server.JWT{Secret: secret}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", srv)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		_ = srv.Close(context.Background())
-		hs.Close()
-	})
-	if _, err := login(t, hs.URL, map[string]any{"username": "admin", "password": password}); !errors.Is(err, sioclient.ErrConnect) {
+	s := testkit.Serve(t, server.Config{})
+	srv := s.Server
+	if _, err := login(t, s.URL, map[string]any{"username": "admin", "password": password}); !errors.Is(err, sioclient.ErrConnect) {
 		t.Errorf("login without an Admin: err = %v, want a connect error", err)
 	}
 	if ns := srv.Namespaces(); len(ns) != 1 || ns[0].Name != "/" {

@@ -4,40 +4,24 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	ws "github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
+	"github.com/entreactive/reactive/internal/testkit/promscrape"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/metrics"
 )
-
-var secret = []byte("metrics-test-secret-of-32-bytes!!")
-
-const wait = 20 * time.Second
-
-func waitCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // env is a server with Metrics, its registry served at /metrics beside
 // /socket.io/.
@@ -47,116 +31,46 @@ type env struct {
 	url string
 }
 
+// start serves a server made of cfg with a new Metrics as its observer.
 func start(t *testing.T, cfg server.Config) *env {
 	t.Helper()
 	m := metrics.New()
 	cfg.Observer = m
-	cfg.JWT.Secret = secret
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m.Collector(srv))
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", srv)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		hs.Close()
-	})
-	return &env{t: t, srv: srv, url: hs.URL}
+	return serve(t, cfg, m)
 }
 
-// scrape is one scrape of /metrics, parsed.
-type scrape map[string]*dto.MetricFamily
+// serve serves a server made of cfg, whose observer feeds m, and m's
+// collector at /metrics.
+func serve(t *testing.T, cfg server.Config, m *metrics.Metrics) *env {
+	t.Helper()
+	s := testkit.Serve(t, cfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collector(s.Server))
+	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &env{t: t, srv: s.Server, url: s.URL}
+}
 
-func (e *env) scrape() scrape {
+// scrape fetches and parses /metrics.
+func (e *env) scrape() promscrape.Scrape {
 	e.t.Helper()
-	res, err := http.Get(e.url + "/metrics")
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
+	defer cancel()
+	s, err := promscrape.Get(ctx, e.url+"/metrics")
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET /metrics: %d", res.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(res.Body)
-	if err != nil {
-		e.t.Fatalf("parse /metrics: %v", err)
-	}
-	return fams
-}
-
-// value returns the value of the sample of metric name whose labels
-// include labels ("k=v" pairs); a histogram's value is its count. A
-// missing sample is 0.
-func (s scrape) value(name string, labels ...string) float64 {
-	f := s[name]
-	if f == nil {
-		return 0
-	}
-next:
-	for _, m := range f.Metric {
-		for _, l := range labels {
-			k, v, _ := strings.Cut(l, "=")
-			found := false
-			for _, lp := range m.Label {
-				if lp.GetName() == k && lp.GetValue() == v {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return 0
-}
-
-func token(t *testing.T, id int) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"id": id, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(secret)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return s
 }
 
+// dial connects a socket over tr with auth, once "connected" has arrived.
 func dial(t *testing.T, url string, tr sioclient.Transport, auth map[string]any) *sioclient.Client {
 	t.Helper()
-	c, err := sioclient.Dial(waitCtx(t), url, sioclient.Options{Transport: tr, Auth: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := c.WaitCount(waitCtx(t), "connected", 1); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testkit.Dial(t, url, sioclient.Options{Transport: tr, Auth: auth})
 }
 
 func ackOK(t *testing.T, c *sioclient.Client, event string, arg any) bool {
 	t.Helper()
-	ack, err := c.EmitAck(waitCtx(t), event, arg)
+	ack, err := c.EmitAck(testkit.Context(t), event, arg)
 	if err != nil {
 		t.Fatalf("%s: %v", event, err)
 	}
@@ -164,39 +78,27 @@ func ackOK(t *testing.T, c *sioclient.Client, event string, arg any) bool {
 	return m["success"] == true
 }
 
-// eventually polls cond until it holds or the wait bound passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestMetricsFollowTheTraffic(t *testing.T) {
 	e := start(t, server.Config{Authorize: func(_ context.Context, r server.JoinRequest) (bool, error) {
 		return r.Room == "open", nil
 	}})
 	before := e.scrape()
-	if got := before.value("entreactive_delivery_queue_capacity"); got != server.DefaultQueueSize {
+	if got := before.Value("entreactive_delivery_queue_capacity"); got != server.DefaultQueueSize {
 		t.Fatalf("queue capacity %v", got)
 	}
 
 	// Two users on websocket (user 1 twice), a guest on polling.
-	u1 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": token(t, 1)})
+	u1 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": testkit.Token(t, 1)})
 	u1b := dial(t, e.url, sioclient.WebSocketOnly, nil)
-	if !ackOK(t, u1b, "auth", token(t, 1)) {
+	if !ackOK(t, u1b, "auth", testkit.Token(t, 1)) {
 		t.Fatal("auth refused")
 	}
-	u2 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": token(t, 2)})
+	u2 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": testkit.Token(t, 2)})
 	closeGuest := pollingGuest(t, e.url)
-	eventually(t, "four connections", func() bool { return e.srv.ConnectionCount() == 4 })
+	testkit.Eventually(t, "four connections", func() bool { return e.srv.ConnectionCount() == 4 })
 
 	// Three refused tokens, two refused joins and one allowed.
-	for _, bad := range []any{"garbage", token(t, -1), 42} {
+	for _, bad := range []any{"garbage", testkit.Token(t, -1), 42} {
 		if ackOK(t, u1b, "auth", bad) {
 			t.Fatalf("token %v accepted", bad)
 		}
@@ -227,21 +129,21 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 	const reactiveDeliveries = 3*1 + 2*3 + 1*4
 	const deliveries = reactiveDeliveries + 4
 	for c, n := range map[*sioclient.Client]int{u1: 3, u1b: 3, u2: 6} {
-		if err := c.WaitCount(waitCtx(t), "reactive", n); err != nil {
+		if err := c.WaitCount(testkit.Context(t), "reactive", n); err != nil {
 			t.Fatalf("reactive events: %v", err)
 		}
-		if err := c.WaitCount(waitCtx(t), "news", 1); err != nil {
+		if err := c.WaitCount(testkit.Context(t), "news", 1); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	var after scrape
-	eventually(t, "every delivery observed", func() bool {
+	var after promscrape.Scrape
+	testkit.Eventually(t, "every delivery observed", func() bool {
 		after = e.scrape()
-		return after.value("entreactive_delivery_latency_seconds") == reactiveDeliveries
+		return after.Value("entreactive_delivery_latency_seconds") == reactiveDeliveries
 	})
 	delta := func(name string, labels ...string) float64 {
-		return after.value(name, labels...) - before.value(name, labels...)
+		return after.Value(name, labels...) - before.Value(name, labels...)
 	}
 	for _, c := range []struct {
 		name   string
@@ -278,11 +180,11 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 	// Disconnections show at once.
 	closeGuest()
 	u2.Close()
-	eventually(t, "the gauges to fall", func() bool {
+	testkit.Eventually(t, "the gauges to fall", func() bool {
 		s := e.scrape()
-		return s.value("entreactive_connections", "transport=polling") == 0 &&
-			s.value("entreactive_connections", "transport=websocket") == 2 &&
-			s.value("entreactive_users") == 1 && s.value("entreactive_rooms") == 3
+		return s.Value("entreactive_connections", "transport=polling") == 0 &&
+			s.Value("entreactive_connections", "transport=websocket") == 2 &&
+			s.Value("entreactive_users") == 1 && s.Value("entreactive_rooms") == 3
 	})
 }
 
@@ -295,7 +197,7 @@ func pollingGuest(t *testing.T, url string) (closeIt func()) {
 	base := url + "/socket.io/?EIO=4&transport=polling"
 	do := func(method, u, body string) string {
 		t.Helper()
-		req, err := http.NewRequestWithContext(waitCtx(t), method, u, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(testkit.Context(t), method, u, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,7 +245,7 @@ func stalled(t *testing.T, url string) {
 	t.Cleanup(func() { conn.Close() })
 	read := func(prefix string) {
 		t.Helper()
-		_ = conn.SetReadDeadline(time.Now().Add(wait))
+		_ = conn.SetReadDeadline(time.Now().Add(testkit.Wait))
 		_, b, err := conn.ReadMessage()
 		if err != nil || !strings.HasPrefix(string(b), prefix) {
 			t.Fatalf("read %q: %q %v", prefix, b, err)
@@ -361,12 +263,12 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 	e.srv.OnDisconnect(func(_ context.Context, c *server.Conn, reason string) { t.Logf("disconnect %s: %s", c.ID(), reason) })
 	healthy := dial(t, e.url, sioclient.WebSocketOnly, nil)
 	stalled(t, e.url)
-	eventually(t, "two connections", func() bool { return e.srv.ConnectionCount() == 2 })
+	testkit.Eventually(t, "two connections", func() bool { return e.srv.ConnectionCount() == 2 })
 	before := e.scrape()
 
 	big := strings.Repeat("x", 16<<10)
 	sent, dropped := 0, 0
-	eventually(t, "the stalled client to be disconnected", func() bool {
+	testkit.Eventually(t, "the stalled client to be disconnected", func() bool {
 		switch err := e.srv.EmitToAll(context.Background(), "big", big); {
 		case err == nil:
 			sent++
@@ -379,17 +281,17 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 		}
 		return e.srv.ConnectionCount() == 1
 	})
-	if err := healthy.WaitCount(waitCtx(t), "big", sent); err != nil {
+	if err := healthy.WaitCount(testkit.Context(t), "big", sent); err != nil {
 		t.Fatalf("healthy client: %v; stats %+v", err, e.srv.Stats())
 	}
 	after := e.scrape()
-	if got := after.value("entreactive_slow_consumer_disconnects_total") - before.value("entreactive_slow_consumer_disconnects_total"); got != 1 {
+	if got := after.Value("entreactive_slow_consumer_disconnects_total") - before.Value("entreactive_slow_consumer_disconnects_total"); got != 1 {
 		t.Errorf("slow consumer disconnects moved by %v, want 1", got)
 	}
-	if got := after.value("entreactive_drops_total") - before.value("entreactive_drops_total"); got != float64(dropped) {
+	if got := after.Value("entreactive_drops_total") - before.Value("entreactive_drops_total"); got != float64(dropped) {
 		t.Errorf("drops moved by %v, want %d", got, dropped)
 	}
-	if got := after.value("entreactive_connections", "transport=websocket"); got != 1 {
+	if got := after.Value("entreactive_connections", "transport=websocket"); got != 1 {
 		t.Errorf("websocket connections %v, want 1", got)
 	}
 	t.Logf("%d broadcasts of 16 KiB sent, %d dropped, before the stalled client was closed", sent, dropped)
@@ -475,35 +377,15 @@ func (o *stuckObserver) EventDelivered(d time.Duration) {
 func TestMetricsCountDrops(t *testing.T) {
 	m := metrics.New()
 	o := &stuckObserver{Metrics: m, stuck: make(chan struct{}), release: make(chan struct{})}
-	srv, err := server.New(server.Config{
-		JWT: server.JWT{Secret: secret}, Observer: o, QueueSize: 1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m.Collector(srv))
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", srv)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := httptest.NewServer(mux)
+	e := serve(t, server.Config{Observer: o, QueueSize: 1}, m)
+	srv := e.srv
 	release := sync.OnceFunc(func() { close(o.release) })
-	t.Cleanup(func() {
-		release() // a held shard would hold Close
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		hs.Close()
-	})
-	e := &env{t: t, srv: srv, url: hs.URL}
+	t.Cleanup(release) // before the server's Close: a held shard would hold Close
 
 	// A polling socket: its deliveries are observed on the shard's
 	// goroutine, which the observer then holds.
 	pollingGuest(t, e.url)
-	eventually(t, "the guest connected", func() bool { return srv.ConnectionCount() == 1 })
+	testkit.Eventually(t, "the guest connected", func() bool { return srv.ConnectionCount() == 1 })
 	before := e.scrape()
 	ev := func(id int) entreactive.Event {
 		return entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: id, Timestamp: time.Now()}
@@ -529,7 +411,7 @@ func TestMetricsCountDrops(t *testing.T) {
 		}
 		return err
 	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(testkit.Wait)
 	for id := 1; queued < capacity; id++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d queued, %d dropped: the queues never filled", queued, dropped)
@@ -553,13 +435,13 @@ func TestMetricsCountDrops(t *testing.T) {
 		{"entreactive_broadcasts_queued_total", nil, float64(queued)},
 		{"entreactive_delivery_queue_depth", nil, 1},
 	} {
-		if got := mid.value(c.name, c.labels...) - before.value(c.name, c.labels...); got != c.want {
+		if got := mid.Value(c.name, c.labels...) - before.Value(c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	eventually(t, "the queue to drain", func() bool {
+	testkit.Eventually(t, "the queue to drain", func() bool {
 		s := e.scrape()
-		return s.value("entreactive_delivery_queue_depth") == 0 &&
-			s.value("entreactive_delivery_latency_seconds") == float64(queued)
+		return s.Value("entreactive_delivery_queue_depth") == 0 &&
+			s.Value("entreactive_delivery_latency_seconds") == float64(queued)
 	})
 }

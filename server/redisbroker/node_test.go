@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
@@ -239,7 +240,7 @@ func (g *goNode) next(t *testing.T, c chan wire.Message) wire.Message {
 // lastEntry waits for the stream entry number n (1-based) the reader got.
 func (g *goNode) entry(t *testing.T, n int) (string, wire.Message) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("stream entry %d", n), func() bool { ids, _ := g.entries.snapshot(); return len(ids) >= n })
+	testkit.Eventually(t, fmt.Sprintf("stream entry %d", n), func() bool { ids, _ := g.entries.snapshot(); return len(ids) >= n })
 	ids, msgs := g.entries.snapshot()
 	return ids[n-1], msgs[n-1]
 }
@@ -258,7 +259,7 @@ func TestNodeAndGoExchangeMessages(t *testing.T) {
 	ctx := context.Background()
 	g := startGoNode(t, cfg)
 	peer := startNodePeer(t, cfg)
-	eventually(t, "the Node peer subscribed", func() bool { n, _ := g.pub.serverCount(ctx, "/"); return n == 2 })
+	testkit.Eventually(t, "the Node peer subscribed", func() bool { n, _ := g.pub.serverCount(ctx, "/"); return n == 2 })
 	node := func(p wire.Payload) wire.Message { return wire.Message{UID: peer.UID, Nsp: "/", Data: p} }
 	opts := func(rooms ...string) wire.Opts {
 		return wire.Opts{Rooms: append([]string{}, rooms...), Except: []string{}}
@@ -369,13 +370,13 @@ func TestNodeAndGoExchangeMessages(t *testing.T) {
 
 		// join, leave and disconnect through the stream act on Node's socket.
 		_, _ = g.pub.publish(ctx, mine(&wire.SocketsJoin{Opts: opts(c1.ID), Rooms: []string{"joined-by-go"}}))
-		eventually(t, "c1 in joined-by-go", func() bool {
+		testkit.Eventually(t, "c1 in joined-by-go", func() bool {
 			var got []wire.SocketInfo
 			_ = json.Unmarshal(peer.do("fetch", map[string]any{"rooms": []string{"joined-by-go"}}), &got)
 			return len(got) == 1 && got[0].ID == c1.ID
 		})
 		_, _ = g.pub.publish(ctx, mine(&wire.SocketsLeave{Opts: opts("r1"), Rooms: []string{"joined-by-go"}}))
-		eventually(t, "c1 out of joined-by-go", func() bool {
+		testkit.Eventually(t, "c1 out of joined-by-go", func() bool {
 			var got []wire.SocketInfo
 			_ = json.Unmarshal(peer.do("fetch", map[string]any{"rooms": []string{"joined-by-go"}}), &got)
 			return len(got) == 0
@@ -463,7 +464,7 @@ func TestGoRestoresNodeSession(t *testing.T) {
 		t.Fatalf("client state at drop %+v, last event %v, pid %s", dropped, seen.Args, c.PID)
 	}
 	key := wire.SessionKey(cfg.SessionKeyPrefix, dropped.PID)
-	eventually(t, "Node persisted the session", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
+	testkit.Eventually(t, "Node persisted the session", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
 	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > cfg.SessionTTL {
 		t.Fatalf("Node's session TTL = %v", ttl)
 	}
@@ -478,7 +479,7 @@ func TestGoRestoresNodeSession(t *testing.T) {
 	// The ids Node's entries got, by event name, once the last one (the
 	// join: Node's emit returns before its XADD) is in the stream.
 	ids := map[string]string{}
-	eventually(t, "Node's entries in the stream", func() bool {
+	testkit.Eventually(t, "Node's entries in the stream", func() bool {
 		entries, err := rdb.XRange(ctx, cfg.StreamName, "-", "+").Result()
 		if err != nil {
 			t.Fatal(err)
@@ -539,7 +540,7 @@ func TestNodeNegativeHashStream(t *testing.T) {
 
 	peer.do("namespaceBroadcast", map[string]any{"nsp": "/notifications", "event": "lost"})
 	nodeKey := wire.NodeStreamKey(cfg.StreamName, cfg.StreamCount, "/notifications")
-	eventually(t, "Node's entry", func() bool { return rdb.XLen(ctx, nodeKey).Val() == 1 })
+	testkit.Eventually(t, "Node's entry", func() bool { return rdb.XLen(ctx, nodeKey).Val() == 1 })
 	if nodeKey != cfg.StreamName+"--3" || slices.Contains(cfg.streamKeys(), nodeKey) {
 		t.Fatalf("Node wrote to %s; the streams read are %v", nodeKey, cfg.streamKeys())
 	}
@@ -548,5 +549,5 @@ func TestNodeNegativeHashStream(t *testing.T) {
 	}
 	// For "/" (hash 47) both pick the same stream.
 	peer.do("broadcast", map[string]any{"event": "root"})
-	eventually(t, "Node's entry for /", func() bool { return rdb.XLen(ctx, cfg.streamKey("/")).Val() == 1 })
+	testkit.Eventually(t, "Node's entry for /", func() bool { return rdb.XLen(ctx, cfg.streamKey("/")).Val() == 1 })
 }

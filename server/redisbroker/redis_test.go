@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
@@ -104,7 +105,7 @@ func TestStreamReader(t *testing.T) {
 		}
 		want = append(want, id)
 	}
-	eventually(t, "three entries", func() bool { ids, _ := got.snapshot(); return len(ids) >= 3 })
+	testkit.Eventually(t, "three entries", func() bool { ids, _ := got.snapshot(); return len(ids) >= 3 })
 	ids, msgs := got.snapshot()
 	if !reflect.DeepEqual(ids, want) || slicesContain(ids, before) {
 		t.Fatalf("reader got %v, want %v (not %s, added before start)", ids, want, before)
@@ -131,7 +132,7 @@ func TestStreamReader(t *testing.T) {
 func TestStreamReaderResumesAfterAnError(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cfg := testConfig(t)
-	var logs logBuffer
+	var logs testkit.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	ctx := context.Background()
 	admin := newRedis(t)
@@ -147,10 +148,10 @@ func TestStreamReaderResumesAfterAnError(t *testing.T) {
 	}
 	defer r.close(ctx)
 	first, _ := pub.publish(ctx, broadcast(nil, "first"))
-	eventually(t, "first entry", func() bool { ids, _ := got.snapshot(); return len(ids) == 1 })
+	testkit.Eventually(t, "first entry", func() bool { ids, _ := got.snapshot(); return len(ids) == 1 })
 
 	killed := 0
-	eventually(t, "the reader's connection killed", func() bool {
+	testkit.Eventually(t, "the reader's connection killed", func() bool {
 		list, _ := admin.ClientList(ctx).Result()
 		for line := range strings.SplitSeq(list, "\n") {
 			if strings.Contains(line, " name="+name+" ") {
@@ -164,7 +165,7 @@ func TestStreamReaderResumesAfterAnError(t *testing.T) {
 	})
 	second, _ := pub.publish(ctx, broadcast(nil, "second"))
 	third, _ := pub.publish(ctx, broadcast(nil, "third"))
-	eventually(t, "entries after the error", func() bool { ids, _ := got.snapshot(); return len(ids) >= 3 })
+	testkit.Eventually(t, "entries after the error", func() bool { ids, _ := got.snapshot(); return len(ids) >= 3 })
 	time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
 	if ids, _ := got.snapshot(); !reflect.DeepEqual(ids, []string{first, second, third}) {
 		t.Fatalf("reader got %v, want %v", ids, []string{first, second, third})

@@ -27,7 +27,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/entreactive/reactive/bench/sio"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/server"
 )
 

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,11 +15,13 @@ import (
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/ent/enttest"
 	_ "github.com/entreactive/reactive/ent/runtime"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/servertest"
 )
 
-var secret = []byte("servertest-secret-of-32-bytes-at-least")
+// secret is the JWT secret of the servers startApp starts.
+var secret = []byte(testkit.Secret)
 
 // app is a real server.Server mounted on an HTTP test server, and an ent
 // client on SQLite whose events it sends.
@@ -33,30 +31,15 @@ type app struct {
 	client *ent.Client
 }
 
-// startApp starts an app; cfg's JWT secret and logger are filled in.
+// startApp starts an app; cfg's JWT secret and logger are filled in
+// unless set.
 func startApp(t *testing.T, cfg server.Config) *app {
 	t.Helper()
-	cfg.JWT.Secret = secret
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(server.DefaultPath, srv)
-	hs := httptest.NewServer(mux)
+	s := testkit.Serve(t, cfg)
 	dsn := fmt.Sprintf("file:%s?mode=memory&cache=shared&_fk=1", strings.ReplaceAll(t.Name(), "/", "_"))
-	client := enttest.Open(t, dialect.SQLite, dsn, enttest.WithOptions(ent.Emitter(srv)))
-	t.Cleanup(func() {
-		client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-		hs.Close()
-	})
-	return &app{srv: srv, url: hs.URL, client: client}
+	client := enttest.Open(t, dialect.SQLite, dsn, enttest.WithOptions(ent.Emitter(s.Server)))
+	t.Cleanup(func() { client.Close() }) // before the server's Close
+	return &app{srv: s.Server, url: s.URL, client: client}
 }
 
 // dial connects a client for user (0: a guest), closed when the test ends.
@@ -70,19 +53,12 @@ func (a *app) dial(t *testing.T, user int) *servertest.Client {
 		}
 		opts.Token = token
 	}
-	c, err := servertest.Dial(waitCtx(t), a.url, opts)
+	c, err := servertest.Dial(testkit.Context(t), a.url, opts)
 	if err != nil {
 		t.Fatalf("dial as user %d: %v", user, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// waitCtx bounds a wait generously: the box may be busy.
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // done returns a context that is already done: a Wait with it only looks
@@ -104,7 +80,7 @@ func TestClientsReceiveTheEventsTargetedAtThem(t *testing.T) {
 	m := a.client.Message.Create().SetConversationID(conv.ID).SetSenderID(1).SetRecipientID(2).SetText("hi bob").SaveX(ctx)
 	a.client.Notification.Create().SetMessage("to every user").ExecX(ctx)
 
-	ev, err := bobC.WaitReactive(waitCtx(t), func(ev servertest.Reactive) bool { return ev.Model == "Message" })
+	ev, err := bobC.WaitReactive(testkit.Context(t), func(ev servertest.Reactive) bool { return ev.Model == "Message" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +95,7 @@ func TestClientsReceiveTheEventsTargetedAtThem(t *testing.T) {
 		t.Errorf("String() = %s", s)
 	}
 	for name, c := range map[string]*servertest.Client{"alice": aliceC, "bob": bobC} {
-		if _, err := c.WaitReactive(waitCtx(t), func(ev servertest.Reactive) bool { return ev.Model == "Notification" }); err != nil {
+		if _, err := c.WaitReactive(testkit.Context(t), func(ev servertest.Reactive) bool { return ev.Model == "Notification" }); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -132,7 +108,7 @@ func TestClientsReceiveTheEventsTargetedAtThem(t *testing.T) {
 		t.Error("a Wait returned an event an earlier Wait had returned")
 	}
 	a.srv.EmitToRooms(ctx, []string{"all"}, "ping", "after")
-	if _, err := guest.WaitEvent(waitCtx(t), "ping", nil); err != nil {
+	if _, err := guest.WaitEvent(testkit.Context(t), "ping", nil); err != nil {
 		t.Fatal(err)
 	}
 	if ev, err := guest.WaitReactive(done(), nil); err == nil {
@@ -145,7 +121,7 @@ func TestDialRefusesTokensTheServerRefuses(t *testing.T) {
 	expired, _ := servertest.Token(secret, 1, -time.Minute)
 	forged, _ := servertest.Token([]byte("another-secret-another-secret-32b"), 1, time.Hour)
 	for name, token := range map[string]string{"expired": expired, "other secret": forged} {
-		c, err := servertest.Dial(waitCtx(t), a.url, servertest.Options{Token: token})
+		c, err := servertest.Dial(testkit.Context(t), a.url, servertest.Options{Token: token})
 		if err == nil {
 			c.Close()
 			t.Errorf("%s token: Dial succeeded", name)
@@ -162,7 +138,7 @@ func TestWaitTellsWhatArrivedWhenNothingMatches(t *testing.T) {
 	a := startApp(t, server.Config{})
 	c := a.dial(t, 3)
 	a.srv.EmitToRooms(t.Context(), []string{"all"}, "hello")
-	if _, err := c.WaitEvent(waitCtx(t), "hello", nil); err != nil {
+	if _, err := c.WaitEvent(testkit.Context(t), "hello", nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -172,7 +148,7 @@ func TestWaitTellsWhatArrivedWhenNothingMatches(t *testing.T) {
 		t.Errorf("err = %v, want the events received so far listed", err)
 	}
 	c.Close()
-	if _, err := c.WaitEvent(waitCtx(t), "hello again", nil); err == nil || !strings.Contains(err.Error(), "connection ended") {
+	if _, err := c.WaitEvent(testkit.Context(t), "hello again", nil); err == nil || !strings.Contains(err.Error(), "connection ended") {
 		t.Errorf("wait on a closed client: err = %v", err)
 	}
 }
@@ -182,14 +158,14 @@ func TestJoinIsDecidedByTheAuthorizer(t *testing.T) {
 		return req.Room == "open", nil
 	}})
 	c := a.dial(t, 4)
-	if err := c.Join(waitCtx(t), "closed"); err == nil || !strings.Contains(err.Error(), "forbidden") {
+	if err := c.Join(testkit.Context(t), "closed"); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("join closed: err = %v, want forbidden", err)
 	}
-	if err := c.Join(waitCtx(t), "open"); err != nil {
+	if err := c.Join(testkit.Context(t), "open"); err != nil {
 		t.Fatalf("join open: %v", err)
 	}
 	a.srv.EmitToRooms(t.Context(), []string{"closed", "open"}, "news", 1)
-	args, err := c.WaitEvent(waitCtx(t), "news", nil)
+	args, err := c.WaitEvent(testkit.Context(t), "news", nil)
 	if err != nil || !slices.Equal([]string{string(args[0])}, []string{"1"}) {
 		t.Errorf("news = %s (%v)", args, err)
 	}

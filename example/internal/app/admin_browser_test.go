@@ -14,6 +14,7 @@ import (
 
 	"github.com/entreactive/reactive/example/internal/app"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server/admin"
 )
 
@@ -55,7 +56,7 @@ func TestAdminUI(t *testing.T) {
 	if !e.join(alice, room) {
 		t.Fatalf("join %s refused", room)
 	}
-	phone, err := sioclient.Dial(waitCtx(t), e.url, sioclient.Options{Auth: map[string]any{"device_id": "phone-7", "token": e.login(4)}})
+	phone, err := sioclient.Dial(testkit.Context(t), e.url, sioclient.Options{Auth: map[string]any{"device_id": "phone-7", "token": e.login(4)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestAdminUI(t *testing.T) {
 		btn.click();
 		return true;
 	})()`)
-	if _, err := bob.sock.WaitDisconnect(waitCtx(t)); err != nil {
+	if _, err := bob.sock.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if e.app.Server().IsUserOnline(2) {
@@ -170,7 +171,7 @@ func TestAdminUI(t *testing.T) {
 func waitUI(p *page, what, expr string) {
 	p.t.Helper()
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(wait)))
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(testkit.Wait)))
 	if err != nil {
 		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		p.t.Fatalf("%s: waiting for %s: %v; the UI shows:\n%s", p.name, what, err, text)

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // chromium returns the path of Debian's chromium (or $CHROMIUM) and the
@@ -98,7 +99,7 @@ func (p *page) run(actions ...chromedp.Action[chromedp.Void]) {
 func (p *page) waitJS(what, expr string) {
 	p.t.Helper()
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(wait)))
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(testkit.Wait)))
 	if err != nil {
 		status, _ := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.CSS("#status-text")))
 		p.t.Fatalf("%s: waiting for %s: %v (status line: %q)", p.name, what, err, status)

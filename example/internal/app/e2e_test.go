@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 func TestLogin(t *testing.T) {
@@ -83,10 +84,10 @@ func TestNotificationsReachUsersOnly(t *testing.T) {
 	// The guest logs in now: its first event must be the next
 	// notification, so it never got the first.
 	guestUser := &user{id: 2, token: e.login(2), sock: guest}
-	if ack, err := guest.EmitAck(waitCtx(t), "auth", guestUser.token); err != nil || !ackSuccess(ack) {
+	if ack, err := guest.EmitAck(testkit.Context(t), "auth", guestUser.token); err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
 	}
-	if _, err := guest.Next(waitCtx(t), "authenticated"); err != nil {
+	if _, err := guest.Next(testkit.Context(t), "authenticated"); err != nil {
 		t.Fatal(err)
 	}
 	before := e.barrier(guestUser, alice)

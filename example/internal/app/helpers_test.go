@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,34 +15,11 @@ import (
 
 	"github.com/entreactive/reactive/example/internal/app"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
-var testSecret = []byte("example-test-secret-of-32-bytes!!")
-
-// wait bounds every wait of these tests; nothing is timed otherwise.
-const wait = 20 * time.Second
-
-func waitCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testLogger discards logs unless -v is given.
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+// testSecret is the JWT secret of the apps start starts.
+var testSecret = []byte(testkit.Secret)
 
 // env is a running app on a loopback port with an in-memory database.
 type env struct {
@@ -64,7 +40,7 @@ func start(t *testing.T, cfg app.Config) *env {
 		cfg.JWTSecret = testSecret
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testkit.Logger(t)
 	}
 	a, err := app.New(context.Background(), cfg)
 	if err != nil {
@@ -72,7 +48,7 @@ func start(t *testing.T, cfg app.Config) *env {
 	}
 	hs := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 		defer cancel()
 		if err := a.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
@@ -131,7 +107,7 @@ func (e *env) do(method, path, token string, body any) response {
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(waitCtx(e.t), method, e.url+path, rd)
+	req, err := http.NewRequestWithContext(testkit.Context(e.t), method, e.url+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -202,7 +178,7 @@ func (e *env) dial() *sioclient.Client {
 // and returns it once a first request has had its answer.
 func (e *env) socket(token string) *sioclient.Client {
 	e.t.Helper()
-	ctx := waitCtx(e.t)
+	ctx := testkit.Context(e.t)
 	// Websocket only: the Go client can lose packets sent while it upgrades
 	// from polling (the Node and browser tests cover the upgrade).
 	c, err := sioclient.Dial(ctx, e.url, sioclient.Options{Transport: sioclient.WebSocketOnly})
@@ -224,7 +200,7 @@ func (e *env) socket(token string) *sioclient.Client {
 	if err != nil {
 		e.t.Fatalf("socket: auth: %v", err)
 	}
-	if !ackSuccess(ack) {
+	if !testkit.AckSuccess(ack) {
 		e.t.Fatalf("auth: ack %v", ack)
 	}
 	if _, err := c.Next(ctx, "authenticated"); err != nil {
@@ -237,25 +213,17 @@ func (e *env) socket(token string) *sioclient.Client {
 // refusal must carry the error "forbidden".
 func (e *env) join(u *user, room string) bool {
 	e.t.Helper()
-	ack, err := u.sock.EmitAck(waitCtx(e.t), "join", room)
+	ack, err := u.sock.EmitAck(testkit.Context(e.t), "join", room)
 	if err != nil {
 		e.t.Fatalf("join %s: %v", room, err)
 	}
-	if ackSuccess(ack) {
+	if testkit.AckSuccess(ack) {
 		return true
 	}
 	if m, _ := ack[0].(map[string]any); len(ack) != 1 || m["error"] != "forbidden" {
 		e.t.Fatalf("join %s: ack %v, want success or {success:false, error:forbidden}", room, ack)
 	}
 	return false
-}
-
-func ackSuccess(ack []any) bool {
-	if len(ack) != 1 {
-		return false
-	}
-	m, _ := ack[0].(map[string]any)
-	return m["success"] == true
 }
 
 // conversation creates a conversation of owner with others and returns its id.
@@ -309,7 +277,7 @@ func (ev event) message(t *testing.T) message {
 // nextEvent returns the next "reactive" event c receives.
 func nextEvent(t *testing.T, c *sioclient.Client) event {
 	t.Helper()
-	args, err := c.Next(waitCtx(t), "reactive")
+	args, err := c.Next(testkit.Context(t), "reactive")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,66 +1,21 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
+	"github.com/entreactive/reactive/internal/testkit/promscrape"
 )
 
-// metricsScrape is one scrape of /metrics, parsed.
-type metricsScrape map[string]*dto.MetricFamily
-
 // scrape fetches and parses /metrics.
-func (e *env) scrape() (metricsScrape, error) {
-	res, err := http.Get(e.url + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %d", res.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(res.Body)
-}
-
-// value returns the sample of name whose labels include labels ("k=v");
-// a histogram's value is its sample count; a missing sample is 0.
-func (s metricsScrape) value(name string, labels ...string) float64 {
-	f := s[name]
-	if f == nil {
-		return 0
-	}
-next:
-	for _, m := range f.Metric {
-		for _, l := range labels {
-			k, v, _ := strings.Cut(l, "=")
-			found := false
-			for _, lp := range m.Label {
-				found = found || (lp.GetName() == k && lp.GetValue() == v)
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return 0
+func (e *env) scrape() (promscrape.Scrape, error) {
+	return promscrape.Get(context.Background(), e.url+"/metrics")
 }
 
 // counters are the counters the test follows while traffic runs.
@@ -98,8 +53,8 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 				return
 			}
 			for _, name := range followedCounters {
-				if s.value(name) < last.value(name) {
-					scrapeErr = fmt.Errorf("%s went back from %v to %v", name, last.value(name), s.value(name))
+				if s.Value(name) < last.Value(name) {
+					scrapeErr = fmt.Errorf("%s went back from %v to %v", name, last.Value(name), s.Value(name))
 					return
 				}
 			}
@@ -128,7 +83,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 		t.Fatal("joins")
 	}
 	for _, bad := range []string{"garbage", alice.token + "x"} { // 2 auth failures
-		if ack, err := guest.EmitAck(waitCtx(t), "auth", bad); err != nil || ackSuccess(ack) {
+		if ack, err := guest.EmitAck(testkit.Context(t), "auth", bad); err != nil || testkit.AckSuccess(ack) {
 			t.Fatalf("auth %q: %v %v", bad, ack, err)
 		}
 	}
@@ -150,13 +105,13 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 		notifications = 2
 		deliveries    = creates*1 + 2*2 + notifications*3
 	)
-	var after metricsScrape
-	deadline := time.Now().Add(wait)
+	var after promscrape.Scrape
+	deadline := time.Now().Add(testkit.Wait)
 	for {
 		if after, err = e.scrape(); err != nil {
 			t.Fatal(err)
 		}
-		if after.value("entreactive_delivery_latency_seconds") >= deliveries || time.Now().After(deadline) {
+		if after.Value("entreactive_delivery_latency_seconds") >= deliveries || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -164,7 +119,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 	stopScraper()
 
 	delta := func(name string, labels ...string) float64 {
-		return after.value(name, labels...) - before.value(name, labels...)
+		return after.Value(name, labels...) - before.Value(name, labels...)
 	}
 	for _, c := range []struct {
 		name   string

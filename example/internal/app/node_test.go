@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // webDir is example/web, relative to this package.
@@ -103,7 +104,7 @@ func (e *env) startNode(args ...string) (*nodeClient, []nodeLine) {
 		stdin.Close() // listen.mjs exits when its stdin closes
 		select {
 		case <-c.done:
-		case <-time.After(wait):
+		case <-time.After(testkit.Wait):
 			t.Errorf("listen.mjs did not exit")
 		}
 		cancel()
@@ -134,7 +135,7 @@ func (c *nodeClient) next() nodeLine {
 			c.t.Fatalf("listen.mjs: %s %s", l.Step, l.Data)
 		}
 		return l
-	case <-time.After(wait):
+	case <-time.After(testkit.Wait):
 		c.t.Fatal("timed out waiting for listen.mjs")
 	}
 	return nodeLine{}

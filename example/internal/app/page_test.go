@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 func TestPageAndBundle(t *testing.T) {
@@ -75,7 +76,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"missing dir":   {DB: app.MemoryDB, JWTSecret: testSecret, ClientDir: filepath.Join(t.TempDir(), "none")},
 		"bad DB folder": {DB: filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"), JWTSecret: testSecret},
 	} {
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testkit.Logger(t)
 		if a, err := app.New(context.Background(), cfg); err == nil {
 			a.Close(context.Background())
 			t.Errorf("%s: New succeeded", name)

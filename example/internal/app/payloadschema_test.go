@@ -11,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // payloadSchema is the JSON Schema entreactivegen writes for the example's
@@ -45,7 +46,7 @@ func compilePayloadSchema(t *testing.T) *jsonschema.Schema {
 // JSON the client decoded.
 func nextPayload(t *testing.T, u *user) []byte {
 	t.Helper()
-	args, err := u.sock.Next(waitCtx(t), "reactive")
+	args, err := u.sock.Next(testkit.Context(t), "reactive")
 	if err != nil {
 		t.Fatal(err)
 	}

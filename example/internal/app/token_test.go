@@ -10,6 +10,7 @@ import (
 
 	"github.com/entreactive/reactive/example/internal/app"
 	"github.com/entreactive/reactive/internal/sioclient"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // TestAPIAndSocketsAgreeOnTokens sends each token to the HTTP API (as a
@@ -58,15 +59,15 @@ func TestAPIAndSocketsAgreeOnTokens(t *testing.T) {
 			}
 
 			c := e.dial()
-			ack, err := c.EmitAck(waitCtx(t), "auth", tc.token)
+			ack, err := c.EmitAck(testkit.Context(t), "auth", tc.token)
 			if err != nil {
 				t.Fatalf("auth: %v", err)
 			}
-			if ackSuccess(ack) != tc.accept {
+			if testkit.AckSuccess(ack) != tc.accept {
 				t.Errorf("socket auth: ack %v, want accepted=%v", ack, tc.accept)
 			}
 
-			hs, err := sioclient.Dial(waitCtx(t), e.url, sioclient.Options{
+			hs, err := sioclient.Dial(testkit.Context(t), e.url, sioclient.Options{
 				Transport: sioclient.WebSocketOnly,
 				Auth:      map[string]any{"token": tc.token},
 			})

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // tscDir holds the pinned TypeScript of the generator's tests (npm ci
@@ -31,7 +32,7 @@ func compileReactiveModule(t *testing.T, node string) string {
 		missing(t, "typescript is not installed: run `npm ci --prefix entreactive/entreactivegen/testdata/tsc`")
 	}
 	out := t.TempDir()
-	cmd := exec.CommandContext(waitCtx(t), node, tsc, "--pretty", "false", "-p", filepath.Join(dir, "tsconfig.emit.json"), "--outDir", out)
+	cmd := exec.CommandContext(testkit.Context(t), node, tsc, "--pretty", "false", "-p", filepath.Join(dir, "tsconfig.emit.json"), "--outDir", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tsc: %v\n%s", err, b)
 	}
@@ -53,7 +54,7 @@ func TestGeneratedTypeScriptHelpers(t *testing.T) {
 	bob := e.login(2)
 	conv := e.conversation(alice, 2)
 
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(filepath.Dir(listen), "typed.mjs"), e.url, bob, module)
 	var stderr strings.Builder

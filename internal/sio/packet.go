@@ -2,7 +2,9 @@
 // websocket, written for load generation: one process can hold thousands of
 // connections, each costing one goroutine and small buffers. It speaks the
 // text protocol only (no binary attachments, no long-polling, no
-// reconnection), which is all the benchmark servers use.
+// reconnection), which is all the benchmark servers use. The load tool
+// (bench/loadgen, bench/floor), server/servertest and the server's own tests
+// use it; it is internal so that it stays free to change with them.
 //
 // Framing, as seen on the websocket (one Engine.IO packet per frame):
 //
