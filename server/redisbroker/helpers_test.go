@@ -1,10 +1,12 @@
 package redisbroker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-const redisAddr = "127.0.0.1:6379"
+// redisAddr is the Redis the tests use: $ENTREACTIVE_REDIS_ADDR, or the
+// local default.
+var redisAddr = cmp.Or(os.Getenv("ENTREACTIVE_REDIS_ADDR"), "127.0.0.1:6379")
 
 // testConfig returns a Config whose stream, channels and session keys are
 // this test's own, and removes them when the test ends.
@@ -42,14 +46,18 @@ func testConfig(t *testing.T) Config {
 	return cfg
 }
 
-// newRedis returns a client of the local Redis, closed when the test ends;
-// the test fails when Redis does not answer.
+// newRedis returns a client of the test Redis, closed when the test ends.
+// When Redis does not answer, the test is skipped, as the suites on
+// PostgreSQL and MariaDB are without their DSN; in CI it fails.
 func newRedis(t *testing.T) *redis.Client {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s: %v (.ci/run starts it)", redisAddr, err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis at %s: %v (.ci/run starts it)", redisAddr, err)
+		}
+		t.Skipf("no Redis at %s (%v): not running the Redis tests; set ENTREACTIVE_REDIS_ADDR or start redis-server", redisAddr, err)
 	}
 	return rdb
 }
