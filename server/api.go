@@ -188,6 +188,12 @@ func (s *Server) LeaveUser(ctx context.Context, userID any, room string) (int, e
 	if err != nil {
 		return 0, err
 	}
+	return s.leaveConns(conns, room), nil
+}
+
+// leaveConns makes each of conns that is in room leave it, under the
+// socket's lock, and returns how many left.
+func (s *Server) leaveConns(conns []*Conn, room string) int {
 	n := 0
 	for _, c := range conns {
 		c.mu.Lock()
@@ -197,7 +203,7 @@ func (s *Server) LeaveUser(ctx context.Context, userID any, room string) (int, e
 		}
 		c.mu.Unlock()
 	}
-	return n, nil
+	return n
 }
 
 // IsUserOnline reports whether a user has at least one authenticated socket.

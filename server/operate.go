@@ -55,16 +55,7 @@ func (s *Server) LeaveSockets(ctx context.Context, nsp, filter, room string) (in
 		if reservedRoom(room) {
 			return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
 		}
-		n := 0
-		for _, c := range s.selectConns(filter) {
-			c.mu.Lock()
-			if s.reg.has(c, room) {
-				s.reg.leave(c, room)
-				n++
-			}
-			c.mu.Unlock()
-		}
-		return n, nil
+		return s.leaveConns(s.selectConns(filter), room), nil
 	}
 	ns, err := s.namespaceOf(nsp)
 	if err != nil {
