@@ -239,6 +239,12 @@ func (a *Admin) run() {
 // onConnect greets a logged-in UI: its session, the features, every
 // socket, and the stats at once rather than at the next tick.
 func (a *Admin) onConnect(ctx context.Context, s *server.Socket) {
+	// A UI whose CONNECT was answered just before Close may join the
+	// namespace's sockets after Close listed them: it leaves here.
+	if a.isClosed() {
+		s.Disconnect()
+		return
+	}
 	if id, ok := s.Data().(sessionID); ok {
 		_ = s.Emit("session", string(id))
 	}
