@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -50,6 +51,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if !ev.Timestamp.IsZero() {
 		f.committed = ev.Timestamp.UnixNano()
 	}
+	s.publish(rooms, f)
 	if err := s.del.enqueue(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
 		return err
 	}
@@ -92,7 +94,21 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	if err != nil {
 		return err
 	}
+	s.publish(rooms, f)
 	return s.del.enqueue(ctx, job{rooms: rooms, frame: f}, nil)
+}
+
+// publish sends a broadcast to the other nodes, if there are any.
+func (s *Server) publish(rooms []string, f *frame) {
+	if s.cluster == nil || len(rooms) == 0 {
+		return
+	}
+	s.cluster.publish(&Broadcast{
+		Selector:    Selector{Rooms: rooms},
+		Event:       f.event,
+		Packet:      f.packet,
+		Attachments: f.attachments,
+	})
 }
 
 // EmitToAll sends an event to every socket.
@@ -147,48 +163,56 @@ func (s *Server) EmitToUserDevice(ctx context.Context, userID any, deviceID stri
 	return s.EmitToRooms(ctx, []string{room}, event, args...)
 }
 
-// userConns returns the sockets of a user, or an error for an invalid id.
-func (s *Server) userConns(userID any) ([]*Conn, string, error) {
-	id, ok := FormatID(userID)
-	if !ok {
-		return nil, "", fmt.Errorf("%w: user %v", ErrInvalidID, userID)
-	}
-	return s.reg.members(UserRoom(id)), id, nil
+// JoinUser makes every socket of a user, on every node, join room.
+func (s *Server) JoinUser(ctx context.Context, userID any, room string) error {
+	return s.userOperation(ctx, userID, &Operation{Kind: OperationJoin, Rooms: []string{room}})
 }
 
-// JoinUser makes every current socket of a user join room. It returns the
-// number of sockets that joined.
-func (s *Server) JoinUser(ctx context.Context, userID any, room string) (int, error) {
-	if reservedRoom(room) || !validRoom(room) {
-		return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
+// LeaveUser makes every socket of a user, on every node, leave room.
+func (s *Server) LeaveUser(ctx context.Context, userID any, room string) error {
+	return s.userOperation(ctx, userID, &Operation{Kind: OperationLeave, Rooms: []string{room}})
+}
+
+// DisconnectUser closes every socket of a user, on every node.
+func (s *Server) DisconnectUser(ctx context.Context, userID any) error {
+	return s.userOperation(ctx, userID, &Operation{Kind: OperationDisconnect, Close: true})
+}
+
+// DisconnectDevice closes every socket, on every node, that announced
+// deviceID.
+func (s *Server) DisconnectDevice(ctx context.Context, deviceID string) error {
+	room := DeviceRoom(deviceID)
+	if room == "" {
+		return fmt.Errorf("%w: device %q", ErrInvalidID, deviceID)
 	}
-	conns, id, err := s.userConns(userID)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range conns {
-		c.mu.Lock()
-		if !c.closed.Load() && c.user != nil && c.user.ID == id {
-			s.reg.join(c, room)
-			n++
+	return s.operate(ctx, &Operation{Kind: OperationDisconnect, Selector: Selector{Rooms: []string{room}}, Close: true})
+}
+
+// userOperation applies op to the sockets of a user.
+func (s *Server) userOperation(ctx context.Context, userID any, op *Operation) error {
+	for _, room := range op.Rooms {
+		if reservedRoom(room) || !validRoom(room) {
+			return fmt.Errorf("%w: %q", ErrReservedRoom, room)
 		}
-		c.mu.Unlock()
 	}
-	return n, nil
+	room := UserRoom(userID)
+	if room == "" {
+		return fmt.Errorf("%w: user %v", ErrInvalidID, userID)
+	}
+	op.Selector = Selector{Rooms: []string{room}}
+	return s.operate(ctx, op)
 }
 
-// LeaveUser makes every current socket of a user leave room. It returns the
-// number of sockets that were in it.
-func (s *Server) LeaveUser(ctx context.Context, userID any, room string) (int, error) {
-	if reservedRoom(room) || !validRoom(room) {
-		return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
+// operate applies op here, then on the other nodes.
+func (s *Server) operate(ctx context.Context, op *Operation) error {
+	if s.isClosed() {
+		return ErrClosed
 	}
-	conns, _, err := s.userConns(userID)
-	if err != nil {
-		return 0, err
+	s.applyLocal(op)
+	if s.cluster == nil {
+		return nil
 	}
-	return s.leaveConns(conns, room), nil
+	return s.cluster.apply(ctx, op)
 }
 
 // leaveConns makes each of conns that is in room leave it, under the
@@ -206,79 +230,110 @@ func (s *Server) leaveConns(conns []*Conn, room string) int {
 	return n
 }
 
-// IsUserOnline reports whether a user has at least one authenticated socket.
-func (s *Server) IsUserOnline(userID any) bool {
+// IsUserOnline reports whether a user has a socket on any node.
+func (s *Server) IsUserOnline(ctx context.Context, userID any) (bool, error) {
 	room := UserRoom(userID)
-	return room != "" && s.reg.size(room) > 0
+	if room == "" {
+		return false, fmt.Errorf("%w: user %v", ErrInvalidID, userID)
+	}
+	n, err := s.RoomSize(ctx, room)
+	return n > 0, err
 }
 
-// IsDeviceOnline reports whether a socket announced deviceID.
-func (s *Server) IsDeviceOnline(deviceID string) bool {
+// IsDeviceOnline reports whether a socket on any node announced deviceID.
+func (s *Server) IsDeviceOnline(ctx context.Context, deviceID string) (bool, error) {
 	room := DeviceRoom(deviceID)
-	return room != "" && s.reg.size(room) > 0
+	if room == "" {
+		return false, fmt.Errorf("%w: device %q", ErrInvalidID, deviceID)
+	}
+	n, err := s.RoomSize(ctx, room)
+	return n > 0, err
 }
 
-// RoomSize returns the number of sockets in room.
-func (s *Server) RoomSize(room string) int { return s.reg.size(room) }
+// RoomSize returns the number of sockets in room, on every node.
+func (s *Server) RoomSize(ctx context.Context, room string) (int, error) {
+	if room == "" {
+		return 0, nil
+	}
+	n := s.reg.size(room)
+	if s.cluster == nil {
+		return n, nil
+	}
+	remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{room}})
+	return n + len(remote), err
+}
 
-// ConnectionCount returns the number of connected sockets.
-func (s *Server) ConnectionCount() int { return s.reg.count() }
+// ConnectionCount returns the number of connected sockets, on every node.
+func (s *Server) ConnectionCount(ctx context.Context) (int, error) {
+	n := s.reg.count()
+	if s.cluster == nil {
+		return n, nil
+	}
+	remote, err := s.cluster.fetch(ctx, Selector{})
+	return n + len(remote), err
+}
 
-// UserCount returns the number of distinct authenticated users.
-func (s *Server) UserCount() int {
+// UserCount returns the number of distinct users with a socket on any
+// node.
+func (s *Server) UserCount(ctx context.Context) (int, error) {
+	users := s.localUsers()
+	if s.cluster != nil {
+		remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{entreactive.RoomUsers}})
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range remote {
+			for _, id := range roomsWithPrefix(r.Rooms, userRoomPrefix) {
+				if !strings.Contains(id, deviceInfix) {
+					users[id] = struct{}{}
+				}
+			}
+		}
+	}
+	return len(users), nil
+}
+
+// localUsers returns the ids of this node's authenticated users.
+func (s *Server) localUsers() map[string]struct{} {
 	users := make(map[string]struct{})
 	for _, c := range s.reg.members(entreactive.RoomUsers) {
 		if u, ok := c.User(); ok {
 			users[u.ID] = struct{}{}
 		}
 	}
-	return len(users)
+	return users
 }
 
-// UserDevices returns the distinct device ids of a user's sockets.
-func (s *Server) UserDevices(userID any) []string {
+// UserDevices returns the distinct device ids of a user's sockets, on
+// every node.
+func (s *Server) UserDevices(ctx context.Context, userID any) ([]string, error) {
 	room := UserRoom(userID)
 	if room == "" {
-		return nil
+		return nil, fmt.Errorf("%w: user %v", ErrInvalidID, userID)
 	}
 	seen := make(map[string]struct{})
 	var out []string
+	add := func(d string) {
+		if _, dup := seen[d]; d != "" && !dup {
+			seen[d] = struct{}{}
+			out = append(out, d)
+		}
+	}
 	for _, c := range s.reg.members(room) {
-		if d := c.deviceID; d != "" {
-			if _, dup := seen[d]; !dup {
-				seen[d] = struct{}{}
-				out = append(out, d)
+		add(c.deviceID)
+	}
+	if s.cluster != nil {
+		remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{room}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range remote {
+			for _, d := range roomsWithPrefix(r.Rooms, deviceRoomPrefix) {
+				add(d)
 			}
 		}
 	}
-	return out
-}
-
-// DisconnectUser closes every socket of a user and returns how many.
-func (s *Server) DisconnectUser(ctx context.Context, userID any) int {
-	room := UserRoom(userID)
-	if room == "" {
-		return 0
-	}
-	return s.disconnectRoom(room)
-}
-
-// DisconnectDevice closes every socket that announced deviceID and returns
-// how many.
-func (s *Server) DisconnectDevice(ctx context.Context, deviceID string) int {
-	room := DeviceRoom(deviceID)
-	if room == "" {
-		return 0
-	}
-	return s.disconnectRoom(room)
-}
-
-func (s *Server) disconnectRoom(room string) int {
-	conns := s.reg.members(room)
-	for _, c := range conns {
-		c.disconnect(ReasonServerDisconnect)
-	}
-	return len(conns)
+	return out, nil
 }
 
 // On registers the handler of a custom client event, replacing any previous

@@ -29,24 +29,27 @@ func TestUtilityAPI(t *testing.T) {
 	guest := testkit.Dial(t, url, ws)
 	everyone := []*sioclient.Client{phone, laptop, bob, guest}
 
-	if n := srv.ConnectionCount(); n != 4 {
+	if n := testkit.Connections(t, srv); n != 4 {
 		t.Fatalf("ConnectionCount = %d: %v", n, srv.Stats().Rooms)
 	}
-	if n := srv.UserCount(); n != 2 {
+	if n := testkit.Users(t, srv); n != 2 {
 		t.Fatalf("UserCount = %d", n)
 	}
-	if !srv.IsUserOnline(1) || !srv.IsUserOnline("2") || srv.IsUserOnline(3) {
+	if !testkit.Online(t, srv, 1) || !testkit.Online(t, srv, "2") || testkit.Online(t, srv, 3) {
 		t.Fatal("IsUserOnline")
 	}
-	if !srv.IsDeviceOnline("phone") || srv.IsDeviceOnline("tablet") {
+	if !testkit.DeviceOnline(t, srv, "phone") || testkit.DeviceOnline(t, srv, "tablet") {
 		t.Fatal("IsDeviceOnline")
 	}
-	devices := srv.UserDevices(1)
+	devices, err := srv.UserDevices(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	slices.Sort(devices)
 	if !slices.Equal(devices, []string{"laptop", "phone"}) {
 		t.Fatalf("UserDevices = %v", devices)
 	}
-	if srv.RoomSize("user_1") != 2 || srv.RoomSize("users") != 3 || srv.RoomSize("guests") != 1 {
+	if testkit.RoomSize(t, srv, "user_1") != 2 || testkit.RoomSize(t, srv, "users") != 3 || testkit.RoomSize(t, srv, "guests") != 1 {
 		t.Fatalf("rooms %v", srv.Stats().Rooms)
 	}
 
@@ -88,48 +91,42 @@ func TestUtilityAPI(t *testing.T) {
 
 	// Rooms are resolved when the event leaves the queue: the marker
 	// separates the join, the emit and the leave.
-	n, err := srv.JoinUser(ctx, 2, "team")
-	if err != nil || n != 1 {
-		t.Fatalf("JoinUser = %d, %v", n, err)
+	if err := srv.JoinUser(ctx, 2, "team"); err != nil || testkit.RoomSize(t, srv, "team") != 1 {
+		t.Fatalf("JoinUser: %v, team has %d", err, testkit.RoomSize(t, srv, "team"))
 	}
 	must(srv.EmitToRooms(ctx, []string{"team"}, "note", "team"))
 	marker(t, srv, everyone, 2)
-	n, err = srv.LeaveUser(ctx, 2, "team")
-	if err != nil || n != 1 {
-		t.Fatalf("LeaveUser = %d, %v", n, err)
+	if err := srv.LeaveUser(ctx, 2, "team"); err != nil {
+		t.Fatalf("LeaveUser: %v", err)
 	}
 	must(srv.EmitToRooms(ctx, []string{"team"}, "note", "team-after-leave"))
 	marker(t, srv, everyone, 3)
 	if got := notes(bob); !slices.Equal(got[len(got)-1:], []string{"team"}) {
 		t.Fatalf("bob got %v", got)
 	}
-	if srv.RoomSize("team") != 0 {
+	if testkit.RoomSize(t, srv, "team") != 0 {
 		t.Fatal("team not empty")
 	}
 
 	for _, room := range []string{"users", "user_3", "device_x", "all"} {
-		if _, err := srv.JoinUser(ctx, 2, room); !errors.Is(err, server.ErrReservedRoom) {
+		if err := srv.JoinUser(ctx, 2, room); !errors.Is(err, server.ErrReservedRoom) {
 			t.Fatalf("JoinUser(%s) = %v", room, err)
 		}
 	}
 
 	// Disconnects.
-	if n := srv.DisconnectDevice(ctx, "laptop"); n != 1 {
-		t.Fatalf("DisconnectDevice = %d", n)
-	}
+	must(srv.DisconnectDevice(ctx, "laptop"))
 	if _, err := laptop.WaitDisconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if srv.IsDeviceOnline("laptop") || !srv.IsUserOnline(1) {
+	if testkit.DeviceOnline(t, srv, "laptop") || !testkit.Online(t, srv, 1) {
 		t.Fatal("after DisconnectDevice")
 	}
-	if n := srv.DisconnectUser(ctx, 1); n != 1 {
-		t.Fatalf("DisconnectUser = %d", n)
-	}
+	must(srv.DisconnectUser(ctx, 1))
 	if _, err := phone.WaitDisconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if srv.IsUserOnline(1) || srv.ConnectionCount() != 2 {
+	if testkit.Online(t, srv, 1) || testkit.Connections(t, srv) != 2 {
 		t.Fatalf("after DisconnectUser: %v", srv.Stats().Rooms)
 	}
 }

@@ -185,14 +185,14 @@ func TestUserIDClaimsOrder(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
 	c := testkit.Dial(t, url, sioclient.Options{})
 	ack, _ := c.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"sub": "s", "user_id": 2}))
-	if !testkit.AckSuccess(ack) || srv.RoomSize("user_2") != 1 {
+	if !testkit.AckSuccess(ack) || testkit.RoomSize(t, srv, "user_2") != 1 {
 		t.Fatalf("user_id before sub: %v %v", ack, srv.Stats().Rooms)
 	}
 
 	srv2, url2 := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, UserIDClaims: []string{"uid"}}})
 	c2 := testkit.Dial(t, url2, sioclient.Options{})
 	ack, _ = c2.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"uid": "u9", "id": 1}))
-	if !testkit.AckSuccess(ack) || srv2.RoomSize("user_u9") != 1 {
+	if !testkit.AckSuccess(ack) || testkit.RoomSize(t, srv2, "user_u9") != 1 {
 		t.Fatalf("custom claim: %v %v", ack, srv2.Stats().Rooms)
 	}
 }
@@ -278,7 +278,7 @@ func TestTokensWithoutExpiryOrPositiveIDAreRefusedByDefault(t *testing.T) {
 	}
 	// A string id that looks negative is a string: not a number, accepted.
 	ack, err := c.EmitAck(testkit.Context(t), "auth", token(t, jwt.MapClaims{"id": "-5"}))
-	if err != nil || !testkit.AckSuccess(ack) || srv.RoomSize("user_-5") != 1 {
+	if err != nil || !testkit.AckSuccess(ack) || testkit.RoomSize(t, srv, "user_-5") != 1 {
 		t.Fatalf("string id \"-5\": ack %v err %v rooms %v", ack, err, srv.Stats().Rooms)
 	}
 }
@@ -301,7 +301,7 @@ func TestTokenOptionsAllowNoExpiryAndNonPositiveIDs(t *testing.T) {
 		if err != nil || !testkit.AckSuccess(ack) {
 			t.Fatalf("%s: ack %v err %v", tc.room, ack, err)
 		}
-		if srv.RoomSize(tc.room) != 1 {
+		if testkit.RoomSize(t, srv, tc.room) != 1 {
 			t.Fatalf("%s: rooms %v", tc.room, srv.Stats().Rooms)
 		}
 		u, err := srv.VerifyToken(tc.tok)

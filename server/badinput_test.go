@@ -87,7 +87,7 @@ func TestJoinDeniedWithoutAuthorizer(t *testing.T) {
 	c := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c, 1)
 	ack, _ := c.EmitAck(testkit.Context(t), "join", "conversation_1")
-	if ackError(ack) != "forbidden" || srv.RoomSize("conversation_1") != 0 {
+	if ackError(ack) != "forbidden" || testkit.RoomSize(t, srv, "conversation_1") != 0 {
 		t.Fatalf("ack = %v", ack)
 	}
 }
@@ -128,7 +128,7 @@ func TestPayloadOverMax(t *testing.T) {
 		if _, err := c.WaitDisconnect(testkit.Context(t)); err != nil {
 			t.Fatal(err)
 		}
-		testkit.Eventually(t, "connection gone", func() bool { return srv.ConnectionCount() == 0 })
+		testkit.Eventually(t, "connection gone", func() bool { return testkit.Connections(t, srv) == 0 })
 		if len(before) == 0 || len(srv.Stats().Rooms) != 0 {
 			t.Fatalf("rooms: %v → %v", before, srv.Stats().Rooms)
 		}
@@ -144,7 +144,7 @@ func TestPayloadOverMax(t *testing.T) {
 		if status != http.StatusRequestEntityTooLarge {
 			t.Fatalf("status %d", status)
 		}
-		if after := srv.Stats().Rooms; !maps.Equal(before, after) || srv.ConnectionCount() != 1 {
+		if after := srv.Stats().Rooms; !maps.Equal(before, after) || testkit.Connections(t, srv) != 1 {
 			t.Fatalf("rooms changed: %v → %v", before, after)
 		}
 	})
@@ -289,7 +289,7 @@ func TestReservedEventNamesCloseTheConnection(t *testing.T) {
 				t.Fatalf("auth ack %q", ack)
 			}
 			r.write(`42["` + name + `","forged"]`)
-			testkit.Eventually(t, "socket forgotten", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "socket forgotten", func() bool { return testkit.Connections(t, srv) == 0 })
 			if len(srv.Stats().Rooms) != 0 || disconnects.Load() != 1 {
 				t.Fatalf("rooms %v, disconnect hooks %d", srv.Stats().Rooms, disconnects.Load())
 			}
@@ -356,10 +356,10 @@ func TestSecondConnectOnOneConnectionIsRefused(t *testing.T) {
 				connects++
 			}
 		}
-		if connects > 1 || srv.ConnectionCount() > 1 {
-			t.Fatalf("%d CONNECT replies, %d sockets for one connection", connects, srv.ConnectionCount())
+		if connects > 1 || testkit.Connections(t, srv) > 1 {
+			t.Fatalf("%d CONNECT replies, %d sockets for one connection", connects, testkit.Connections(t, srv))
 		}
 		ws.Close()
-		testkit.Eventually(t, "socket gone", func() bool { return srv.ConnectionCount() == 0 })
+		testkit.Eventually(t, "socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
 	}
 }

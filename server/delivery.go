@@ -34,10 +34,13 @@ import (
 // Events for one socket (connected, authenticated, Conn.Emit...) skip the
 // queue and go straight to Conn.deliver.
 
-// job is one queued broadcast.
+// job is one queued broadcast: for the sockets in any of rooms, and the
+// sockets in direct (named by id by another node), but none in except.
 type job struct {
-	rooms []string
-	frame *frame
+	rooms  []string
+	except []string
+	direct []*Conn
+	frame  *frame
 }
 
 // delivery owns the bounded queue, the dispatcher and the shards.
@@ -78,7 +81,7 @@ func newDelivery(reg *registry, size int, log *slog.Logger, stats *counters) *de
 // ErrQueueFull is returned. Dropping the newest event keeps the order of
 // those delivered.
 func (d *delivery) enqueue(ctx context.Context, j job, ev *entreactive.Event) error {
-	if len(j.rooms) == 0 {
+	if len(j.rooms) == 0 && len(j.direct) == 0 {
 		return nil
 	}
 	select {
@@ -144,7 +147,7 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 			// frames queue up and go out coalesced.
 			now := len(sh.jobs) == 0 && len(d.queue) == 0
 			n := 0
-			for _, c := range sh.members(d.reg, j.rooms) {
+			for _, c := range sh.members(d.reg, &j) {
 				if c.deliver(j.frame, now) {
 					n++
 				}
@@ -157,20 +160,31 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 // members returns the shard's sockets in any of rooms, each once. For one
 // room it is the room's snapshot, shared; for several, the shard's scratch
 // slice, valid until the next call.
-func (sh *shard) members(reg *registry, rooms []string) []*Conn {
-	if len(rooms) == 1 {
-		return reg.snapshot(rooms[0], sh.id)
+func (sh *shard) members(reg *registry, j *job) []*Conn {
+	if len(j.rooms) == 1 && len(j.direct) == 0 && len(j.except) == 0 {
+		return reg.snapshot(j.rooms[0], sh.id)
 	}
 	clear(sh.seen)
 	clear(sh.conns)
 	sh.conns = sh.conns[:0]
-	for _, room := range rooms {
+	add := func(c *Conn) {
+		if _, dup := sh.seen[c]; dup {
+			return
+		}
+		sh.seen[c] = struct{}{}
+		if len(j.except) > 0 && reg.inAny(c, j.except) {
+			return
+		}
+		sh.conns = append(sh.conns, c)
+	}
+	for _, room := range j.rooms {
 		for _, c := range reg.snapshot(room, sh.id) {
-			if _, dup := sh.seen[c]; dup {
-				continue
-			}
-			sh.seen[c] = struct{}{}
-			sh.conns = append(sh.conns, c)
+			add(c)
+		}
+	}
+	for _, c := range j.direct {
+		if c.shard == sh.id {
+			add(c)
 		}
 	}
 	return sh.conns

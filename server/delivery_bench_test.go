@@ -57,7 +57,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			j := job{rooms: []string{"all"}, frame: f}
 			conns := reg.all()
 			for range 3 { // warm up: snapshot, writer queues, goroutine records
-				for _, c := range sh.members(reg, j.rooms) {
+				for _, c := range sh.members(reg, &j) {
 					c.deliver(j.frame, false)
 				}
 				waitIdle(conns)
@@ -65,7 +65,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				for _, c := range sh.members(reg, j.rooms) {
+				for _, c := range sh.members(reg, &j) {
 					c.deliver(j.frame, false)
 				}
 				waitIdle(conns) // every frame written: the writers' cost counts too
@@ -100,15 +100,15 @@ func TestBroadcastAllocatesNothingPerRecipient(t *testing.T) {
 		d := newDelivery(reg, 1, slog.Default(), &stats)
 		sh := d.shards[0]
 		f := newFrame("x", []byte(`["x",1]`))
-		rooms := []string{"all"}
+		j := &job{rooms: []string{"all"}}
 		conns := reg.all()
 		for range 5 { // warm up: snapshot, writer queues, goroutines
-			for _, c := range sh.members(reg, rooms) {
+			for _, c := range sh.members(reg, j) {
 				c.deliver(f, false)
 			}
 		}
 		return testing.AllocsPerRun(50, func() {
-			for _, c := range sh.members(reg, rooms) {
+			for _, c := range sh.members(reg, j) {
 				c.deliver(f, false)
 			}
 			waitIdle(conns)

@@ -79,7 +79,7 @@ func TestIsolation(t *testing.T) {
 	for _, c := range append(append([]*sioclient.Client(nil), users...), guests...) {
 		t.Cleanup(c.Close)
 	}
-	if n := srv.ConnectionCount(); n != nUsers+nGuests {
+	if n := testkit.Connections(t, srv); n != nUsers+nGuests {
 		t.Fatalf("%d connections: %v", n, srv.Stats().Rooms)
 	}
 

@@ -75,7 +75,7 @@ func TestCyclesLeaveNothingBehind(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, "every socket gone", func() bool { return srv.ConnectionCount() == 0 })
+	testkit.Eventually(t, "every socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
 	if st := srv.Stats(); len(st.Rooms) != 0 || st.Users != 0 {
 		t.Fatalf("left behind: %+v", st)
 	}
@@ -138,8 +138,8 @@ func TestCloseUnderLoad(t *testing.T) {
 		}
 		c.Close()
 	}
-	if srv.ConnectionCount() != 0 {
-		t.Fatalf("%d connections after Close", srv.ConnectionCount())
+	if testkit.Connections(t, srv) != 0 {
+		t.Fatalf("%d connections after Close", testkit.Connections(t, srv))
 	}
 	// New connections are refused.
 	resp, err := http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")

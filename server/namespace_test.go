@@ -93,7 +93,7 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 		t.Fatalf("RoomSize(ops) = %d, want 1", got)
 	}
 	// The namespace's rooms are its own: "/" has no "ops".
-	if got := srv.RoomSize("ops"); got != 0 {
+	if got := testkit.RoomSize(t, srv, "ops"); got != 0 {
 		t.Errorf("root RoomSize(ops) = %d, want 0", got)
 	}
 	if err := chat.EmitToRooms([]string{"ops"}, "news", 1); err != nil {
@@ -112,7 +112,7 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 		t.Errorf("news reached a %d and b %d times, want 1 and 0", a.Count("news"), b.Count("news"))
 	}
 	// Namespaces' sockets are not Conns: the reactive namespace is untouched.
-	if n := srv.ConnectionCount(); n != 0 {
+	if n := testkit.Connections(t, srv); n != 0 {
 		t.Errorf("ConnectionCount = %d, want 0", n)
 	}
 	if ns := srv.Namespaces(); len(ns) != 2 || ns[0] != (server.NamespaceInfo{Name: "/", Sockets: 0}) ||

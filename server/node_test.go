@@ -120,7 +120,7 @@ func TestNodeClient(t *testing.T) {
 			if !strings.Contains(steps["deauthenticated"], `"reason":"deauth"`) {
 				t.Errorf("deauthenticated = %s", steps["deauthenticated"])
 			}
-			testkit.Eventually(t, "node socket gone", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "node socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
 		})
 	}
 }

@@ -54,7 +54,7 @@ func TestObserverSeesEveryWrittenDeliveryOnce(t *testing.T) {
 	sh := d.shards[0]
 	before := time.Now()
 	for range 3 {
-		for _, c := range sh.members(reg, []string{"all"}) {
+		for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
 			c.deliver(stampedFrame(), false)
 		}
 	}
@@ -83,13 +83,13 @@ func TestObservedBroadcastAllocatesNothingPerRecipient(t *testing.T) {
 		sh := d.shards[0]
 		f := stampedFrame()
 		for range 5 {
-			for _, c := range sh.members(reg, []string{"all"}) {
+			for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
 				c.deliver(f, false)
 			}
 			waitIdle(conns)
 		}
 		return testing.AllocsPerRun(50, func() {
-			for _, c := range sh.members(reg, []string{"all"}) {
+			for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
 				c.deliver(f, false)
 			}
 			waitIdle(conns)
@@ -115,7 +115,7 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 			sh := d.shards[0]
 			f := stampedFrame()
 			for range 3 {
-				for _, c := range sh.members(reg, []string{"all"}) {
+				for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
 					c.deliver(f, false)
 				}
 				waitIdle(conns)
@@ -123,7 +123,7 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				for _, c := range sh.members(reg, []string{"all"}) {
+				for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
 					c.deliver(f, false)
 				}
 				waitIdle(conns)

@@ -133,16 +133,8 @@ func (s *Server) selectConns(filter string) []*Conn {
 	return s.reg.members(filter)
 }
 
-// connByID returns the socket of "/" with id, or nil. It looks through
-// every socket: it serves operator actions, not the data path.
-func (s *Server) connByID(id string) *Conn {
-	for _, c := range s.reg.all() {
-		if c.id == id {
-			return c
-		}
-	}
-	return nil
-}
+// connByID returns the socket of "/" with id, or nil.
+func (s *Server) connByID(id string) *Conn { return s.reg.conn(id) }
 
 // selectSockets returns the namespace's sockets that filter selects.
 func (n *Namespace) selectSockets(filter string) []*Socket {

@@ -38,7 +38,7 @@ func TestProtocol(t *testing.T) {
 			if ts, _ := got["timestamp"].(float64); ts < float64(time.Now().Add(-time.Minute).UnixMilli()) {
 				t.Fatalf("connected timestamp %v is not ms since epoch", got["timestamp"])
 			}
-			if srv.RoomSize("guests") != 1 || srv.RoomSize("all") != 1 || !srv.IsDeviceOnline("phone-1") {
+			if testkit.RoomSize(t, srv, "guests") != 1 || testkit.RoomSize(t, srv, "all") != 1 || !testkit.DeviceOnline(t, srv, "phone-1") {
 				t.Fatalf("rooms after connect: %v", srv.Stats().Rooms)
 			}
 
@@ -53,11 +53,11 @@ func TestProtocol(t *testing.T) {
 				t.Fatalf("authenticated = %v", got)
 			}
 			for _, room := range []string{"all", "users", "user_7", "user_7_device_phone-1", "device_phone-1"} {
-				if srv.RoomSize(room) != 1 {
-					t.Fatalf("room %s: size %d; rooms %v", room, srv.RoomSize(room), srv.Stats().Rooms)
+				if testkit.RoomSize(t, srv, room) != 1 {
+					t.Fatalf("room %s: size %d; rooms %v", room, testkit.RoomSize(t, srv, room), srv.Stats().Rooms)
 				}
 			}
-			if srv.RoomSize("guests") != 0 || !srv.IsUserOnline(7) || srv.UserCount() != 1 {
+			if testkit.RoomSize(t, srv, "guests") != 0 || !testkit.Online(t, srv, 7) || testkit.Users(t, srv) != 1 {
 				t.Fatalf("after auth: %+v", srv.Stats())
 			}
 
@@ -84,21 +84,21 @@ func TestProtocol(t *testing.T) {
 			if err != nil || !testkit.AckSuccess(ack) {
 				t.Fatalf("join: %v %v", ack, err)
 			}
-			if srv.RoomSize("conversation_1") != 1 {
+			if testkit.RoomSize(t, srv, "conversation_1") != 1 {
 				t.Fatal("not in conversation_1")
 			}
 			ack, err = c.EmitAck(ctx, "join", "secret_room")
 			if err != nil || ackError(ack) != "forbidden" {
 				t.Fatalf("join secret_room: %v %v", ack, err)
 			}
-			if srv.RoomSize("secret_room") != 0 {
+			if testkit.RoomSize(t, srv, "secret_room") != 0 {
 				t.Fatal("joined a forbidden room")
 			}
 			ack, err = c.EmitAck(ctx, "leave", "conversation_1")
 			if err != nil || !testkit.AckSuccess(ack) {
 				t.Fatalf("leave: %v %v", ack, err)
 			}
-			if srv.RoomSize("conversation_1") != 0 {
+			if testkit.RoomSize(t, srv, "conversation_1") != 0 {
 				t.Fatal("still in conversation_1")
 			}
 
@@ -123,7 +123,7 @@ func TestProtocol(t *testing.T) {
 					t.Fatalf("rooms after deauth = %v, want %v", rooms, want2)
 				}
 			}
-			if srv.IsUserOnline(7) || srv.UserCount() != 0 {
+			if testkit.Online(t, srv, 7) || testkit.Users(t, srv) != 0 {
 				t.Fatal("user 7 still online after deauth")
 			}
 
@@ -131,7 +131,7 @@ func TestProtocol(t *testing.T) {
 				t.Fatalf("transport %q", got)
 			}
 			c.Close()
-			testkit.Eventually(t, "no connections", func() bool { return srv.ConnectionCount() == 0 })
+			testkit.Eventually(t, "no connections", func() bool { return testkit.Connections(t, srv) == 0 })
 			if rooms := srv.Stats().Rooms; len(rooms) != 0 {
 				t.Fatalf("rooms after disconnect: %v", rooms)
 			}
@@ -151,7 +151,7 @@ func TestHandshakeToken(t *testing.T) {
 	if got["userId"] != "alice" || got["deviceId"] != "42" {
 		t.Fatalf("authenticated = %v", got)
 	}
-	if srv.RoomSize("user_alice_device_42") != 1 || srv.RoomSize("guests") != 0 {
+	if testkit.RoomSize(t, srv, "user_alice_device_42") != 1 || testkit.RoomSize(t, srv, "guests") != 0 {
 		t.Fatalf("rooms: %v", srv.Stats().Rooms)
 	}
 
@@ -159,7 +159,7 @@ func TestHandshakeToken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Invalid token") {
 		t.Fatalf("dial with bad token: %v", err)
 	}
-	testkit.Eventually(t, "one connection", func() bool { return srv.ConnectionCount() == 1 })
+	testkit.Eventually(t, "one connection", func() bool { return testkit.Connections(t, srv) == 1 })
 }
 
 func TestReauthAsAnotherUserLeavesOldRooms(t *testing.T) {
@@ -180,7 +180,7 @@ func TestReauthAsAnotherUserLeavesOldRooms(t *testing.T) {
 		t.Fatal("join refused")
 	}
 	authAs(t, c, 2)
-	if srv.RoomSize("conversation_2") != 1 {
+	if testkit.RoomSize(t, srv, "conversation_2") != 1 {
 		t.Fatalf("token refresh lost rooms: %v", srv.Stats().Rooms)
 	}
 }
@@ -194,7 +194,7 @@ func TestTokenExpiryDeauthenticates(t *testing.T) {
 	if err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
 	}
-	if !srv.IsUserOnline(5) {
+	if !testkit.Online(t, srv, 5) {
 		t.Fatal("not online")
 	}
 	args, err := c.Next(ctx, "deauthenticated")
@@ -204,7 +204,7 @@ func TestTokenExpiryDeauthenticates(t *testing.T) {
 	if m := args[0].(map[string]any); m["reason"] != "expired" {
 		t.Fatalf("deauthenticated = %v", m)
 	}
-	if srv.IsUserOnline(5) || srv.RoomSize("guests") != 1 || srv.RoomSize("users") != 0 {
+	if testkit.Online(t, srv, 5) || testkit.RoomSize(t, srv, "guests") != 1 || testkit.RoomSize(t, srv, "users") != 0 {
 		t.Fatalf("after expiry: %v", srv.Stats().Rooms)
 	}
 }
@@ -218,16 +218,16 @@ func TestBigNumericUserIDPrintsInDecimal(t *testing.T) {
 	if err != nil || !testkit.AckSuccess(ack) {
 		t.Fatalf("auth: %v %v", ack, err)
 	}
-	if srv.RoomSize("user_9007199254740993") != 1 {
+	if testkit.RoomSize(t, srv, "user_9007199254740993") != 1 {
 		t.Fatalf("rooms: %v", srv.Stats().Rooms)
 	}
-	if !srv.IsUserOnline(int64(9007199254740993)) || !srv.IsUserOnline(uint64(9007199254740993)) {
+	if !testkit.Online(t, srv, int64(9007199254740993)) || !testkit.Online(t, srv, uint64(9007199254740993)) {
 		t.Fatal("IsUserOnline with integer ids")
 	}
 	// 1e15 as a float must print without exponent.
 	c2 := testkit.Dial(t, url, sioclient.Options{})
 	authAs(t, c2, 1e15)
-	if srv.RoomSize("user_1000000000000000") != 1 {
+	if testkit.RoomSize(t, srv, "user_1000000000000000") != 1 {
 		t.Fatalf("rooms: %v", srv.Stats().Rooms)
 	}
 }

@@ -19,6 +19,9 @@ type registry struct {
 	mu    sync.RWMutex
 	rooms map[string]*room
 	conns map[*Conn]map[string]struct{}
+	// byID finds a socket by id: Socket.IO selects a socket by its id as
+	// if it were a room (see Selector).
+	byID map[string]*Conn
 
 	// observer, when set (see watch), is told of every membership change
 	// under mu.
@@ -43,6 +46,7 @@ func newRegistry(shards int) *registry {
 		shards: shards,
 		rooms:  make(map[string]*room),
 		conns:  make(map[*Conn]map[string]struct{}),
+		byID:   make(map[string]*Conn),
 	}
 }
 
@@ -55,6 +59,7 @@ func (r *registry) add(c *Conn) bool {
 		return false
 	}
 	r.conns[c] = make(map[string]struct{})
+	r.byID[c.id] = c
 	c.shard = r.next
 	r.next = (r.next + 1) % r.shards
 	return true
@@ -73,6 +78,9 @@ func (r *registry) remove(c *Conn) bool {
 		r.delLocked(c, room)
 	}
 	delete(r.conns, c)
+	if r.byID[c.id] == c {
+		delete(r.byID, c.id)
+	}
 	return true
 }
 
@@ -195,6 +203,30 @@ func (r *registry) members(rooms ...string) []*Conn {
 		}
 	}
 	return out
+}
+
+// conn returns the registered socket with id, or nil.
+func (r *registry) conn(id string) *Conn {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.byID[id]
+}
+
+// inAny reports whether c is in any of rooms, its own id counting as a
+// room.
+func (r *registry) inAny(c *Conn, rooms []string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	mine := r.conns[c]
+	for _, room := range rooms {
+		if room == c.id {
+			return true
+		}
+		if _, ok := mine[room]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // has reports whether c is in room.

@@ -95,6 +95,10 @@ type Config struct {
 	// Observer, when set, is told about events as they happen, for
 	// metrics (see Observer). Nil costs nothing.
 	Observer Observer
+	// Broker, when set, makes the server one node of a cluster (see
+	// Broker): emits and the utility API reach the sockets of every node.
+	// New starts it and Close closes it. Nil: a single node.
+	Broker Broker
 }
 
 // CORS lists the origins allowed to connect from a browser.
@@ -128,6 +132,8 @@ type Server struct {
 	engine   http.Handler
 	reg      *registry
 	del      *delivery
+	// cluster is the server's side of Config.Broker, nil without one.
+	cluster *cluster
 	// engineConns holds, per namespace, the Engine.IO connections
 	// (nspClient) that have a socket there, admitted or being admitted.
 	engineConns sync.Map
@@ -209,11 +215,26 @@ func New(cfg Config) (*Server, error) {
 	s.engine = s.io.ServeHandler(nil)
 	engineTransports.Attach(s.io.Engine())
 
+	cl, err := startCluster(ctx, s)
+	if err != nil {
+		cancel()
+		s.io.Close(nil)
+		return nil, err
+	}
+	s.cluster = cl
+
 	s.enter()
 	go func() {
 		defer s.exit()
 		s.del.run(s.done)
 	}()
+	if cl != nil {
+		s.enter()
+		go func() {
+			defer s.exit()
+			cl.run(s.done)
+		}()
+	}
 	return s, nil
 }
 

@@ -21,6 +21,8 @@ type counters struct {
 	// writer (see connWriter).
 	slowConsumers atomic.Uint64
 	writeTimeouts atomic.Uint64
+	// publishErrors counts broadcasts that did not reach the broker.
+	publishErrors atomic.Uint64
 }
 
 // Stats is a snapshot of the server's state and counters.
@@ -72,7 +74,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Connections:    len(conns),
 		Transports:     transports,
-		Users:          s.UserCount(),
+		Users:          len(s.localUsers()),
 		Rooms:          s.reg.sizes(),
 		EventsQueued:   s.stats.queued.Load(),
 		EventsSent:     s.stats.sent.Load(),

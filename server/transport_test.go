@@ -202,7 +202,7 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 		return c, err
 	}})
 	healthy := dialRaw(t, url)
-	testkit.Eventually(t, "two sockets", func() bool { return srv.ConnectionCount() == 2 })
+	testkit.Eventually(t, "two sockets", func() bool { return testkit.Connections(t, srv) == 2 })
 
 	const events, size = 400, 16 << 10 // 6.4 MiB: past the kernel's send buffer (4 MiB) and the limit
 	payload := strings.Repeat("x", size)

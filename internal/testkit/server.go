@@ -55,3 +55,64 @@ func Serve(t testing.TB, cfg server.Config) *Served {
 	})
 	return &Served{Server: srv, Mux: mux, URL: hs.URL}
 }
+
+// RoomSize returns srv.RoomSize(room), failing the test on an error.
+func RoomSize(t testing.TB, srv *server.Server, room string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	n, err := srv.RoomSize(ctx, room)
+	if err != nil {
+		t.Fatalf("RoomSize(%q): %v", room, err)
+	}
+	return n
+}
+
+// Connections returns srv.ConnectionCount(), failing the test on an error.
+func Connections(t testing.TB, srv *server.Server) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	n, err := srv.ConnectionCount(ctx)
+	if err != nil {
+		t.Fatalf("ConnectionCount: %v", err)
+	}
+	return n
+}
+
+// Users returns srv.UserCount(), failing the test on an error.
+func Users(t testing.TB, srv *server.Server) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	n, err := srv.UserCount(ctx)
+	if err != nil {
+		t.Fatalf("UserCount: %v", err)
+	}
+	return n
+}
+
+// Online returns srv.IsUserOnline(userID), failing the test on an error.
+func Online(t testing.TB, srv *server.Server, userID any) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	ok, err := srv.IsUserOnline(ctx, userID)
+	if err != nil {
+		t.Fatalf("IsUserOnline(%v): %v", userID, err)
+	}
+	return ok
+}
+
+// DeviceOnline returns srv.IsDeviceOnline(deviceID), failing the test on an
+// error.
+func DeviceOnline(t testing.TB, srv *server.Server, deviceID string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	ok, err := srv.IsDeviceOnline(ctx, deviceID)
+	if err != nil {
+		t.Fatalf("IsDeviceOnline(%q): %v", deviceID, err)
+	}
+	return ok
+}

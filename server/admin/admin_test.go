@@ -262,8 +262,8 @@ func TestSocketsStatsAndLiveUpdates(t *testing.T) {
 		t.Errorf("socket_disconnected = %v", left)
 	}
 	nextWhere(t, ui, "room_left", func(a []any) bool { return a[1] == "conversation_3" && a[2] == gid })
-	if srv.ConnectionCount() != 2 {
-		t.Errorf("ConnectionCount = %d", srv.ConnectionCount())
+	if testkit.Connections(t, srv) != 2 {
+		t.Errorf("ConnectionCount = %d", testkit.Connections(t, srv))
 	}
 
 	// An upgrade from polling to websocket is reported: in socket_updated,
@@ -311,8 +311,8 @@ func TestActions(t *testing.T) {
 	if r := ack("join", "/", "ops", c7.ID()); r["success"] != true || r["count"] != float64(1) {
 		t.Fatalf("join = %v", r)
 	}
-	if srv.RoomSize("ops") != 1 || !slices.Contains(roomsOf(srv, c7.ID()), "ops") {
-		t.Errorf("after join: ops has %d, c7 in %v", srv.RoomSize("ops"), roomsOf(srv, c7.ID()))
+	if testkit.RoomSize(t, srv, "ops") != 1 || !slices.Contains(roomsOf(srv, c7.ID()), "ops") {
+		t.Errorf("after join: ops has %d, c7 in %v", testkit.RoomSize(t, srv, "ops"), roomsOf(srv, c7.ID()))
 	}
 	nextWhere(t, ui, "room_joined", func(a []any) bool { return a[1] == "ops" && a[2] == c7.ID() })
 	// Events sent to the room reach the socket the admin put there.
@@ -329,8 +329,8 @@ func TestActions(t *testing.T) {
 	if r := ack("leave", "/", "ops", c7.ID()); r["success"] != true || r["count"] != float64(1) {
 		t.Fatalf("leave = %v", r)
 	}
-	if srv.RoomSize("ops") != 0 {
-		t.Errorf("after leave: ops has %d", srv.RoomSize("ops"))
+	if testkit.RoomSize(t, srv, "ops") != 0 {
+		t.Errorf("after leave: ops has %d", testkit.RoomSize(t, srv, "ops"))
 	}
 	// The rooms that follow authentication stay the server's.
 	for _, room := range []string{"users", "user_8", "guests"} {
@@ -341,8 +341,8 @@ func TestActions(t *testing.T) {
 			t.Errorf("leave %s = %v, want refused", room, r)
 		}
 	}
-	if srv.RoomSize("user_8") != 1 || srv.RoomSize("users") != 2 {
-		t.Errorf("reserved rooms changed: user_8 %d, users %d", srv.RoomSize("user_8"), srv.RoomSize("users"))
+	if testkit.RoomSize(t, srv, "user_8") != 1 || testkit.RoomSize(t, srv, "users") != 2 {
+		t.Errorf("reserved rooms changed: user_8 %d, users %d", testkit.RoomSize(t, srv, "user_8"), testkit.RoomSize(t, srv, "users"))
 	}
 	// Bad arguments change nothing.
 	for _, args := range [][]any{{}, {"/", 5, "x"}, {5, "room"}, {"/nope", "room"}} {
@@ -366,8 +366,8 @@ func TestActions(t *testing.T) {
 	if _, err := c7.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if srv.IsUserOnline(7) || !srv.IsUserOnline(8) {
-		t.Errorf("online after _disconnect: 7 %v, 8 %v", srv.IsUserOnline(7), srv.IsUserOnline(8))
+	if testkit.Online(t, srv, 7) || !testkit.Online(t, srv, 8) {
+		t.Errorf("online after _disconnect: 7 %v, 8 %v", testkit.Online(t, srv, 7), testkit.Online(t, srv, 8))
 	}
 	nextWhere(t, ui, "socket_disconnected", func(a []any) bool { return a[1] == id7 && a[2] == server.ReasonServerDisconnect })
 	if !c8.Connected() {
@@ -397,9 +397,9 @@ func TestReadOnly(t *testing.T) {
 			t.Errorf("%v = %v, want refused read-only", args, r)
 		}
 	}
-	if !c7.Connected() || srv.RoomSize("ops") != 0 || srv.RoomSize("all") != 1 || c7.Count("hello") != 0 {
+	if !c7.Connected() || testkit.RoomSize(t, srv, "ops") != 0 || testkit.RoomSize(t, srv, "all") != 1 || c7.Count("hello") != 0 {
 		t.Errorf("read-only changed something: connected %v, ops %d, all %d, hello %d",
-			c7.Connected(), srv.RoomSize("ops"), srv.RoomSize("all"), c7.Count("hello"))
+			c7.Connected(), testkit.RoomSize(t, srv, "ops"), testkit.RoomSize(t, srv, "all"), c7.Count("hello"))
 	}
 }
 

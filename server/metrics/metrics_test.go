@@ -95,7 +95,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 	}
 	u2 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": testkit.Token(t, 2)})
 	closeGuest := pollingGuest(t, e.url)
-	testkit.Eventually(t, "four connections", func() bool { return e.srv.ConnectionCount() == 4 })
+	testkit.Eventually(t, "four connections", func() bool { return testkit.Connections(t, e.srv) == 4 })
 
 	// Three refused tokens, two refused joins and one allowed.
 	for _, bad := range []any{"garbage", testkit.Token(t, -1), 42} {
@@ -263,7 +263,7 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 	e.srv.OnDisconnect(func(_ context.Context, c *server.Conn, reason string) { t.Logf("disconnect %s: %s", c.ID(), reason) })
 	healthy := dial(t, e.url, sioclient.WebSocketOnly, nil)
 	stalled(t, e.url)
-	testkit.Eventually(t, "two connections", func() bool { return e.srv.ConnectionCount() == 2 })
+	testkit.Eventually(t, "two connections", func() bool { return testkit.Connections(t, e.srv) == 2 })
 	before := e.scrape()
 
 	big := strings.Repeat("x", 16<<10)
@@ -279,7 +279,7 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 		default:
 			t.Fatal(err)
 		}
-		return e.srv.ConnectionCount() == 1
+		return testkit.Connections(t, e.srv) == 1
 	})
 	if err := healthy.WaitCount(testkit.Context(t), "big", sent); err != nil {
 		t.Fatalf("healthy client: %v; stats %+v", err, e.srv.Stats())
@@ -385,7 +385,7 @@ func TestMetricsCountDrops(t *testing.T) {
 	// A polling socket: its deliveries are observed on the shard's
 	// goroutine, which the observer then holds.
 	pollingGuest(t, e.url)
-	testkit.Eventually(t, "the guest connected", func() bool { return srv.ConnectionCount() == 1 })
+	testkit.Eventually(t, "the guest connected", func() bool { return testkit.Connections(t, srv) == 1 })
 	before := e.scrape()
 	ev := func(id int) entreactive.Event {
 		return entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: id, Timestamp: time.Now()}

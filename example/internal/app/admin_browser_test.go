@@ -156,7 +156,7 @@ func TestAdminUI(t *testing.T) {
 	if _, err := bob.sock.WaitDisconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if e.app.Server().IsUserOnline(2) {
+	if testkit.Online(t, e.app.Server(), 2) {
 		t.Errorf("user 2 still online after the disconnect")
 	}
 	ui.run(chromedp.Navigate(e.url + "/admin/#/sockets/"))

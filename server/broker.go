@@ -1,0 +1,373 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+// Broker makes one Server a node of a cluster: it carries the node's
+// broadcasts and socket operations to the other nodes, brings theirs back,
+// and asks the other nodes for their sockets. Set Config.Broker to use one;
+// without, a Server is a cluster of one and everything stays in process.
+// Package redisbroker has the Redis broker, which speaks the wire format of
+// Node's @socket.io/redis-streams-adapter.
+//
+// The cluster spans the root namespace "/": the reactive events, the Emit*
+// methods and the utility API. Other namespaces (see Server.Namespace) stay
+// local to their node.
+//
+// A server calls Publish from one goroutine at a time, in the order of its
+// emits and operations; a broker keeps that order to every other node. The
+// server never calls Publish for what it received from its broker.
+type Broker interface {
+	// Start is called once, by New, before the server serves: from then
+	// on the broker hands node what other nodes publish and answers their
+	// requests with node's sockets. It returns once the node receives
+	// everything published after it returns.
+	Start(ctx context.Context, node Node) error
+	// Publish sends m to the other nodes, the sockets of this node aside
+	// (the server delivers to them itself).
+	Publish(ctx context.Context, m ClusterMessage) error
+	// FetchSockets returns the sockets of the other nodes that sel
+	// selects. It fails when a node does not answer before ctx is done or
+	// the broker's own timeout.
+	FetchSockets(ctx context.Context, sel Selector) ([]RemoteSocket, error)
+	// Close stops the broker. The server calls it from Close, after the
+	// last Publish.
+	Close(ctx context.Context) error
+}
+
+// Node is what a Broker reaches of its server: the server hands it to
+// Broker.Start. Its methods never block on sockets and are safe for
+// concurrent use.
+type Node interface {
+	// Deliver delivers a message another node published to this node's
+	// sockets.
+	Deliver(m ClusterMessage)
+	// Sockets returns this node's sockets that sel selects, for another
+	// node's FetchSockets.
+	Sockets(sel Selector) []RemoteSocket
+}
+
+// ClusterMessage is one broadcast or socket operation travelling between
+// nodes. Exactly one of its fields is set.
+type ClusterMessage struct {
+	Broadcast *Broadcast
+	Operation *Operation
+}
+
+// Broadcast is an event for the sockets a selector selects, encoded once
+// on the node that emitted it.
+type Broadcast struct {
+	// Selector selects the target sockets.
+	Selector Selector
+	// Event is the event name (for logs).
+	Event string
+	// Packet is the Socket.IO packet: `2["event",...args]`, or for binary
+	// data the BINARY_EVENT `5<n>-["event",...placeholders]` followed by
+	// its n Attachments.
+	Packet      []byte
+	Attachments [][]byte
+	// Volatile marks an event that may be lost.
+	Volatile bool
+}
+
+// Operation is an action on the sockets a selector selects, wherever they
+// are.
+type Operation struct {
+	// Kind is what to do.
+	Kind OperationKind
+	// Selector selects the sockets.
+	Selector Selector
+	// Rooms are the rooms to join or leave (Join, Leave).
+	Rooms []string
+	// Close also closes the sockets' connections (Disconnect).
+	Close bool
+}
+
+// OperationKind is what an Operation does.
+type OperationKind int
+
+// The operations on remote sockets (socketsJoin, socketsLeave and
+// disconnectSockets in Socket.IO's adapters).
+const (
+	OperationJoin OperationKind = iota + 1
+	OperationLeave
+	OperationDisconnect
+)
+
+// Selector selects sockets as Socket.IO's broadcast options do: those in
+// any of Rooms (every socket when Rooms is empty) and in none of Except. A
+// socket's id selects it as a room of its own.
+type Selector struct {
+	Rooms  []string
+	Except []string
+}
+
+// RemoteSocket describes a socket of any node, as fetchSockets returns it.
+type RemoteSocket struct {
+	// ID is the socket id.
+	ID string
+	// Rooms are the socket's rooms, its own id included (as Socket.IO
+	// lists them).
+	Rooms []string
+	// Handshake is what the client sent when it connected.
+	Handshake Handshake
+	// Data is the socket's data: for a socket of an entreactive node, a
+	// map with "user_id" (absent for a guest) and "device_id" (when one
+	// was announced); for a Node socket, its socket.data.
+	Data any
+}
+
+// DefaultPublishQueue is the capacity of the queue between the server and
+// its broker's Publish.
+const DefaultPublishQueue = 8192
+
+// publication is one message on its way to the broker; done, when set,
+// receives Publish's result.
+type publication struct {
+	msg  ClusterMessage
+	done chan error
+}
+
+// cluster is the server's side of its broker: the publishing goroutine and
+// the Node the broker delivers to.
+type cluster struct {
+	srv    *Server
+	broker Broker
+	queue  chan publication
+	log    *slog.Logger
+}
+
+// startCluster starts cfg.Broker for s; it returns nil when there is none.
+func startCluster(ctx context.Context, s *Server) (*cluster, error) {
+	if s.cfg.Broker == nil {
+		return nil, nil
+	}
+	cl := &cluster{
+		srv:    s,
+		broker: s.cfg.Broker,
+		queue:  make(chan publication, DefaultPublishQueue),
+		log:    s.log,
+	}
+	if err := cl.broker.Start(ctx, clusterNode{s}); err != nil {
+		return nil, fmt.Errorf("server: start broker: %w", err)
+	}
+	return cl, nil
+}
+
+// run publishes the queued messages in order until done is closed, then
+// closes the broker.
+func (cl *cluster) run(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			cl.drainFailed()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := cl.broker.Close(ctx); err != nil {
+				cl.log.Error("server: close broker", "err", err)
+			}
+			cancel()
+			return
+		case p := <-cl.queue:
+			err := cl.broker.Publish(context.Background(), p.msg)
+			if p.done != nil {
+				p.done <- err
+			} else if err != nil {
+				cl.srv.stats.publishErrors.Add(1)
+				cl.log.Error("server: publish to the cluster", "event", eventName(p.msg), "err", err)
+			}
+		}
+	}
+}
+
+// drainFailed answers the waiters still queued at Close.
+func (cl *cluster) drainFailed() {
+	for {
+		select {
+		case p := <-cl.queue:
+			if p.done != nil {
+				p.done <- ErrClosed
+			}
+		default:
+			return
+		}
+	}
+}
+
+func eventName(m ClusterMessage) string {
+	if m.Broadcast != nil {
+		return m.Broadcast.Event
+	}
+	return ""
+}
+
+// publish queues a broadcast for the other nodes without blocking; a full
+// queue drops it (logged, counted).
+func (cl *cluster) publish(b *Broadcast) {
+	select {
+	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}}:
+	default:
+		cl.srv.stats.publishErrors.Add(1)
+		cl.log.Warn("server: cluster publish queue full, event not sent to other nodes",
+			"event", b.Event, "queue_capacity", cap(cl.queue))
+	}
+}
+
+// apply publishes an operation, after every message queued before it, and
+// waits for it to be sent.
+func (cl *cluster) apply(ctx context.Context, op *Operation) error {
+	p := publication{msg: ClusterMessage{Operation: op}, done: make(chan error, 1)}
+	select {
+	case cl.queue <- p:
+	case <-ctx.Done():
+		return fmt.Errorf("server: cluster operation: %w", ctx.Err())
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			return fmt.Errorf("server: cluster operation: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: cluster operation: %w", ctx.Err())
+	}
+}
+
+// fetch returns the other nodes' sockets that sel selects.
+func (cl *cluster) fetch(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
+	socks, err := cl.broker.FetchSockets(ctx, sel)
+	if err != nil {
+		return nil, fmt.Errorf("server: fetch sockets from the cluster: %w", err)
+	}
+	return socks, nil
+}
+
+// clusterNode is the Node of a server.
+type clusterNode struct{ s *Server }
+
+// Deliver implements Node.
+func (n clusterNode) Deliver(m ClusterMessage) {
+	s := n.s
+	switch {
+	case m.Broadcast != nil:
+		b := m.Broadcast
+		f := frameFromWire(b.Event, b.Packet, b.Attachments)
+		rooms := b.Selector.Rooms
+		if len(rooms) == 0 {
+			rooms = []string{entreactive.RoomAll} // every socket is in it
+		}
+		j := job{rooms: rooms, except: b.Selector.Except, frame: f}
+		for _, id := range b.Selector.Rooms {
+			if c := s.reg.conn(id); c != nil {
+				j.direct = append(j.direct, c)
+			}
+		}
+		_ = s.del.enqueue(s.ctx, j, nil)
+	case m.Operation != nil:
+		s.applyLocal(m.Operation)
+	}
+}
+
+// Sockets implements Node.
+func (n clusterNode) Sockets(sel Selector) []RemoteSocket {
+	conns := n.s.selectLocal(sel)
+	out := make([]RemoteSocket, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.remote())
+	}
+	return out
+}
+
+// selectLocal returns this node's sockets that sel selects.
+func (s *Server) selectLocal(sel Selector) []*Conn {
+	var conns []*Conn
+	if len(sel.Rooms) == 0 {
+		conns = s.reg.all()
+	} else {
+		conns = s.reg.members(sel.Rooms...)
+		for _, id := range sel.Rooms {
+			if c := s.reg.conn(id); c != nil && !slices.Contains(conns, c) {
+				conns = append(conns, c)
+			}
+		}
+	}
+	if len(sel.Except) == 0 {
+		return conns
+	}
+	return slices.DeleteFunc(conns, func(c *Conn) bool { return s.reg.inAny(c, sel.Except) })
+}
+
+// applyLocal applies an operation to this node's sockets.
+func (s *Server) applyLocal(op *Operation) {
+	conns := s.selectLocal(op.Selector)
+	switch op.Kind {
+	case OperationJoin:
+		rooms := slices.DeleteFunc(slices.Clone(op.Rooms), func(r string) bool { return reservedRoom(r) || !validRoom(r) })
+		for _, c := range conns {
+			c.mu.Lock()
+			if !c.closed.Load() {
+				s.reg.join(c, rooms...)
+			}
+			c.mu.Unlock()
+		}
+	case OperationLeave:
+		for _, room := range op.Rooms {
+			if reservedRoom(room) {
+				continue
+			}
+			s.leaveConns(conns, room)
+		}
+	case OperationDisconnect:
+		for _, c := range conns {
+			c.disconnect(ReasonServerDisconnect)
+		}
+	}
+}
+
+// remote describes c for fetchSockets.
+func (c *Conn) remote() RemoteSocket {
+	rooms := append(c.Rooms(), c.id)
+	slices.Sort(rooms)
+	data := map[string]any{}
+	if u, ok := c.User(); ok {
+		data["user_id"] = u.ID
+	}
+	if c.deviceID != "" {
+		data["device_id"] = c.deviceID
+	}
+	return RemoteSocket{ID: c.id, Rooms: rooms, Handshake: c.handshake, Data: data}
+}
+
+// FetchSockets returns the sockets of every node that sel selects, this
+// node's first. With a broker it fails when a node does not answer in
+// time.
+func (s *Server) FetchSockets(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
+	out := clusterNode{s}.Sockets(sel)
+	if s.cluster == nil {
+		return out, nil
+	}
+	remote, err := s.cluster.fetch(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, remote...), nil
+}
+
+// roomsWithPrefix returns, of a fetched socket's rooms, those that start
+// with prefix, prefix removed.
+func roomsWithPrefix(rooms []string, prefix string) []string {
+	var out []string
+	for _, r := range rooms {
+		if rest, ok := strings.CutPrefix(r, prefix); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
