@@ -32,15 +32,58 @@ type Broker interface {
 	// everything published after it returns.
 	Start(ctx context.Context, node Node) error
 	// Publish sends m to the other nodes, the sockets of this node aside
-	// (the server delivers to them itself).
-	Publish(ctx context.Context, m ClusterMessage) error
+	// (the server delivers to them itself). For a broadcast it returns
+	// the offset the broker gave it in the cluster's history ("" when the
+	// broker keeps none): clients that recover send it back.
+	Publish(ctx context.Context, m ClusterMessage) (offset string, err error)
 	// FetchSockets returns the sockets of the other nodes that sel
 	// selects. It fails when a node does not answer before ctx is done or
 	// the broker's own timeout.
 	FetchSockets(ctx context.Context, sel Selector) ([]RemoteSocket, error)
+	// ServerSideEmit sends an event to the other nodes' servers (not to
+	// sockets). With ack it waits for one answer per node and returns
+	// them, failing when a node does not answer in time.
+	ServerSideEmit(ctx context.Context, event string, args []any, ack bool) ([]any, error)
+	// PersistSession keeps the state of a socket that dropped, for the
+	// recovery window, so that it can be restored on any node.
+	PersistSession(ctx context.Context, s Session) error
+	// RestoreSession takes back the session pid (it can be restored once)
+	// with every broadcast its rooms received after offset, in order. It
+	// fails (ErrNotRecoverable, wrapped) when the session is gone or the
+	// history no longer holds offset: the client gets a fresh connection.
+	RestoreSession(ctx context.Context, pid, offset string) (*RestoredSession, error)
 	// Close stops the broker. The server calls it from Close, after the
 	// last Publish.
 	Close(ctx context.Context) error
+}
+
+// Session is the state of a socket kept across a short disconnection.
+type Session struct {
+	// SID is the socket id, PID the private session id the client holds.
+	SID, PID string
+	// Rooms are the socket's rooms.
+	Rooms []string
+	// Data is the socket's data (see RemoteSocket.Data): for a socket of
+	// an entreactive node, what restores its authentication.
+	Data any
+}
+
+// RestoredSession is a session brought back with what its socket missed.
+type RestoredSession struct {
+	Session
+	// Missed are the broadcasts the socket's rooms received after the
+	// client's offset, in order, each with its own offset.
+	Missed []Missed
+	// LastOffset is the last offset the history walk read (the client's
+	// offset when it read none): broadcasts up to it that reach the
+	// socket live are already in Missed and are skipped.
+	LastOffset string
+}
+
+// Missed is one broadcast a socket missed, with its offset.
+type Missed struct {
+	Offset    string
+	Broadcast Broadcast
 }
 
 // Node is what a Broker reaches of its server: the server hands it to
@@ -48,8 +91,13 @@ type Broker interface {
 // concurrent use.
 type Node interface {
 	// Deliver delivers a message another node published to this node's
-	// sockets.
-	Deliver(m ClusterMessage)
+	// sockets; offset is the broadcast's offset in the cluster's history,
+	// or "".
+	Deliver(m ClusterMessage, offset string)
+	// ServerEvent runs this server's handler of an event another node sent
+	// with ServerSideEmit; ok is false when there is none (then the node
+	// does not answer, as a Node server without a listener).
+	ServerEvent(event string, args []any) (reply any, ok bool)
 	// Sockets returns this node's sockets that sel selects, for another
 	// node's FetchSockets.
 	Sockets(sel Selector) []RemoteSocket
@@ -176,7 +224,7 @@ func (cl *cluster) run(done <-chan struct{}) {
 			cancel()
 			return
 		case p := <-cl.queue:
-			err := cl.broker.Publish(context.Background(), p.msg)
+			_, err := cl.broker.Publish(context.Background(), p.msg)
 			if p.done != nil {
 				p.done <- err
 			} else if err != nil {
@@ -253,7 +301,7 @@ func (cl *cluster) fetch(ctx context.Context, sel Selector) ([]RemoteSocket, err
 type clusterNode struct{ s *Server }
 
 // Deliver implements Node.
-func (n clusterNode) Deliver(m ClusterMessage) {
+func (n clusterNode) Deliver(m ClusterMessage, offset string) {
 	s := n.s
 	switch {
 	case m.Broadcast != nil:
@@ -370,4 +418,71 @@ func roomsWithPrefix(rooms []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// ServerEvent implements Node.
+func (n clusterNode) ServerEvent(event string, args []any) (any, bool) {
+	s := n.s
+	s.hooksMu.RLock()
+	h := s.serverEvents[event]
+	s.hooksMu.RUnlock()
+	if h == nil {
+		return nil, false
+	}
+	if !s.enter() {
+		return nil, false
+	}
+	defer s.exit()
+	return runServerEvent(s, h, event, args)
+}
+
+// runServerEvent runs h, turning a panic into a logged nil answer.
+func runServerEvent(s *Server, h ServerEventHandler, event string, args []any) (reply any, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("server: server event handler panicked", "event", event, "panic", r)
+			reply, ok = nil, true
+		}
+	}()
+	return h(s.ctx, args), true
+}
+
+// ServerEventHandler handles an event another node sent with
+// ServerSideEmit; what it returns answers the sender's acknowledgement.
+type ServerEventHandler func(ctx context.Context, args []any) any
+
+// OnServerEvent registers the handler of an event the other nodes send
+// with ServerSideEmit (io.serverSideEmit in Node), replacing any previous
+// one.
+func (s *Server) OnServerEvent(event string, h ServerEventHandler) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.serverEvents[event] = h
+}
+
+// ServerSideEmit sends an event to the servers of the other nodes (their
+// OnServerEvent handlers, or io.on(event) on a Node server). Without a
+// broker there are none and it does nothing.
+func (s *Server) ServerSideEmit(ctx context.Context, event string, args ...any) error {
+	if s.cluster == nil {
+		return nil
+	}
+	if _, err := s.cluster.broker.ServerSideEmit(ctx, event, args, false); err != nil {
+		return fmt.Errorf("server: server-side emit %q: %w", event, err)
+	}
+	return nil
+}
+
+// ServerSideEmitWithAck sends an event to the servers of the other nodes
+// and returns one answer per node. It fails when a node does not answer
+// in time (a Node server without a listener never answers).
+func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]any, error) {
+	if s.cluster == nil {
+		return nil, nil
+	}
+	replies, err := s.cluster.broker.ServerSideEmit(ctx, event, args, true)
+	if err != nil {
+		return nil, fmt.Errorf("server: server-side emit %q: %w", event, err)
+	}
+	return replies, nil
 }

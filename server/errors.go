@@ -28,6 +28,10 @@ var (
 	// ErrInvalidRoom is returned for a room name that cannot be a room
 	// (empty, longer than 256 bytes, or with control characters).
 	ErrInvalidRoom = errors.New("server: invalid room")
+	// ErrNotRecoverable is returned (wrapped) by Broker.RestoreSession
+	// when a session cannot be restored: it expired or was restored
+	// already, or the history no longer holds the client's offset.
+	ErrNotRecoverable = errors.New("server: session not recoverable")
 	// ErrUnknownNamespace is returned for a namespace that does not exist.
 	ErrUnknownNamespace = errors.New("server: unknown namespace")
 	// ErrReservedEvent is returned by On for the protocol's own events.

@@ -154,6 +154,7 @@ type Server struct {
 
 	hooksMu      sync.RWMutex
 	handlers     map[string]EventHandler
+	serverEvents map[string]ServerEventHandler
 	middlewares  []Middleware
 	onConnect    []func(ctx context.Context, c *Conn)
 	onDisconnect []func(ctx context.Context, c *Conn, reason string)
@@ -181,16 +182,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		verifier:   v,
-		reg:        newRegistry(runtime.GOMAXPROCS(0)),
-		ctx:        ctx,
-		cancel:     cancel,
-		handlers:   make(map[string]EventHandler),
-		namespaces: make(map[string]*Namespace),
-		done:       make(chan struct{}),
-		idle:       make(chan struct{}),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		verifier:     v,
+		reg:          newRegistry(runtime.GOMAXPROCS(0)),
+		ctx:          ctx,
+		cancel:       cancel,
+		handlers:     make(map[string]EventHandler),
+		serverEvents: make(map[string]ServerEventHandler),
+		namespaces:   make(map[string]*Namespace),
+		done:         make(chan struct{}),
+		idle:         make(chan struct{}),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
 	engineTransports := newEngineTransports(cfg, &s.stats)
