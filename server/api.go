@@ -27,29 +27,13 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if s.isClosed() {
 		return ErrClosed
 	}
-	rooms := make([]string, 0, len(to.Rooms)+len(to.Users))
-	rooms = append(rooms, to.Rooms...)
-	for _, u := range to.Users {
-		room := UserRoom(u)
-		if room == "" {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
-				append(eventAttrs(&ev), slog.Any("user", u))...)
-			continue
-		}
-		rooms = append(rooms, room)
-	}
-	payload, err := ev.MarshalJSON()
+	rooms, f, err := reactiveFrame(to, &ev, func(u any) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
+			append(eventAttrs(&ev), slog.Any("user", u))...)
+	})
 	if err != nil {
 		s.stats.encodeErrors.Add(1)
-		return fmt.Errorf("server: encode %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
-	}
-	body := make([]byte, 0, len(payload)+len(EventReactive)+5)
-	body = append(body, `["`+EventReactive+`",`...)
-	body = append(body, payload...)
-	body = append(body, ']')
-	f := newFrame(EventReactive, body)
-	if !ev.Timestamp.IsZero() {
-		f.committed = ev.Timestamp.UnixNano()
+		return err
 	}
 	s.publish(rooms, f)
 	if err := s.del.enqueue(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
@@ -59,6 +43,72 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 		o.EventEmitted(ev.Model, ev.Action)
 	}
 	return nil
+}
+
+// reactiveFrame encodes ev for the rooms of to; skip is called for each
+// user id that cannot name a room.
+func reactiveFrame(to entreactive.Target, ev *entreactive.Event, skip func(user any)) ([]string, *frame, error) {
+	rooms := make([]string, 0, len(to.Rooms)+len(to.Users))
+	rooms = append(rooms, to.Rooms...)
+	for _, u := range to.Users {
+		room := UserRoom(u)
+		if room == "" {
+			skip(u)
+			continue
+		}
+		rooms = append(rooms, room)
+	}
+	payload, err := ev.MarshalJSON()
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: encode %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
+	}
+	body := make([]byte, 0, len(payload)+len(EventReactive)+5)
+	body = append(body, `["`+EventReactive+`",`...)
+	body = append(body, payload...)
+	body = append(body, ']')
+	f := newFrame(EventReactive, body)
+	if !ev.Timestamp.IsZero() {
+		f.committed = ev.Timestamp.UnixNano()
+	}
+	return rooms, f, nil
+}
+
+// ReactiveBroadcast encodes a reactive event for the sockets of to, as
+// Server.Emit does, for a process that publishes to a cluster without
+// serving sockets (see package redisbroker's Emitter). It fails when no
+// user id of to can name a room and to has no room, or when ev cannot be
+// encoded.
+func ReactiveBroadcast(to entreactive.Target, ev entreactive.Event) (*Broadcast, error) {
+	var bad []any
+	rooms, f, err := reactiveFrame(to, &ev, func(u any) { bad = append(bad, u) })
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 && len(rooms) == 0 {
+		return nil, fmt.Errorf("%w: users %v", ErrInvalidID, bad)
+	}
+	return f.broadcast(rooms), nil
+}
+
+// NewBroadcast encodes an event for the sockets in any of rooms, as
+// Server.EmitToRooms does, for a process that publishes to a cluster
+// without serving sockets.
+func NewBroadcast(rooms []string, event string, args ...any) (*Broadcast, error) {
+	f, err := encodeFrame(event, args...)
+	if err != nil {
+		return nil, err
+	}
+	return f.broadcast(rooms), nil
+}
+
+// broadcast is the cluster message of f for rooms.
+func (f *frame) broadcast(rooms []string) *Broadcast {
+	return &Broadcast{
+		Selector:    Selector{Rooms: rooms},
+		Event:       f.event,
+		Packet:      f.packet,
+		Attachments: f.attachments,
+	}
 }
 
 // eventAttrs identify a reactive event in logs.
@@ -103,12 +153,7 @@ func (s *Server) publish(rooms []string, f *frame) {
 	if s.cluster == nil || len(rooms) == 0 {
 		return
 	}
-	s.cluster.publish(&Broadcast{
-		Selector:    Selector{Rooms: rooms},
-		Event:       f.event,
-		Packet:      f.packet,
-		Attachments: f.attachments,
-	})
+	s.cluster.publish(f.broadcast(rooms))
 }
 
 // EmitToAll sends an event to every socket.
