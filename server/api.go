@@ -35,8 +35,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 		s.stats.encodeErrors.Add(1)
 		return err
 	}
-	s.publish(rooms, f)
-	if err := s.del.enqueue(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
+	if err := s.broadcast(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
 		return err
 	}
 	if o := s.cfg.Observer; o != nil {
@@ -144,16 +143,24 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	if err != nil {
 		return err
 	}
-	s.publish(rooms, f)
-	return s.del.enqueue(ctx, job{rooms: rooms, frame: f}, nil)
+	return s.broadcast(ctx, job{rooms: rooms, frame: f}, nil)
 }
 
-// publish sends a broadcast to the other nodes, if there are any.
-func (s *Server) publish(rooms []string, f *frame) {
-	if s.cluster == nil || len(rooms) == 0 {
-		return
+// broadcast delivers j to this node's sockets and publishes it to the
+// other nodes, if there are any. Under recovery with a broker, the local
+// delivery waits for the offset the broker gives (see cluster.run).
+func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) error {
+	if len(j.rooms) == 0 {
+		return nil
 	}
-	s.cluster.publish(f.broadcast(rooms))
+	if s.cluster != nil {
+		b := j.frame.broadcast(j.rooms)
+		if s.hist != nil && s.cluster.publishThenDeliver(b, j) {
+			return nil
+		}
+		s.cluster.publish(b)
+	}
+	return s.del.enqueue(ctx, j, ev)
 }
 
 // EmitToAll sends an event to every socket.

@@ -182,6 +182,9 @@ const DefaultPublishQueue = 8192
 type publication struct {
 	msg  ClusterMessage
 	done chan error
+	// local, when set, is delivered to this node's sockets once the
+	// broker gave the broadcast its offset.
+	local *job
 }
 
 // cluster is the server's side of its broker: the publishing goroutine and
@@ -224,7 +227,14 @@ func (cl *cluster) run(done <-chan struct{}) {
 			cancel()
 			return
 		case p := <-cl.queue:
-			_, err := cl.broker.Publish(context.Background(), p.msg)
+			off, err := cl.broker.Publish(context.Background(), p.msg)
+			if p.local != nil {
+				j := *p.local
+				if o, ok := parseOffset(off); ok && err == nil {
+					j.frame = j.frame.withOffset(o)
+				}
+				_ = cl.srv.del.enqueue(cl.srv.ctx, j, nil)
+			}
 			if p.done != nil {
 				p.done <- err
 			} else if err != nil {
@@ -268,6 +278,19 @@ func (cl *cluster) publish(b *Broadcast) {
 	}
 }
 
+// publishThenDeliver queues a broadcast for the other nodes and, once
+// the broker gave it an offset, for this node's sockets. It reports false
+// when the queue is full: the caller then delivers and publishes as
+// without recovery.
+func (cl *cluster) publishThenDeliver(b *Broadcast, j job) bool {
+	select {
+	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}, local: &j}:
+		return true
+	default:
+		return false
+	}
+}
+
 // apply publishes an operation, after every message queued before it, and
 // waits for it to be sent.
 func (cl *cluster) apply(ctx context.Context, op *Operation) error {
@@ -307,11 +330,14 @@ func (n clusterNode) Deliver(m ClusterMessage, offset string) {
 	case m.Broadcast != nil:
 		b := m.Broadcast
 		f := frameFromWire(b.Event, b.Packet, b.Attachments)
+		if o, ok := parseOffset(offset); ok && s.hist != nil && !b.Volatile {
+			f = f.withOffset(o)
+		}
 		rooms := b.Selector.Rooms
 		if len(rooms) == 0 {
 			rooms = []string{entreactive.RoomAll} // every socket is in it
 		}
-		j := job{rooms: rooms, except: b.Selector.Except, frame: f}
+		j := job{rooms: rooms, except: b.Selector.Except, frame: f, volatile: b.Volatile}
 		for _, id := range b.Selector.Rooms {
 			if c := s.reg.conn(id); c != nil {
 				j.direct = append(j.direct, c)

@@ -55,6 +55,17 @@ type Conn struct {
 	direct atomic.Pointer[connWriter]
 	// sendMu serialises the switch to direct delivery.
 	sendMu sync.Mutex
+
+	// Connection state recovery (see Server.restore): while restoring,
+	// deliveries are held, to go out after what the history gives; then
+	// frames with an offset up to skipTo (set before restoring is cleared,
+	// read-only after) are skipped. restored is what the library restored,
+	// from admit to onConnection.
+	restoring atomic.Bool
+	heldMu    sync.Mutex
+	held      []*frame
+	skipTo    offset
+	restored  *restoreState
 }
 
 // Handshake is what a client sent when it connected.
@@ -138,6 +149,55 @@ func (c *Conn) Emit(event string, args ...any) error {
 // one is through, nothing of the library's is left ahead of it and the
 // socket switches to direct delivery, keeping the order of its frames.
 func (c *Conn) deliver(f *frame, now bool) bool {
+	if c.closed.Load() {
+		return false
+	}
+	if c.restoring.Load() && c.hold(f) {
+		return true
+	}
+	if !c.skipTo.none() && !f.off.none() && !f.off.after(c.skipTo) {
+		return true // already sent from the history when the socket was restored
+	}
+	return c.send(f, now)
+}
+
+// hold keeps f while the socket is being restored and reports whether it
+// did (false once the restore has finished).
+func (c *Conn) hold(f *frame) bool {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	if !c.restoring.Load() {
+		return false
+	}
+	c.held = append(c.held, f)
+	return true
+}
+
+// finishRestore sends what arrived live while the socket was restored,
+// skipping what the history already gave it (offsets up to last), then
+// lets deliveries through.
+func (c *Conn) finishRestore(last offset) {
+	c.skipTo = last
+	for {
+		c.heldMu.Lock()
+		held := c.held
+		c.held = nil
+		if len(held) == 0 {
+			c.restoring.Store(false)
+			c.heldMu.Unlock()
+			return
+		}
+		c.heldMu.Unlock()
+		for _, f := range held {
+			if f.off.none() || f.off.after(c.skipTo) {
+				c.send(f, false)
+			}
+		}
+	}
+}
+
+// send queues f for this socket; see deliver.
+func (c *Conn) send(f *frame, now bool) bool {
 	if c.closed.Load() {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -41,6 +42,8 @@ type job struct {
 	except []string
 	direct []*Conn
 	frame  *frame
+	// volatile jobs get no offset and stay out of the history.
+	volatile bool
 }
 
 // delivery owns the bounded queue, the dispatcher and the shards.
@@ -50,6 +53,11 @@ type delivery struct {
 	reg    *registry
 	log    *slog.Logger
 	stats  *counters
+	// hist, under connection state recovery, records every broadcast
+	// with its offset before the shards see it; assign says that the
+	// offsets are given here (no broker gives them).
+	hist   *history
+	assign bool
 }
 
 // shard delivers jobs to the sockets of one shard.
@@ -122,6 +130,9 @@ func (d *delivery) dispatch(done <-chan struct{}) {
 		case <-done:
 			return
 		case j := <-d.queue:
+			if d.hist != nil && !j.volatile {
+				d.record(&j)
+			}
 			for _, sh := range d.shards {
 				select {
 				case sh.jobs <- j:
@@ -130,6 +141,20 @@ func (d *delivery) dispatch(done <-chan struct{}) {
 				}
 			}
 		}
+	}
+}
+
+// record gives j its offset (when the server assigns them) and adds it to
+// the history.
+func (d *delivery) record(j *job) {
+	h := d.hist
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if j.frame.off.none() && d.assign {
+		j.frame = j.frame.withOffset(h.next(time.Now()))
+	}
+	if !j.frame.off.none() {
+		h.addLocked(record{rooms: j.rooms, except: j.except, frame: j.frame})
 	}
 }
 

@@ -33,6 +33,30 @@ type frame struct {
 	// carries, in Unix nanoseconds, for Observer.EventDelivered; 0 for
 	// other events.
 	committed int64
+	// off is the broadcast's offset, the frame's last event argument,
+	// under connection state recovery; zero otherwise.
+	off offset
+}
+
+// withOffset returns a copy of f with o appended as its last event
+// argument, as Socket.IO's recovery sends it: encoded once, the same bytes
+// for every recipient.
+func (f *frame) withOffset(o offset) *frame {
+	// The packet is `2[...]` or `5<n>-[...]`: its JSON array ends it.
+	end := len(f.packet) - 1
+	if end < 0 || f.packet[end] != ']' {
+		return f
+	}
+	str := o.String()
+	packet := make([]byte, 0, len(f.packet)+len(str)+3)
+	packet = append(packet, f.packet[:end]...)
+	packet = append(packet, ',', '"')
+	packet = append(packet, str...)
+	packet = append(packet, '"', ']')
+	g := frameFromWire(f.event, packet, f.attachments)
+	g.committed = f.committed
+	g.off = o
+	return g
 }
 
 // encodeFrame encodes event and args as a Socket.IO packet. Args are

@@ -47,6 +47,9 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		markRecorded: sync.OnceFunc(func() { close(connected) }),
 		handshake:    handshakeOf(sock),
 	}
+	if sock.Recovered() {
+		c.restored, _ = sock.Data().(*restoreState)
+	}
 	if raw, ok := hs.Auth["device_id"]; ok && raw != nil {
 		if id, ok := FormatID(raw); ok {
 			c.deviceID = id
@@ -64,6 +67,16 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 			return
 		}
 		c.user = &u
+	}
+	if st := c.restored; st != nil {
+		if data, _ := st.session.Data.(map[string]any); c.deviceID == "" && data != nil {
+			if d, ok := FormatID(data["device_id"]); ok {
+				c.deviceID = d
+			}
+		}
+		if c.user == nil {
+			c.user, _ = restoredUser(st.session)
+		}
 	}
 	for _, mw := range s.middlewareList() {
 		if err := s.runMiddleware(mw, c); err != nil {
@@ -128,25 +141,41 @@ func (s *Server) onConnection(args ...any) {
 	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
 	sock.OnAny(func(args ...any) { s.route(c, args) })
 
-	c.mu.Lock()
-	if c.closed.Load() {
-		c.mu.Unlock()
+	var user *User
+	registered := false
+	register := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed.Load() {
+			return
+		}
+		registered = true
+		s.reg.add(c)
+		rooms := []string{entreactive.RoomAll}
+		if c.deviceID != "" {
+			rooms = append(rooms, DeviceRoom(c.deviceID))
+		}
+		if c.restored != nil {
+			rooms = append(rooms, restoreRooms(c.restored.session)...)
+		}
+		s.reg.join(c, rooms...)
+		user = c.user
+		if user != nil {
+			c.user = nil
+			s.authenticateLocked(c, *user)
+		} else {
+			s.reg.join(c, entreactive.RoomGuests)
+		}
+	}
+	if st := c.restored; st != nil {
+		s.restore(c, st, register)
+		c.restored = nil
+	} else {
+		register()
+	}
+	if !registered {
 		return
 	}
-	s.reg.add(c)
-	rooms := []string{entreactive.RoomAll}
-	if c.deviceID != "" {
-		rooms = append(rooms, DeviceRoom(c.deviceID))
-	}
-	s.reg.join(c, rooms...)
-	user := c.user
-	if user != nil {
-		c.user = nil
-		s.authenticateLocked(c, *user)
-	} else {
-		s.reg.join(c, entreactive.RoomGuests)
-	}
-	c.mu.Unlock()
 
 	// The library may have closed the socket before the disconnect
 	// listener was registered; close covers that case once.

@@ -95,6 +95,10 @@ type Config struct {
 	// Observer, when set, is told about events as they happen, for
 	// metrics (see Observer). Nil costs nothing.
 	Observer Observer
+	// Recovery, when set, turns on connection state recovery: a client
+	// that drops for a moment gets back its socket and what it missed
+	// (see Recovery). Nil: off.
+	Recovery *Recovery
 	// Broker, when set, makes the server one node of a cluster (see
 	// Broker): emits and the utility API reach the sockets of every node.
 	// New starts it and Close closes it. Nil: a single node.
@@ -134,6 +138,9 @@ type Server struct {
 	del      *delivery
 	// cluster is the server's side of Config.Broker, nil without one.
 	cluster *cluster
+	// hist and sessions serve Config.Recovery; nil without it.
+	hist     *history
+	sessions *sessionStore
 	// engineConns holds, per namespace, the Engine.IO connections
 	// (nspClient) that have a socket there, admitted or being admitted.
 	engineConns sync.Map
@@ -195,6 +202,12 @@ func New(cfg Config) (*Server, error) {
 		idle:         make(chan struct{}),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
+	if cfg.Recovery != nil {
+		s.hist = newHistory(cfg.Recovery.HistorySize)
+		s.sessions = newSessionStore(cfg.Recovery.MaxDisconnection)
+		// Offsets come from the broker when there is one.
+		s.del.hist, s.del.assign = s.hist, cfg.Broker == nil
+	}
 	engineTransports := newEngineTransports(cfg, &s.stats)
 
 	opts := socket.DefaultServerOptions()
@@ -207,6 +220,13 @@ func New(cfg Config) (*Server, error) {
 	opts.SetTransports(engineTransports.Set())
 	if cfg.CORS != nil {
 		opts.SetCors(cfg.CORS.toLibrary())
+	}
+	if cfg.Recovery != nil {
+		rec := socket.DefaultConnectionStateRecovery()
+		rec.SetMaxDisconnectionDuration(cfg.Recovery.MaxDisconnection.Milliseconds())
+		rec.SetSkipMiddlewares(false)
+		opts.SetConnectionStateRecovery(rec)
+		opts.SetAdapter(recoveryAdapters{s})
 	}
 	s.io = socket.NewServer(nil, opts)
 	s.io.Use(s.admit)
@@ -273,6 +293,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Recovery != nil {
+		r := *c.Recovery
+		r.setDefaults()
+		c.Recovery = &r
 	}
 	if c.ClientDir != "" {
 		if c.ClientFS != nil {

@@ -82,6 +82,10 @@ type Conn struct {
 	// socket id the server assigned.
 	EngineSID string
 	SID       string
+	// PID is the private session id the server sent for connection state
+	// recovery ("" when it is off); a client sends it back, with the last
+	// offset it received, in the auth of its next connect.
+	PID string
 
 	wmu sync.Mutex // serializes writes
 
@@ -232,13 +236,14 @@ func (c *Conn) handshake(ctx context.Context, auth any) error {
 		case Connect:
 			var reply struct {
 				SID string `json:"sid"`
+				PID string `json:"pid"`
 			}
 			if len(p.Data) > 0 {
 				if err := json.Unmarshal(p.Data, &reply); err != nil {
 					return fmt.Errorf("%w: connect reply: %w", ErrMalformed, err)
 				}
 			}
-			c.SID = reply.SID
+			c.SID, c.PID = reply.SID, reply.PID
 			return c.ws.SetReadDeadline(time.Now().Add(c.idle))
 		case ConnectErr:
 			var e struct {
@@ -438,6 +443,17 @@ func (c *Conn) Close() error {
 	})
 	<-c.done
 	return nil
+}
+
+// Drop closes the connection abruptly, as a network failure would: no
+// Socket.IO disconnect, no websocket close handshake. It waits for the
+// read goroutine to return.
+func (c *Conn) Drop() {
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		c.ws.NetConn().Close()
+	})
+	<-c.done
 }
 
 // shutdown records why the read loop ended and releases waiters.

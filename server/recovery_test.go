@@ -1,0 +1,199 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/internal/testkit"
+	"github.com/entreactive/reactive/server"
+)
+
+// notes collects the "note" events of raw connections: the number each
+// carries and the offset recovery appended.
+type notes struct {
+	mu      sync.Mutex
+	nums    []int
+	offsets []string
+	changed chan struct{}
+}
+
+func newNotes() *notes { return &notes{changed: make(chan struct{}, 1)} }
+
+func (n *notes) handler(name string, data []byte) {
+	if name != "note" {
+		return
+	}
+	var args []any
+	if json.Unmarshal(data, &args) != nil || len(args) != 3 {
+		return
+	}
+	num, _ := args[1].(float64)
+	off, _ := args[2].(string)
+	n.mu.Lock()
+	n.nums = append(n.nums, int(num))
+	n.offsets = append(n.offsets, off)
+	n.mu.Unlock()
+	select {
+	case n.changed <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor waits until count notes have arrived.
+func (n *notes) waitFor(t *testing.T, count int) {
+	t.Helper()
+	ctx := testkit.Context(t)
+	for {
+		n.mu.Lock()
+		got := len(n.nums)
+		n.mu.Unlock()
+		if got >= count {
+			return
+		}
+		select {
+		case <-n.changed:
+		case <-ctx.Done():
+			t.Fatalf("got %d notes, want %d: %v", got, count, n.snapshot())
+		}
+	}
+}
+
+func (n *notes) snapshot() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.nums)
+}
+
+func (n *notes) lastOffset() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.offsets[len(n.offsets)-1]
+}
+
+func dialSIO(t *testing.T, url string, auth map[string]any, n *notes) *sio.Conn {
+	t.Helper()
+	c, err := sio.Dial(testkit.Context(t), sio.Config{URL: url, Auth: auth, OnEvent: n.handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
+	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}})
+	ctx := testkit.Context(t)
+	emit := func(room string, n int) {
+		t.Helper()
+		if err := srv.EmitToRooms(ctx, []string{room}, "note", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := newNotes()
+	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 7), "device_id": "phone"}, got)
+	if c1.PID == "" {
+		t.Fatal("no pid in the connect reply")
+	}
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 7) })
+	if err := srv.JoinUser(ctx, 7, "team"); err != nil {
+		t.Fatal(err)
+	}
+	emit("team", 1)
+	got.waitFor(t, 1)
+	c1.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+
+	emit("team", 2)
+	emit("user_7", 3)
+	emit("others", 99)
+	emit("device_phone", 4)
+	emit("team", 5)
+
+	// Back with the pid and the last offset, without a token: the socket,
+	// its rooms and its user come back, and what it missed arrives in
+	// order, each once, before what is sent next.
+	c2 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, got)
+	if c2.SID != c1.SID || c2.PID != c1.PID {
+		t.Fatalf("restored as %s/%s, was %s/%s", c2.SID, c2.PID, c1.SID, c1.PID)
+	}
+	emit("team", 6)
+	got.waitFor(t, 6)
+	if nums := got.snapshot(); !slices.Equal(nums, []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("notes %v, want 1..6", nums)
+	}
+	for i := 1; i < len(got.offsets); i++ {
+		if got.offsets[i] == got.offsets[i-1] {
+			t.Fatalf("offsets repeat: %v", got.offsets)
+		}
+	}
+	if !testkit.Online(t, srv, 7) || testkit.RoomSize(t, srv, "team") != 1 || !testkit.DeviceOnline(t, srv, "phone") {
+		t.Fatalf("rooms after restore: %v", srv.Stats().Rooms)
+	}
+
+	// A session restores once; an unknown pid or offset gets a fresh
+	// socket.
+	c2.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	fresh := newNotes()
+	c3 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": "1-0"}, fresh)
+	if c3.SID == c1.SID {
+		t.Fatalf("restored from an offset that is not in the history")
+	}
+	c4 := dialSIO(t, url, map[string]any{"pid": "nope", "offset": got.lastOffset()}, fresh)
+	if c4.SID == c1.SID || c4.PID == "" {
+		t.Fatalf("unknown pid: sid %s pid %q", c4.SID, c4.PID)
+	}
+	if testkit.Online(t, srv, 7) {
+		t.Fatal("a fresh socket has the old user")
+	}
+}
+
+// A client that drops and comes back while events keep coming gets every
+// event once, in order, across its two connections.
+func TestRecoveryUnderConcurrentEmits(t *testing.T) {
+	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}, QueueSize: 1 << 16})
+	const total = 5000
+	got := newNotes()
+	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 3)}, got)
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 3) })
+
+	ctx, cancel := context.WithCancel(testkit.Context(t))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= total; i++ {
+			if err := srv.EmitToUser(ctx, 3, "note", i); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	got.waitFor(t, 200)
+	c1.Drop()
+	// A real client waits a second before it reconnects; the server has
+	// seen the drop by then.
+	testkit.Eventually(t, "the drop seen", func() bool { return testkit.Connections(t, srv) == 0 })
+	c2 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, got)
+	if c2.SID != c1.SID {
+		t.Fatal("not restored")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, total)
+	nums := got.snapshot()
+	for i, n := range nums {
+		if n != i+1 {
+			t.Fatalf("note %d is %d (lost or repeated around there): %v", i, n, nums[max(0, i-3):min(len(nums), i+3)])
+		}
+	}
+	if len(nums) != total {
+		t.Fatalf("%d notes, want %d", len(nums), total)
+	}
+}
