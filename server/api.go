@@ -160,7 +160,7 @@ func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) er
 		}
 		s.cluster.publish(b)
 	}
-	return s.del.enqueue(ctx, j, ev)
+	return s.enqueue(ctx, j, ev)
 }
 
 // EmitToAll sends an event to every socket.

@@ -233,7 +233,7 @@ func (cl *cluster) run(done <-chan struct{}) {
 				if o, ok := parseOffset(off); ok && err == nil {
 					j.frame = j.frame.withOffset(o)
 				}
-				_ = cl.srv.del.enqueue(cl.srv.ctx, j, nil)
+				_ = cl.srv.enqueue(cl.srv.ctx, j, nil)
 			}
 			if p.done != nil {
 				p.done <- err
@@ -343,7 +343,7 @@ func (n clusterNode) Deliver(m ClusterMessage, offset string) {
 				j.direct = append(j.direct, c)
 			}
 		}
-		_ = s.del.enqueue(s.ctx, j, nil)
+		_ = s.enqueue(s.ctx, j, nil)
 	case m.Operation != nil:
 		s.applyLocal(m.Operation)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -53,11 +52,6 @@ type delivery struct {
 	reg    *registry
 	log    *slog.Logger
 	stats  *counters
-	// hist, under connection state recovery, records every broadcast
-	// with its offset before the shards see it; assign says that the
-	// offsets are given here (no broker gives them).
-	hist   *history
-	assign bool
 }
 
 // shard delivers jobs to the sockets of one shard.
@@ -130,9 +124,6 @@ func (d *delivery) dispatch(done <-chan struct{}) {
 		case <-done:
 			return
 		case j := <-d.queue:
-			if d.hist != nil && !j.volatile {
-				d.record(&j)
-			}
 			for _, sh := range d.shards {
 				select {
 				case sh.jobs <- j:
@@ -144,17 +135,15 @@ func (d *delivery) dispatch(done <-chan struct{}) {
 	}
 }
 
-// record gives j its offset (when the server assigns them) and adds it to
-// the history.
-func (d *delivery) record(j *job) {
-	h := d.hist
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if j.frame.off.none() && d.assign {
-		j.frame = j.frame.withOffset(h.next(time.Now()))
-	}
-	if !j.frame.off.none() {
-		h.addLocked(record{rooms: j.rooms, except: j.except, frame: j.frame})
+// offer queues a broadcast without blocking and without logging; it
+// reports false when the queue is full.
+func (d *delivery) offer(j job) bool {
+	select {
+	case d.queue <- j:
+		d.stats.queued.Add(1)
+		return true
+	default:
+		return false
 	}
 }
 

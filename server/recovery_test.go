@@ -3,10 +3,15 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -195,5 +200,101 @@ func TestRecoveryUnderConcurrentEmits(t *testing.T) {
 	}
 	if len(nums) != total {
 		t.Fatalf("%d notes, want %d", len(nums), total)
+	}
+}
+
+// holdingObserver holds the first delivery it observes until released.
+type holdingObserver struct {
+	held    chan struct{} // closed at the first delivery
+	once    sync.Once
+	release chan struct{}
+}
+
+func (o *holdingObserver) EventEmitted(string, entreactive.Action) {}
+
+func (o *holdingObserver) EventDelivered(time.Duration) {
+	o.once.Do(func() { close(o.held) })
+	<-o.release
+}
+
+// pollingGuestSocket connects a guest over long-polling, by hand.
+func pollingGuestSocket(t *testing.T, url string) {
+	t.Helper()
+	base := url + "/socket.io/?EIO=4&transport=polling"
+	do := func(method, u, body string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(testkit.Context(t), method, u, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, u, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	_, rest, _ := strings.Cut(do("GET", base, ""), `"sid":"`)
+	sid, _, _ := strings.Cut(rest, `"`)
+	do("POST", base+"&sid="+sid, "40")
+}
+
+// Under recovery a full delivery queue loses nothing: the sockets an event
+// could not be queued for are closed, and get it from the history when
+// they come back.
+func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
+	o := &holdingObserver{held: make(chan struct{}), release: make(chan struct{})}
+	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}, QueueSize: 1, Observer: o})
+	release := sync.OnceFunc(func() { close(o.release) })
+	t.Cleanup(release) // before the server's Close
+	ctx := testkit.Context(t)
+
+	got := newNotes()
+	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 5)}, got)
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 5) })
+	if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, 1)
+
+	// A polling guest whose first reactive delivery the observer holds:
+	// its shard stops, the dispatcher waits for it, the queue fills.
+	pollingGuestSocket(t, url)
+	testkit.Eventually(t, "the guest connected", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
+	ev := entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: 1, Timestamp: time.Now()}
+	if err := srv.Emit(ctx, entreactive.Target{Rooms: []string{"guests"}}, ev); err != nil {
+		t.Fatal(err)
+	}
+	<-o.held
+	const total = 600 // more than the queues hold
+	for i := 1; i <= total; i++ {
+		if err := srv.EmitToUser(ctx, 5, "note", i); err != nil {
+			t.Fatalf("note %d: %v", i, err)
+		}
+	}
+	select {
+	case <-c1.Done():
+	case <-ctx.Done():
+		t.Fatal("the socket the queue could not serve stayed open")
+	}
+	release()
+	if s := srv.Stats(); s.RecoveryCloses == 0 || s.Dropped != 0 {
+		t.Fatalf("recovery closes %d, dropped %d", s.RecoveryCloses, s.Dropped)
+	}
+	testkit.Eventually(t, "the drop seen", func() bool { return !testkit.Online(t, srv, 5) })
+
+	c2 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, got)
+	if c2.SID != c1.SID {
+		t.Fatal("not restored")
+	}
+	got.waitFor(t, total+1)
+	for i, n := range got.snapshot() {
+		if n != i {
+			t.Fatalf("note %d is %d", i, n)
+		}
 	}
 }

@@ -205,8 +205,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Recovery != nil {
 		s.hist = newHistory(cfg.Recovery.HistorySize)
 		s.sessions = newSessionStore(cfg.Recovery.MaxDisconnection)
-		// Offsets come from the broker when there is one.
-		s.del.hist, s.del.assign = s.hist, cfg.Broker == nil
 	}
 	engineTransports := newEngineTransports(cfg, &s.stats)
 

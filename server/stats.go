@@ -23,6 +23,9 @@ type counters struct {
 	writeTimeouts atomic.Uint64
 	// publishErrors counts broadcasts that did not reach the broker.
 	publishErrors atomic.Uint64
+	// recoveryCloses counts sockets closed, under recovery, because an
+	// event for them found the delivery queue full.
+	recoveryCloses atomic.Uint64
 }
 
 // Stats is a snapshot of the server's state and counters.
@@ -62,6 +65,12 @@ type Stats struct {
 	// Config.WriteTimeout.
 	SlowConsumers uint64 `json:"slow_consumers"`
 	WriteTimeouts uint64 `json:"write_timeouts"`
+	// RecoveryCloses counts sockets closed, under Config.Recovery,
+	// because an event for them found the delivery queue full: they get
+	// it from the history when they come back. PublishErrors counts
+	// broadcasts that did not reach the other nodes (Config.Broker).
+	RecoveryCloses uint64 `json:"recovery_closes"`
+	PublishErrors  uint64 `json:"publish_errors"`
 }
 
 // Stats returns a snapshot of the server's state and counters.
@@ -89,6 +98,8 @@ func (s *Server) Stats() Stats {
 		JoinsRefused:   s.stats.joinsRefused.Load(),
 		SlowConsumers:  s.stats.slowConsumers.Load(),
 		WriteTimeouts:  s.stats.writeTimeouts.Load(),
+		RecoveryCloses: s.stats.recoveryCloses.Load(),
+		PublishErrors:  s.stats.publishErrors.Load(),
 	}
 }
 
