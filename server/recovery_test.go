@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -296,5 +299,96 @@ func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
 		if n != i {
 			t.Fatalf("note %d is %d", i, n)
 		}
+	}
+}
+
+// The official client recovers: socket.recovered is true, the id is kept,
+// and the notes sent while it was away arrive, in order, once.
+func TestRecoveryNodeClient(t *testing.T) {
+	node, script := nodeHarness(t)
+	script = filepath.Join(filepath.Dir(script), "recover.mjs")
+	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}})
+	ctx, cancel := context.WithTimeout(testkit.Context(t), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, url, testkit.Token(t, 4))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("client stderr: %s", stderr.String())
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	next := func(want string) json.RawMessage {
+		t.Helper()
+		for lines.Scan() {
+			var s nodeStep
+			if err := json.Unmarshal(lines.Bytes(), &s); err != nil {
+				t.Fatalf("%s: %v", lines.Text(), err)
+			}
+			if s.Step == "error" {
+				t.Fatalf("client: %s", s.Data)
+			}
+			if s.Step == want {
+				return s.Data
+			}
+		}
+		t.Fatalf("client ended before %q: %v", want, lines.Err())
+		return nil
+	}
+	type connected struct {
+		ID        string
+		Recovered bool
+	}
+	var first, second connected
+	if err := json.Unmarshal(next("connect"), &first); err != nil || first.Recovered {
+		t.Fatalf("first connect %+v, %v", first, err)
+	}
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 4) })
+	emit := func(n int) {
+		t.Helper()
+		if err := srv.EmitToUser(ctx, 4, "note", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit(1)
+	next("note")
+	if _, err := io.WriteString(stdin, "drop\n"); err != nil {
+		t.Fatal(err)
+	}
+	next("disconnect")
+	testkit.Eventually(t, "the drop seen", func() bool { return !testkit.Online(t, srv, 4) })
+	emit(2)
+	emit(3)
+	if err := json.Unmarshal(next("connect"), &second); err != nil {
+		t.Fatal(err)
+	}
+	if !second.Recovered || second.ID != first.ID {
+		t.Fatalf("reconnected as %+v, first %+v", second, first)
+	}
+	emit(4)
+	for n := next("note"); string(n) != "4"; n = next("note") {
+	}
+	if _, err := io.WriteString(stdin, "done\n"); err != nil {
+		t.Fatal(err)
+	}
+	var nums []int
+	if err := json.Unmarshal(next("notes"), &nums); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(nums, []int{1, 2, 3, 4}) {
+		t.Fatalf("notes %v, want [1 2 3 4]", nums)
 	}
 }
