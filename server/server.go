@@ -389,6 +389,9 @@ func (s *Server) Close(ctx context.Context) error {
 			close(s.idle)
 		}
 		s.closeMu.Unlock()
+		if s.cluster != nil && s.hist != nil {
+			s.handOver(ctx)
+		}
 		close(s.done)
 		s.cancel()
 		for _, c := range s.reg.all() {
@@ -406,6 +409,28 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("server: close: %w", ctx.Err())
+	}
+}
+
+// handOver closes every socket's connection the way a network failure
+// would, so that the library hands its session to the broker for
+// recovery on another node, and waits for them to be gone (at most until
+// ctx is done, or 5 s).
+func (s *Server) handOver(ctx context.Context) {
+	for _, c := range s.reg.all() {
+		c.closeToRecover()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.reg.count() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Warn("server: close: sockets still open after handing over their sessions", "sockets", s.reg.count())
+			return
+		case <-t.C:
+		}
 	}
 }
 
