@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -194,6 +195,13 @@ type cluster struct {
 	broker Broker
 	queue  chan publication
 	log    *slog.Logger
+	// degraded is set while publishing fails (Redis down): local
+	// deliveries then stop waiting for the broker's offsets.
+	degraded atomic.Bool
+	// lastLog and suppressed rate-limit the logs of failed publishes
+	// (run's goroutine only).
+	lastLog    time.Time
+	suppressed int
 }
 
 // startCluster starts cfg.Broker for s; it returns nil when there is none.
@@ -214,12 +222,12 @@ func startCluster(ctx context.Context, s *Server) (*cluster, error) {
 }
 
 // run publishes the queued messages in order until done is closed, then
-// closes the broker.
+// publishes what is left (for a few seconds at most) and closes the broker.
 func (cl *cluster) run(done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
-			cl.drainFailed()
+			cl.flush()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := cl.broker.Close(ctx); err != nil {
 				cl.log.Error("server: close broker", "err", err)
@@ -227,31 +235,62 @@ func (cl *cluster) run(done <-chan struct{}) {
 			cancel()
 			return
 		case p := <-cl.queue:
-			off, err := cl.broker.Publish(context.Background(), p.msg)
-			if p.local != nil {
-				j := *p.local
-				if o, ok := parseOffset(off); ok && err == nil {
-					j.frame = j.frame.withOffset(o)
-				}
-				_ = cl.srv.enqueue(cl.srv.ctx, j, nil)
-			}
-			if p.done != nil {
-				p.done <- err
-			} else if err != nil {
-				cl.srv.stats.publishErrors.Add(1)
-				cl.log.Error("server: publish to the cluster", "event", eventName(p.msg), "err", err)
-			}
+			cl.handle(context.Background(), p)
 		}
 	}
 }
 
-// drainFailed answers the waiters still queued at Close.
-func (cl *cluster) drainFailed() {
+// handle publishes p and delivers its local part.
+func (cl *cluster) handle(ctx context.Context, p publication) {
+	off, err := cl.broker.Publish(ctx, p.msg)
+	cl.degraded.Store(err != nil)
+	if p.local != nil {
+		j := *p.local
+		if o, ok := parseOffset(off); ok && err == nil {
+			j.frame = j.frame.withOffset(o)
+		}
+		_ = cl.srv.enqueue(cl.srv.ctx, j, nil)
+	}
+	if p.done != nil {
+		p.done <- err
+		return
+	}
+	if err != nil {
+		cl.srv.stats.publishErrors.Add(1)
+		cl.logFailure(eventName(p.msg), err)
+	}
+}
+
+// logFailure logs a failed publish: the first at once, then at most one
+// line a second with the number of failures in between, so that an
+// unreachable Redis does not flood the logs.
+func (cl *cluster) logFailure(event string, err error) {
+	now := time.Now()
+	if now.Sub(cl.lastLog) < time.Second {
+		cl.suppressed++
+		return
+	}
+	cl.log.Error("server: publish to the cluster", "event", event, "err", err, "failures_not_logged", cl.suppressed)
+	cl.lastLog, cl.suppressed = now, 0
+}
+
+// flush publishes what was queued before Close, for 5 s at most; what is
+// left then is counted as not published, and waiters are answered
+// ErrClosed.
+func (cl *cluster) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	for {
 		select {
 		case p := <-cl.queue:
+			if ctx.Err() == nil {
+				cl.handle(ctx, p)
+				continue
+			}
 			if p.done != nil {
 				p.done <- ErrClosed
+			} else {
+				cl.srv.stats.publishErrors.Add(1)
 			}
 		default:
 			return
@@ -283,6 +322,9 @@ func (cl *cluster) publish(b *Broadcast) {
 // when the queue is full: the caller then delivers and publishes as
 // without recovery.
 func (cl *cluster) publishThenDeliver(b *Broadcast, j job) bool {
+	if cl.degraded.Load() {
+		return false
+	}
 	select {
 	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}, local: &j}:
 		return true
