@@ -265,8 +265,8 @@ func TestSessionRestoreGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]any{{"m1", m1}, {"m2", []byte{1}, m2}}
-	if !reflect.DeepEqual(r.Session, s) || !reflect.DeepEqual(r.Missed, want) || r.LastID != m2 {
-		t.Fatalf("restored %#v missed %#v last %s, want %#v", r.Session, r.Missed, r.LastID, want)
+	if !reflect.DeepEqual(r.Session, s) || !reflect.DeepEqual(r.args(), want) || r.LastID != m2 {
+		t.Fatalf("restored %#v missed %#v last %s, want %#v", r.Session, r.args(), r.LastID, want)
 	}
 	if _, err := ss.restore(ctx, "/", "pid1", offset); !errors.Is(err, ErrSessionNotFound) {
 		t.Fatalf("second restore: %v", err)
