@@ -33,6 +33,13 @@ type received struct {
 }
 
 func (r *received) handle(id string, m wire.Message) {
+	// The reader keeps a JSON broadcast's data as text; compare values.
+	if b, ok := m.Data.(*wire.Broadcast); ok && b.Packet.RawData != nil {
+		c := *b
+		c.Packet.Data, _ = b.Packet.Args()
+		c.Packet.RawData = nil
+		m.Data = &c
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ids = append(r.ids, id)
