@@ -202,7 +202,7 @@ func (b *Broker) dispatch(m wire.Message, offset string) {
 		node.Deliver(server.ClusterMessage{Operation: op}, "")
 	case *wire.FetchSockets:
 		b.answer(m.UID, func(context.Context) (wire.Payload, bool) {
-			socks := node.Sockets(server.Selector{Rooms: d.Opts.Rooms, Except: d.Opts.Except})
+			socks := node.Sockets(selector(d.Opts))
 			out := &wire.FetchSocketsResponse{RequestID: d.RequestID, Sockets: make([]wire.SocketInfo, 0, len(socks))}
 			for _, s := range socks {
 				out.Sockets = append(out.Sockets, toSocketInfo(s))

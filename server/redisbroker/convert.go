@@ -116,7 +116,7 @@ func fillBinary(v any, atts [][]byte) (any, error) {
 // is appended: the server adds it.
 func fromWireBroadcast(b *wire.Broadcast) (*server.Broadcast, error) {
 	out := &server.Broadcast{
-		Selector: server.Selector{Rooms: b.Opts.Rooms, Except: b.Opts.Except},
+		Selector: selector(b.Opts),
 		Volatile: b.Opts.Flags.Volatile,
 	}
 	if b.Packet.RawData != nil {
@@ -186,6 +186,18 @@ func eventName(data []byte) string {
 	return s
 }
 
+// selector returns the selector of opts, empty lists as nil.
+func selector(o wire.Opts) server.Selector {
+	return server.Selector{Rooms: nilIfEmpty(o.Rooms), Except: nilIfEmpty(o.Except)}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
 // toWireOperation returns the payload of op (types 4, 5, 6).
 func toWireOperation(op *server.Operation) (wire.Payload, error) {
 	opts := wire.Opts{Rooms: op.Selector.Rooms, Except: op.Selector.Except}
@@ -202,7 +214,7 @@ func toWireOperation(op *server.Operation) (wire.Payload, error) {
 
 // fromWireOperation returns the operation of a type 4, 5 or 6 payload.
 func fromWireOperation(p wire.Payload) (*server.Operation, bool) {
-	sel := func(o wire.Opts) server.Selector { return server.Selector{Rooms: o.Rooms, Except: o.Except} }
+	sel := selector
 	switch d := p.(type) {
 	case *wire.SocketsJoin:
 		return &server.Operation{Kind: server.OperationJoin, Selector: sel(d.Opts), Rooms: d.Rooms}, true
