@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
@@ -43,11 +44,22 @@ func toWireBroadcast(b *server.Broadcast) (*wire.Broadcast, error) {
 	return &wire.Broadcast{
 		Packet: pk,
 		Opts: wire.Opts{
-			Rooms:  b.Selector.Rooms,
+			Rooms:  wireRooms(b.Selector.Rooms),
 			Except: b.Selector.Except,
 			Flags:  wire.Flags{Volatile: b.Volatile},
 		},
 	}, nil
+}
+
+// wireRooms returns the target rooms of a selector on the wire: none (every
+// socket) when they include entreactive.RoomAll, which every socket of a Go
+// node is in but no socket of a Node node is, so that EmitToAll reaches
+// those too.
+func wireRooms(rooms []string) []string {
+	if slices.Contains(rooms, entreactive.RoomAll) {
+		return nil
+	}
+	return rooms
 }
 
 // binaryArgs decodes a BINARY_EVENT packet `5<n>-[...]` into its data array
@@ -200,7 +212,7 @@ func nilIfEmpty(s []string) []string {
 
 // toWireOperation returns the payload of op (types 4, 5, 6).
 func toWireOperation(op *server.Operation) (wire.Payload, error) {
-	opts := wire.Opts{Rooms: op.Selector.Rooms, Except: op.Selector.Except}
+	opts := wire.Opts{Rooms: wireRooms(op.Selector.Rooms), Except: op.Selector.Except}
 	switch op.Kind {
 	case server.OperationJoin:
 		return &wire.SocketsJoin{Opts: opts, Rooms: op.Rooms}, nil

@@ -125,3 +125,16 @@ func TestSocketInfoRoundTrip(t *testing.T) {
 		t.Fatalf("back\n%+v\nwant\n%+v", out, in)
 	}
 }
+
+// A selector that includes RoomAll goes out as "every socket": Node's
+// sockets are in no room "all".
+func TestRoomAllIsEverySocket(t *testing.T) {
+	wb, err := toWireBroadcast(&server.Broadcast{Selector: server.Selector{Rooms: []string{"all"}, Except: []string{"x"}}, Packet: []byte(`2["e"]`)})
+	if err != nil || wb.Opts.Rooms != nil || !reflect.DeepEqual(wb.Opts.Except, []string{"x"}) {
+		t.Fatalf("broadcast opts %+v, %v", wb.Opts, err)
+	}
+	p, err := toWireOperation(&server.Operation{Kind: server.OperationDisconnect, Selector: server.Selector{Rooms: []string{"r", "all"}}})
+	if err != nil || p.(*wire.DisconnectSockets).Opts.Rooms != nil {
+		t.Fatalf("operation %+v, %v", p, err)
+	}
+}
