@@ -122,12 +122,9 @@ func (b *Broker) readerClient() *redis.Client {
 	return redis.NewClient(&o)
 }
 
-// bound returns ctx with RequestTimeout as its deadline when it has none,
-// so that no Redis call waits forever.
+// bound returns ctx ending after RequestTimeout at the latest, so that no
+// Redis call (go-redis's retries included) waits longer.
 func (b *Broker) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, b.cfg.RequestTimeout)
 }
 

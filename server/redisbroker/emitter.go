@@ -77,11 +77,8 @@ func (e *Emitter) publish(ctx context.Context, b *server.Broadcast) error {
 	if err != nil {
 		return err
 	}
-	if _, hasDeadline := ctx.Deadline(); !hasDeadline {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.pub.cfg.RequestTimeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, e.pub.cfg.RequestTimeout)
+	defer cancel()
 	if _, err := e.pub.publish(ctx, wire.Message{UID: e.uid, Nsp: nsp, Data: wb}); err != nil {
 		return fmt.Errorf("redisbroker: emit %q: %w", b.Event, err)
 	}
