@@ -43,7 +43,7 @@ func entryRoundTrip(t *testing.T, b *server.Broadcast) (string, *server.Broadcas
 // arguments are never decoded (a decode would turn 1.50 into 1.5 and lose
 // the big integer's digits).
 func TestBroadcastTextTravelsRaw(t *testing.T) {
-	packet := `2["ev",{"n":12345678901234567890,"f":1.50,"s":"\u00e9"},[]]`
+	packet := `2["ev",{"n":12345678901234567890,"f":1.50,"s":"\u00e9<&>"},[]]`
 	in := &server.Broadcast{Selector: server.Selector{Rooms: []string{"r"}, Except: []string{"x"}}, Event: "ev", Packet: []byte(packet), Volatile: true}
 	data, out := entryRoundTrip(t, in)
 	want := `{"packet":{"type":2,"data":` + packet[1:] + `,"nsp":"/"},"opts":{"rooms":["r"],"except":["x"],"flags":{"volatile":true}}}`

@@ -49,11 +49,15 @@ func encodeEntryData(p Payload) (string, error) {
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
+	// Like JSON.stringify, no HTML escaping: a packet's RawData is then
+	// written exactly as it was given.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
 		return "", fmt.Errorf("wire: encode type %d: %w", p.Type(), err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // DecodeEntry decodes the fields of a stream entry (as XREAD/XRANGE return

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -126,13 +127,24 @@ type packetJSON struct {
 func (p Packet) MarshalJSON() ([]byte, error) {
 	data := p.RawData
 	if data == nil {
-		b, err := json.Marshal(p.Data)
+		b, err := marshalJSON(p.Data)
 		if err != nil {
 			return nil, err
 		}
 		data = b
 	}
-	return json.Marshal(packetJSON{Type: p.Type, Data: data, ID: p.ID, Nsp: p.Nsp})
+	return marshalJSON(packetJSON{Type: p.Type, Data: data, ID: p.ID, Nsp: p.Nsp})
+}
+
+// marshalJSON is json.Marshal without HTML escaping, as JSON.stringify.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON keeps the data array as text in RawData (Data is nil); see
