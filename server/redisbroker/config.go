@@ -32,6 +32,11 @@ type Config struct {
 	// SessionTTL is how long a dropped socket's session is kept (Node's
 	// connectionStateRecovery.maxDisconnectionDuration). Default 2 minutes.
 	SessionTTL time.Duration
+	// RequestTimeout bounds how long FetchSockets and ServerSideEmit with
+	// an acknowledgement wait for the other nodes' answers, and each Redis
+	// call made for a caller whose context has no deadline (Node's
+	// requestsTimeout). Default 5 s.
+	RequestTimeout time.Duration
 	// Logger receives the errors of the background loops. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -40,12 +45,13 @@ type Config struct {
 // Defaults of Config, those of the Node adapter (and the two-minute
 // recovery window).
 const (
-	DefaultStreamName    = "socket.io"
-	DefaultChannelPrefix = "socket.io"
-	DefaultMaxLen        = 10_000
-	DefaultReadCount     = 100
-	DefaultBlockTime     = 5 * time.Second
-	DefaultSessionTTL    = 2 * time.Minute
+	DefaultStreamName     = "socket.io"
+	DefaultChannelPrefix  = "socket.io"
+	DefaultMaxLen         = 10_000
+	DefaultReadCount      = 100
+	DefaultBlockTime      = 5 * time.Second
+	DefaultSessionTTL     = 2 * time.Minute
+	DefaultRequestTimeout = 5 * time.Second
 )
 
 // restoreBatch is the COUNT of each XRANGE of the restore walk.
@@ -63,6 +69,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"ReadCount", c.ReadCount},
 		{"BlockTime", int64(c.BlockTime)},
 		{"SessionTTL", int64(c.SessionTTL)},
+		{"RequestTimeout", int64(c.RequestTimeout)},
 	} {
 		if f.value < 0 {
 			return Config{}, fmt.Errorf("redisbroker: Config.%s is negative (%d)", f.name, f.value)
@@ -91,6 +98,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SessionTTL == 0 {
 		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -14,7 +14,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.StreamName != "socket.io" || c.StreamCount != 1 || c.ChannelPrefix != "socket.io" || c.MaxLen != 10_000 ||
 		c.ReadCount != 100 || c.BlockTime != 5*time.Second || c.SessionKeyPrefix != "sio:session:" ||
-		c.SessionTTL != 2*time.Minute || c.Logger == nil {
+		c.SessionTTL != 2*time.Minute || c.RequestTimeout != 5*time.Second || c.Logger == nil {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if got := c.streamKeys(); len(got) != 1 || got[0] != "socket.io" {

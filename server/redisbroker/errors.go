@@ -20,6 +20,15 @@ var (
 	// ErrHistoryTooLong is returned by a restore walk that read more
 	// entries than the stream can hold without reaching its end.
 	ErrHistoryTooLong = errors.New("redisbroker: history too long to replay")
-	// ErrClosed is returned by a building block used after Close.
+	// ErrClosed is returned by a building block or a Broker used after
+	// Close, and by the requests Close ended.
 	ErrClosed = errors.New("redisbroker: closed")
+	// ErrNotStarted is returned by a Broker's requests before Start: without
+	// its subscription no answer could reach it.
+	ErrNotStarted = errors.New("redisbroker: broker not started")
+	// ErrRequestTimeout is returned by FetchSockets and ServerSideEmit with
+	// an acknowledgement when some node did not answer within
+	// Config.RequestTimeout; the message tells how many answered of how
+	// many.
+	ErrRequestTimeout = errors.New("redisbroker: timeout reached")
 )

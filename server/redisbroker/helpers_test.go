@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
 // redisAddr is the Redis the tests use: $ENTREACTIVE_REDIS_ADDR, or the
@@ -68,4 +70,14 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// args returns the event arguments r replays, each ending with its offset,
+// as a client receives them.
+func (r restored) args() [][]any {
+	out := [][]any{}
+	for _, m := range r.Missed {
+		out = append(out, wire.WithOffset(m.Broadcast, m.ID))
+	}
+	return out
 }

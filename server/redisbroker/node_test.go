@@ -520,8 +520,8 @@ func TestGoRestoresNodeSession(t *testing.T) {
 		y, _ := wire.ParseOffset(b[len(b)-1].(string))
 		return cmp.Or(cmp.Compare(x.MS, y.MS), cmp.Compare(x.Seq, y.Seq))
 	})
-	if !reflect.DeepEqual(r.Missed, want) {
-		t.Fatalf("missed\n%#v\nwant\n%#v", r.Missed, want)
+	if !reflect.DeepEqual(r.args(), want) {
+		t.Fatalf("missed\n%#v\nwant\n%#v", r.args(), want)
 	}
 	if _, err := ss.restore(ctx, "/", dropped.PID, dropped.Offset); err != ErrSessionNotFound {
 		t.Fatalf("second restore: %v", err)

@@ -12,7 +12,8 @@ import (
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
-// entryHandler receives the messages of a stream in stream order, with
+// entryHandler receives the messages of a stream in stream order (a JSON
+// broadcast's data kept as text, wire.DecodeEntryRaw), with
 // their entry ids, this node's own included (the handler skips its own uid,
 // as ClusterAdapter.onMessage does). It runs on the reader's goroutine: a
 // slow handler slows the reading, never reorders it.
@@ -102,7 +103,7 @@ func (r *streamReader) run(from string) {
 		for _, s := range streams {
 			for _, e := range s.Messages {
 				from = e.ID
-				m, err := wire.DecodeEntry(e.Values)
+				m, err := wire.DecodeEntryRaw(e.Values)
 				if err != nil {
 					r.cfg.Logger.Debug("redisbroker: skipping a stream entry",
 						"stream", r.stream, "id", e.ID, "err", err)

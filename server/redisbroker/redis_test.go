@@ -33,6 +33,13 @@ type received struct {
 }
 
 func (r *received) handle(id string, m wire.Message) {
+	// The reader keeps a JSON broadcast's data as text; compare values.
+	if b, ok := m.Data.(*wire.Broadcast); ok && b.Packet.RawData != nil {
+		c := *b
+		c.Packet.Data, _ = b.Packet.Args()
+		c.Packet.RawData = nil
+		m.Data = &c
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ids = append(r.ids, id)
@@ -229,9 +236,12 @@ func TestSubscriberAndResponses(t *testing.T) {
 		t.Fatalf("got a response meant for another server: %#v", m.Data)
 	default:
 	}
-	if n, _ := pub.serverCount(ctx, "/"); n != 0 {
-		t.Fatalf("serverCount after close = %d", n)
-	}
+	// Redis drops the subscription when it sees the connection closed,
+	// which can come after Close returned.
+	testkit.Eventually(t, "serverCount 0 after close", func() bool {
+		n, _ := pub.serverCount(ctx, "/")
+		return n == 0
+	})
 }
 
 func TestSessionRestoreGo(t *testing.T) {
@@ -265,8 +275,8 @@ func TestSessionRestoreGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]any{{"m1", m1}, {"m2", []byte{1}, m2}}
-	if !reflect.DeepEqual(r.Session, s) || !reflect.DeepEqual(r.Missed, want) || r.LastID != m2 {
-		t.Fatalf("restored %#v missed %#v last %s, want %#v", r.Session, r.Missed, r.LastID, want)
+	if !reflect.DeepEqual(r.Session, s) || !reflect.DeepEqual(r.args(), want) || r.LastID != m2 {
+		t.Fatalf("restored %#v missed %#v last %s, want %#v", r.Session, r.args(), r.LastID, want)
 	}
 	if _, err := ss.restore(ctx, "/", "pid1", offset); !errors.Is(err, ErrSessionNotFound) {
 		t.Fatalf("second restore: %v", err)

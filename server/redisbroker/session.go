@@ -21,12 +21,18 @@ type sessions struct {
 // restored is a session brought back with what its socket missed.
 type restored struct {
 	wire.Session
-	// Missed are the event arguments to replay, in stream order, each
-	// ending with its offset.
-	Missed [][]any
+	// Missed are the broadcasts to replay, in stream order, with their
+	// entry ids; JSON packets keep their data as text.
+	Missed []missedEntry
 	// LastID is the last stream entry the walk read (the client's offset
 	// when it read none). Live entries up to it are already in Missed.
 	LastID string
+}
+
+// missedEntry is one broadcast a restored session missed.
+type missedEntry struct {
+	ID        string
+	Broadcast *wire.Broadcast
 }
 
 // persist stores s for cfg.SessionTTL (persistSession: SET key
@@ -84,7 +90,7 @@ func (ss sessions) restore(ctx context.Context, nsp, pid, offset string) (restor
 		return restored{}, fmt.Errorf("%w: %s in %s", ErrOffsetNotFound, offset, stream)
 	}
 
-	r := restored{Session: session, Missed: [][]any{}, LastID: offset}
+	r := restored{Session: session, Missed: []missedEntry{}, LastID: offset}
 	next, read := from.Next(), 0
 	for {
 		entries, err := ss.rdb.XRangeN(ctx, stream, next.String(), "+", restoreBatch).Result()
@@ -93,12 +99,12 @@ func (ss sessions) restore(ctx context.Context, nsp, pid, offset string) (restor
 		}
 		for _, e := range entries {
 			r.LastID = e.ID
-			m, err := wire.DecodeEntry(e.Values)
+			m, err := wire.DecodeEntryRaw(e.Values)
 			if err != nil {
 				continue // not a message this node would have delivered either
 			}
-			if args, ok := wire.MissedPacket(session.Rooms, nsp, e.ID, m); ok {
-				r.Missed = append(r.Missed, args)
+			if b, ok := wire.MissedBroadcast(session.Rooms, nsp, m); ok {
+				r.Missed = append(r.Missed, missedEntry{ID: e.ID, Broadcast: b})
 			}
 		}
 		if len(entries) < restoreBatch {

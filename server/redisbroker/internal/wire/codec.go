@@ -78,6 +78,11 @@ func msgpackPayload(p Payload) (Payload, error) {
 	switch d := p.(type) {
 	case *Broadcast:
 		c := *d
+		pk, err := c.Packet.decoded()
+		if err != nil {
+			return nil, err
+		}
+		c.Packet = pk
 		args, err := decodeRaw(c.Packet.Data)
 		c.Packet.Data = args
 		return &c, err

@@ -49,18 +49,44 @@ func encodeEntryData(p Payload) (string, error) {
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
+	// Like JSON.stringify, no HTML escaping: a packet's RawData is then
+	// written exactly as it was given.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
 		return "", fmt.Errorf("wire: encode type %d: %w", p.Type(), err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // DecodeEntry decodes the fields of a stream entry (as XREAD/XRANGE return
 // them). Like the adapter, it picks JSON when data starts with "{" and
 // base64(msgpack) otherwise. An entry without nsp is not a cluster message:
 // the adapter skips it, and so should the caller (ErrMalformed).
+//
+// A broadcast's packet data is decoded into Packet.Data; DecodeEntryRaw keeps
+// it as JSON text.
 func DecodeEntry(values map[string]any) (Message, error) {
+	m, err := DecodeEntryRaw(values)
+	if err != nil {
+		return Message{}, err
+	}
+	if b, ok := m.Data.(*Broadcast); ok && b.Packet.RawData != nil {
+		pk, err := b.Packet.decoded()
+		if err != nil {
+			return Message{}, fmt.Errorf("%w: type %d: %w", ErrMalformed, b.Type(), err)
+		}
+		b.Packet = pk
+	}
+	return m, nil
+}
+
+// DecodeEntryRaw is DecodeEntry keeping the packet data of a broadcast read
+// from a JSON entry as text (Packet.RawData), so that a node that only
+// passes it on to its clients never decodes the arguments. Binary (msgpack)
+// entries are decoded into Packet.Data.
+func DecodeEntryRaw(values map[string]any) (Message, error) {
 	field := func(name string) string {
 		s, _ := values[name].(string)
 		return s

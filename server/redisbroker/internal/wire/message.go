@@ -1,5 +1,11 @@
 package wire
 
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
 // Type is the code of a ClusterAdapter message (MessageType in
 // socket.io-adapter's cluster-adapter.ts). Codes 1, 2 and 13 (0.2.x
 // heartbeats and ADAPTER_CLOSE) are not spoken by 0.3.x and not here.
@@ -96,11 +102,89 @@ type Flags struct {
 // carries it: Data is [event, args...]; ID is set only for an emit that
 // waits for an acknowledgement (a socket.emit with a callback under
 // connection state recovery). Nsp is normally absent.
+//
+// RawData, when set, is the data array as JSON text and Data is nil: a
+// packet read from a JSON stream entry by DecodeEntryRaw, or one a Go node
+// publishes without decoding its arguments. JSON carries it as is; msgpack
+// (binary payloads, pub/sub) decodes it first.
 type Packet struct {
-	Type int    `json:"type"`
-	Data []any  `json:"data"`
-	ID   *int64 `json:"id,omitempty"`
-	Nsp  string `json:"nsp,omitempty"`
+	Type    int             `json:"type"`
+	Data    []any           `json:"data"`
+	ID      *int64          `json:"id,omitempty"`
+	Nsp     string          `json:"nsp,omitempty"`
+	RawData json.RawMessage `json:"-"`
+}
+
+// packetJSON is Packet in JSON with its data kept as text.
+type packetJSON struct {
+	Type int             `json:"type"`
+	Data json.RawMessage `json:"data"`
+	ID   *int64          `json:"id,omitempty"`
+	Nsp  string          `json:"nsp,omitempty"`
+}
+
+// MarshalJSON writes RawData as the data array when it is set.
+func (p Packet) MarshalJSON() ([]byte, error) {
+	data := p.RawData
+	if data == nil {
+		b, err := marshalJSON(p.Data)
+		if err != nil {
+			return nil, err
+		}
+		data = b
+	}
+	return marshalJSON(packetJSON{Type: p.Type, Data: data, ID: p.ID, Nsp: p.Nsp})
+}
+
+// marshalJSON is json.Marshal without HTML escaping, as JSON.stringify.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON keeps the data array as text in RawData (Data is nil); see
+// Args and DecodeEntry.
+func (p *Packet) UnmarshalJSON(b []byte) error {
+	var j packetJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*p = Packet{Type: j.Type, ID: j.ID, Nsp: j.Nsp}
+	if len(j.Data) > 0 && string(j.Data) != "null" {
+		p.RawData = append(json.RawMessage(nil), j.Data...)
+	}
+	return nil
+}
+
+// Args returns the data array, decoding RawData when that is what p holds
+// (JSON numbers become float64).
+func (p Packet) Args() ([]any, error) {
+	if p.RawData == nil {
+		return p.Data, nil
+	}
+	var args []any
+	if err := json.Unmarshal(p.RawData, &args); err != nil {
+		return nil, fmt.Errorf("%w: packet data: %w", ErrMalformed, err)
+	}
+	return args, nil
+}
+
+// decoded returns p with Data filled from RawData.
+func (p Packet) decoded() (Packet, error) {
+	if p.RawData == nil {
+		return p, nil
+	}
+	args, err := p.Args()
+	if err != nil {
+		return p, err
+	}
+	p.Data, p.RawData = args, nil
+	return p, nil
 }
 
 func nonNil(s []string) []string {

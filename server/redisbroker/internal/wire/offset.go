@@ -26,11 +26,15 @@ func Recoverable(b *Broadcast) bool {
 // argument of each event as the offset to send back on reconnection. b is
 // not modified.
 func WithOffset(b *Broadcast, offset string) []any {
-	if !Recoverable(b) {
-		return b.Packet.Data
+	data := b.Packet.Data
+	if b.Packet.RawData != nil {
+		data, _ = b.Packet.Args() // malformed text gives no arguments
 	}
-	out := make([]any, len(b.Packet.Data), len(b.Packet.Data)+1)
-	copy(out, b.Packet.Data)
+	if !Recoverable(b) {
+		return data
+	}
+	out := make([]any, len(data), len(data)+1)
+	copy(out, data)
 	return append(out, offset)
 }
 

@@ -146,7 +146,7 @@ func (p *FetchSocketsResponse) hasBinary() bool {
 func (p *Broadcast) normalized() Payload {
 	c := *p
 	c.Opts = p.Opts.normalized()
-	if c.Packet.Data == nil {
+	if c.Packet.Data == nil && c.Packet.RawData == nil {
 		c.Packet.Data = []any{}
 	}
 	return &c

@@ -61,11 +61,21 @@ func DecodeSession(v string) (Session, error) {
 // Node's restore walk replays volatile packets and packets that had an
 // acknowledgement id; this one does not (see Recoverable).
 func MissedPacket(rooms []string, nsp, id string, m Message) ([]any, bool) {
+	b, ok := MissedBroadcast(rooms, nsp, m)
+	if !ok {
+		return nil, false
+	}
+	return WithOffset(b, id), true
+}
+
+// MissedBroadcast returns m's broadcast when a restored session in rooms
+// missed it: MissedPacket without building the arguments.
+func MissedBroadcast(rooms []string, nsp string, m Message) (*Broadcast, bool) {
 	b, ok := m.Data.(*Broadcast)
 	if !ok || m.Nsp != nsp || !Recoverable(b) || !Includes(rooms, b.Opts) {
 		return nil, false
 	}
-	return WithOffset(b, id), true
+	return b, true
 }
 
 // Includes reports whether a socket in rooms is a target of opts

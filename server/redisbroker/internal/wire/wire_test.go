@@ -272,3 +272,52 @@ func FuzzDecode(f *testing.F) {
 		_, _ = DecodeSession(data)
 	})
 }
+
+// A packet's data array travels as JSON text, byte for byte, both ways:
+// a Go node passes its clients' arguments on without decoding them.
+func TestEntryRawData(t *testing.T) {
+	raw := json.RawMessage(`["reactive",{"id":5,"big":12345678901234567890},1.50]`)
+	m := Message{UID: "u", Nsp: "/", Data: &Broadcast{
+		Packet: Packet{Type: 2, RawData: raw, Nsp: "/"},
+		Opts:   Opts{Rooms: []string{"r"}, Flags: Flags{Volatile: true}},
+	}}
+	fields, err := EntryFields(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"packet":{"type":2,"data":` + string(raw) + `,"nsp":"/"},"opts":{"rooms":["r"],"except":[],"flags":{"volatile":true}}}`
+	if fields[7] != want {
+		t.Fatalf("data = %s\nwant %s", fields[7], want)
+	}
+	values := map[string]any{}
+	for i := 0; i < len(fields); i += 2 {
+		values[fields[i]] = fields[i+1]
+	}
+	got, err := DecodeEntryRaw(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := got.Data.(*Broadcast)
+	if string(b.Packet.RawData) != string(raw) || b.Packet.Data != nil {
+		t.Fatalf("DecodeEntryRaw packet = %#v", b.Packet)
+	}
+	decoded, err := DecodeEntry(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := decoded.Data.(*Broadcast).Packet; d.RawData != nil || len(d.Data) != 3 || d.Data[0] != "reactive" {
+		t.Fatalf("DecodeEntry packet = %#v", d)
+	}
+	// Through msgpack (pub/sub) the text is decoded into values.
+	enc, err := EncodePubSub(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodePubSub(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := back.Data.(*Broadcast).Packet; len(d.Data) != 3 || d.Data[2] != 1.5 {
+		t.Fatalf("pub/sub packet = %#v", d)
+	}
+}

@@ -1,0 +1,455 @@
+package redisbroker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/entreactive/reactive/server"
+	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
+)
+
+var _ server.Broker = (*Broker)(nil)
+
+// Broker is the Redis broker of a server.Server (Config.Broker): it makes
+// the server one node of a cluster of Go and Node socket.io servers that
+// share a Redis through @socket.io/redis-streams-adapter's wire format. The
+// cluster spans the namespace "/"; messages of other namespaces are ignored.
+//
+// A Broker serves one server: New, then server.New calls Start, and the
+// server's Close calls Close. Its methods are safe for concurrent use.
+type Broker struct {
+	rdb redis.UniversalClient // the caller's; used for commands and pub/sub
+	cfg Config
+	uid string
+	pub publisher
+	ss  sessions
+
+	// ctx ends at Close: it bounds the answers to other nodes' requests and
+	// the requests waiting for answers.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	node     server.Node
+	sub      *subscriber
+	readers  []*streamReader
+	requests map[string]chan wire.Payload
+	answers  sync.WaitGroup // goroutines answering other nodes' requests
+}
+
+// New returns a broker on rdb, which must be a *redis.Client (a single
+// Redis, or Sentinel's failover client): Redis Cluster and Ring are not
+// spoken yet. rdb stays the caller's; the broker opens its own connection
+// for each stream it reads and one for its subscription, all closed by
+// Close.
+func New(rdb redis.UniversalClient, cfg Config) (*Broker, error) {
+	if _, ok := rdb.(*redis.Client); !ok {
+		return nil, fmt.Errorf("redisbroker: %T is not supported, only *redis.Client", rdb)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Broker{
+		rdb:      rdb,
+		cfg:      cfg,
+		uid:      wire.NewID(),
+		pub:      publisher{rdb: rdb, cfg: cfg},
+		ss:       sessions{rdb: rdb, cfg: cfg},
+		ctx:      ctx,
+		cancel:   cancel,
+		requests: make(map[string]chan wire.Payload),
+	}, nil
+}
+
+// UID returns the id this node has in the cluster (the adapter uid of its
+// namespace "/"): its private channel is named after it.
+func (b *Broker) UID() string { return b.uid }
+
+// Start implements server.Broker: it subscribes to the public channel of
+// "/" and to this node's private channel, and starts reading the stream of
+// "/" from its current end. It returns once both are in place.
+func (b *Broker) Start(ctx context.Context, node server.Node) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.started:
+		return errors.New("redisbroker: broker already started")
+	case node == nil:
+		return errors.New("redisbroker: Start without a node")
+	}
+	b.node = node
+	channels := []string{
+		wire.PublicChannel(b.cfg.ChannelPrefix, nsp),
+		wire.PrivateChannel(b.cfg.ChannelPrefix, nsp, b.uid),
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	sub, err := startSubscriber(ctx, b.rdb, channels, b.cfg, b.onPubSub)
+	if err != nil {
+		return err
+	}
+	r, err := startStreamReader(ctx, b.readerClient(), b.cfg.streamKey(nsp), b.cfg, b.onEntry)
+	if err != nil {
+		_ = sub.close(context.Background())
+		return err
+	}
+	b.sub, b.readers, b.started = sub, []*streamReader{r}, true
+	return nil
+}
+
+// readerClient returns a client of its own for a stream reader, whose
+// blocking XREAD holds a connection: the caller's options, a dial bounded by
+// RequestTimeout, a small pool.
+func (b *Broker) readerClient() *redis.Client {
+	o := *b.rdb.(*redis.Client).Options()
+	if o.DialTimeout <= 0 || o.DialTimeout > b.cfg.RequestTimeout {
+		o.DialTimeout = b.cfg.RequestTimeout
+	}
+	o.PoolSize = 2
+	o.MinIdleConns = 0
+	return redis.NewClient(&o)
+}
+
+// bound returns ctx ending after RequestTimeout at the latest, so that no
+// Redis call (go-redis's retries included) waits longer.
+func (b *Broker) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.cfg.RequestTimeout)
+}
+
+// Publish implements server.Broker: a broadcast is XADDed as a type 3 entry
+// and its entry id returned as its offset ("" for a volatile one, which
+// clients do not keep); an operation is XADDed as a type 4, 5 or 6 entry.
+func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, error) {
+	var p wire.Payload
+	switch {
+	case m.Broadcast != nil:
+		wb, err := toWireBroadcast(m.Broadcast)
+		if err != nil {
+			return "", err
+		}
+		p = wb
+	case m.Operation != nil:
+		op, err := toWireOperation(m.Operation)
+		if err != nil {
+			return "", err
+		}
+		p = op
+	default:
+		return "", errors.New("redisbroker: publish an empty cluster message")
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	id, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: p})
+	if err != nil {
+		return "", err
+	}
+	if m.Broadcast != nil && m.Broadcast.Volatile {
+		return "", nil
+	}
+	return id, nil
+}
+
+// onEntry handles a stream entry (broadcasts and operations).
+func (b *Broker) onEntry(id string, m wire.Message) { b.dispatch(m, id) }
+
+// onPubSub handles a message of the public or private channel (requests
+// and answers).
+func (b *Broker) onPubSub(m wire.Message) { b.dispatch(m, "") }
+
+// dispatch hands a message of another node to this one: it runs on the
+// reader's or the subscriber's goroutine, so deliveries keep the order they
+// came in; requests are answered on goroutines of their own.
+func (b *Broker) dispatch(m wire.Message, offset string) {
+	if m.UID == b.uid || m.Nsp != nsp {
+		return
+	}
+	node := b.node // set before the reader and subscriber start
+	switch d := m.Data.(type) {
+	case *wire.Broadcast:
+		sb, err := fromWireBroadcast(d)
+		if err != nil {
+			b.cfg.Logger.Warn("redisbroker: dropping a broadcast", "from", m.UID, "err", err)
+			return
+		}
+		if d.RequestID == "" {
+			node.Deliver(server.ClusterMessage{Broadcast: sb}, offset)
+			return
+		}
+		// A Node broadcast waiting for acknowledgements: delivered without
+		// an ack id, so this node's clients cannot answer; it answers that
+		// it has none to wait for.
+		node.Deliver(server.ClusterMessage{Broadcast: sb}, "")
+		b.answer(m.UID, func(context.Context) (wire.Payload, bool) {
+			return &wire.BroadcastClientCount{RequestID: d.RequestID, ClientCount: 0}, true
+		})
+	case *wire.SocketsJoin, *wire.SocketsLeave, *wire.DisconnectSockets:
+		op, _ := fromWireOperation(d)
+		node.Deliver(server.ClusterMessage{Operation: op}, "")
+	case *wire.FetchSockets:
+		b.answer(m.UID, func(context.Context) (wire.Payload, bool) {
+			socks := node.Sockets(selector(d.Opts))
+			out := &wire.FetchSocketsResponse{RequestID: d.RequestID, Sockets: make([]wire.SocketInfo, 0, len(socks))}
+			for _, s := range socks {
+				out.Sockets = append(out.Sockets, toSocketInfo(s))
+			}
+			return out, true
+		})
+	case *wire.ServerSideEmit:
+		event, ok := firstString(d.Packet)
+		if !ok {
+			return
+		}
+		b.answer(m.UID, func(context.Context) (wire.Payload, bool) {
+			reply, ok := node.ServerEvent(event, d.Packet[1:])
+			if !ok || d.RequestID == "" {
+				return nil, false
+			}
+			if raw, isRaw := reply.(json.RawMessage); isRaw {
+				var v any
+				if err := json.Unmarshal(raw, &v); err == nil {
+					reply = v
+				}
+			}
+			return &wire.ServerSideEmitResponse{RequestID: d.RequestID, Packet: reply}, true
+		})
+	case *wire.FetchSocketsResponse:
+		b.resolve(d.RequestID, d)
+	case *wire.ServerSideEmitResponse:
+		b.resolve(d.RequestID, d)
+	case *wire.BroadcastClientCount, *wire.BroadcastAck:
+		// This node never broadcasts with acknowledgements.
+	}
+}
+
+func firstString(data []any) (string, bool) {
+	if len(data) == 0 {
+		return "", false
+	}
+	s, ok := data[0].(string)
+	return s, ok
+}
+
+// answer runs f on a goroutine owned by the broker and publishes what it
+// returns to the private channel of requester; nothing once Close began.
+func (b *Broker) answer(requester string, f func(ctx context.Context) (wire.Payload, bool)) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.answers.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.answers.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.RequestTimeout)
+		defer cancel()
+		p, ok := f(ctx)
+		if !ok {
+			return
+		}
+		if err := b.pub.publishResponse(ctx, requester, wire.Message{UID: b.uid, Nsp: nsp, Data: p}); err != nil {
+			b.cfg.Logger.Error("redisbroker: answering a request failed", "type", p.Type(), "to", requester, "err", err)
+		}
+	}()
+}
+
+// resolve hands an answer to the request waiting for it, if any.
+func (b *Broker) resolve(requestID string, p wire.Payload) {
+	b.mu.Lock()
+	ch := b.requests[requestID]
+	b.mu.Unlock()
+	if ch == nil {
+		return // late, or for another process
+	}
+	select {
+	case ch <- p:
+	default: // more answers than servers counted: the extra is dropped
+	}
+}
+
+// request publishes the request build makes and collects one answer per
+// other node (PUBSUB NUMSUB of the public channel, minus this one). It
+// fails when they have not all answered after RequestTimeout, or when ctx
+// ends first.
+func (b *Broker) request(ctx context.Context, what string, build func(requestID string) wire.Payload) ([]wire.Payload, error) {
+	b.mu.Lock()
+	started, closed := b.started, b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if !started {
+		return nil, fmt.Errorf("redisbroker: %s: %w", what, ErrNotStarted)
+	}
+	deadline := time.Now().Add(b.cfg.RequestTimeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+
+	n, err := b.pub.serverCount(ctx, nsp)
+	if err != nil {
+		return nil, fmt.Errorf("redisbroker: %s: %w", what, err)
+	}
+	expected := int(n) - 1
+	if expected <= 0 {
+		return nil, nil
+	}
+	id := wire.NewID()
+	ch := make(chan wire.Payload, expected)
+	b.mu.Lock()
+	b.requests[id] = ch
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.requests, id)
+		b.mu.Unlock()
+	}()
+	if _, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: build(id)}); err != nil {
+		return nil, fmt.Errorf("redisbroker: %s: %w", what, err)
+	}
+	out := make([]wire.Payload, 0, expected)
+	for len(out) < expected {
+		select {
+		case p := <-ch:
+			out = append(out, p)
+		case <-ctx.Done():
+			if !time.Now().Before(deadline) {
+				return nil, fmt.Errorf("redisbroker: %s: %w: only %d responses received out of %d", what, ErrRequestTimeout, len(out), expected)
+			}
+			return nil, fmt.Errorf("redisbroker: %s: %d responses received out of %d: %w", what, len(out), expected, ctx.Err())
+		case <-b.ctx.Done():
+			return nil, fmt.Errorf("redisbroker: %s: %w", what, ErrClosed)
+		}
+	}
+	return out, nil
+}
+
+// FetchSockets implements server.Broker: a FETCH_SOCKETS request (type 7)
+// answered by every other node (type 8). With no other node it returns at
+// once.
+func (b *Broker) FetchSockets(ctx context.Context, sel server.Selector) ([]server.RemoteSocket, error) {
+	answers, err := b.request(ctx, "fetch sockets", func(id string) wire.Payload {
+		return &wire.FetchSockets{Opts: wire.Opts{Rooms: sel.Rooms, Except: sel.Except}, RequestID: id}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []server.RemoteSocket
+	for _, a := range answers {
+		for _, s := range a.(*wire.FetchSocketsResponse).Sockets {
+			out = append(out, fromSocketInfo(s))
+		}
+	}
+	return out, nil
+}
+
+// ServerSideEmit implements server.Broker: a SERVER_SIDE_EMIT (type 9) on
+// the public channel; with ack, one answer (type 10) per other node is
+// awaited. A node without a handler for event does not answer, and the
+// request then fails at RequestTimeout.
+func (b *Broker) ServerSideEmit(ctx context.Context, event string, args []any, ack bool) ([]any, error) {
+	packet := append([]any{event}, args...)
+	if !ack {
+		ctx, cancel := b.bound(ctx)
+		defer cancel()
+		_, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: &wire.ServerSideEmit{Packet: packet}})
+		return nil, err
+	}
+	answers, err := b.request(ctx, "server-side emit "+event, func(id string) wire.Payload {
+		return &wire.ServerSideEmit{RequestID: id, Packet: packet}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(answers))
+	for _, a := range answers {
+		out = append(out, a.(*wire.ServerSideEmitResponse).Packet)
+	}
+	return out, nil
+}
+
+// PersistSession implements server.Broker: SET <prefix><pid>
+// base64(msgpack({sid, pid, rooms, data})) PX SessionTTL, as Node does, so
+// that a Node node can restore it too.
+func (b *Broker) PersistSession(ctx context.Context, s server.Session) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.ss.persist(ctx, wire.Session{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: s.Data})
+}
+
+// RestoreSession implements server.Broker. The missed broadcasts are those
+// of the stream after offset that the session's rooms select and that were
+// neither volatile nor waiting for acknowledgements, without their offset
+// (the server appends it). Every failure meaning the session cannot be
+// recovered (ErrSessionNotFound, ErrOffsetNotFound, ErrHistoryTooLong,
+// ErrInvalidOffset, a malformed session) also matches
+// server.ErrNotRecoverable.
+func (b *Broker) RestoreSession(ctx context.Context, pid, offset string) (*server.RestoredSession, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	r, err := b.ss.restore(ctx, nsp, pid, offset)
+	if err != nil {
+		for _, e := range []error{ErrSessionNotFound, ErrOffsetNotFound, ErrHistoryTooLong, ErrInvalidOffset, wire.ErrMalformed} {
+			if errors.Is(err, e) {
+				return nil, fmt.Errorf("%w: %w", server.ErrNotRecoverable, err)
+			}
+		}
+		return nil, err
+	}
+	out := &server.RestoredSession{
+		Session:    server.Session{SID: r.SID, PID: r.PID, Rooms: r.Rooms, Data: r.Data},
+		Missed:     make([]server.Missed, 0, len(r.Missed)),
+		LastOffset: r.LastID,
+	}
+	for _, m := range r.Missed {
+		sb, err := fromWireBroadcast(m.Broadcast)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %s: %w", server.ErrNotRecoverable, m.ID, err)
+		}
+		out.Missed = append(out.Missed, server.Missed{Offset: m.ID, Broadcast: *sb})
+	}
+	return out, nil
+}
+
+// Close implements server.Broker: it stops the stream reader and the
+// subscription (closing their connections), ends the requests still
+// waiting, and waits for the answers being sent, or for ctx. rdb is left
+// open. It is safe to call more than once.
+func (b *Broker) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	sub, readers := b.sub, b.readers
+	b.mu.Unlock()
+	b.cancel()
+
+	var errs []error
+	if sub != nil {
+		errs = append(errs, sub.close(ctx))
+	}
+	for _, r := range readers {
+		errs = append(errs, r.close(ctx))
+	}
+	done := make(chan struct{})
+	go func() { b.answers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("redisbroker: close: answers still running: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,174 @@
+//go:build recovery
+
+// These tests need server.Config.Recovery (connection state recovery),
+// which is on main but not yet on this branch: run them after the merge
+// with `go test -tags recovery`, then drop the build tag.
+
+package redisbroker
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/internal/testkit"
+	"github.com/entreactive/reactive/server"
+)
+
+// startRecoveringNode starts a Go node with recovery on cfg.
+func startRecoveringNode(t *testing.T, cfg Config) *goServer {
+	t.Helper()
+	b, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testkit.Serve(t, server.Config{Broker: b, Recovery: &server.Recovery{}})
+	return &goServer{Served: s, broker: b}
+}
+
+// noteLog collects the "note" events of a raw connection: the number and
+// the offset appended to it.
+type noteLog struct {
+	mu      sync.Mutex
+	nums    []int
+	offsets []string
+}
+
+func (n *noteLog) handle(name string, data []byte) {
+	if name != "note" {
+		return
+	}
+	var args []any
+	if json.Unmarshal(data, &args) != nil || len(args) != 3 {
+		return
+	}
+	num, _ := args[1].(float64)
+	off, _ := args[2].(string)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.nums = append(n.nums, int(num))
+	n.offsets = append(n.offsets, off)
+}
+
+func (n *noteLog) snapshot() ([]int, string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	last := ""
+	if len(n.offsets) > 0 {
+		last = n.offsets[len(n.offsets)-1]
+	}
+	return slices.Clone(n.nums), last
+}
+
+func (n *noteLog) waitFor(t *testing.T, count int) {
+	t.Helper()
+	testkit.Eventually(t, "notes", func() bool { nums, _ := n.snapshot(); return len(nums) >= count })
+}
+
+func dialRaw(t *testing.T, url string, auth map[string]any, n *noteLog) *sio.Conn {
+	t.Helper()
+	c, err := sio.Dial(testkit.Context(t), sio.Config{URL: url, Auth: auth, OnEvent: n.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// A client that drops from node A recovers on node B: same socket, same
+// user and rooms, and the notes both nodes sent while it was away, in
+// order, once.
+func TestClusterRecovery(t *testing.T) {
+	cfg := testConfig(t)
+	a, b := startRecoveringNode(t, cfg), startRecoveringNode(t, cfg)
+	ctx := testkit.Context(t)
+	note := func(node *goServer, room string, n int) {
+		t.Helper()
+		if err := node.Server.EmitToRooms(ctx, []string{room}, "note", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := &noteLog{}
+	c1 := dialRaw(t, a.URL, map[string]any{"token": testkit.Token(t, 7)}, got)
+	testkit.Eventually(t, "user 7 online", func() bool { return testkit.Online(t, b.Server, 7) })
+	if err := b.Server.JoinUser(ctx, 7, "team"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "user 7 in team", func() bool { return testkit.RoomSize(t, a.Server, "team") == 1 })
+	note(b, "team", 1)
+	got.waitFor(t, 1)
+	c1.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, b.Server) == 0 })
+
+	note(b, "team", 2)
+	note(a, "user_7", 3)
+	note(b, "others", 99)
+	note(a, "team", 4)
+	_, last := got.snapshot()
+	c2 := dialRaw(t, b.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
+	if c2.SID != c1.SID {
+		t.Fatalf("recovered as %s, was %s", c2.SID, c1.SID)
+	}
+	note(a, "team", 5)
+	got.waitFor(t, 5)
+	if nums, _ := got.snapshot(); !slices.Equal(nums, []int{1, 2, 3, 4, 5}) {
+		t.Fatalf("notes %v, want 1..5", nums)
+	}
+	if !testkit.Online(t, a.Server, 7) {
+		t.Fatal("user 7 not back")
+	}
+}
+
+// Sessions cross node kinds: a Node client whose session a Node server
+// kept recovers on a Go node, and a Go client's session is restored by the
+// Node server.
+func TestMixedRecovery(t *testing.T) {
+	cfg := testConfig(t)
+	peer := startNodePeer(t, cfg)
+	g := startRecoveringNode(t, cfg)
+	ctx := testkit.Context(t)
+	peer.client("n", map[string]any{"auth": map[string]any{"rooms": []string{"r1"}}})
+	peer.syncWithGo(publisher{newRedis(t), cfg}, "n")
+
+	// Node → Go.
+	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	peer.clientEvent("n", "note")
+	var dropped struct{ PID, Offset string }
+	if err := json.Unmarshal(peer.do("drop", map[string]any{"name": "n"}), &dropped); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "Node persisted the session", func() bool {
+		return newRedis(t).Exists(ctx, cfg.SessionKeyPrefix+dropped.PID).Val() == 1
+	})
+	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 2); err != nil {
+		t.Fatal(err)
+	}
+	peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "event": "note", "args": []any{3}})
+	got := &noteLog{}
+	c := dialRaw(t, g.URL, map[string]any{"pid": dropped.PID, "offset": dropped.Offset}, got)
+	got.waitFor(t, 2)
+	if nums, _ := got.snapshot(); !slices.Equal(nums, []int{2, 3}) {
+		t.Fatalf("the Node client recovered on Go got %v, want [2 3]", nums)
+	}
+
+	// Go → Node.
+	_, last := got.snapshot()
+	c.Drop()
+	testkit.Eventually(t, "Go persisted the session", func() bool {
+		return newRedis(t).Exists(ctx, cfg.SessionKeyPrefix+c.PID).Val() == 1
+	})
+	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 4); err != nil {
+		t.Fatal(err)
+	}
+	back := peer.client("back", map[string]any{"pid": c.PID, "offset": last})
+	if !back.Recovered || back.ID != c.SID {
+		t.Fatalf("Node restored %+v, want socket %s", back, c.SID)
+	}
+	if e := peer.clientEvent("back", "note"); len(e.Args) < 1 || e.Args[0] != 4.0 {
+		t.Fatalf("the Go client recovered on Node got %v", e.Args)
+	}
+}
