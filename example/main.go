@@ -70,6 +70,7 @@ type options struct {
 	db      string
 	static  string
 	metrics bool
+	redis   string
 	secret  []byte
 	// admin is the Admin UI's configuration; nil without -admin.
 	admin *app.AdminConfig
@@ -87,13 +88,14 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
+	fs.StringVar(&o.redis, "redis", getenv("REDIS_URL"), "join the cluster on this Redis, e.g. redis://127.0.0.1:6379/0 (env REDIS_URL); empty: a single process")
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
 	withAdmin := fs.Bool("admin", false, "serve the Socket.IO Admin UI at /admin/ (env ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER)")
 	adminReadOnly := fs.Bool("admin-readonly", false, "the Admin UI only watches: no disconnect, join or leave")
 	adminUI := fs.String("admin-ui", "", "directory of the built Admin UI (default: "+defaultAdminUI+" when present)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. "+
-			"Env: JWT_SECRET, ADDR; with -admin ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER.\n\nFlags:")
+			"Env: JWT_SECRET, ADDR, REDIS_URL; with -admin ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -159,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis})
 	if err != nil {
 		return err
 	}
@@ -174,7 +176,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static, "metrics", o.metrics)
+	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static, "metrics", o.metrics, "cluster", o.redis != "")
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if o.admin != nil && o.admin.UIDir != "" {
 		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)

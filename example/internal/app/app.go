@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/server"
@@ -62,6 +63,11 @@ type Config struct {
 	// Socket.IO server's (package server/metrics), the Go runtime's and
 	// the process's.
 	Metrics bool
+	// RedisURL, when set ("redis://127.0.0.1:6379/0"), makes the app one
+	// node of a cluster on that Redis (package server/redisbroker): the
+	// events of every node reach the sockets of every node, and clients
+	// recover on any node. Empty: a single process.
+	RedisURL string
 }
 
 // App is the example app. Create it with New and Close it when done.
@@ -71,6 +77,8 @@ type App struct {
 	client *ent.Client
 	srv    *server.Server
 	admin  *admin.Admin // nil unless Config.Admin
+	// redis is the cluster's Redis client; nil unless Config.RedisURL.
+	redis *redis.Client
 	mux    *http.ServeMux
 	// metrics serves /metrics; nil unless Config.Metrics.
 	metrics http.Handler
@@ -112,6 +120,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Authorize: a.authorizeJoin,
 		Logger:    cfg.Logger.With("component", "socket.io"),
 		ClientDir: cfg.ClientDir,
+		// A client that drops for a moment gets what it missed.
+		Recovery: &server.Recovery{},
+	}
+	if cfg.RedisURL != "" {
+		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		srvCfg.Broker, a.redis = b, rdb
 	}
 	var m *metrics.Metrics
 	if cfg.Metrics {
@@ -120,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	srv, err := server.New(srvCfg)
 	if err != nil {
+		a.closeRedis()
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	if m != nil {
@@ -138,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Close(closeCtx)
+		a.closeRedis()
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a.srv, a.client = srv, client
@@ -147,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			defer cancel()
 			_ = srv.Close(closeCtx)
 			_ = client.Close()
+			a.closeRedis()
 			return nil, err
 		}
 	}
@@ -207,6 +227,13 @@ func (a *App) Close(ctx context.Context) error {
 		}
 		a.mu.Unlock()
 		var errs []error
+		// The requests in flight first: their events go out before the
+		// server closes.
+		select {
+		case <-a.idle:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("app: waiting for requests: %w", ctx.Err()))
+		}
 		if a.admin != nil {
 			if err := a.admin.Close(ctx); err != nil {
 				errs = append(errs, err)
@@ -215,13 +242,11 @@ func (a *App) Close(ctx context.Context) error {
 		if err := a.srv.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
-		select {
-		case <-a.idle:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("app: waiting for requests: %w", ctx.Err()))
-		}
 		if err := a.client.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("app: close database: %w", err))
+		}
+		if err := a.closeRedis(); err != nil {
+			errs = append(errs, err)
 		}
 		a.closeErr = errors.Join(errs...)
 	})

@@ -281,8 +281,10 @@ func nextEvent(t *testing.T, c *sioclient.Client) event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(args) != 1 {
-		t.Fatalf("reactive event with %d arguments, want 1: %v", len(args), args)
+	// The event, then its offset (the app runs with connection state
+	// recovery).
+	if off, _ := args[len(args)-1].(string); len(args) != 2 || off == "" {
+		t.Fatalf("reactive event with arguments %v, want the event and its offset", args)
 	}
 	raw, err := json.Marshal(args[0])
 	if err != nil {
