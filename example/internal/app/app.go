@@ -79,7 +79,7 @@ type App struct {
 	admin  *admin.Admin // nil unless Config.Admin
 	// redis is the cluster's Redis client; nil unless Config.RedisURL.
 	redis *redis.Client
-	mux    *http.ServeMux
+	mux   *http.ServeMux
 	// metrics serves /metrics; nil unless Config.Metrics.
 	metrics http.Handler
 
