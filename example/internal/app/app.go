@@ -29,6 +29,7 @@ import (
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/admin"
 	"github.com/entreactive/reactive/server/metrics"
+	"github.com/entreactive/reactive/server/redisbroker"
 )
 
 // Defaults of Config.
@@ -68,6 +69,10 @@ type Config struct {
 	// events of every node reach the sockets of every node, and clients
 	// recover on any node. Empty: a single process.
 	RedisURL string
+	// Redis configures the broker on RedisURL (stream, channel and
+	// session key names, timeouts); zero fields take the defaults of
+	// Node's @socket.io/redis-streams-adapter, so Node nodes can join.
+	Redis redisbroker.Config
 }
 
 // App is the example app. Create it with New and Close it when done.
@@ -124,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Recovery: &server.Recovery{},
 	}
 	if cfg.RedisURL != "" {
-		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Logger)
+		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Redis, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}

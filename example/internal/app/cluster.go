@@ -13,7 +13,7 @@ import (
 
 // redisBroker connects to the Redis at url and returns the broker that
 // makes the app a node of the cluster on it, with the client it uses.
-func redisBroker(ctx context.Context, url string, log *slog.Logger) (*redisbroker.Broker, *redis.Client, error) {
+func redisBroker(ctx context.Context, url string, cfg redisbroker.Config, log *slog.Logger) (*redisbroker.Broker, *redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app: redis URL: %w", err)
@@ -25,7 +25,10 @@ func redisBroker(ctx context.Context, url string, log *slog.Logger) (*redisbroke
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("app: redis at %s: %w", opts.Addr, err)
 	}
-	b, err := redisbroker.New(rdb, redisbroker.Config{Logger: log.With("component", "redis")})
+	if cfg.Logger == nil {
+		cfg.Logger = log.With("component", "redis")
+	}
+	b, err := redisbroker.New(rdb, cfg)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("app: %w", err)
