@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 )
 
@@ -213,4 +216,105 @@ func TestRunServesMetricsBehindTheFlag(t *testing.T) {
 	if code, _ := get(off.url + "/metrics"); code != http.StatusNotFound {
 		t.Errorf("without -metrics: GET /metrics: %d, want 404", code)
 	}
+}
+
+// Two runs on one Redis (one with -redis, one with REDIS_URL) are two
+// nodes of a cluster: an event posted to one reaches a socket of the other,
+// and a client that drops from one recovers on the other.
+func TestRunTwoNodesShareRoomsAndRecovery(t *testing.T) {
+	addr := cmp.Or(os.Getenv("ENTREACTIVE_REDIS_ADDR"), "127.0.0.1:6379")
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis at %s: %v (.ci/run starts it)", addr, err)
+		}
+		t.Skipf("no Redis at %s: %v", addr, err)
+	} else {
+		c.Close()
+	}
+	redisURL := "redis://" + addr + "/0"
+	db := filepath.Join(t.TempDir(), "shared.db")
+	env := map[string]string{"JWT_SECRET": strings.Repeat("k", 32)}
+	a := startRun(t, env, "-db", db, "-static", t.TempDir(), "-redis", redisURL)
+	env2 := map[string]string{"JWT_SECRET": env["JWT_SECRET"], "REDIS_URL": redisURL}
+	b := startRun(t, env2, "-db", db, "-static", t.TempDir())
+
+	code, body := post(t, a.url+"/api/login", `{"user_id":5}`)
+	var login struct{ Token string }
+	if code != http.StatusOK || json.Unmarshal(body, &login) != nil {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	type note struct {
+		message, offset string
+	}
+	notes := make(chan note, 10)
+	onEvent := func(name string, data []byte) {
+		var args []json.RawMessage
+		if name != "reactive" || json.Unmarshal(data, &args) != nil || len(args) != 3 {
+			return
+		}
+		var ev struct{ Data struct{ Message string } }
+		var off string
+		if json.Unmarshal(args[1], &ev) == nil && json.Unmarshal(args[2], &off) == nil {
+			notes <- note{ev.Data.Message, off}
+		}
+	}
+	next := func(want string) note {
+		t.Helper()
+		select {
+		case n := <-notes:
+			if n.message != want {
+				t.Fatalf("got %q, want %q", n.message, want)
+			}
+			return n
+		case <-time.After(testkit.Wait):
+			t.Fatalf("no %q", want)
+		}
+		return note{}
+	}
+	ctx := testkit.Context(t)
+	c1, err := sio.Dial(ctx, sio.Config{URL: b.url, Auth: map[string]any{"token": login.Token}, OnEvent: onEvent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	// The socket is in room users once B says so; A posts.
+	testkit.Eventually(t, "the socket on B", func() bool {
+		code, _ := post(t, a.url+"/api/notifications", `{"message":"ping"}`)
+		select {
+		case n := <-notes:
+			return code == http.StatusCreated && n.message == "ping"
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	for len(notes) > 0 {
+		<-notes
+	}
+	if code, body := post(t, a.url+"/api/notifications", `{"message":"one"}`); code != http.StatusCreated {
+		t.Fatalf("notification: %d %s", code, body)
+	}
+	last := next("one")
+
+	c1.Drop()
+	if code, body := post(t, b.url+"/api/notifications", `{"message":"two"}`); code != http.StatusCreated {
+		t.Fatalf("notification: %d %s", code, body)
+	}
+	// Reconnect to A until B has seen the drop and kept the session (a
+	// real client waits a second first); a fresh socket meanwhile is
+	// closed and the client tries again, as socket.io-client would not.
+	var c2 *sio.Conn
+	testkit.Eventually(t, "recovered on the other node", func() bool {
+		c, err := sio.Dial(ctx, sio.Config{URL: a.url, Auth: map[string]any{"pid": c1.PID, "offset": last.offset}, OnEvent: onEvent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SID != c1.SID {
+			_ = c.Close()
+			return false
+		}
+		c2 = c
+		return true
+	})
+	defer c2.Close()
+	next("two")
 }
