@@ -56,6 +56,14 @@ type Conn struct {
 	// sendMu serialises the switch to direct delivery.
 	sendMu sync.Mutex
 
+	// maxPending is Config.MaxPendingBytes; polled counts the bytes the
+	// library keeps for a polling client; slow is set once it is closed
+	// for keeping too many (see countPolled).
+	maxPending int
+	stats      *counters
+	polled     atomic.Int64
+	slow       atomic.Bool
+
 	// Connection state recovery (see Server.restore): while restoring,
 	// deliveries are held, to go out after what the history gives; then
 	// frames with an offset up to skipTo (set before restoring is cleared,
@@ -221,8 +229,36 @@ func (c *Conn) send(f *frame, now bool) bool {
 	}
 	if t != nil {
 		c.direct.Store(t.writer())
+		return true
 	}
+	c.countPolled(len(f.ws))
 	return true
+}
+
+// countPolled counts n bytes handed to the library for a polling client
+// (the engine keeps them until the client's next GET). A client that
+// stops polling while more than Config.MaxPendingBytes wait for it is
+// closed as a slow consumer, as a websocket one is.
+func (c *Conn) countPolled(n int) {
+	if c.maxPending <= 0 {
+		return
+	}
+	if c.polled.Add(int64(n)) <= int64(c.maxPending) || !c.slow.CompareAndSwap(false, true) {
+		return
+	}
+	c.stats.slowConsumers.Add(1)
+	c.log.Warn("server: slow consumer disconnected (polling)", "socket", c.id, "pending_bytes", c.polled.Load())
+	if conn := c.sock.Conn(); conn != nil {
+		conn.Close(true)
+	}
+}
+
+// watchPolling resets the count of countPolled whenever the engine has
+// flushed what it kept to the client.
+func (c *Conn) watchPolling() {
+	if conn := c.sock.Conn(); conn != nil {
+		_ = conn.On("drain", func(...any) { c.polled.Store(0) })
+	}
 }
 
 // preEncoded tells the library that a packet is an encoded Socket.IO

@@ -40,6 +40,8 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		log:          s.log,
 		onClosed:     s.runDisconnectHooks,
 		observer:     s.cfg.Observer,
+		maxPending:   s.cfg.MaxPendingBytes,
+		stats:        &s.stats,
 		sock:         sock,
 		id:           string(sock.Id()),
 		ctx:          ctx,
@@ -140,6 +142,7 @@ func (s *Server) onConnection(args ...any) {
 
 	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
 	sock.OnAny(func(args ...any) { s.route(c, args) })
+	c.watchPolling()
 
 	var user *User
 	registered := false

@@ -17,6 +17,9 @@ func (s *Server) handleDisconnect(c *Conn, args []any) {
 		return
 	}
 	reason, _ := firstArg(args).(string)
+	if c.slow.Load() {
+		reason = ReasonSlowConsumer
+	}
 	if t, ok := c.sock.Client().Conn().Transport().(*wsTransport); ok {
 		if r := t.failureReason(); r != "" {
 			reason = r // the writer closed the connection: say why

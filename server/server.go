@@ -68,7 +68,8 @@ type Config struct {
 	// commit never waits for sockets. Default 8192.
 	QueueSize int
 	// MaxPendingBytes bounds, per connection, the bytes waiting to be
-	// written to a websocket client. A client that reads so slowly that an
+	// written to a client (on websocket; on polling, the bytes kept for
+	// its next GET). A client that reads so slowly that an
 	// event would take it past the limit is disconnected with reason
 	// ReasonSlowConsumer, logged and counted in Stats.SlowConsumers; other
 	// clients never wait for it. Default 1 MiB.

@@ -305,3 +305,34 @@ func TestBinaryFromClientsIsBytesAndEchoes(t *testing.T) {
 		t.Fatalf("attachment %v %q %v", mt, b, err)
 	}
 }
+
+// A polling client that stops polling is a slow consumer too: once more
+// than MaxPendingBytes wait for it, it is closed with that reason and
+// counted, and the others go on.
+func TestPollingSlowConsumerIsClosed(t *testing.T) {
+	srv, url := startServer(t, server.Config{MaxPendingBytes: 64 << 10})
+	reasons := make(chan string, 1)
+	srv.OnDisconnect(func(ctx context.Context, c *server.Conn, reason string) { reasons <- reason })
+	pollingGuestSocket(t, url) // connects, then never polls again
+	testkit.Eventually(t, "the guest connected", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
+
+	ctx := testkit.Context(t)
+	big := strings.Repeat("x", 8<<10)
+	for i := 0; i < 20 && testkit.Connections(t, srv) > 0; i++ {
+		if err := srv.EmitToGuests(ctx, "big", big); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, "delivered", func() bool { return srv.Stats().QueueDepth == 0 })
+	}
+	select {
+	case r := <-reasons:
+		if r != server.ReasonSlowConsumer {
+			t.Fatalf("disconnect reason %q, want %q", r, server.ReasonSlowConsumer)
+		}
+	case <-ctx.Done():
+		t.Fatal("the polling client that stopped polling was never closed")
+	}
+	if n := srv.Stats().SlowConsumers; n != 1 {
+		t.Fatalf("SlowConsumers = %d", n)
+	}
+}
