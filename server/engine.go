@@ -25,10 +25,10 @@ func NewEngineTransports(cfg Config) (*EngineTransports, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	return newEngineTransports(cfg, &counters{}), nil
+	return newEngineTransports(cfg, &counters{}, nil), nil
 }
 
-func newEngineTransports(cfg Config, stats *counters) *EngineTransports {
+func newEngineTransports(cfg Config, stats *counters, flushers *inflight) *EngineTransports {
 	upgrades := newUpgradeGuard()
 	return &EngineTransports{
 		set: types.NewSet[transports.TransportCtor](
@@ -40,6 +40,7 @@ func newEngineTransports(cfg Config, stats *counters) *EngineTransports {
 				stats:        stats,
 				upgrades:     upgrades,
 				observer:     cfg.Observer,
+				flushers:     flushers,
 			}},
 		),
 		upgrades: upgrades,

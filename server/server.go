@@ -139,6 +139,9 @@ type Server struct {
 	del      *delivery
 	// cluster is the server's side of Config.Broker, nil without one.
 	cluster *cluster
+	// flushers counts the websocket writers' goroutines: Close waits
+	// for them.
+	flushers inflight
 	// hist and sessions serve Config.Recovery; nil without it.
 	hist     *history
 	sessions *sessionStore
@@ -207,7 +210,7 @@ func New(cfg Config) (*Server, error) {
 		s.hist = newHistory(cfg.Recovery.HistorySize)
 		s.sessions = newSessionStore(cfg.Recovery.MaxDisconnection)
 	}
-	engineTransports := newEngineTransports(cfg, &s.stats)
+	engineTransports := newEngineTransports(cfg, &s.stats, &s.flushers)
 
 	opts := socket.DefaultServerOptions()
 	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
@@ -407,10 +410,15 @@ func (s *Server) Close(ctx context.Context) error {
 	})
 	select {
 	case <-s.idle:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("server: close: %w", ctx.Err())
 	}
+	// The connections are closed: their writers' last writes fail or
+	// finish at once.
+	if err := s.flushers.wait(ctx); err != nil {
+		return fmt.Errorf("server: close: waiting for connection writers: %w", err)
+	}
+	return nil
 }
 
 // handOver closes every socket's connection the way a network failure

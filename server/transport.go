@@ -44,6 +44,8 @@ type wsConfig struct {
 	stats        *counters
 	upgrades     *upgradeGuard
 	observer     Observer
+	// flushers counts the writers' flush goroutines (see Server.Close).
+	flushers *inflight
 }
 
 // wsBuilder makes wsTransports; it replaces the library's WebSocketBuilder.
@@ -63,6 +65,7 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
+	t.w.flushers = b.cfg.flushers
 	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
 		// A second upgrade of the session: refused (see upgradeGuard).
 		t.SetReadyState("closed")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -51,9 +52,11 @@ type connWriter struct {
 	stamps      []int64
 	spareStamps []int64
 
-	// flushFn is w.flush, bound once: starting the writer then allocates
-	// nothing.
-	flushFn func()
+	// flushFn is w.runFlush, bound once: starting the writer then
+	// allocates nothing. flushers, when set, counts the running flush
+	// goroutines, for the server's Close to wait for.
+	flushFn  func()
+	flushers *inflight
 	bufs    net.Buffers
 
 	// raw is the connection's socket for writes without blocking (nil when
@@ -69,7 +72,7 @@ type connWriter struct {
 
 func newConnWriter(conn net.Conn, limit int, timeout time.Duration, fail func(reason string, err error)) *connWriter {
 	w := &connWriter{conn: conn, limit: limit, timeout: timeout, fail: fail}
-	w.flushFn = w.flush
+	w.flushFn = w.runFlush
 	if w.raw = rawConn(conn); w.raw != nil {
 		w.rawFn = w.rawWrite
 	}
@@ -135,7 +138,7 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 			w.observer.EventDelivered(sinceCommit(time.Now().UnixNano(), committed))
 		}
 		if len(w.queue) > 0 && !w.failed {
-			go w.flushFn()
+			w.startFlush()
 			w.mu.Unlock()
 			return nil
 		}
@@ -154,10 +157,26 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 	w.pending += len(b)
 	if !w.writing {
 		w.writing = true
-		go w.flushFn()
+		w.startFlush()
 	}
 	w.mu.Unlock()
 	return nil
+}
+
+// startFlush starts the flush goroutine; w.mu is held and writing set.
+func (w *connWriter) startFlush() {
+	if w.flushers != nil {
+		w.flushers.add()
+	}
+	go w.flushFn()
+}
+
+// runFlush is the flush goroutine.
+func (w *connWriter) runFlush() {
+	w.flush()
+	if w.flushers != nil {
+		w.flushers.done()
+	}
 }
 
 // flush writes batches until the queue is empty. Whoever sets writing (a
@@ -302,4 +321,49 @@ func (w *connWriter) pendingBytes() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.pending
+}
+
+// inflight counts goroutines that may start at any time, for a Close to
+// wait until none runs. Unlike a sync.WaitGroup, it may be added to while
+// someone waits.
+type inflight struct {
+	mu      sync.Mutex
+	n       int
+	waiters []chan struct{}
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 {
+		for _, w := range f.waiters {
+			close(w)
+		}
+		f.waiters = nil
+	}
+}
+
+// wait returns once none runs, or with ctx's error.
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	f.waiters = append(f.waiters, ch)
+	f.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
