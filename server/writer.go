@@ -57,7 +57,7 @@ type connWriter struct {
 	// goroutines, for the server's Close to wait for.
 	flushFn  func()
 	flushers *inflight
-	bufs    net.Buffers
+	bufs     net.Buffers
 
 	// raw is the connection's socket for writes without blocking (nil when
 	// the connection is not a socket); rawBuf, rawN, rawErr and rawFn are
