@@ -151,6 +151,11 @@ func TestCustomEventsAndMiddleware(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.On("pair", func(ctx context.Context, c *server.Conn, args []any) (any, error) {
+		return server.AckValues{"one", 2, map[string]any{"three": true}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.On("fail", func(ctx context.Context, c *server.Conn, args []any) (any, error) {
 		return nil, errors.New("nope")
 	}); err != nil {
@@ -185,6 +190,9 @@ func TestCustomEventsAndMiddleware(t *testing.T) {
 	b, _ := json.Marshal(ack)
 	if want := `[{"args":["a",2],"socket":"` + c.ID() + `","user":"9"}]`; string(b) != want {
 		t.Fatalf("echo ack %s, want %s", b, want)
+	}
+	if ack, err := c.EmitAck(ctx, "pair"); err != nil || len(ack) != 3 || ack[0] != "one" || ack[1] != 2.0 {
+		t.Fatalf("multi-value ack %v, %v", ack, err)
 	}
 	if ack, _ := c.EmitAck(ctx, "fail"); ackError(ack) != "nope" {
 		t.Fatalf("fail ack %v", ack)

@@ -53,10 +53,24 @@ type JoinAuthorizer func(ctx context.Context, req JoinRequest) (bool, error)
 
 // EventHandler handles a custom client event registered with Server.On.
 // args are the event's JSON-decoded arguments (numbers are float64; binary
-// attachments are []byte). When
-// the client asked for an ack, it receives the returned value, or
+// attachments are []byte). When the client asked for an ack, it receives
+// the returned value (several values when it is an AckValues), or
 // {success:false, error: err.Error()} when err is not nil.
 type EventHandler func(ctx context.Context, c *Conn, args []any) (any, error)
+
+// AckValues, returned by a handler, answers the client's acknowledgement
+// with several arguments, as callback(a, b, c) does in Node: the client's
+// ack function receives each element as its own argument. Any other
+// returned value is the acknowledgement's one argument.
+type AckValues []any
+
+// ackArgs returns the arguments of an acknowledgement answering v.
+func ackArgs(v any) []any {
+	if vs, ok := v.(AckValues); ok {
+		return []any(vs)
+	}
+	return []any{v}
+}
 
 // Middleware runs for every connecting socket, after its handshake token
 // (if any) is verified and before it joins any room. An error refuses the

@@ -55,8 +55,9 @@ type SocketMiddleware func(ctx context.Context, s *Socket) error
 
 // SocketHandler handles a client event in a Namespace. args are the
 // event's decoded arguments (JSON numbers are float64). When the client
-// asked for an ack, it receives the returned value, or {success:false,
-// error: err.Error()} when err is not nil.
+// asked for an ack, it receives the returned value (several values when it
+// is an AckValues), or {success:false, error: err.Error()} when err is not
+// nil.
 type SocketHandler func(ctx context.Context, s *Socket, args []any) (any, error)
 
 // Namespace returns the namespace called name (such as "/admin"),
@@ -354,7 +355,7 @@ func (n *Namespace) route(s *Socket, args []any) {
 	}
 	reply := func(v any) {
 		if ack != nil {
-			ack([]any{v}, nil)
+			ack(ackArgs(v), nil)
 		}
 	}
 	if !n.srv.enter() {

@@ -45,7 +45,7 @@ func (s *Server) route(c *Conn, args []any) {
 	}
 	reply := func(v any) {
 		if ack != nil {
-			ack([]any{v}, nil)
+			ack(ackArgs(v), nil)
 		}
 	}
 	if !s.enter() {
