@@ -136,54 +136,19 @@ func fromWireBroadcast(b *wire.Broadcast) (*server.Broadcast, error) {
 		out.Event = eventName(b.Packet.RawData)
 		return out, nil
 	}
+	var args []any
 	if len(b.Packet.Data) > 0 {
 		out.Event, _ = b.Packet.Data[0].(string)
+		args = b.Packet.Data[1:]
 	}
-	var atts [][]byte
-	data := make([]any, len(b.Packet.Data))
-	for i, v := range b.Packet.Data {
-		data[i] = placeBinary(v, &atts)
-	}
-	body, err := json.Marshal(data)
+	// Encoded as the server encodes its own events: binary values become
+	// attachments of a BINARY_EVENT.
+	enc, err := server.NewBroadcast(nil, out.Event, args...)
 	if err != nil {
 		return nil, fmt.Errorf("redisbroker: encode broadcast %q: %w", out.Event, err)
 	}
-	if len(atts) == 0 {
-		out.Packet = append([]byte{'2'}, body...)
-		return out, nil
-	}
-	out.Packet = append([]byte("5"+strconv.Itoa(len(atts))+"-"), body...)
-	out.Attachments = atts
+	out.Packet, out.Attachments = enc.Packet, enc.Attachments
 	return out, nil
-}
-
-// placeBinary returns v with every []byte replaced by a placeholder, the
-// bytes appended to atts in the order encoding/json writes them (map keys
-// sorted).
-func placeBinary(v any, atts *[][]byte) any {
-	switch x := v.(type) {
-	case []byte:
-		*atts = append(*atts, x)
-		return map[string]any{"_placeholder": true, "num": len(*atts) - 1}
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = placeBinary(e, atts)
-		}
-		return out
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		out := make(map[string]any, len(x))
-		for _, k := range keys {
-			out[k] = placeBinary(x[k], atts)
-		}
-		return out
-	}
-	return v
 }
 
 // eventName returns the first element of a JSON data array when it is a
