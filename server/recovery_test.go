@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -220,32 +219,6 @@ func (o *holdingObserver) EventDelivered(time.Duration) {
 	<-o.release
 }
 
-// pollingGuestSocket connects a guest over long-polling, by hand.
-func pollingGuestSocket(t *testing.T, url string) {
-	t.Helper()
-	base := url + "/socket.io/?EIO=4&transport=polling"
-	do := func(method, u, body string) string {
-		t.Helper()
-		req, err := http.NewRequestWithContext(testkit.Context(t), method, u, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, u, res.StatusCode, b)
-		}
-		return string(b)
-	}
-	_, rest, _ := strings.Cut(do("GET", base, ""), `"sid":"`)
-	sid, _, _ := strings.Cut(rest, `"`)
-	do("POST", base+"&sid="+sid, "40")
-}
-
 // Under recovery a full delivery queue loses nothing: the sockets an event
 // could not be queued for are closed, and get it from the history when
 // they come back.
@@ -266,7 +239,7 @@ func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
 
 	// A polling guest whose first reactive delivery the observer holds:
 	// its shard stops, the dispatcher waits for it, the queue fills.
-	pollingGuestSocket(t, url)
+	testkit.PollingGuest(t, url)
 	testkit.Eventually(t, "the guest connected", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
 	ev := entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: 1, Timestamp: time.Now()}
 	if err := srv.Emit(ctx, entreactive.Target{Rooms: []string{"guests"}}, ev); err != nil {

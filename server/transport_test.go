@@ -313,7 +313,7 @@ func TestPollingSlowConsumerIsClosed(t *testing.T) {
 	srv, url := startServer(t, server.Config{MaxPendingBytes: 64 << 10})
 	reasons := make(chan string, 1)
 	srv.OnDisconnect(func(ctx context.Context, c *server.Conn, reason string) { reasons <- reason })
-	pollingGuestSocket(t, url) // connects, then never polls again
+	testkit.PollingGuest(t, url) // connects, then never polls again
 	testkit.Eventually(t, "the guest connected", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
 
 	ctx := testkit.Context(t)

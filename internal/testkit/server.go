@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -115,4 +116,42 @@ func DeviceOnline(t testing.TB, srv *server.Server, deviceID string) bool {
 		t.Fatalf("IsDeviceOnline(%q): %v", deviceID, err)
 	}
 	return ok
+}
+
+// PollingGuest connects a guest socket on the polling transport with plain
+// HTTP requests (handshake, CONNECT, its reply) and returns a function that
+// closes it. The socket then reads nothing: the server hands its events to
+// the polling transport, which keeps them for the next poll.
+func PollingGuest(t testing.TB, url string) (closeIt func()) {
+	t.Helper()
+	base := url + "/socket.io/?EIO=4&transport=polling"
+	do := func(method, u, body string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(Context(t), method, u, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, u, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	open := do("GET", base, "")
+	_, rest, ok := strings.Cut(open, `"sid":"`)
+	sid, _, _ := strings.Cut(rest, `"`)
+	if !ok || sid == "" {
+		t.Fatalf("handshake: %q", open)
+	}
+	session := base + "&sid=" + sid
+	do("POST", session, "40")
+	if reply := do("GET", session, ""); !strings.HasPrefix(reply, "40{") {
+		t.Fatalf("CONNECT reply: %q", reply)
+	}
+	return func() { do("POST", session, "1") } // Engine.IO CLOSE
 }

@@ -3,9 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -94,7 +92,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 		t.Fatal("auth refused")
 	}
 	u2 := dial(t, e.url, sioclient.WebSocketOnly, map[string]any{"token": testkit.Token(t, 2)})
-	closeGuest := pollingGuest(t, e.url)
+	closeGuest := testkit.PollingGuest(t, e.url)
 	testkit.Eventually(t, "four connections", func() bool { return testkit.Connections(t, e.srv) == 4 })
 
 	// Three refused tokens, two refused joins and one allowed.
@@ -186,44 +184,6 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 			s.Value("entreactive_connections", "transport=websocket") == 2 &&
 			s.Value("entreactive_users") == 1 && s.Value("entreactive_rooms") == 3
 	})
-}
-
-// pollingGuest connects a guest socket on the polling transport with plain
-// HTTP requests (handshake, CONNECT, its reply) and returns a function that
-// closes it. The socket then reads nothing: the server hands its events to
-// the polling transport, which keeps them for the next poll.
-func pollingGuest(t *testing.T, url string) (closeIt func()) {
-	t.Helper()
-	base := url + "/socket.io/?EIO=4&transport=polling"
-	do := func(method, u, body string) string {
-		t.Helper()
-		req, err := http.NewRequestWithContext(testkit.Context(t), method, u, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, u, res.StatusCode, b)
-		}
-		return string(b)
-	}
-	open := do("GET", base, "")
-	_, rest, ok := strings.Cut(open, `"sid":"`)
-	sid, _, _ := strings.Cut(rest, `"`)
-	if !ok || sid == "" {
-		t.Fatalf("handshake: %q", open)
-	}
-	session := base + "&sid=" + sid
-	do("POST", session, "40")
-	if reply := do("GET", session, ""); !strings.HasPrefix(reply, "40{") {
-		t.Fatalf("CONNECT reply: %q", reply)
-	}
-	return func() { do("POST", session, "1") } // Engine.IO CLOSE
 }
 
 // stalled connects a raw websocket client that reads nothing after the
@@ -384,7 +344,7 @@ func TestMetricsCountDrops(t *testing.T) {
 
 	// A polling socket: its deliveries are observed on the shard's
 	// goroutine, which the observer then holds.
-	pollingGuest(t, e.url)
+	testkit.PollingGuest(t, e.url)
 	testkit.Eventually(t, "the guest connected", func() bool { return testkit.Connections(t, srv) == 1 })
 	before := e.scrape()
 	ev := func(id int) entreactive.Event {
