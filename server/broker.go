@@ -48,6 +48,9 @@ type Broker interface {
 	// PersistSession keeps the state of a socket that dropped, for the
 	// recovery window, so that it can be restored on any node.
 	PersistSession(ctx context.Context, s Session) error
+	// DropSession forgets the session pid, if it is kept: its socket left
+	// for good (the client disconnected, the server disconnected it).
+	DropSession(ctx context.Context, pid string) error
 	// RestoreSession takes back the session pid (it can be restored once)
 	// with every broadcast its rooms received after offset, in order. It
 	// fails (ErrNotRecoverable, wrapped) when the session is gone or the

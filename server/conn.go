@@ -70,10 +70,12 @@ type Conn struct {
 	// read-only after) are skipped. restored is what the library restored,
 	// from admit to onConnection.
 	restoring atomic.Bool
-	heldMu    sync.Mutex
-	held      []*frame
-	skipTo    offset
-	restored  *restoreState
+	// pid is the private session id (see capturePID), nil until known.
+	pid      atomic.Pointer[string]
+	heldMu   sync.Mutex
+	held     []*frame
+	skipTo   offset
+	restored *restoreState
 }
 
 // Handshake is what a client sent when it connected.

@@ -52,6 +52,9 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	if sock.Recovered() {
 		c.restored, _ = sock.Data().(*restoreState)
 	}
+	if s.keeper != nil {
+		c.capturePID()
+	}
 	if raw, ok := hs.Auth["device_id"]; ok && raw != nil {
 		if id, ok := FormatID(raw); ok {
 			c.deviceID = id

@@ -23,6 +23,9 @@ type registry struct {
 	// if it were a room (see Selector).
 	byID map[string]*Conn
 
+	// onChange, when set (before any socket is added), is told of every
+	// membership change under mu; it must not block.
+	onChange func(c *Conn)
 	// observer, when set (see watch), is told of every membership change
 	// under mu.
 	observer atomic.Pointer[func(c *Conn, room string, joined bool)]
@@ -167,6 +170,9 @@ func (r *registry) watch(fn func(c *Conn, room string, joined bool)) { r.observe
 
 // changed reports a membership change to the observer, if there is one.
 func (r *registry) changed(c *Conn, room string, joined bool) {
+	if r.onChange != nil {
+		r.onChange(c)
+	}
 	if fn := r.observer.Load(); fn != nil {
 		(*fn)(c, room, joined)
 	}

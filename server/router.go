@@ -17,6 +17,11 @@ func (s *Server) handleDisconnect(c *Conn, args []any) {
 		return
 	}
 	reason, _ := firstArg(args).(string)
+	if s.keeper != nil && !recoverable(reason) {
+		if pid := c.privateID(); pid != "" {
+			s.keeper.drop(pid)
+		}
+	}
 	if c.slow.Load() {
 		reason = ReasonSlowConsumer
 	}

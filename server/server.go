@@ -145,6 +145,9 @@ type Server struct {
 	// hist and sessions serve Config.Recovery; nil without it.
 	hist     *history
 	sessions *sessionStore
+	// keeper keeps live sockets' sessions in the broker; nil unless both
+	// Recovery and Broker are set.
+	keeper *sessionKeeper
 	// engineConns holds, per namespace, the Engine.IO connections
 	// (nspClient) that have a socket there, admitted or being admitted.
 	engineConns sync.Map
@@ -246,6 +249,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.cluster = cl
+	if cl != nil && s.hist != nil {
+		s.keeper = newSessionKeeper(s, cfg.Recovery.MaxDisconnection)
+		s.reg.onChange = s.keeper.mark
+		s.enter()
+		go func() {
+			defer s.exit()
+			s.keeper.run(s.done)
+		}()
+	}
 
 	s.enter()
 	go func() {

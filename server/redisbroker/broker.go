@@ -388,6 +388,13 @@ func (b *Broker) PersistSession(ctx context.Context, s server.Session) error {
 	return b.ss.persist(ctx, wire.Session{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: s.Data})
 }
 
+// DropSession implements server.Broker: it deletes the session's key.
+func (b *Broker) DropSession(ctx context.Context, pid string) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.ss.drop(ctx, pid)
+}
+
 // RestoreSession implements server.Broker. The missed broadcasts are those
 // of the stream after offset that the session's rooms select and that were
 // neither volatile nor waiting for acknowledgements, without their offset

@@ -6,9 +6,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
+	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
 // startRecoveringNode starts a Go node with recovery on cfg.
@@ -170,5 +173,92 @@ func TestMixedRecovery(t *testing.T) {
 	}
 	if e := peer.clientEvent("back", "note"); len(e.Args) < 1 || e.Args[0] != 4.0 {
 		t.Fatalf("the Go client recovered on Node got %v", e.Args)
+	}
+}
+
+// A node that dies without closing its sockets (here: it loses Redis, then
+// its clients' connections) leaves their sessions behind all the same:
+// they were kept in Redis ahead of time, rooms and user included, so the
+// clients recover on another node with everything they missed.
+func TestRecoveryAfterANodeDies(t *testing.T) {
+	cfg := testConfig(t)
+	a := startRecoveringNode(t, cfg)
+	rdbB := redis.NewClient(&redis.Options{Addr: redisAddr})
+	bb, err := New(rdbB, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &goServer{Served: testkit.Serve(t, server.Config{Broker: bb, Recovery: &server.Recovery{}}), broker: bb}
+	ctx := testkit.Context(t)
+
+	got := &noteLog{}
+	c1 := dialRaw(t, b.URL, map[string]any{"token": testkit.Token(t, 8)}, got)
+	testkit.Eventually(t, "user 8 online", func() bool { return testkit.Online(t, a.Server, 8) })
+	if err := a.Server.JoinUser(ctx, 8, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Server.EmitToRooms(ctx, []string{"team"}, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, 1)
+	check := newRedis(t)
+	testkit.Eventually(t, "the session kept with its room", func() bool {
+		raw, err := check.Get(ctx, wire.SessionKey(cfg.SessionKeyPrefix, c1.PID)).Result()
+		if err != nil {
+			return false
+		}
+		s, err := wire.DecodeSession(raw)
+		return err == nil && slices.Contains(s.Rooms, "team")
+	})
+
+	// B dies: nothing it does reaches Redis any more, then its client's
+	// connection goes.
+	_ = rdbB.Close()
+	c1.Drop()
+	if err := a.Server.EmitToRooms(ctx, []string{"team"}, "note", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Server.EmitToUser(ctx, 8, "note", 3); err != nil {
+		t.Fatal(err)
+	}
+	_, last := got.snapshot()
+	c2 := dialRaw(t, a.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
+	if c2.SID != c1.SID {
+		t.Fatalf("not recovered after its node died: %s, was %s", c2.SID, c1.SID)
+	}
+	got.waitFor(t, 3)
+	if nums, _ := got.snapshot(); !slices.Equal(nums, []int{1, 2, 3}) {
+		t.Fatalf("notes %v, want 1..3", nums)
+	}
+	if !testkit.Online(t, a.Server, 8) || testkit.RoomSize(t, a.Server, "team") != 1 {
+		t.Fatal("user or room not back")
+	}
+}
+
+// A socket the server disconnected, or whose client left, cannot be
+// restored: its kept session is dropped.
+func TestKickedSocketIsNotRestored(t *testing.T) {
+	cfg := testConfig(t)
+	a := startRecoveringNode(t, cfg)
+	ctx := testkit.Context(t)
+	got := &noteLog{}
+	c1 := dialRaw(t, a.URL, map[string]any{"token": testkit.Token(t, 9)}, got)
+	testkit.Eventually(t, "user 9 online", func() bool { return testkit.Online(t, a.Server, 9) })
+	if err := a.Server.EmitToUser(ctx, 9, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, 1)
+	key := wire.SessionKey(cfg.SessionKeyPrefix, c1.PID)
+	check := newRedis(t)
+	testkit.Eventually(t, "the session kept", func() bool { return check.Exists(ctx, key).Val() == 1 })
+	if err := a.Server.DisconnectUser(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	<-c1.Done()
+	testkit.Eventually(t, "the session dropped", func() bool { return check.Exists(ctx, key).Val() == 0 })
+	_, last := got.snapshot()
+	c2 := dialRaw(t, a.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
+	if c2.SID == c1.SID || testkit.Online(t, a.Server, 9) {
+		t.Fatal("a kicked socket came back with its user")
 	}
 }

@@ -49,6 +49,14 @@ func (ss sessions) persist(ctx context.Context, s wire.Session) error {
 	return nil
 }
 
+// drop deletes the session pid, if it is kept.
+func (ss sessions) drop(ctx context.Context, pid string) error {
+	if err := ss.rdb.Del(ctx, wire.SessionKey(ss.cfg.SessionKeyPrefix, pid)).Err(); err != nil {
+		return fmt.Errorf("redisbroker: drop session: %w", err)
+	}
+	return nil
+}
+
 // restore takes back the session pid of namespace nsp and the broadcasts it
 // missed after offset (restoreSession). The session is consumed (GET and DEL
 // in one MULTI) unless offset is malformed; it fails when the session is
