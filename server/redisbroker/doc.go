@@ -61,9 +61,13 @@
 //     returns it for the server's own, Node.Deliver gets it for the others',
 //     "" for volatile ones) and the server appends it; restored sessions'
 //     missed broadcasts come back as published, each with its id.
-//   - A socket that drops for a recoverable reason leaves
-//     SET <SessionKeyPrefix><pid> base64(msgpack({sid, pid, rooms, data})) PX
-//     <SessionTTL>. Restoring takes the session (GET and DEL in one MULTI),
+//   - A socket's session is SET <SessionKeyPrefix><pid>
+//     base64(msgpack({sid, pid, rooms, data})) PX <SessionTTL>: while the
+//     socket lives (the server keeps it up to date and refreshes it every
+//     half SessionTTL, so that the clients of a node that dies recover on
+//     another), and when it drops for a recoverable reason (the final
+//     state); DropSession deletes it when the socket leaves for good.
+//     Restoring takes the session (GET and DEL in one MULTI),
 //     checks that the client's offset is still in the stream, and walks the
 //     stream after it for the broadcasts the socket's rooms would have
 //     received.
@@ -74,7 +78,8 @@
 // up to one macro node, 100 entries, more), whatever the traffic: recovery
 // is bounded by entries, not by time. A client whose offset was trimmed gets
 // a fresh connection. Each dropped socket costs one key for at most
-// SessionTTL (default 2 minutes), deleted at restore. Pub/sub keeps nothing.
+// SessionTTL (default 2 minutes), deleted at restore; each live socket
+// one key too, refreshed by its node. Pub/sub keeps nothing.
 // The stream's memory is about MaxLen times the size of an entry (the event
 // JSON plus ~60 bytes of fields).
 //
