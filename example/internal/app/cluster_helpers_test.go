@@ -89,6 +89,7 @@ type cnode struct {
 	name string
 	app  *app.App
 	hs   *httptest.Server
+	ln   *trackingListener
 	url  string
 
 	// mu is read-held by each API request sent to the node; pausing the
@@ -98,6 +99,7 @@ type cnode struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	stopping atomic.Bool
 }
 
 // stop closes the app (its sockets are handed over to the cluster for
@@ -105,10 +107,57 @@ type cnode struct {
 // more than once.
 func (n *cnode) stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
+		n.stopping.Store(true)
 		n.stopErr = n.app.Close(ctx)
 		n.hs.Close()
 	})
 	return n.stopErr
+}
+
+// cutConnections closes every TCP connection of the node at once, the
+// websockets included (httptest's CloseClientConnections forgets hijacked
+// connections), as a network failure would; the node keeps running.
+func (n *cnode) cutConnections() { n.ln.closeAll() }
+
+// trackingListener remembers the connections it accepted, so that they
+// can all be cut.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	return &trackedConn{Conn: c, l: l}, nil
+}
+
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+	clear(l.conns)
+}
+
+// trackedConn forgets itself when closed.
+type trackedConn struct {
+	net.Conn
+	l *trackingListener
+}
+
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c.Conn)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // setPaused keeps API requests away from the node (true), after waiting
@@ -194,8 +243,11 @@ func (c *tcluster) startNode(name string) *cnode {
 	if err != nil {
 		t.Fatalf("node %s: app.New: %v", name, err)
 	}
-	n := &cnode{name: name, app: a, hs: httptest.NewServer(a.Handler())}
-	n.url = n.hs.URL
+	hs := httptest.NewUnstartedServer(a.Handler())
+	ln := &trackingListener{Listener: hs.Listener, conns: make(map[net.Conn]struct{})}
+	hs.Listener = ln
+	hs.Start()
+	n := &cnode{name: name, app: a, hs: hs, ln: ln, url: hs.URL}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 		defer cancel()
@@ -253,7 +305,11 @@ func (c *tcluster) post(ctx context.Context, n *cnode, path, token string, body,
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		// Once the node is stopping no request can change anything: the
+		// app answers 503 and waits for the requests it took, and the
+		// listener waits for their answers; what fails then is a
+		// connection it closed or refused.
+		if n.stopping.Load() || errors.Is(err, syscall.ECONNREFUSED) {
 			return fmt.Errorf("%w: %w", errNodeGone, err)
 		}
 		return fmt.Errorf("POST %s on %s: %w", path, n.name, err)
@@ -434,6 +490,9 @@ type rclient struct {
 	got      []received
 	bad      []string // events that did not parse
 	restored int      // reconnections that got the socket back
+	resumed  []string // the offsets it reconnected with
+	// sessionLost is set when its session never reached Redis.
+	sessionLost bool
 }
 
 func (r *rclient) onEvent(name string, data []byte) {
@@ -472,6 +531,19 @@ func (r *rclient) lastOffset() string {
 		}
 	}
 	return ""
+}
+
+// offsetsOf returns the offsets message id was received with.
+func (r *rclient) offsetsOf(id int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, g := range r.got {
+		if g.model == "Message" && g.id == id {
+			out = append(out, g.offset)
+		}
+	}
+	return out
 }
 
 // connection returns the client's current connection and node.
@@ -543,6 +615,9 @@ func (c *tcluster) recover(ctx context.Context, r *rclient, n *cnode) (bool, err
 	if pid == "" || off == "" {
 		return false, fmt.Errorf("user %d: nothing to recover with (pid %q, offset %q)", r.user, pid, off)
 	}
+	r.mu.Lock()
+	r.resumed = append(r.resumed, off)
+	r.mu.Unlock()
 	if err := c.dial(ctx, r, n, map[string]any{"pid": pid, "offset": off}); err != nil {
 		return false, err
 	}
@@ -639,7 +714,7 @@ func (t tally) String() string {
 // count tallies the clients' messages against msgs.
 func count(clients []*rclient, msgs []sent) (tally, []string) {
 	var t tally
-	var examples []string
+	var examples, unordered []string
 	note := func(format string, args ...any) {
 		if len(examples) < 10 {
 			examples = append(examples, fmt.Sprintf(format, args...))
@@ -664,7 +739,7 @@ func count(clients []*rclient, msgs []sent) (tally, []string) {
 				note("user %d got message %d for user %d", r.user, id, rcpt)
 			case n > 1:
 				t.duplicated += n - 1
-				note("user %d got message %d %d times", r.user, id, n)
+				note("user %d got message %d %d times (offsets %v; resumed from %v)", r.user, id, n, r.offsetsOf(id), r.resumed)
 			}
 		}
 		r.mu.Lock()
@@ -677,7 +752,7 @@ func count(clients []*rclient, msgs []sent) (tally, []string) {
 			}
 			if !o.after(prev) {
 				t.unordered++
-				note("user %d: offset %s after %s", r.user, g.offset, prev)
+				unordered = append(unordered, fmt.Sprintf("user %d: offset %s after %s", r.user, g.offset, prev))
 			}
 			prev = o
 		}
@@ -695,7 +770,7 @@ func count(clients []*rclient, msgs []sent) (tally, []string) {
 			}
 		}
 	}
-	return t, examples
+	return t, append(examples, unordered[:min(len(unordered), 5)]...)
 }
 
 // offset is a Redis stream id "<ms>-<seq>", as the events carry it.
