@@ -351,9 +351,10 @@ func TestClusterNodeLoss(t *testing.T) {
 	if got.lost == 0 && got.duplicated == 0 && got.unordered == 0 && sessionsLost == 0 {
 		return
 	}
-	// Losses, duplicates and disorder have two known causes in package
-	// server (see TestClusterOffsetOrder and TestClusterCloseHandsOverEverySession):
-	// reported, and failed only when asked to.
+	// Losses, duplicates and disorder come from a known bug in package
+	// server (TestClusterOffsetOrder); a session Close did not hand over
+	// was seen once, not reproduced alone yet: reported, and failed only
+	// when asked to.
 	msg := fmt.Sprintf("KNOWN BUGS: %d lost, %d duplicated, %d out of offset order, %d sessions not persisted by Close\n\t%s",
 		got.lost, got.duplicated, got.unordered, sessionsLost, strings.Join(examples, "\n\t"))
 	if os.Getenv(knownBugsEnv) != "" {
