@@ -108,10 +108,13 @@ type Node interface {
 }
 
 // ClusterMessage is one broadcast or socket operation travelling between
-// nodes. Exactly one of its fields is set.
+// nodes. Exactly one of Broadcast and Operation is set.
 type ClusterMessage struct {
 	Broadcast *Broadcast
 	Operation *Operation
+	// Own is set by the broker on a broadcast this node published with
+	// Echo, handed back in the history's order.
+	Own bool
 }
 
 // Broadcast is an event for the sockets a selector selects, encoded once
@@ -128,6 +131,14 @@ type Broadcast struct {
 	Attachments [][]byte
 	// Volatile marks an event that may be lost.
 	Volatile bool
+	// Echo asks the broker to hand the broadcast back to this node too
+	// (Node.Deliver, with ClusterMessage.Own), in the history's order
+	// among the other nodes' broadcasts, instead of the server delivering
+	// it to its own sockets at once. A server under recovery asks for it:
+	// its sockets must see offsets in the order of the history, or a
+	// client that resumes from the last offset it saw skips or repeats
+	// events.
+	Echo bool
 }
 
 // Operation is an action on the sockets a selector selects, wherever they
@@ -186,8 +197,9 @@ const DefaultPublishQueue = 8192
 type publication struct {
 	msg  ClusterMessage
 	done chan error
-	// local, when set, is delivered to this node's sockets once the
-	// broker gave the broadcast its offset.
+	// local, set for a broadcast published with Echo, is what this node's
+	// sockets get should the broker fail to publish it (and so never hand
+	// it back).
 	local *job
 }
 
@@ -245,14 +257,12 @@ func (cl *cluster) run(done <-chan struct{}) {
 
 // handle publishes p and delivers its local part.
 func (cl *cluster) handle(ctx context.Context, p publication) {
-	off, err := cl.broker.Publish(ctx, p.msg)
+	_, err := cl.broker.Publish(ctx, p.msg)
 	cl.degraded.Store(err != nil)
-	if p.local != nil {
-		j := *p.local
-		if o, ok := parseOffset(off); ok && err == nil {
-			j.frame = j.frame.withOffset(o)
-		}
-		_ = cl.srv.enqueue(cl.srv.ctx, j, nil)
+	if p.local != nil && err != nil {
+		// Not in the history: the broker will not hand it back. This
+		// node's sockets get it without an offset.
+		_ = cl.srv.enqueue(cl.srv.ctx, *p.local, nil)
 	}
 	if p.done != nil {
 		p.done <- err
@@ -320,18 +330,20 @@ func (cl *cluster) publish(b *Broadcast) {
 	}
 }
 
-// publishThenDeliver queues a broadcast for the other nodes and, once
-// the broker gave it an offset, for this node's sockets. It reports false
-// when the queue is full: the caller then delivers and publishes as
-// without recovery.
-func (cl *cluster) publishThenDeliver(b *Broadcast, j job) bool {
+// publishEcho queues a broadcast for every node, this one included: the
+// broker hands it back in the history's order (Broadcast.Echo). It reports
+// false when publishing fails lately (Redis down) or the queue is full:
+// the caller then delivers at once and publishes as without recovery.
+func (cl *cluster) publishEcho(b *Broadcast, j job) bool {
 	if cl.degraded.Load() {
 		return false
 	}
+	b.Echo = true
 	select {
 	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}, local: &j}:
 		return true
 	default:
+		b.Echo = false
 		return false
 	}
 }

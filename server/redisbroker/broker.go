@@ -27,8 +27,11 @@ type Broker struct {
 	rdb redis.UniversalClient // the caller's; used for commands and pub/sub
 	cfg Config
 	uid string
-	pub publisher
-	ss  sessions
+	// echoUID is the id of the broadcasts the server wants back
+	// (server.Broadcast.Echo): the reader skips uid, not echoUID.
+	echoUID string
+	pub     publisher
+	ss      sessions
 
 	// ctx ends at Close: it bounds the answers to other nodes' requests and
 	// the requests waiting for answers.
@@ -63,6 +66,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Broker, error) {
 		rdb:      rdb,
 		cfg:      cfg,
 		uid:      wire.NewID(),
+		echoUID:  wire.NewID(),
 		pub:      publisher{rdb: rdb, cfg: cfg},
 		ss:       sessions{rdb: rdb, cfg: cfg},
 		ctx:      ctx,
@@ -151,7 +155,13 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 	}
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	id, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: p})
+	uid := b.uid
+	if m.Broadcast != nil && m.Broadcast.Echo {
+		// Published under the node's second id, which its reader does
+		// not skip: the broadcast comes back to it in stream order.
+		uid = b.echoUID
+	}
+	id, err := b.pub.publish(ctx, wire.Message{UID: uid, Nsp: nsp, Data: p})
 	if err != nil {
 		return "", err
 	}
@@ -175,6 +185,10 @@ func (b *Broker) dispatch(m wire.Message, offset string) {
 	if m.UID == b.uid || m.Nsp != nsp {
 		return
 	}
+	own := m.UID == b.echoUID
+	if own && offset == "" {
+		return // only stream entries come back
+	}
 	node := b.node // set before the reader and subscriber start
 	switch d := m.Data.(type) {
 	case *wire.Broadcast:
@@ -184,7 +198,7 @@ func (b *Broker) dispatch(m wire.Message, offset string) {
 			return
 		}
 		if d.RequestID == "" {
-			node.Deliver(server.ClusterMessage{Broadcast: sb}, offset)
+			node.Deliver(server.ClusterMessage{Broadcast: sb, Own: own}, offset)
 			return
 		}
 		// A Node broadcast waiting for acknowledgements: delivered without
