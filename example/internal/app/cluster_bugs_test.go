@@ -17,19 +17,12 @@ import (
 
 // A socket receives the broadcasts of every node in the order of their
 // offsets, as connection state recovery assumes: the client sends back the
-// last offset it received, and gets what comes after it.
-//
-// It does not: a node delivers its own broadcast to its sockets once the
-// broker's XADD has answered with the offset (server/broker.go,
-// cluster.handle), while its stream reader delivers the other nodes'
-// entries as soon as it reads them (redisbroker: streamReader.run →
-// Node.Deliver). An entry another node added after this node's XADD can
-// reach the socket first. A client that drops right then resumes from the
-// older offset and gets the newer event twice, or, having received the
-// newer one last, never gets the older one (TestClusterNodeLoss shows
-// both).
+// last offset it received, and gets what comes after it. (A node used to
+// deliver its own broadcasts once its XADD answered, while its reader
+// delivered the other nodes' entries as it read them: a later entry could
+// reach a socket first. Its own now come back through the stream too,
+// server.Broadcast.Echo.)
 func TestClusterOffsetOrder(t *testing.T) {
-	knownBug(t, "a socket receives its own node's broadcasts after later entries of other nodes (offsets out of order), so recovery duplicates or loses events")
 	needRedis(t, sharedRedis)
 	c := newCluster(t, 2, sharedRedis, redisNames(t, sharedRedis), nil)
 	a, b := c.nodes[0], c.nodes[1]
@@ -93,15 +86,13 @@ func TestClusterOffsetOrder(t *testing.T) {
 
 // Several nodes of the app share one SQLite file (each opens it in WAL mode
 // with a 5 s busy timeout). POST /api/messages/batch is one transaction:
-// it reads (the conversation's members), then writes. SQLite starts such a
-// deferred transaction as a reader, and when another connection wrote in
-// between, the upgrade fails at once with SQLITE_BUSY, without waiting for
-// the busy timeout: the app answers 500 "database is locked" (logged as
-// `save message: insert nodes to table "messages": database is locked`).
-// Opening the database with _txlock=immediate (example/internal/app/db.go)
-// would make those transactions wait their turn.
+// it reads (the conversation's members), then writes. Begun deferred, such
+// a transaction starts as a reader, and when another connection wrote in
+// between, the upgrade fails at once with SQLITE_BUSY, whatever the busy
+// timeout: the app answered 500 "database is locked". It now opens the
+// database with _txlock=immediate (db.go): those transactions wait their
+// turn, and every batch succeeds.
 func TestClusterBatchOnSharedSQLite(t *testing.T) {
-	knownBug(t, "example app: POST /api/messages/batch answers 500 \"database is locked\" when several nodes share the SQLite file")
 	db := fastTempDir(t) + "/shared.db"
 	var nodes []*env
 	for range 3 {

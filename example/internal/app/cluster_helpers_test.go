@@ -181,8 +181,6 @@ type tcluster struct {
 	tr       *http.Transport
 	http     *http.Client
 	dialer   *websocket.Dialer
-	// batchRetries counts batches answered 500 and sent again.
-	batchRetries atomic.Int64
 }
 
 // fastTempDir returns a directory removed when the test ends: on tmpfs
@@ -422,21 +420,8 @@ func (c *tcluster) sendMessages(ctx context.Context, n *cnode, token string, con
 		ID          int   `json:"id"`
 		RecipientID int64 `json:"recipient_id"`
 	}
-	// A batch is one transaction, which SQLite may refuse with "database
-	// is locked" while another node writes (see
-	// TestClusterBatchOnSharedSQLite): answered 500, nothing stored or
-	// emitted. Such answers are retried, and counted.
-	for attempt := 0; ; attempt++ {
-		err := c.post(ctx, n, "/api/messages/batch", token, items, &rows)
-		var se *statusError
-		if errors.As(err, &se) && se.status == http.StatusInternalServerError && attempt < 50 {
-			c.batchRetries.Add(1)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		break
+	if err := c.post(ctx, n, "/api/messages/batch", token, items, &rows); err != nil {
+		return nil, err
 	}
 	if len(rows) != len(recipients) {
 		return nil, fmt.Errorf("batch of %d answered %d rows", len(recipients), len(rows))

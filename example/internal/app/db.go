@@ -26,7 +26,12 @@ func sqliteDSN(path string) string {
 		return "file::memory:?_fk=1"
 	}
 	// A URI filename: '?', '#' and '%' in the path must be escaped.
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_fk=1&_journal_mode=WAL&_busy_timeout=5000"
+	// Transactions take the write lock when they begin (_txlock=immediate),
+	// so that one that reads before it writes waits its turn behind
+	// another process writing to the same file, rather than failing with
+	// "database is locked" when it upgrades (several nodes of a cluster may
+	// share the file).
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"
 }
 
 // migrateMu serializes schema creation: ent's migration writes to the
