@@ -41,6 +41,7 @@ func newEngineTransports(cfg Config, stats *counters, flushers *inflight) *Engin
 				upgrades:     upgrades,
 				observer:     cfg.Observer,
 				flushers:     flushers,
+				pingTimeout:  cfg.PingTimeout,
 			}},
 		),
 		upgrades: upgrades,

@@ -34,6 +34,10 @@ type wsTransport struct {
 	w           *connWriter
 	// failure is the reason the writer failed, "" while it has not.
 	failure atomic.Pointer[string]
+	// pingSent is when the last ping was queued, in Unix nanoseconds;
+	// pongHold how long a pong is held back after it (see read).
+	pingSent atomic.Int64
+	pongHold time.Duration
 }
 
 // wsConfig is what the websocket transports of one server share.
@@ -46,6 +50,8 @@ type wsConfig struct {
 	observer     Observer
 	// flushers counts the writers' flush goroutines (see Server.Close).
 	flushers *inflight
+	// pingTimeout is Config.PingTimeout.
+	pingTimeout time.Duration
 }
 
 // wsBuilder makes wsTransports; it replaces the library's WebSocketBuilder.
@@ -65,6 +71,7 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
+	t.pongHold = pongHold(b.cfg.pingTimeout)
 	t.w.flushers = b.cfg.flushers
 	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
 		// A second upgrade of the session: refused (see upgradeGuard).
@@ -153,8 +160,27 @@ func (t *wsTransport) read() {
 			t.OnError("websocket read", err)
 			return
 		}
-		t.OnData(buf)
+		p, _ := t.Parser().DecodePacket(buf)
+		if p != nil && p.Type == packet.PONG {
+			// The library sends a ping, then arms its pong timer: a pong
+			// handled in between clears the old timer, and the new one
+			// closes the connection ("ping timeout") although the client
+			// answered. A pong that comes right after the ping is handed
+			// over once the timer is surely armed.
+			if wait := t.pongHold - time.Duration(time.Now().UnixNano()-t.pingSent.Load()); wait > 0 {
+				time.AfterFunc(wait, func() { t.OnPacket(p) })
+				continue
+			}
+		}
+		t.OnPacket(p)
 	}
+}
+
+// pongHold is how long after a ping a pong is held back (see read): far
+// more than the library needs between sending the ping and arming its
+// timer, well within the ping timeout (a quarter of it at most).
+func pongHold(pingTimeout time.Duration) time.Duration {
+	return min(50*time.Millisecond, pingTimeout/4)
 }
 
 // Send implements transports.Transport: the library's packets (open, ping,
@@ -162,6 +188,9 @@ func (t *wsTransport) read() {
 // The transport stays writable; "drain" means handed to the writer.
 func (t *wsTransport) Send(packets []*packet.Packet) {
 	for _, p := range packets {
+		if p.Type == packet.PING {
+			t.pingSent.Store(time.Now().UnixNano())
+		}
 		var data types.BufferInterface
 		if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
 			data = p.Options.WsPreEncodedFrame

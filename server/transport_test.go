@@ -336,3 +336,44 @@ func TestPollingSlowConsumerIsClosed(t *testing.T) {
 		t.Fatalf("SlowConsumers = %d", n)
 	}
 }
+
+// A client that answers every ping at once is never dropped for a ping
+// timeout. (The library sends a ping, then arms the pong timer; a pong
+// handled in between used to leave the new timer armed, and the
+// connection closed "ping timeout" a PingTimeout later — about one ping in
+// twenty on a loopback client.)
+func TestQuickPongsKeepTheConnection(t *testing.T) {
+	srv, url := startServer(t, server.Config{PingInterval: 60 * time.Millisecond, PingTimeout: 40 * time.Millisecond})
+	reasons := make(chan string, 1)
+	srv.OnDisconnect(func(ctx context.Context, c *server.Conn, reason string) { reasons <- reason })
+	ws, _, err := websocket.DefaultDialer.DialContext(testkit.Context(t), "ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, open, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(open), "0{") {
+		t.Fatalf("open: %q, %v", open, err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	const pings = 40
+	for n := 0; n < pings; {
+		_ = ws.SetReadDeadline(time.Now().Add(testkit.Wait))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			select {
+			case r := <-reasons:
+				t.Fatalf("dropped after %d answered pings: %s", n, r)
+			default:
+				t.Fatalf("after %d answered pings: %v", n, err)
+			}
+		}
+		if string(msg) == "2" {
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+}
