@@ -265,6 +265,7 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 		sock:         sock,
 		id:           string(sock.Id()),
 		handshake:    handshakeOf(sock),
+		token:        sock.Handshake().Auth["token"],
 		ctx:          ctx,
 		cancel:       cancel,
 		markRecorded: sync.OnceFunc(func() { close(connected) }),

@@ -333,3 +333,38 @@ func jsonOf(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A namespace middleware authenticates its sockets with the handshake's
+// token (AuthToken), which the handshake itself never shows.
+func TestNamespaceAuthToken(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	secure, err := srv.Namespace("/secure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := make(chan string, 1)
+	secure.Use(func(ctx context.Context, s *server.Socket) error {
+		tok, _ := s.AuthToken()
+		raw, _ := tok.(string)
+		u, err := srv.VerifyToken(raw)
+		if err != nil {
+			return errors.New("unauthorized")
+		}
+		if _, leaked := s.Handshake().Auth["token"]; leaked {
+			return errors.New("the token is in the handshake")
+		}
+		users <- u.ID
+		return nil
+	})
+	if _, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/secure"}); !errors.Is(err, sioclient.ErrConnect) {
+		t.Fatalf("no token: %v, want refused", err)
+	}
+	c, err := sioclient.Dial(testkit.Context(t), url, sioclient.Options{Namespace: "/secure", Auth: map[string]any{"token": testkit.Token(t, 12)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if id := <-users; id != "12" {
+		t.Fatalf("user %q", id)
+	}
+}

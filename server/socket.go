@@ -15,6 +15,9 @@ type Socket struct {
 	sock      *socket.Socket
 	id        string
 	handshake Handshake
+	// token is the handshake's auth.token, kept out of handshake (see
+	// AuthToken).
+	token any
 
 	// ctx is cancelled when the socket disconnects or the server closes.
 	ctx    context.Context
@@ -46,6 +49,14 @@ func (s *Socket) Handshake() Handshake { return s.handshake }
 
 // Context returns a context that is cancelled when the socket disconnects.
 func (s *Socket) Context() context.Context { return s.ctx }
+
+// AuthToken returns the "token" of the client's handshake auth, for a
+// namespace middleware that authenticates its sockets (for instance with
+// Server.VerifyToken). Handshake().Auth never holds it, so that tools that
+// show handshakes (the Admin UI, Watch) never see a token.
+func (s *Socket) AuthToken() (any, bool) {
+	return s.token, s.token != nil
+}
 
 // SetData attaches an application value to the socket (Socket.IO's
 // socket.data), e.g. from a middleware for the handlers.
