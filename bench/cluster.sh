@@ -7,6 +7,8 @@
 #   bash bench/cluster.sh              # full run, writes the cluster section of BENCHMARKS.md when the box was quiet
 #   QUICK=1 bash bench/cluster.sh      # smoke run (about 2 min); writes bench/results/cluster-quick.md only
 #   REPORT_ONLY=1 bash bench/cluster.sh   # re-render the section from bench/latest-cluster.jsonl
+#   RESUME=1 bash bench/cluster.sh     # keep bench/results/cluster.jsonl and only make up the
+#                                      # configurations that lack ROUNDS quiet runs in it, then report
 #
 # For every run: a fresh private redis-server (its own port, no persistence;
 # the shared Redis on 6379 is never touched), N fresh server processes on N
@@ -21,7 +23,8 @@
 #
 # Loopback only; every run bounded (loadgen -timeout, processes killed after
 # each run, MAX_MINUTES overall); runs during which other processes took
-# more than BUSY cores are repeated (3 attempts) and never published.
+# more than BUSY cores are repeated (3 attempts, then up to MAKEUP make-up
+# runs after the rounds) and never published.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,8 @@ CLIENTS=${CLIENTS:-1000}
 BUSY=${BUSY:-0.15}
 MAX_MINUTES=${MAX_MINUTES:-60}
 REPORT_ONLY=${REPORT_ONLY:-0}
+MAKEUP=${MAKEUP:-2}
+RESUME=${RESUME:-0}
 BENCH_HOST=127.0.0.1
 PORT_BASE=${PORT_BASE:-18090} # nodes listen on PORT_BASE .. PORT_BASE+2
 REDIS_PORT=${REDIS_PORT:-16390}
@@ -191,7 +196,14 @@ else
 	)
 fi
 results="$results_dir/cluster.jsonl"
-: >"$results"
+if [ "$RESUME" = 1 ]; then
+	[ -s "$results" ] || {
+		echo "bench/cluster.sh: RESUME=1 needs $results from an earlier run" >&2
+		exit 1
+	}
+else
+	: >"$results"
+fi
 
 # run_case CASE TARGET N ROUND ARGS: up to 3 attempts until a quiet one.
 run_case() {
@@ -231,7 +243,7 @@ run_case() {
 }
 
 failed=()
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq 1 "$([ "$RESUME" = 1 ] && echo 0 || echo "$ROUNDS")"); do
 	for c in "${cases[@]}"; do
 		IFS='|' read -r name args <<<"$c"
 		for n in $NODES; do
@@ -241,6 +253,31 @@ for round in $(seq 1 "$ROUNDS"); do
 				run_case "$name" "$target" "$n" "$round" "$args" || rc=$?
 				if [ $rc -eq 2 ]; then break 4; fi
 				if [ $rc -ne 0 ]; then failed+=("$name/$target/$n/round $round"); fi
+			done
+		done
+	done
+done
+
+# Make-up runs: where busy attempts left a configuration with fewer than
+# ROUNDS quiet runs, run it again (at most MAKEUP more times, 3 attempts
+# each), numbered after the rounds.
+quiet_runs() { # quiet_runs CASE TARGET N
+	local nodes=$(($3 == 0 ? 1 : $3)) redis=$(($3 == 0 ? 0 : 1))
+	grep -F "\"case\":\"$1\"," "$results" | grep -F "\"target\":\"$2\"," | grep -F "\"nodes\":$nodes," |
+		if [ $redis = 1 ]; then grep -F '"redis":true'; else grep -vF '"redis":true'; fi | grep -c '"busy":false' || true
+}
+for c in "${cases[@]}"; do
+	IFS='|' read -r name args <<<"$c"
+	for n in $NODES; do
+		for target in $TARGETS; do
+			extra=0
+			while [ "$(quiet_runs "$name" "$target" "$n")" -lt "$ROUNDS" ] && [ "$extra" -lt "$MAKEUP" ]; do
+				extra=$((extra + 1))
+				say "make-up $extra/$MAKEUP: $name, $target, $n node(s)"
+				rc=0
+				run_case "$name" "$target" "$n" "$((ROUNDS + extra))" "$args" || rc=$?
+				if [ $rc -eq 2 ]; then break 4; fi
+				if [ $rc -ne 0 ]; then failed+=("$name/$target/$n/make-up $extra"); fi
 			done
 		done
 	done
