@@ -126,6 +126,29 @@ func (rep *clusterReport) check(rounds int, required []string) []string {
 	return problems
 }
 
+// postErrors describes the published runs in which POSTs failed or the
+// load tool noted errors.
+func (rep *clusterReport) postErrors() []string {
+	var out []string
+	for _, c := range rep.cases {
+		for _, target := range rep.targets {
+			for _, t := range rep.topos {
+				for _, r := range rep.runs(c, target, t) {
+					if r.PostErrors == 0 && len(r.Errors) == 0 {
+						continue
+					}
+					s := fmt.Sprintf("%s/%s/%s round %d: %d of %d POSTs failed", c, serverName(target), t, r.Round, r.PostErrors, r.Messages)
+					if len(r.Errors) > 0 {
+						s += " (`" + strings.ReplaceAll(strings.Join(r.Errors, "; "), "`", "'") + "`)"
+					}
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // procCPU is the CPU seconds of the processes whose label starts with
 // prefix.
 func procCPU(r loadgen.Result, prefix string) float64 {
@@ -208,7 +231,19 @@ func clusterSection(rep *clusterReport, m meta) string {
 		"on the node that took the POST, **other node** the sockets whose event crossed Redis to another node. CPU is user + system time of every server process " +
 		"and Redis over the delivery phase, per 1,000 deliveries. ")
 	w("Each configuration ran %d round(s), servers alternating within a round; cells are the median over rounds with min–max in brackets, delivered/expected "+
-		"and duplicates are totals. Other processes used at most %.2f cores during any published run; %d busy run(s) were repeated and left out.\n\n", m.rounds, rep.maxOther, rep.busy)
+		"and duplicates are totals. Other processes used at most %.2f cores during any published run; %d busy run(s) were repeated and left out", m.rounds, rep.maxOther, rep.busy)
+	makeup := 0
+	for _, g := range rep.groups {
+		for _, r := range g.runs {
+			if r.Round > m.rounds {
+				makeup++
+			}
+		}
+	}
+	if makeup > 0 {
+		w(", %d of them by make-up runs after the rounds", makeup)
+	}
+	w(".\n\n")
 
 	var bad []string
 	for _, c := range rep.cases {
@@ -257,7 +292,10 @@ func clusterSection(rep *clusterReport, m meta) string {
 	if len(bad) > 0 {
 		w("**Not every delivery arrived exactly once:** %s.\n\n", strings.Join(bad, "; "))
 	} else {
-		w("Every run delivered every event to every socket exactly once.\n\n")
+		w("Every run delivered every notification it posted to every socket exactly once.\n\n")
+	}
+	if errs := rep.postErrors(); len(errs) > 0 {
+		w("Failed requests (expected deliveries count only the notifications whose POST succeeded): %s.\n\n", strings.Join(errs, "; "))
 	}
 
 	// The Redis hop.
