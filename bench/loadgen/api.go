@@ -81,8 +81,12 @@ func NewEnv(base string, pid int, target string) (*Env, error) {
 		Proxy:               nil,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     30 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		// Below Node's http.Server keepAliveTimeout (5 s): a connection
+		// idle for longer (e.g. from the login phase while the sockets
+		// connect) may be closed by the Node server just as it is reused,
+		// and a POST is not retried ("connection reset by peer").
+		IdleConnTimeout: 4 * time.Second,
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
 	pool := &sync.Pool{}
 	return &Env{
