@@ -45,6 +45,9 @@ type Env struct {
 	Base string
 	// PID is the server process, 0 if unknown (no CPU or RSS figures).
 	PID int
+	// PIDLabel names PID in the per-process breakdown of a run with Procs
+	// (default "server").
+	PIDLabel string
 	// Target labels the server in results.
 	Target string
 	// BusyThreshold is how many cores other processes may use during a
@@ -55,6 +58,15 @@ type Env struct {
 	Settle time.Duration
 	// Tag makes this run's messages recognizable ("bm" + Tag + "-" + seq).
 	Tag string
+	// Nodes, when it holds more than one URL, are the nodes of a cluster
+	// (Base is Nodes[0]): socket i logs in and connects at node i mod
+	// len(Nodes), and Fanout posts each notification to a random node.
+	// Every URL must be on loopback (SetNodes checks).
+	Nodes []string
+	// Procs are the other processes whose CPU and RSS count as the
+	// server's: the cluster's other nodes and its Redis. Their CPU is
+	// added to the server's and left out of the other processes' share.
+	Procs []Proc
 
 	http   *http.Client
 	dialer *websocket.Dialer
@@ -69,8 +81,12 @@ func NewEnv(base string, pid int, target string) (*Env, error) {
 		Proxy:               nil,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     30 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		// Below Node's http.Server keepAliveTimeout (5 s): a connection
+		// idle for longer (e.g. from the login phase while the sockets
+		// connect) may be closed by the Node server just as it is reused,
+		// and a POST is not retried ("connection reset by peer").
+		IdleConnTimeout: 4 * time.Second,
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
 	pool := &sync.Pool{}
 	return &Env{
@@ -91,6 +107,56 @@ func NewEnv(base string, pid int, target string) (*Env, error) {
 	}, nil
 }
 
+// Proc is a process that serves the run besides Env.PID.
+type Proc struct {
+	Label string `json:"label"` // e.g. "node 2", "redis"
+	PID   int    `json:"pid"`
+}
+
+// SetNodes makes the run a cluster run on the given node URLs, all on
+// loopback; Base becomes the first.
+func (e *Env) SetNodes(urls []string) error {
+	if len(urls) == 0 {
+		return fmt.Errorf("loadgen: no node URL")
+	}
+	for _, u := range urls {
+		if err := CheckLoopback(u); err != nil {
+			return err
+		}
+	}
+	e.Base = urls[0]
+	e.Nodes = append([]string(nil), urls...)
+	return nil
+}
+
+// nodeCount is how many nodes the run talks to (1 without Nodes).
+func (e *Env) nodeCount() int { return max(len(e.Nodes), 1) }
+
+// nodeURL is the base URL of node i (Base without Nodes).
+func (e *Env) nodeURL(i int) string {
+	if len(e.Nodes) == 0 {
+		return e.Base
+	}
+	return e.Nodes[i]
+}
+
+// sockNode is the node socket (or user index) i is served by.
+func (e *Env) sockNode(i int) int { return i % e.nodeCount() }
+
+// pids are every measured server-side process: PID first, then Procs.
+func (e *Env) pids() []int {
+	var out []int
+	if e.PID > 0 {
+		out = append(out, e.PID)
+	}
+	for _, p := range e.Procs {
+		if p.PID > 0 {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
 // Close releases idle HTTP connections.
 func (e *Env) Close() { e.http.CloseIdleConnections() }
 
@@ -101,6 +167,11 @@ func (e *Env) postJSON(ctx context.Context, path, token string, body, out any) (
 }
 
 func (e *Env) doJSON(ctx context.Context, method, path, token string, body, out any) (int, error) {
+	return e.doJSONAt(ctx, e.Base, method, path, token, body, out)
+}
+
+// doJSONAt is doJSON against the node at base.
+func (e *Env) doJSONAt(ctx context.Context, base, method, path, token string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -109,7 +180,7 @@ func (e *Env) doJSON(ctx context.Context, method, path, token string, body, out 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, e.Base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: %s %s: %w", method, path, err)
 	}
@@ -136,12 +207,12 @@ func (e *Env) doJSON(ctx context.Context, method, path, token string, body, out 
 	return resp.StatusCode, nil
 }
 
-// login returns a token for user id.
-func (e *Env) login(ctx context.Context, id int) (string, error) {
+// login returns a token for user id from the node at base.
+func (e *Env) login(ctx context.Context, base string, id int) (string, error) {
 	var out struct {
 		Token string `json:"token"`
 	}
-	code, err := e.postJSON(ctx, "/api/login", "", map[string]int{"user_id": id}, &out)
+	code, err := e.doJSONAt(ctx, base, http.MethodPost, "/api/login", "", map[string]int{"user_id": id}, &out)
 	if err != nil {
 		return "", err
 	}
@@ -151,23 +222,24 @@ func (e *Env) login(ctx context.Context, id int) (string, error) {
 	return out.Token, nil
 }
 
-// loginAll logs users 1..n in, a few at a time.
+// loginAll logs users 1..n in, a few at a time; user i+1 at the node
+// that serves socket i.
 func (e *Env) loginAll(ctx context.Context, n int) ([]string, error) {
 	tokens := make([]string, n)
 	err := parallel(ctx, n, 16, func(ctx context.Context, i int) error {
-		t, err := e.login(ctx, i+1)
+		t, err := e.login(ctx, e.nodeURL(e.sockNode(i)), i+1)
 		tokens[i] = t
 		return err
 	})
 	return tokens, err
 }
 
-// connectAll opens one authenticated socket per token; handlers[i]
-// receives socket i's events.
+// connectAll opens one authenticated socket per token, socket i at node
+// sockNode(i); handlers[i] receives socket i's events.
 func (e *Env) connectAll(ctx context.Context, tokens []string, handlers []sio.EventHandler) ([]*sio.Conn, error) {
 	conns := make([]*sio.Conn, len(tokens))
 	err := parallel(ctx, len(tokens), 32, func(ctx context.Context, i int) error {
-		c, err := sio.Dial(ctx, sio.Config{URL: e.Base, Dialer: e.dialer, OnEvent: handlers[i]})
+		c, err := sio.Dial(ctx, sio.Config{URL: e.nodeURL(e.sockNode(i)), Dialer: e.dialer, OnEvent: handlers[i]})
 		if err != nil {
 			return err
 		}

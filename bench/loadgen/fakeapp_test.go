@@ -22,6 +22,13 @@ type fakeApp struct {
 	leak    bool // also send every message to user 1
 	dup     bool // send every message twice
 	phantom bool // emit a failed batch's valid rows before answering 422
+	// cluster, when set, holds every node of a fake cluster (this one
+	// included): a notification reaches the sockets of all of them, as
+	// through a broker. offset appends an offset argument to each event,
+	// as a server with connection state recovery does.
+	cluster   *[]*fakeApp
+	offset    bool
+	remoteDup bool // deliver notifications posted elsewhere twice
 
 	mu       sync.Mutex
 	sockets  map[int][]*fakeSock // by user id
@@ -75,7 +82,11 @@ func userOf(r *http.Request) int {
 }
 
 func (a *fakeApp) emit(user int, event map[string]any) {
-	frame, _ := sio.EncodeEvent("/", sio.NoID, "reactive", event)
+	args := []any{event}
+	if a.offset {
+		args = append(args, "1733000000000-0")
+	}
+	frame, _ := sio.EncodeEvent("/", sio.NoID, "reactive", args...)
 	a.mu.Lock()
 	socks := append([]*fakeSock(nil), a.sockets[user]...)
 	a.mu.Unlock()
@@ -130,14 +141,26 @@ func (a *fakeApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		ev := map[string]any{"action": "create", "model": "Notification", "id": 1, "data": in}
-		a.mu.Lock()
-		var users []int
-		for u := range a.sockets {
-			users = append(users, u)
+		nodes := []*fakeApp{a}
+		if a.cluster != nil {
+			nodes = *a.cluster
 		}
-		a.mu.Unlock()
-		for _, u := range users {
-			a.emit(u, ev)
+		for _, n := range nodes {
+			n.mu.Lock()
+			var users []int
+			for u := range n.sockets {
+				users = append(users, u)
+			}
+			n.mu.Unlock()
+			times := 1
+			if n != a && n.remoteDup {
+				times = 2
+			}
+			for _, u := range users {
+				for range times {
+					n.emit(u, ev)
+				}
+			}
 		}
 		reply(201, in)
 	case "POST /api/conversations":

@@ -74,6 +74,32 @@ func parseVmRSS(b []byte) (float64, error) {
 	return 0, errors.New("loadgen: no VmRSS in status")
 }
 
+// cpuOf is procCPU of each pid (0 for one that cannot be read).
+func cpuOf(pids []int) []float64 {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		out[i], _ = procCPU(pid)
+	}
+	return out
+}
+
+// rssOf is procRSS of each pid (0 for one that cannot be read).
+func rssOf(pids []int) []float64 {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		out[i], _ = procRSS(pid)
+	}
+	return out
+}
+
+func sum(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
 // cpuTimes is the machine-wide CPU time from the first line of /proc/stat,
 // in seconds.
 type cpuTimes struct {
@@ -120,7 +146,7 @@ func selfCPU() float64 {
 // boxMeter measures how much CPU other processes used between start and
 // stop.
 type boxMeter struct {
-	pid       int
+	pids      []int // the server's processes
 	threshold float64
 	t0        time.Time
 	cpu0      cpuTimes
@@ -128,12 +154,10 @@ type boxMeter struct {
 	server0   float64
 }
 
-func startBoxMeter(pid int, threshold float64) *boxMeter {
-	m := &boxMeter{pid: pid, threshold: threshold, t0: time.Now(), self0: selfCPU()}
+func startBoxMeter(pids []int, threshold float64) *boxMeter {
+	m := &boxMeter{pids: pids, threshold: threshold, t0: time.Now(), self0: selfCPU()}
 	m.cpu0, _ = readCPUTimes()
-	if pid > 0 {
-		m.server0, _ = procCPU(pid)
-	}
+	m.server0 = sum(cpuOf(pids))
 	return m
 }
 
@@ -141,11 +165,7 @@ func (m *boxMeter) stop() BoxLoad {
 	wall := time.Since(m.t0).Seconds()
 	cpu1, _ := readCPUTimes()
 	self := selfCPU() - m.self0
-	var server float64
-	if m.pid > 0 {
-		s1, _ := procCPU(m.pid)
-		server = s1 - m.server0
-	}
+	server := sum(cpuOf(m.pids)) - m.server0
 	other := cpu1.busy - m.cpu0.busy - self - server
 	if other < 0 {
 		other = 0 // tick rounding
@@ -167,7 +187,7 @@ func (m *boxMeter) stop() BoxLoad {
 // measurement.
 func WaitQuiet(ctx context.Context, threshold float64, window time.Duration) (float64, error) {
 	for {
-		m := startBoxMeter(0, threshold)
+		m := startBoxMeter(nil, threshold)
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("loadgen: box not quiet: %w", ctx.Err())

@@ -28,6 +28,11 @@ type Result struct {
 	Messages int     `json:"messages"`       // notifications, messages or batches posted
 	Rate     float64 `json:"rate,omitempty"` // posts per second; 0 = saturation
 	Pinned   string  `json:"pinned,omitempty"`
+	// Nodes is how many server processes served the run (0 in results
+	// of single-server runs); Redis is set when they (or the one) ran on
+	// a Redis broker (bench/cluster.sh).
+	Nodes int  `json:"nodes,omitempty"`
+	Redis bool `json:"redis,omitempty"`
 
 	Expected   int64 `json:"expected"`
 	Delivered  int64 `json:"delivered"`
@@ -42,6 +47,11 @@ type Result struct {
 	Seconds          float64        `json:"seconds"` // first post to last receipt
 	DeliveriesPerSec float64        `json:"deliveries_per_s"`
 	Latency          LatencySummary `json:"latency_ms"`
+	// LatencyLocal and LatencyRemote split Latency in a cluster run of
+	// more than one node: deliveries to sockets on the node that took the
+	// POST, and to sockets on the other nodes (the event crossed Redis).
+	LatencyLocal  *LatencySummary `json:"latency_local_ms,omitempty"`
+	LatencyRemote *LatencySummary `json:"latency_remote_ms,omitempty"`
 	// CDF holds latency in ms at the quantiles of CDFQuantiles.
 	CDF []float64 `json:"cdf_ms,omitempty"`
 
@@ -62,7 +72,9 @@ type LatencySummary struct {
 	Max   float64 `json:"max"`
 }
 
-// ServerCost is the server process's CPU and memory, read from /proc.
+// ServerCost is the server process's CPU and memory, read from /proc. In a
+// cluster run every figure is the sum over the nodes and Redis, and Procs
+// holds each process's share.
 type ServerCost struct {
 	PID int `json:"pid,omitempty"`
 	// CPUSeconds is user+system time over the delivery phase (first post to
@@ -78,6 +90,18 @@ type ServerCost struct {
 	// RSSPeak is the highest RSS sampled during the delivery phase (slow
 	// scenario only).
 	RSSPeak float64 `json:"rss_peak_mib,omitempty"`
+	// Procs is the per-process breakdown of a run measured over several
+	// processes (Env.Procs), the first being Env.PID.
+	Procs []ProcCost `json:"procs,omitempty"`
+}
+
+// ProcCost is one process's part of ServerCost.
+type ProcCost struct {
+	Label           string  `json:"label"`
+	PID             int     `json:"pid"`
+	CPUSeconds      float64 `json:"cpu_s"`
+	RSSAfterConnect float64 `json:"rss_connected_mib"`
+	RSSAfter        float64 `json:"rss_after_mib"`
 }
 
 // SlowResult is what the slow-consumer scenario adds: how the server
@@ -133,21 +157,33 @@ func summarize(samples []int32, r *Result) {
 	if len(samples) == 0 {
 		return
 	}
-	slices.Sort(samples)
+	r.Latency = latencyOf(samples)
 	at := func(q float64) float64 {
 		i := int(q * float64(len(samples)-1))
 		return float64(samples[i]) / 1000
-	}
-	r.Latency = LatencySummary{
-		Count: int64(len(samples)),
-		P50:   at(0.50),
-		P90:   at(0.90),
-		P99:   at(0.99),
-		Max:   float64(samples[len(samples)-1]) / 1000,
 	}
 	qs := CDFQuantiles()
 	r.CDF = make([]float64, len(qs))
 	for i, q := range qs {
 		r.CDF[i] = at(q)
+	}
+}
+
+// latencyOf sorts samples (microseconds) and summarizes them in ms.
+func latencyOf(samples []int32) LatencySummary {
+	if len(samples) == 0 {
+		return LatencySummary{}
+	}
+	slices.Sort(samples)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(samples)-1))
+		return float64(samples[i]) / 1000
+	}
+	return LatencySummary{
+		Count: int64(len(samples)),
+		P50:   at(0.50),
+		P90:   at(0.90),
+		P99:   at(0.99),
+		Max:   float64(samples[len(samples)-1]) / 1000,
 	}
 }

@@ -42,6 +42,9 @@ type FanoutConfig struct {
 	Rate     float64
 	Workers  int
 	InFlight int // rate mode: most outstanding POSTs (default 64)
+	// Seed picks the node each notification is posted to when the Env
+	// has several Nodes (uniformly at random).
+	Seed uint64
 }
 
 // Fanout runs the fan-out scenario.
@@ -49,6 +52,20 @@ func Fanout(ctx context.Context, e *Env, cfg FanoutConfig) (*Result, error) {
 	r := cfg.result(e, "fanout")
 	r.Clients, r.Messages, r.Rate = cfg.Clients, cfg.Notifications, cfg.Rate
 	t := newTracker(e, cfg.Clients, cfg.Notifications, nil)
+	if n := e.nodeCount(); n > 1 {
+		if n > 127 {
+			return nil, fmt.Errorf("loadgen: %d nodes, at most 127", n)
+		}
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0xc105))
+		t.postNode = make([]int8, cfg.Notifications)
+		for i := range t.postNode {
+			t.postNode[i] = int8(rng.IntN(n))
+		}
+		t.sockNode = make([]int8, cfg.Clients)
+		for i := range t.sockNode {
+			t.sockNode[i] = int8(e.sockNode(i))
+		}
+	}
 	s, err := open(ctx, e, r, t, cfg.Clients)
 	if err != nil {
 		return nil, err
@@ -58,8 +75,12 @@ func Fanout(ctx context.Context, e *Env, cfg FanoutConfig) (*Result, error) {
 	var ok atomic.Int64
 	s.begin()
 	pacer(ctx, cfg.Notifications, cfg.Rate, orDefault(cfg.InFlight, 64), orDefault(cfg.Workers, 4), func(ctx context.Context, seq int) {
+		base := e.Base
+		if t.postNode != nil {
+			base = e.nodeURL(int(t.postNode[seq]))
+		}
 		t.markPosted(seq)
-		code, err := e.postJSON(ctx, "/api/notifications", "", map[string]string{"message": "notification " + e.tag(seq)}, nil)
+		code, err := e.doJSONAt(ctx, base, http.MethodPost, "/api/notifications", "", map[string]string{"message": "notification " + e.tag(seq)}, nil)
 		if err != nil || code != http.StatusCreated {
 			t.failed[seq].Store(true)
 			t.noteError(err, code, "POST /api/notifications")
@@ -302,6 +323,13 @@ func containsPrefix(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func cmpOr(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
 }
 
 func orDefault(v, d int) int {

@@ -100,7 +100,7 @@ func SlowConsumers(ctx context.Context, e *Env, cfg SlowConfig) (*Result, error)
 func (e *Env) dialStalledUsers(ctx context.Context, first, count, readBuffer int) ([]*stalledConn, error) {
 	conns := make([]*stalledConn, count)
 	err := parallel(ctx, count, 8, func(ctx context.Context, i int) error {
-		tok, err := e.login(ctx, first+i)
+		tok, err := e.login(ctx, e.Base, first+i)
 		if err != nil {
 			return err
 		}

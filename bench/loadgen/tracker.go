@@ -31,6 +31,11 @@ type tracker struct {
 	delivered atomic.Int64
 	receivers []receiver
 	classify  func(sock, seq int) verdict // nil: every event is wanted
+	// postNode[seq] is the node that took seq's POST and sockNode[i] the
+	// node socket i is on; both nil outside a cluster run of more than
+	// one node. Written before the sockets connect.
+	postNode []int8
+	sockNode []int8
 
 	errMu sync.Mutex
 	errs  []string // the first few distinct request errors
@@ -39,6 +44,7 @@ type tracker struct {
 type receiver struct {
 	seen      []uint64 // bitset over seq
 	lat       []int32  // microseconds, POST to receipt
+	latRemote []int32  // the same, for seqs posted to another node (cluster runs)
 	last      int64    // ns since t0 of the last wanted receipt
 	dups      int64
 	leaks     int64
@@ -95,7 +101,12 @@ func (t *tracker) handler(i int) sio.EventHandler {
 			return
 		}
 		rc.seen[w] |= b
-		rc.lat = append(rc.lat, int32((now-t.postAt[seq].Load())/1000))
+		us := int32((now - t.postAt[seq].Load()) / 1000)
+		if t.postNode != nil && t.postNode[seq] != t.sockNode[i] {
+			rc.latRemote = append(rc.latRemote, us)
+		} else {
+			rc.lat = append(rc.lat, us)
+		}
 		rc.last = now
 		t.delivered.Add(1)
 	}
@@ -161,11 +172,16 @@ func (t *tracker) collect(r *Result) {
 	t.errMu.Lock()
 	r.Errors = append(r.Errors, t.errs...)
 	t.errMu.Unlock()
-	var all []int32
+	var all, local, remote []int32
 	var last int64
 	for i := range t.receivers {
 		rc := &t.receivers[i]
 		all = append(all, rc.lat...)
+		all = append(all, rc.latRemote...)
+		if t.postNode != nil {
+			local = append(local, rc.lat...)
+			remote = append(remote, rc.latRemote...)
+		}
 		last = max(last, rc.last)
 		r.Duplicates += rc.dups
 		r.Leaks += rc.leaks
@@ -174,6 +190,10 @@ func (t *tracker) collect(r *Result) {
 	}
 	r.Delivered = t.delivered.Load()
 	summarize(all, r)
+	if t.postNode != nil {
+		l, rm := latencyOf(local), latencyOf(remote)
+		r.LatencyLocal, r.LatencyRemote = &l, &rm
+	}
 	if first := t.firstPost(); first > 0 && last > first {
 		r.Seconds = float64(last-first) / 1e9
 		r.DeliveriesPerSec = float64(r.Delivered) / r.Seconds
@@ -189,7 +209,8 @@ type session struct {
 	conns  []*sio.Conn
 	tokens []string // tokens[i] is user i+1's
 	meter  *boxMeter
-	cpu0   float64
+	cpu0   []float64 // per pid, at begin
+	rss1   []float64 // per pid, once connected
 }
 
 // open logs users 1..n in, connects one socket each and records the RSS
@@ -197,9 +218,7 @@ type session struct {
 func open(ctx context.Context, e *Env, r *Result, t *tracker, users int) (*session, error) {
 	s := &session{e: e, r: r, t: t}
 	r.Server.PID = e.PID
-	if e.PID > 0 {
-		r.Server.RSSBefore, _ = procRSS(e.PID)
-	}
+	r.Server.RSSBefore = sum(rssOf(e.pids()))
 	tokens, err := e.loginAll(ctx, users)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
@@ -214,26 +233,43 @@ func open(ctx context.Context, e *Env, r *Result, t *tracker, users int) (*sessi
 	// Let the server settle (GC after the connection burst) before the
 	// measured phase.
 	sleepCtx(ctx, e.Settle)
-	if e.PID > 0 {
-		r.Server.RSSAfterConnect, _ = procRSS(e.PID)
-	}
+	s.rss1 = rssOf(e.pids())
+	r.Server.RSSAfterConnect = sum(s.rss1)
 	return s, nil
 }
 
 // begin starts the meters of the measured phase.
 func (s *session) begin() {
-	s.meter = startBoxMeter(s.e.PID, s.e.BusyThreshold)
-	if s.e.PID > 0 {
-		s.cpu0, _ = procCPU(s.e.PID)
-	}
+	s.meter = startBoxMeter(s.e.pids(), s.e.BusyThreshold)
+	s.cpu0 = cpuOf(s.e.pids())
 }
 
 // end stops the meters, closes the sockets and fills the result.
 func (s *session) end() {
-	if s.e.PID > 0 {
-		cpu1, _ := procCPU(s.e.PID)
-		s.r.Server.CPUSeconds = cpu1 - s.cpu0
-		s.r.Server.RSSAfter, _ = procRSS(s.e.PID)
+	pids := s.e.pids()
+	cpu1, rss2 := cpuOf(pids), rssOf(pids)
+	for i := range pids {
+		s.r.Server.CPUSeconds += cpu1[i] - s.cpu0[i]
+	}
+	s.r.Server.RSSAfter = sum(rss2)
+	if len(s.e.Procs) > 0 {
+		labels := []string{cmpOr(s.e.PIDLabel, "server")}
+		for _, p := range s.e.Procs {
+			if p.PID > 0 {
+				labels = append(labels, p.Label)
+			}
+		}
+		if s.e.PID <= 0 {
+			labels = labels[1:]
+		}
+		for i, pid := range pids {
+			var rss1 float64
+			if i < len(s.rss1) {
+				rss1 = s.rss1[i]
+			}
+			s.r.Server.Procs = append(s.r.Server.Procs, ProcCost{Label: labels[i], PID: pid,
+				CPUSeconds: cpu1[i] - s.cpu0[i], RSSAfterConnect: rss1, RSSAfter: rss2[i]})
+		}
 	}
 	s.r.Box = s.meter.stop()
 	if n, err := brokenConns(s.conns); n > 0 {

@@ -5,7 +5,14 @@
 // model's afterCreate/afterUpdate/afterDestroy hook emits the row to its
 // target rooms.
 //
-//   node server.js --addr 127.0.0.1:8081 [--emit aftercommit|hook]
+//   node server.js --addr 127.0.0.1:8081 [--emit aftercommit|hook] [--redis URL] [--recovery]
+//
+// --redis redis://127.0.0.1:6379 makes the process one node of a cluster on
+// that Redis through @socket.io/redis-streams-adapter (default stream and
+// channel names, the ones server/redisbroker uses), with connection state
+// recovery on, as the Go example runs in a cluster. --recovery turns
+// connection state recovery on without Redis (the in-memory adapter), for
+// the one-node reference of bench/cluster.sh.
 //
 // --emit hook (the reference's own style) emits inside the hook, so a row
 // created in a transaction that later rolls back has already been sent.
@@ -18,15 +25,22 @@ import http from 'node:http';
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import { Server } from 'socket.io';
+import { createClient } from 'redis';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Sequelize, DataTypes } from 'sequelize';
 
 function parseArgs(argv) {
-  const args = { addr: '127.0.0.1:8081', emit: 'aftercommit' };
+  const args = { addr: '127.0.0.1:8081', emit: 'aftercommit', redis: '', recovery: false };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--recovery' || argv[i] === '-recovery') {
+      args.recovery = true;
+      continue;
+    }
     const [k, v] = argv[i].includes('=') ? argv[i].split('=', 2) : [argv[i], argv[i + 1]];
     if (!argv[i].includes('=')) i++;
     if (k === '--addr' || k === '-addr') args.addr = v;
     else if (k === '--emit' || k === '-emit') args.emit = v;
+    else if (k === '--redis' || k === '-redis') args.redis = v;
     else throw new Error(`unknown flag ${k}`);
   }
   if (!['aftercommit', 'hook'].includes(args.emit)) throw new Error('--emit must be aftercommit or hook');
@@ -83,7 +97,18 @@ function serialized(fn) {
 const app = express();
 app.use(express.json({ limit: '1mb' }));
 const httpServer = http.createServer(app);
-const io = new Server(httpServer, { serveClient: false });
+// In a cluster (--redis), broadcasts go through the Redis stream and the
+// sessions of dropped sockets are kept in Redis, as with server/redisbroker.
+let redisClient = null;
+const ioOpts = { serveClient: false };
+if (args.redis) {
+  redisClient = createClient({ url: args.redis });
+  redisClient.on('error', (err) => console.error('redis:', err.message));
+  await redisClient.connect();
+  ioOpts.adapter = createAdapter(redisClient);
+}
+if (args.redis || args.recovery) ioOpts.connectionStateRecovery = { maxDisconnectionDuration: 2 * 60 * 1000 };
+const io = new Server(httpServer, ioOpts);
 
 // reactive registers the reference-style hooks: target(row) returns the
 // rooms that hear about the change.
@@ -312,9 +337,10 @@ app.use((err, _req, res, _next) => {
 
 await sequelize.sync();
 const [host, port] = [args.addr.slice(0, args.addr.lastIndexOf(':')), Number(args.addr.slice(args.addr.lastIndexOf(':') + 1))];
-httpServer.listen(port, host, () => console.log(`node baseline listening on http://${args.addr} (emit: ${args.emit})`));
+httpServer.listen(port, host, () => console.log(`node baseline listening on http://${args.addr} (emit: ${args.emit}${args.redis ? ', cluster on ' + args.redis : ''}${ioOpts.connectionStateRecovery ? ', recovery' : ''})`));
 const stop = () => {
   io.close();
+  if (redisClient) redisClient.quit().catch(() => {});
   httpServer.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 };

@@ -55,6 +55,7 @@ func run(args []string, log *slog.Logger) error {
 		pngPath = fs.String("png", "bench/latency.png", "latency plot to write")
 		require = fs.String("require", "go node", "servers that must have -rounds quiet runs of every case (space-separated)")
 		draft   = fs.String("draft", "", "where to write the section when it cannot be published (default: next to -results)")
+		cluster = fs.Bool("cluster", false, "write the cluster section (bench/cluster.sh) instead: its own markers, no plot")
 		m       meta
 	)
 	fs.IntVar(&m.rounds, "rounds", 3, "rounds each case and server must have (quiet runs)")
@@ -73,6 +74,9 @@ func run(args []string, log *slog.Logger) error {
 	}
 	if m.date == "" {
 		m.date = runDate(all)
+	}
+	if *cluster {
+		return runCluster(all, m, *mdPath, *draft, *results, strings.Fields(*require), log)
 	}
 	rep := aggregate(all)
 	problems := rep.check(m.rounds, m.slowRounds, strings.Fields(*require))
@@ -104,6 +108,29 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	log.Info("published", "md", *mdPath, "png", *pngPath)
+	return nil
+}
+
+// runCluster writes the cluster section, or its draft when a configuration
+// lacks quiet rounds.
+func runCluster(all []loadgen.Result, m meta, mdPath, draft, results string, required []string, log *slog.Logger) error {
+	rep := aggregateCluster(all)
+	problems := rep.check(m.rounds, required)
+	if len(problems) > 0 {
+		if draft == "" {
+			draft = filepath.Join(filepath.Dir(results), "BENCHMARKS.cluster-draft.md")
+		}
+		body := "**NOT PUBLISHED** — " + strings.Join(problems, "; ") + "\n\n" + clusterSection(rep, m)
+		if err := os.WriteFile(draft, []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write draft: %w", err)
+		}
+		log.Warn("results not publishable; draft written", "draft", draft, "problems", problems)
+		return fmt.Errorf("%w: %s", errNotPublishable, strings.Join(problems, "; "))
+	}
+	if err := replaceBetween(mdPath, clusterSection(rep, m), clusterBegin, clusterEnd); err != nil {
+		return err
+	}
+	log.Info("published", "md", mdPath)
 	return nil
 }
 
@@ -150,6 +177,12 @@ func runDate(all []loadgen.Result) string {
 // replaceSection puts body between the markers in path, appending the
 // section when the markers are absent.
 func replaceSection(path, body string) error {
+	return replaceBetween(path, body, beginMarker, endMarker)
+}
+
+// replaceBetween puts body between the markers begin and end in path,
+// appending the section when they are absent.
+func replaceBetween(path, body, beginMarker, endMarker string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", path, err)
