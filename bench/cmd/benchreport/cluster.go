@@ -301,7 +301,8 @@ func clusterSection(rep *clusterReport, m meta) string {
 	// The Redis hop.
 	w("### What the Redis hop adds\n\n")
 	w("Differences of medians. *1 node: on Redis − without* is what joining a Redis costs a single node (in both servers a recoverable broadcast is appended to the stream " +
-		"first and its entry id, the offset, awaited before the node's own sockets get it); *N nodes: other node − same node* is the extra time an event takes to reach the sockets of another " +
+		"first, so that its entry id is its offset: Node awaits the XADD's answer before its own sockets get it, entreactive reads its own entries back from the stream, " +
+		"so that its sockets see every node's broadcasts in the stream's order); *N nodes: other node − same node* is the extra time an event takes to reach the sockets of another " +
 		"node (read back from the stream by that node) in the same run.\n\n")
 	w("| case | server | comparison | p50 ms | p99 ms | CPU s per 1,000 deliveries |\n|---|---|---|---|---|---|\n")
 	p50 := func(r loadgen.Result) float64 { return r.Latency.P50 }
