@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -161,8 +162,18 @@ func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) er
 		}
 		s.cluster.publish(b)
 	}
-	return s.enqueue(ctx, j, ev)
+	if err := s.enqueue(ctx, j, ev); err != nil {
+		return err
+	}
+	if n := s.cfg.EmitBacklog; n > 0 {
+		s.del.waitBacklog(ctx, n, MaxEmitWait)
+	}
+	return nil
 }
+
+// MaxEmitWait bounds how long an emit waits for the fan-out
+// (Config.EmitBacklog).
+const MaxEmitWait = time.Second
 
 // EmitToAll sends an event to every socket.
 func (s *Server) EmitToAll(ctx context.Context, event string, args ...any) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -52,12 +54,21 @@ type delivery struct {
 	reg    *registry
 	log    *slog.Logger
 	stats  *counters
+
+	// accepted counts the jobs queued; with the shards' done counts it
+	// gives the backlog. progress is closed (and replaced) when a shard
+	// finishes a job while someone waits in waitBacklog.
+	accepted atomic.Uint64
+	waiters  atomic.Int32
+	progress atomic.Pointer[chan struct{}]
 }
 
 // shard delivers jobs to the sockets of one shard.
 type shard struct {
 	id   int
 	jobs chan job
+	// done counts the jobs this shard has finished (see backlog).
+	done atomic.Uint64
 	// seen and conns are scratch space for jobs with several rooms,
 	// reused from one job to the next.
 	seen  map[*Conn]struct{}
@@ -86,11 +97,13 @@ func (d *delivery) enqueue(ctx context.Context, j job, ev *entreactive.Event) er
 	if len(j.rooms) == 0 && len(j.direct) == 0 {
 		return nil
 	}
+	d.accepted.Add(1)
 	select {
 	case d.queue <- j:
 		d.stats.queued.Add(1)
 		return nil
 	default:
+		d.accepted.Add(^uint64(0))
 		d.stats.dropped.Add(1)
 		attrs := []slog.Attr{
 			slog.String("event", j.frame.event),
@@ -138,12 +151,68 @@ func (d *delivery) dispatch(done <-chan struct{}) {
 // offer queues a broadcast without blocking and without logging; it
 // reports false when the queue is full.
 func (d *delivery) offer(j job) bool {
+	d.accepted.Add(1)
 	select {
 	case d.queue <- j:
 		d.stats.queued.Add(1)
 		return true
 	default:
+		d.accepted.Add(^uint64(0))
 		return false
+	}
+}
+
+// backlog returns the number of broadcasts queued that some shard has not
+// finished yet.
+func (d *delivery) backlog() uint64 {
+	least := d.shards[0].done.Load()
+	for _, sh := range d.shards[1:] {
+		least = min(least, sh.done.Load())
+	}
+	return d.accepted.Load() - least
+}
+
+// progressed wakes the callers waiting in waitBacklog, if any.
+func (d *delivery) progressed() {
+	if d.waiters.Load() == 0 {
+		return
+	}
+	next := make(chan struct{})
+	if old := d.progress.Swap(&next); old != nil {
+		close(*old)
+	}
+}
+
+// waitBacklog returns once at most limit broadcasts are ahead of the
+// shards, or after maxWait, or when ctx is done: it makes a caller that
+// emits faster than the fan-out goes wait for it (Config.EmitBacklog).
+func (d *delivery) waitBacklog(ctx context.Context, limit int, maxWait time.Duration) {
+	if d.backlog() <= uint64(limit) {
+		return
+	}
+	d.waiters.Add(1)
+	defer d.waiters.Add(-1)
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	for {
+		ch := d.progress.Load()
+		if ch == nil {
+			next := make(chan struct{})
+			if !d.progress.CompareAndSwap(nil, &next) {
+				continue
+			}
+			ch = &next
+		}
+		if d.backlog() <= uint64(limit) {
+			return
+		}
+		select {
+		case <-*ch:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -167,6 +236,8 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 				}
 			}
 			d.stats.sent.Add(uint64(n))
+			sh.done.Add(1)
+			d.progressed()
 		}
 	}
 }

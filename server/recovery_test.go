@@ -365,3 +365,49 @@ func TestRecoveryNodeClient(t *testing.T) {
 		t.Fatalf("notes %v, want [1 2 3 4]", nums)
 	}
 }
+
+// With EmitBacklog, an emit that finds the fan-out behind waits for it (at
+// most MaxEmitWait, or its ctx), instead of queueing more.
+func TestEmitBacklogWaitsForTheFanOut(t *testing.T) {
+	o := &holdingObserver{held: make(chan struct{}), release: make(chan struct{})}
+	srv, url := startServer(t, server.Config{EmitBacklog: 1, Observer: o})
+	release := sync.OnceFunc(func() { close(o.release) })
+	t.Cleanup(release)
+	testkit.PollingGuest(t, url)
+	testkit.Eventually(t, "the guest connected", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
+	ev := entreactive.Event{Action: entreactive.ActionCreate, Model: "Notification", ID: 1, Timestamp: time.Now()}
+	if err := srv.Emit(testkit.Context(t), entreactive.ToGuests(), ev); err != nil {
+		t.Fatal(err)
+	}
+	<-o.held // the shard is held: the fan-out is one broadcast behind
+	if err := srv.Emit(testkit.Context(t), entreactive.ToGuests(), ev); err != nil {
+		t.Fatal(err)
+	}
+	// Two behind now: the next emit waits until its ctx ends...
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Emit(ctx, entreactive.ToGuests(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 90*time.Millisecond {
+		t.Fatalf("an emit with the fan-out behind returned after %v", waited)
+	}
+	// ...or until the fan-out catches up.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Emit(testkit.Context(t), entreactive.ToGuests(), ev)
+	}()
+	select {
+	case <-done:
+		t.Fatal("the emit did not wait for the fan-out")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	select {
+	case <-done:
+	case <-time.After(server.MaxEmitWait / 2):
+		t.Fatal("the emit still waits after the fan-out caught up")
+	}
+}

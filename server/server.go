@@ -67,6 +67,15 @@ type Config struct {
 	// is dropped, logged and counted, and Emit returns ErrQueueFull: a
 	// commit never waits for sockets. Default 8192.
 	QueueSize int
+	// EmitBacklog, when positive, makes Emit and the EmitTo* calls wait
+	// while more than this many broadcasts are queued ahead of the
+	// fan-out (at most MaxEmitWait, or until the caller's ctx is done):
+	// a caller that emits faster than the server fans out — requests that
+	// commit in a burst — is slowed to the fan-out's pace instead of
+	// events queueing up and their latency growing. The wait is for the
+	// server's own work: a slow client never holds it (its writer is
+	// bounded and asynchronous). Default 0: Emit never waits.
+	EmitBacklog int
 	// MaxPendingBytes bounds, per connection, the bytes waiting to be
 	// written to a client (on websocket; on polling, the bytes kept for
 	// its next GET). A client that reads so slowly that an

@@ -127,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ClientDir: cfg.ClientDir,
 		// A client that drops for a moment gets what it missed.
 		Recovery: &server.Recovery{},
+		// Requests that commit faster than the server fans their events
+		// out wait for it, rather than their events queueing up.
+		EmitBacklog: 1,
 	}
 	if cfg.RedisURL != "" {
 		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Redis, cfg.Logger)
