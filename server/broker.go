@@ -386,9 +386,11 @@ func (n clusterNode) Deliver(m ClusterMessage, offset string) {
 	switch {
 	case m.Broadcast != nil:
 		b := m.Broadcast
-		f := frameFromWire(b.Event, b.Packet, b.Attachments)
+		var f *frame
 		if o, ok := parseOffset(offset); ok && s.hist != nil && !b.Volatile {
-			f = f.withOffset(o)
+			f = frameWithOffset(b.Event, b.Packet, b.Attachments, o)
+		} else {
+			f = frameFromWire(b.Event, b.Packet, b.Attachments)
 		}
 		rooms := b.Selector.Rooms
 		if len(rooms) == 0 {

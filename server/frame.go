@@ -42,21 +42,29 @@ type frame struct {
 // argument, as Socket.IO's recovery sends it: encoded once, the same bytes
 // for every recipient.
 func (f *frame) withOffset(o offset) *frame {
+	g := frameWithOffset(f.event, f.packet, f.attachments, o)
+	g.committed = f.committed
+	return g
+}
+
+// frameWithOffset builds the frame of a packet as a broker carries it
+// (see frameFromWire) with o appended as its last event argument. A packet
+// that is not a JSON array (which no encoder here makes) is left as it is.
+func frameWithOffset(event string, packet []byte, attachments [][]byte, o offset) *frame {
 	// The packet is `2[...]` or `5<n>-[...]`: its JSON array ends it.
-	end := len(f.packet) - 1
-	if end < 0 || f.packet[end] != ']' {
-		return f
+	end := len(packet) - 1
+	if end < 0 || packet[end] != ']' {
+		return frameFromWire(event, packet, attachments)
 	}
 	str := o.String()
-	packet := make([]byte, 0, len(f.packet)+len(str)+3)
-	packet = append(packet, f.packet[:end]...)
-	packet = append(packet, ',', '"')
-	packet = append(packet, str...)
-	packet = append(packet, '"', ']')
-	g := frameFromWire(f.event, packet, f.attachments)
-	g.committed = f.committed
-	g.off = o
-	return g
+	with := make([]byte, 0, len(packet)+len(str)+3)
+	with = append(with, packet[:end]...)
+	with = append(with, ',', '"')
+	with = append(with, str...)
+	with = append(with, '"', ']')
+	f := frameFromWire(event, with, attachments)
+	f.off = o
+	return f
 }
 
 // encodeFrame encodes event and args as a Socket.IO packet. Args are

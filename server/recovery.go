@@ -282,16 +282,12 @@ func (c *Conn) session(pid string) Session {
 		data["device_id"] = c.deviceID
 	}
 	if u := c.user; u != nil {
+		var exp int64 // 0: the token has no expiry
+		if !u.ExpiresAt.IsZero() {
+			exp = u.ExpiresAt.UnixMilli()
+		}
 		data["user_id"] = u.ID
-		data["user"] = map[string]any{
-			"id":     u.ID,
-			"raw":    u.raw,
-			"claims": u.Claims,
-			"exp":    u.ExpiresAt.UnixMilli(),
-		}
-		if u.ExpiresAt.IsZero() {
-			data["user"].(map[string]any)["exp"] = int64(0)
-		}
+		data["user"] = map[string]any{"id": u.ID, "raw": u.raw, "claims": u.Claims, "exp": exp}
 	}
 	return Session{SID: c.id, PID: pid, Rooms: append(rooms, c.id), Data: data}
 }
@@ -332,7 +328,7 @@ func (s *Server) restoreSession(pid, off string) (*restoreState, error) {
 				continue
 			}
 			b := m.Broadcast
-			st.missed = append(st.missed, frameFromWire(b.Event, b.Packet, b.Attachments).withOffset(o))
+			st.missed = append(st.missed, frameWithOffset(b.Event, b.Packet, b.Attachments, o))
 		}
 		return st, nil
 	}
