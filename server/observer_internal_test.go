@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,11 +28,11 @@ func (o *countingObserver) EventDelivered(d time.Duration) {
 }
 
 // observedConns is benchConns with an observer on every writer.
-func observedConns(n int, o Observer) (*registry, []*Conn) {
+func observedConns(n int, o Observer, hold *sync.RWMutex) (*registry, []*Conn) {
 	reg := newRegistry(1)
 	for i := range n {
 		c := &Conn{id: fmt.Sprint(i), reg: reg, log: slog.Default(), observer: o}
-		w := newConnWriter(&sinkConn{}, 1<<30, time.Second, nil)
+		w := newConnWriter(&sinkConn{hold: hold}, 1<<30, time.Second, nil)
 		w.observer = o
 		c.direct.Store(w)
 		reg.add(c)
@@ -49,7 +50,7 @@ func stampedFrame() *frame {
 
 func TestObserverSeesEveryWrittenDeliveryOnce(t *testing.T) {
 	var o countingObserver
-	reg, conns := observedConns(50, &o)
+	reg, conns := observedConns(50, &o, nil)
 	d := newDelivery(reg, 1, slog.Default(), &counters{})
 	sh := d.shards[0]
 	before := time.Now()
@@ -78,7 +79,7 @@ func TestObserverSeesEveryWrittenDeliveryOnce(t *testing.T) {
 func TestObservedBroadcastAllocatesNothingPerRecipient(t *testing.T) {
 	allocs := func(n int) float64 {
 		var o countingObserver
-		reg, conns := observedConns(n, &o)
+		reg, conns := observedConns(n, &o, nil)
 		d := newDelivery(reg, 1, slog.Default(), &counters{})
 		sh := d.shards[0]
 		f := stampedFrame()
@@ -110,16 +111,12 @@ func BenchmarkBroadcastObserved(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var o countingObserver
-			reg, conns := observedConns(n, &o)
+			var hold sync.RWMutex
+			reg, conns := observedConns(n, &o, &hold)
 			d := newDelivery(reg, 1, slog.Default(), &counters{})
 			sh := d.shards[0]
 			f := stampedFrame()
-			for range 3 {
-				for _, c := range sh.members(reg, &job{rooms: []string{"all"}}) {
-					c.deliver(f, false)
-				}
-				waitIdle(conns)
-			}
+			warmUp(sh, reg, &job{rooms: []string{"all"}}, f, conns, &hold)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
