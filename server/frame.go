@@ -150,6 +150,15 @@ func hasBinary(v any) bool {
 	return false
 }
 
+// size is the memory f holds: its websocket bytes and its attachments.
+func (f *frame) size() int {
+	n := cap(f.ws)
+	for _, a := range f.attachments {
+		n += len(a)
+	}
+	return n
+}
+
 // newFrame builds the frame of an encoded JSON array `["event",...]`.
 func newFrame(event string, body []byte) *frame {
 	payload := 2 + len(body) // "4" (Engine.IO MESSAGE) + "2" (Socket.IO EVENT) + body

@@ -25,8 +25,8 @@ import (
 // (socket.recovered false) and should resync.
 //
 // Without a Broker the history and the sessions are kept in memory: at most
-// HistorySize broadcasts, and one session per dropped socket for
-// MaxDisconnection. With a Broker they are the broker's (see
+// HistorySize broadcasts of at most HistoryBytes in all, and one session
+// per dropped socket for MaxDisconnection. With a Broker they are the broker's (see
 // redisbroker), and a client recovers on any node: each live socket's
 // session is kept in the broker ahead of time (at connect, after each
 // change of its rooms or user, and every MaxDisconnection/2), so the
@@ -38,12 +38,20 @@ type Recovery struct {
 	MaxDisconnection time.Duration
 	// HistorySize bounds the broadcasts kept in memory. Default 10,000.
 	HistorySize int
+	// HistoryBytes bounds the bytes of the broadcasts kept in memory (their
+	// encoded frames, binary attachments included): the oldest go first
+	// when a new one would pass it, the newest always stays. Default 8 MiB.
+	// Of HistorySize and HistoryBytes the tighter bound holds: with events
+	// of a few hundred bytes the count does, with large ones the bytes do,
+	// so that the history's memory stays bounded whatever the events carry.
+	HistoryBytes int
 }
 
 // Defaults of Recovery.
 const (
 	DefaultMaxDisconnection = 2 * time.Minute
 	DefaultHistorySize      = 10_000
+	DefaultHistoryBytes     = 8 << 20
 )
 
 func (r *Recovery) setDefaults() {
@@ -52,6 +60,9 @@ func (r *Recovery) setDefaults() {
 	}
 	if r.HistorySize <= 0 {
 		r.HistorySize = DefaultHistorySize
+	}
+	if r.HistoryBytes <= 0 {
+		r.HistoryBytes = DefaultHistoryBytes
 	}
 }
 
@@ -95,16 +106,21 @@ type record struct {
 // history is the server's recent broadcasts with their offsets, in order:
 // the whole recovery history without a broker; with one, the tail that
 // covers the moment between the broker's history walk and a restored
-// socket's return to its rooms. It is a ring of at most size records.
+// socket's return to its rooms. It is a ring of at most size records of at
+// most maxBytes in all (the newest record is kept whatever its size).
 type history struct {
-	mu    sync.Mutex
-	ring  []record
-	start int // index of the oldest record
-	n     int
-	last  offset
+	mu       sync.Mutex
+	ring     []record
+	start    int // index of the oldest record
+	n        int
+	last     offset
+	bytes    int // the records' frames' sizes, summed
+	maxBytes int
 }
 
-func newHistory(size int) *history { return &history{ring: make([]record, size)} }
+func newHistory(size, maxBytes int) *history {
+	return &history{ring: make([]record, size), maxBytes: maxBytes}
+}
 
 // next returns the offset of a new broadcast at time now (without a
 // broker): the stream id scheme, strictly increasing.
@@ -117,18 +133,30 @@ func (h *history) next(now time.Time) offset {
 }
 
 // add appends a broadcast whose frame carries its offset, dropping the
-// oldest record when full. h.mu must be held.
+// oldest records when the ring is full or the bytes would pass maxBytes.
+// h.mu must be held.
 func (h *history) addLocked(r record) {
-	i := (h.start + h.n) % len(h.ring)
-	h.ring[i] = r
-	if h.n < len(h.ring) {
-		h.n++
-	} else {
-		h.start = (h.start + 1) % len(h.ring)
+	if h.n == len(h.ring) {
+		h.dropOldestLocked()
 	}
+	size := r.frame.size()
+	for h.n > 0 && h.bytes+size > h.maxBytes {
+		h.dropOldestLocked()
+	}
+	h.ring[(h.start+h.n)%len(h.ring)] = r
+	h.n++
+	h.bytes += size
 	if r.frame.off.after(h.last) {
 		h.last = r.frame.off
 	}
+}
+
+// dropOldestLocked drops the oldest record, letting go of its frame.
+func (h *history) dropOldestLocked() {
+	h.bytes -= h.ring[h.start].frame.size()
+	h.ring[h.start] = record{}
+	h.start = (h.start + 1) % len(h.ring)
+	h.n--
 }
 
 // holds reports whether from is in the history (or is its start: nothing

@@ -20,7 +20,7 @@ import (
 )
 
 // notes collects the "note" events of raw connections: the number each
-// carries and the offset recovery appended.
+// carries (its first argument) and the offset recovery appended (its last).
 type notes struct {
 	mu      sync.Mutex
 	nums    []int
@@ -35,11 +35,11 @@ func (n *notes) handler(name string, data []byte) {
 		return
 	}
 	var args []any
-	if json.Unmarshal(data, &args) != nil || len(args) != 3 {
+	if json.Unmarshal(data, &args) != nil || len(args) < 3 {
 		return
 	}
 	num, _ := args[1].(float64)
-	off, _ := args[2].(string)
+	off, _ := args[len(args)-1].(string)
 	n.mu.Lock()
 	n.nums = append(n.nums, int(num))
 	n.offsets = append(n.offsets, off)
@@ -157,6 +157,51 @@ func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
 	}
 	if testkit.Online(t, srv, 7) {
 		t.Fatal("a fresh socket has the old user")
+	}
+}
+
+// HistoryBytes bounds what the history keeps: a client that missed more
+// than it holds gets a fresh socket instead of part of what it missed.
+func TestRecoveryHistoryBytes(t *testing.T) {
+	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{HistoryBytes: 8 << 10}})
+	ctx := testkit.Context(t)
+	got := newNotes()
+	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 7)}, got)
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 7) })
+	if err := srv.EmitToUser(ctx, 7, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, 1)
+
+	// Missed: 2 KiB in all, within the bound: restored.
+	c1.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	for n := 2; n <= 3; n++ {
+		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 1<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, got)
+	if c2.SID != c1.SID {
+		t.Fatal("not restored, though what it missed is within HistoryBytes")
+	}
+	got.waitFor(t, 3)
+
+	// Missed: 12 KiB, past the bound: a fresh socket, nothing replayed.
+	c2.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	for n := 4; n <= 9; n++ {
+		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 2<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := newNotes()
+	c3 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, fresh)
+	if c3.SID == c1.SID {
+		t.Fatal("restored although HistoryBytes dropped part of what it missed")
+	}
+	if nums := got.snapshot(); !slices.Equal(nums, []int{1, 2, 3}) {
+		t.Fatalf("notes %v", nums)
 	}
 }
 

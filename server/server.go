@@ -219,7 +219,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
 	if cfg.Recovery != nil {
-		s.hist = newHistory(cfg.Recovery.HistorySize)
+		s.hist = newHistory(cfg.Recovery.HistorySize, cfg.Recovery.HistoryBytes)
 		s.sessions = newSessionStore(cfg.Recovery.MaxDisconnection)
 	}
 	engineTransports := newEngineTransports(cfg, &s.stats, &s.flushers)

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHistoryIsBoundedInBytes: the oldest broadcasts go when the bytes
+// would pass HistoryBytes, the newest always stays, and the bytes counted
+// follow what is kept.
+func TestHistoryIsBoundedInBytes(t *testing.T) {
+	h := newHistory(100, 10_000)
+	add := func(seq uint64, n int) *frame {
+		f := newFrame("e", []byte(`["e","`+strings.Repeat("x", n)+`"]`)).withOffset(offset{1, seq})
+		h.addLocked(record{rooms: []string{"r"}, frame: f})
+		return f
+	}
+	var sizes int
+	for seq := range uint64(4) {
+		sizes += add(seq+1, 2_000).size()
+	}
+	if h.n != 4 || h.bytes != sizes || !h.holdsLocked(offset{1, 1}) {
+		t.Fatalf("4 events of 2 KB under 10 KB: n %d, bytes %d (frames %d)", h.n, h.bytes, sizes)
+	}
+	add(5, 3_000) // 8 KB + 3 KB > 10 KB: the oldest goes
+	if h.n != 4 || h.holdsLocked(offset{1, 0}) || !h.holdsLocked(offset{1, 2}) {
+		t.Fatalf("after passing the bound: n %d, oldest %v", h.n, h.ring[h.start].frame.off)
+	}
+	if h.bytes > 10_000 {
+		t.Fatalf("bytes %d over the bound", h.bytes)
+	}
+	big := add(6, 50_000) // larger than the bound alone: kept, alone
+	if h.n != 1 || h.bytes != big.size() || !h.holdsLocked(offset{1, 6}) || h.holdsLocked(offset{1, 5}) {
+		t.Fatalf("an event over the bound: n %d, bytes %d", h.n, h.bytes)
+	}
+	add(7, 10)
+	if h.n != 1 || h.ring[h.start].frame.off != (offset{1, 7}) {
+		t.Fatalf("after the big one: n %d, oldest %v", h.n, h.ring[h.start].frame.off)
+	}
+	for _, r := range h.ring {
+		if r.frame != nil && r.frame.off != (offset{1, 7}) {
+			t.Fatalf("a dropped record still holds its frame: %v", r.frame.off)
+		}
+	}
+}
+
+// TestHistoryIsBoundedInCount: with small events the count bounds it.
+func TestHistoryIsBoundedInCount(t *testing.T) {
+	h := newHistory(3, 1<<20)
+	for seq := range uint64(5) {
+		h.addLocked(record{frame: newFrame("e", []byte(`["e"]`)).withOffset(offset{1, seq + 1})})
+	}
+	if h.n != 3 || h.holdsLocked(offset{1, 2}) || !h.holdsLocked(offset{1, 3}) || h.bytes != 3*h.ring[h.start].frame.size() {
+		t.Fatalf("n %d, bytes %d, oldest %v", h.n, h.bytes, h.ring[h.start].frame.off)
+	}
+}
