@@ -30,7 +30,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Sequelize, DataTypes } from 'sequelize';
 
 function parseArgs(argv) {
-  const args = { addr: '127.0.0.1:8081', emit: 'aftercommit', redis: '', recovery: false };
+  const args = { addr: '127.0.0.1:8081', emit: 'aftercommit', redis: '', recovery: false, db: ':memory:' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--recovery' || argv[i] === '-recovery') {
       args.recovery = true;
@@ -41,6 +41,7 @@ function parseArgs(argv) {
     if (k === '--addr' || k === '-addr') args.addr = v;
     else if (k === '--emit' || k === '-emit') args.emit = v;
     else if (k === '--redis' || k === '-redis') args.redis = v;
+    else if (k === '--db' || k === '-db') args.db = v;
     else throw new Error(`unknown flag ${k}`);
   }
   if (!['aftercommit', 'hook'].includes(args.emit)) throw new Error('--emit must be aftercommit or hook');
@@ -53,7 +54,8 @@ if (!process.env.JWT_SECRET) console.warn('WARNING: JWT_SECRET unset, using an i
 
 // ---------------------------------------------------------------- database
 
-const sequelize = new Sequelize({ dialect: 'sqlite', storage: ':memory:', logging: false });
+// --db: the SQLite file, or ':memory:' (the default).
+const sequelize = new Sequelize({ dialect: 'sqlite', storage: args.db, logging: false });
 const ts = { timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at', underscored: true };
 
 const User = sequelize.define('User', {

@@ -224,7 +224,7 @@ func section(rep *report, m meta) string {
 	w("`%s`, %s. Machine: %s. %s.\n\n", m.command, m.date, m.machine, m.versions)
 	w("Each case ran %d rounds, alternating servers within a round (entreactive, then Node; A B A B), each run on a freshly started server on loopback. "+
 		"**entreactive** is the example app (`go build ./example`, `-db :memory:`); **Node** is `bench/node-baseline`: the same HTTP API and socket protocol on "+
-		"socket.io 4.8, express and Sequelize hooks on in-memory SQLite, emitting after commit. Cells are the median over rounds with min–max in brackets. "+
+		"socket.io 4.8, express and Sequelize hooks on in-memory SQLite (both on a database file in the slow-consumer cases), emitting after commit. Cells are the median over rounds with min–max in brackets. "+
 		"The load tool (`bench/cmd/loadgen`, its own Engine.IO/Socket.IO client) shares the machine's 2 cores with the server, so its own cost caps every "+
 		"throughput figure: **server CPU per 1,000 deliveries** is the headline efficiency figure, and saturation runs pin the server and the load tool to "+
 		"separate cores with `taskset`. ", m.rounds)
