@@ -19,7 +19,8 @@ type EngineTransports struct {
 }
 
 // NewEngineTransports returns the transports of a Server configured with
-// cfg (its MaxPendingBytes, WriteTimeout and Logger; other fields are
+// cfg (its MaxPendingBytes, WriteTimeout, Logger, PingInterval and
+// PingTimeout, which must be the Engine.IO server's; other fields are
 // ignored).
 func NewEngineTransports(cfg Config) (*EngineTransports, error) {
 	if err := cfg.setDefaults(); err != nil {
@@ -41,6 +42,7 @@ func newEngineTransports(cfg Config, stats *counters, flushers *inflight) *Engin
 				upgrades:     upgrades,
 				observer:     cfg.Observer,
 				flushers:     flushers,
+				pingInterval: cfg.PingInterval,
 				pingTimeout:  cfg.PingTimeout,
 			}},
 		),

@@ -34,8 +34,9 @@ type wsTransport struct {
 	w           *connWriter
 	// failure is the reason the writer failed, "" while it has not.
 	failure atomic.Pointer[string]
-	// pingSent is when the last ping was queued, in Unix nanoseconds;
-	// pongHold how long a pong is held back after it (see read).
+	// pingSent is when the last Send carrying a ping returned, in Unix
+	// nanoseconds, or pingInFlight while it runs; pongHold how long a pong
+	// is held back after it (see handlePong).
 	pingSent atomic.Int64
 	pongHold time.Duration
 }
@@ -50,8 +51,9 @@ type wsConfig struct {
 	observer     Observer
 	// flushers counts the writers' flush goroutines (see Server.Close).
 	flushers *inflight
-	// pingTimeout is Config.PingTimeout.
-	pingTimeout time.Duration
+	// pingInterval and pingTimeout are Config.PingInterval and
+	// Config.PingTimeout.
+	pingInterval, pingTimeout time.Duration
 }
 
 // wsBuilder makes wsTransports; it replaces the library's WebSocketBuilder.
@@ -71,7 +73,7 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
-	t.pongHold = pongHold(b.cfg.pingTimeout)
+	t.pongHold = pongHold(b.cfg.pingInterval, b.cfg.pingTimeout)
 	t.w.flushers = b.cfg.flushers
 	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
 		// A second upgrade of the session: refused (see upgradeGuard).
@@ -162,34 +164,54 @@ func (t *wsTransport) read() {
 		}
 		p, _ := t.Parser().DecodePacket(buf)
 		if p != nil && p.Type == packet.PONG {
-			// The library sends a ping, then arms its pong timer: a pong
-			// handled in between clears the old timer, and the new one
-			// closes the connection ("ping timeout") although the client
-			// answered. A pong that comes right after the ping is handed
-			// over once the timer is surely armed.
-			if wait := t.pongHold - time.Duration(time.Now().UnixNano()-t.pingSent.Load()); wait > 0 {
-				time.AfterFunc(wait, func() { t.OnPacket(p) })
-				continue
-			}
+			t.handlePong(p)
+			continue
 		}
 		t.OnPacket(p)
 	}
 }
 
-// pongHold is how long after a ping a pong is held back (see read): far
-// more than the library needs between sending the ping and arming its
-// timer, well within the ping timeout (a quarter of it at most).
-func pongHold(pingTimeout time.Duration) time.Duration {
-	return min(50*time.Millisecond, pingTimeout/4)
+// pingInFlight is pingSent while a Send carrying a ping runs.
+const pingInFlight = -1
+
+// handlePong hands a pong to the library once its pong timer is surely
+// armed. The library sends a ping (Send), and only after Send has returned
+// arms the timer that waits for the pong: a pong handled in between clears
+// the old timer, and the new one closes the connection ("ping timeout")
+// although the client answered — on loopback about one ping in twenty. A
+// pong that comes while the ping's Send runs, or less than pongHold after
+// it returned, waits for the rest of pongHold. The library starts the next
+// ping interval when it handles the pong, so the hold, timed from the end
+// of Send rather than from the ping, is also all the heartbeat drifts by.
+func (t *wsTransport) handlePong(p *packet.Packet) {
+	wait := t.pongHold
+	if sent := t.pingSent.Load(); sent != pingInFlight {
+		wait -= time.Duration(time.Now().UnixNano() - sent)
+	}
+	if wait > 0 {
+		time.AfterFunc(wait, func() { t.handlePong(p) })
+		return
+	}
+	t.OnPacket(p)
+}
+
+// pongHold is how long after a ping's Send a pong is held back (see
+// handlePong): far more than the library needs between Send returning and
+// arming its timer, and small against the heartbeat: at most 50 ms, a
+// quarter of the ping timeout and a twentieth of the ping interval.
+func pongHold(pingInterval, pingTimeout time.Duration) time.Duration {
+	return min(50*time.Millisecond, pingTimeout/4, pingInterval/20)
 }
 
 // Send implements transports.Transport: the library's packets (open, ping,
 // Socket.IO packets of one socket) are encoded and queued on the writer.
 // The transport stays writable; "drain" means handed to the writer.
 func (t *wsTransport) Send(packets []*packet.Packet) {
+	ping := false
 	for _, p := range packets {
 		if p.Type == packet.PING {
-			t.pingSent.Store(time.Now().UnixNano())
+			ping = true
+			t.pingSent.Store(pingInFlight)
 		}
 		var data types.BufferInterface
 		if p.Options != nil && p.Options.WsPreEncodedFrame != nil {
@@ -211,6 +233,9 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 		}
 	}
 	t.Emit("drain")
+	if ping {
+		t.pingSent.Store(time.Now().UnixNano())
+	}
 }
 
 // writer returns the connection writer, for the server's own frames.

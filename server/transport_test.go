@@ -337,6 +337,42 @@ func TestPollingSlowConsumerIsClosed(t *testing.T) {
 	}
 }
 
+// The heartbeat keeps its rhythm: a client that answers at once gets a ping
+// every PingInterval, not every PingInterval plus the time a pong is held
+// back (see the test above). The official socket.io suite's heartbeat test
+// needs three pings of a 300 ms interval within its 1 s connect timeout.
+func TestPingsKeepTheirInterval(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	_, url := startServer(t, server.Config{PingInterval: interval, PingTimeout: 200 * time.Millisecond})
+	ws, _, err := websocket.DefaultDialer.DialContext(testkit.Context(t), "ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	var pings []time.Time
+	for len(pings) < 6 {
+		_ = ws.SetReadDeadline(time.Now().Add(testkit.Wait))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d pings: %v", len(pings), err)
+		}
+		if string(msg) == "2" {
+			pings = append(pings, time.Now())
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Five intervals; a pong held 50 ms made each 350 ms. Up to 10% over
+	// is left to the scheduler of a busy machine.
+	if mean := pings[5].Sub(pings[0]) / 5; mean > interval*11/10 {
+		t.Fatalf("pings every %v on average, want %v", mean, interval)
+	}
+}
+
 // A client that answers every ping at once is never dropped for a ping
 // timeout. (The library sends a ping, then arms the pong timer; a pong
 // handled in between used to leave the new timer armed, and the
