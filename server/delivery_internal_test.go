@@ -72,3 +72,26 @@ func TestFrameRebuildsFromWhatABrokerCarries(t *testing.T) {
 		}
 	}
 }
+
+// A shard writes at once only when idle: nothing else queued and no job
+// just before; in a burst its frames queue up and go out coalesced.
+func TestShardIsBusyInABurst(t *testing.T) {
+	reg := newRegistry(1)
+	d := newDelivery(reg, 8, slog.Default(), &counters{})
+	sh := d.shards[0]
+	start := time.Now()
+	if !sh.idle(d, start) {
+		t.Fatal("a shard that never ran is busy")
+	}
+	sh.finished = start
+	if sh.idle(d, start.Add(busyGap/2)) {
+		t.Fatal("a job right after the last one found the shard idle")
+	}
+	if !sh.idle(d, start.Add(busyGap)) {
+		t.Fatal("the shard is still busy busyGap after its last job")
+	}
+	d.queue <- job{}
+	if sh.idle(d, start.Add(time.Second)) {
+		t.Fatal("a shard with a job queued behind this one is idle")
+	}
+}
