@@ -66,7 +66,11 @@ func slowSection(w func(string, ...any), rep *report) {
 			growth := func(r loadgen.Result) float64 { return r.Server.RSSPeak - r.Server.RSSAfterConnect }
 			over := "—"
 			if ctlRuns := rep.runs(control, t); len(ctlRuns) > 0 {
-				over = num(stats(runs, growth).med-stats(ctlRuns, growth).med, 0)
+				d := stats(runs, growth).med - stats(ctlRuns, growth).med
+				if d > -0.5 && d < 0.5 {
+					d = 0 // not "-0"
+				}
+				over = num(d, 0)
 			}
 			w("| %s | %s | %s / %s | %s / %s / %s | **%s** | %s | %s | **%d / %d** | %s | %s | %s |\n", c, t,
 				num(float64(sum(runs, func(r loadgen.Result) int64 { return r.Delivered })), 0),
