@@ -75,18 +75,10 @@ func aggregateCluster(all []loadgen.Result) *clusterReport {
 		if !slices.Contains(rep.topos, t) {
 			rep.topos = append(rep.topos, t)
 		}
-		k := ckey{r.Case, r.Target, t}
-		g := rep.groups[k]
-		if g == nil {
-			g = &group{}
-			rep.groups[k] = g
-		}
-		if r.Box.Busy {
-			g.busy++
+		if !file(rep.groups, ckey{r.Case, r.Target, t}, r) {
 			rep.busy++
 			continue
 		}
-		g.runs = append(g.runs, r)
 		rep.maxOther = math.Max(rep.maxOther, r.Box.OtherCores)
 	}
 	slices.SortFunc(rep.topos, compareTopo)
@@ -149,28 +141,16 @@ func (rep *clusterReport) postErrors() []string {
 	return out
 }
 
-// procCPU is the CPU seconds of the processes whose label starts with
-// prefix.
-func procCPU(r loadgen.Result, prefix string) float64 {
-	var s float64
+// redisCost is the CPU seconds and the RSS once connected of the run's
+// Redis processes.
+func redisCost(r loadgen.Result) (cpu, rss float64) {
 	for _, p := range r.Server.Procs {
-		if strings.HasPrefix(p.Label, prefix) {
-			s += p.CPUSeconds
+		if strings.HasPrefix(p.Label, "redis") {
+			cpu += p.CPUSeconds
+			rss += p.RSSAfterConnect
 		}
 	}
-	return s
-}
-
-// procRSS is the RSS once connected of the processes whose label starts
-// with prefix.
-func procRSS(r loadgen.Result, prefix string) float64 {
-	var s float64
-	for _, p := range r.Server.Procs {
-		if strings.HasPrefix(p.Label, prefix) {
-			s += p.RSSAfterConnect
-		}
-	}
-	return s
+	return cpu, rss
 }
 
 func per1k(cpu float64, r loadgen.Result) float64 {
@@ -263,7 +243,7 @@ func clusterSection(rep *clusterReport, m meta) string {
 				}
 				redis, split := "—", "—"
 				if t.redis {
-					redis = stats(runs, func(r loadgen.Result) float64 { return per1k(procCPU(r, "redis"), r) }).cell(4)
+					redis = stats(runs, func(r loadgen.Result) float64 { cpu, _ := redisCost(r); return per1k(cpu, r) }).cell(4)
 				}
 				local, remote := "—", "—"
 				if runs[0].LatencyLocal != nil {
@@ -274,8 +254,8 @@ func clusterSection(rep *clusterReport, m meta) string {
 				}
 				rss := stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSAfterConnect }).cell(0)
 				if t.redis {
-					split = stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSAfterConnect - procRSS(r, "redis") }).cell(0) + " + " +
-						stats(runs, func(r loadgen.Result) float64 { return procRSS(r, "redis") }).cell(0)
+					split = stats(runs, func(r loadgen.Result) float64 { _, rss := redisCost(r); return r.Server.RSSAfterConnect - rss }).cell(0) + " + " +
+						stats(runs, func(r loadgen.Result) float64 { _, rss := redisCost(r); return rss }).cell(0)
 					rss = split
 				}
 				w("| %s | %s | %s / %s | %d | **%s** | %s | %s | %s | %s | %s | %s | %s |\n", serverName(target), t,

@@ -54,21 +54,29 @@ func aggregate(all []loadgen.Result) *report {
 			rep.cases = append(rep.cases, r.Case)
 			rep.scenario[r.Case] = r.Scenario
 		}
-		k := key{r.Case, r.Target}
-		g := rep.groups[k]
-		if g == nil {
-			g = &group{}
-			rep.groups[k] = g
-		}
-		if r.Box.Busy {
-			g.busy++
+		if !file(rep.groups, key{r.Case, r.Target}, r) {
 			rep.busy++
 			continue
 		}
-		g.runs = append(g.runs, r)
 		rep.maxOther = math.Max(rep.maxOther, r.Box.OtherCores)
 	}
 	return rep
+}
+
+// file adds run r to the group k of groups: a quiet run to its runs, a
+// busy one to its count. It reports whether r was quiet.
+func file[K comparable](groups map[K]*group, k K, r loadgen.Result) bool {
+	g := groups[k]
+	if g == nil {
+		g = &group{}
+		groups[k] = g
+	}
+	if r.Box.Busy {
+		g.busy++
+		return false
+	}
+	g.runs = append(g.runs, r)
+	return true
 }
 
 func (rep *report) runs(c, target string) []loadgen.Result {

@@ -958,3 +958,16 @@ func (p *tcpProxy) cut() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
+
+// socketUsers lists the user of every socket: users 1..users, then users
+// 1..twice again for their second socket.
+func socketUsers(users, twice int64) []int64 {
+	ids := make([]int64, 0, users+twice)
+	for u := int64(1); u <= users; u++ {
+		ids = append(ids, u)
+	}
+	for u := int64(1); u <= twice; u++ {
+		ids = append(ids, u)
+	}
+	return ids
+}

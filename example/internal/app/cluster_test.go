@@ -58,13 +58,7 @@ func TestClusterTargetedEvents(t *testing.T) {
 	tokens := c.login(users)
 	conv, peers := c.groups(tokens, users, group)
 
-	var ids []int64
-	for u := int64(1); u <= users; u++ {
-		ids = append(ids, u)
-	}
-	for u := int64(1); u <= twice; u++ {
-		ids = append(ids, u)
-	}
+	ids := socketUsers(users, twice)
 	// User u's first socket is on node (u-1)%3, its second on u%3.
 	clients := c.connectAll(ids, tokens, func(i int) *cnode { return c.nodes[(i+i/users)%3] })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -209,13 +203,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	defer rdb.Close()
 	tokens := c.login(users)
 	conv, peers := c.groups(tokens, users, group)
-	var ids []int64
-	for u := int64(1); u <= users; u++ {
-		ids = append(ids, u)
-	}
-	for u := int64(1); u <= twice; u++ {
-		ids = append(ids, u)
-	}
+	ids := socketUsers(users, twice)
 	clients := c.connectAll(ids, tokens, func(i int) *cnode { return c.nodes[(i+i/users)%3] })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
