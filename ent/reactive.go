@@ -44,10 +44,10 @@ func Emitter(e entreactive.Emitter) Option {
 	}
 }
 
-// reactiveAfterCommit runs emit after the transaction drv belongs to
-// commits, or at once when drv is not transactional. It sees through debug
-// drivers, as tx.Client().Debug() returns.
-func reactiveAfterCommit(drv dialect.Driver, emit func()) {
+// reactiveAfterCommit runs e after the transaction drv belongs to commits,
+// or at once when drv is not transactional. It sees through debug drivers,
+// as tx.Client().Debug() returns.
+func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 	for {
 		switch d := drv.(type) {
 		case *txDriver:
@@ -56,7 +56,7 @@ func reactiveAfterCommit(drv dialect.Driver, emit func()) {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
 					return entreactive.AfterCommit(ctx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
-					}, emit)
+					}, e)
 				})
 			})
 			d.mu.Unlock()
@@ -64,7 +64,7 @@ func reactiveAfterCommit(drv dialect.Driver, emit func()) {
 		case *dialect.DebugDriver:
 			drv = d.Driver
 		default:
-			emit()
+			e.Emit()
 			return
 		}
 	}
@@ -255,15 +255,15 @@ func reactiveOnlyUpdateDefaultsMessage(changed []string) bool {
 	return true
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r messageReactive) Schedule(emit func()) {
+func (r messageReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // Reactive returns the glue through which the entreactive hook reaches
@@ -422,15 +422,15 @@ func reactiveDiffNotification(a, b *Notification) []string {
 	return changed
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r notificationReactive) Schedule(emit func()) {
+func (r notificationReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // reactiveConversationRefs is a hook of Conversation mutations, added by the Emitter

@@ -46,71 +46,83 @@ type Glue[T any] interface {
 	// Rows a conflict left as they were are left out. created is the row
 	// the create builder returned.
 	Upserted(ctx context.Context, created T) ([]Change[T], error)
-	// Schedule runs emit once the mutation's change is committed: at the
-	// end of the transaction it belongs to, or at once outside of one. The
-	// rows of one CreateBulk statement are emitted together, in row order.
-	Schedule(emit func())
+	// Schedule runs e once the mutation's change is committed: at the end
+	// of the transaction it belongs to, or at once outside of one. The rows
+	// of one CreateBulk statement are emitted together, in row order.
+	Schedule(e Emission)
 }
 
-// Batch gathers the emit functions of the rows of one CreateBulk statement.
-// ent runs the hooks of such a statement nested, so they finish in reverse
-// row order; Batch restores row order. The generated code creates one per
+// Emission sends the events of the rows of one committed mutation. The
+// mixin's hook hands one to Glue.Schedule; it is an interface rather than a
+// func so that the hook's own record of the mutation is the emission, with
+// no closure allocated per mutation.
+type Emission interface {
+	// Emit sends the events. It runs once, after the commit.
+	Emit()
+}
+
+// Batch gathers the emissions of the rows of one CreateBulk statement. ent
+// runs the hooks of such a statement nested, so they finish in reverse row
+// order; Batch restores row order. The generated code creates one per
 // statement; it is used by one goroutine.
 type Batch struct {
-	emits []func()
-	left  int
+	emissions []Emission
+	left      int
 }
 
 // NewBatch returns a batch for a statement of n rows.
 func NewBatch(n int) *Batch {
-	return &Batch{emits: make([]func(), n), left: n}
+	return &Batch{emissions: make([]Emission, n), left: n}
 }
 
-// Add records the emit function of row i. When every row has reported, it
-// returns one function that emits all rows in order; before that, nil.
-func (b *Batch) Add(i int, emit func()) func() {
-	b.emits[i] = emit
+// Add records the emission of row i. When every row has reported, it
+// returns the batch, which emits all rows in order; before that, nil.
+func (b *Batch) Add(i int, e Emission) Emission {
+	b.emissions[i] = e
 	b.left--
 	if b.left > 0 {
 		return nil
 	}
-	return func() {
-		for _, emit := range b.emits {
-			emit()
-		}
+	return b
+}
+
+// Emit sends the events of every row, in row order.
+func (b *Batch) Emit() {
+	for _, e := range b.emissions {
+		e.Emit()
 	}
 }
 
 // afterCommitKey is the context key of the queue of a committing transaction.
 type afterCommitKey struct{}
 
-// afterCommitQueue collects the emit functions of the inner commit hooks of
-// one transaction.
-type afterCommitQueue struct{ emits []func() }
+// afterCommitQueue collects the emissions of the inner commit hooks of one
+// transaction.
+type afterCommitQueue struct{ emissions []Emission }
 
-// AfterCommit runs commit and, when it succeeds, emit. The generated code
-// calls it from one commit hook per reactive mutation of a transaction.
+// AfterCommit runs commit and, when it succeeds, e. The generated code calls
+// it from one commit hook per reactive mutation of a transaction.
 //
 // ent runs commit hooks nested, the first registered outermost, so their
 // code after the commit runs in reverse registration order. AfterCommit
 // passes a queue down the context from the outermost hook: inner hooks queue
-// their emit function, and the outermost runs its own and then the queued
-// ones in registration order, so events leave in mutation order.
-func AfterCommit(ctx context.Context, commit func(context.Context) error, emit func()) error {
+// their emission, and the outermost runs its own and then the queued ones
+// in registration order, so events leave in mutation order.
+func AfterCommit(ctx context.Context, commit func(context.Context) error, e Emission) error {
 	if q, ok := ctx.Value(afterCommitKey{}).(*afterCommitQueue); ok {
 		if err := commit(ctx); err != nil {
 			return err
 		}
-		q.emits = append(q.emits, emit)
+		q.emissions = append(q.emissions, e)
 		return nil
 	}
 	q := &afterCommitQueue{}
 	if err := commit(context.WithValue(ctx, afterCommitKey{}, q)); err != nil {
 		return err
 	}
-	emit()
-	for i := len(q.emits) - 1; i >= 0; i-- {
-		q.emits[i]()
+	e.Emit()
+	for i := len(q.emissions) - 1; i >= 0; i-- {
+		q.emissions[i].Emit()
 	}
 	return nil
 }

@@ -126,7 +126,8 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 		}
 	}
 	if len(s.rows) > 0 {
-		glue.Schedule(func() { s.emit(ctx) })
+		s.ctx.parent = ctx
+		glue.Schedule(s)
 	}
 }
 
@@ -165,7 +166,8 @@ func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], b
 			s.previous = previousOf(glue, before, after)
 		}
 		if len(after) > 0 {
-			glue.Schedule(func() { s.emit(ctx) })
+			s.ctx.parent = ctx
+			glue.Schedule(s)
 		}
 		return
 	}
@@ -206,7 +208,7 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		s.fail(ctx, nil, fmt.Errorf("entreactive: load upserted rows: %w", err))
 		return
 	}
-	var senders []*sender[T]
+	var list senders[T]
 	for _, c := range changes {
 		target := m.rules.target(c.Action)
 		if target == nil {
@@ -219,13 +221,20 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		if c.Action == ActionUpdate && m.rules.previous {
 			cs.previous = []any{c.Previous}
 		}
-		senders = append(senders, cs)
+		cs.ctx.parent = ctx
+		list = append(list, cs)
 	}
-	s.glue.Schedule(func() {
-		for _, cs := range senders {
-			cs.emit(ctx)
-		}
-	})
+	s.glue.Schedule(list)
+}
+
+// senders are the emissions of one insert with ON CONFLICT, one per action.
+type senders[T any] []*sender[T]
+
+// Emit sends the events of each sender in turn.
+func (ss senders[T]) Emit() {
+	for _, s := range ss {
+		s.Emit()
+	}
 }
 
 // previousOf returns, for each row of after, the row of before with the
@@ -311,7 +320,8 @@ func actionOf(op ent.Op) Action {
 	}
 }
 
-// sender emits the events of the rows of one committed mutation.
+// sender emits the events of the rows of one committed mutation: it is the
+// Emission the hook schedules.
 type sender[T any] struct {
 	glue     Glue[T]
 	emitter  Emitter
@@ -321,13 +331,14 @@ type sender[T any] struct {
 	previous []any         // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
 	one      [1]T          // backs rows for single-row mutations
 	upd      updateContext // changed fields, for updates
-	ctx      emitContext   // the context of emit, allocated with the sender
+	ctx      emitContext   // the context of Emit, allocated with the sender; its parent is the mutation's context, set when scheduled
 }
 
-// emit sends one event per row, in order. It runs after the commit; the
+// Emit sends one event per row, in order. It runs after the commit; the
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
-func (s *sender[T]) emit(ctx context.Context) {
+func (s *sender[T]) Emit() {
+	ctx := s.ctx.parent
 	s.ctx = emitContext{parent: ctx, action: s.action}
 	if s.action == ActionUpdate {
 		s.ctx.update = &s.upd

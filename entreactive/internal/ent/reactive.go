@@ -60,10 +60,10 @@ func Emitter(e entreactive.Emitter) Option {
 	}
 }
 
-// reactiveAfterCommit runs emit after the transaction drv belongs to
-// commits, or at once when drv is not transactional. It sees through debug
-// drivers, as tx.Client().Debug() returns.
-func reactiveAfterCommit(drv dialect.Driver, emit func()) {
+// reactiveAfterCommit runs e after the transaction drv belongs to commits,
+// or at once when drv is not transactional. It sees through debug drivers,
+// as tx.Client().Debug() returns.
+func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 	for {
 		switch d := drv.(type) {
 		case *txDriver:
@@ -72,7 +72,7 @@ func reactiveAfterCommit(drv dialect.Driver, emit func()) {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
 					return entreactive.AfterCommit(ctx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
-					}, emit)
+					}, e)
 				})
 			})
 			d.mu.Unlock()
@@ -80,7 +80,7 @@ func reactiveAfterCommit(drv dialect.Driver, emit func()) {
 		case *dialect.DebugDriver:
 			drv = d.Driver
 		default:
-			emit()
+			e.Emit()
 			return
 		}
 	}
@@ -270,15 +270,15 @@ func reactiveDiffItem(a, b *Item) []string {
 	return changed
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r itemReactive) Schedule(emit func()) {
+func (r itemReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // Reactive returns the glue through which the entreactive hook reaches
@@ -459,15 +459,15 @@ func reactiveDiffMemo(a, b *Memo) []string {
 	return changed
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r memoReactive) Schedule(emit func()) {
+func (r memoReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // Reactive returns the glue through which the entreactive hook reaches
@@ -626,15 +626,15 @@ func reactiveDiffTag(a, b *Tag) []string {
 	return changed
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r tagReactive) Schedule(emit func()) {
+func (r tagReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // Reactive returns the glue through which the entreactive hook reaches
@@ -871,15 +871,15 @@ func reactiveOnlyUpdateDefaultsTask(changed []string) bool {
 	return true
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r taskReactive) Schedule(emit func()) {
+func (r taskReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // Reactive returns the glue through which the entreactive hook reaches
@@ -1096,15 +1096,15 @@ func reactiveDiffWidget(a, b *Widget) []string {
 	return changed
 }
 
-// Schedule runs emit once the mutation is committed; the rows of one
+// Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r widgetReactive) Schedule(emit func()) {
+func (r widgetReactive) Schedule(e entreactive.Emission) {
 	if b := r.m.reactiveBatch; b != nil {
-		if emit = b.Add(r.m.reactiveIndex, emit); emit == nil {
+		if e = b.Add(r.m.reactiveIndex, e); e == nil {
 			return
 		}
 	}
-	reactiveAfterCommit(r.m.driver, emit)
+	reactiveAfterCommit(r.m.driver, e)
 }
 
 // reactiveTeamRefs is a hook of Team mutations, added by the Emitter
