@@ -128,8 +128,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		// A client that drops for a moment gets what it missed.
 		Recovery: &server.Recovery{},
 		// Requests that commit faster than the server fans their events
-		// out wait for it, rather than their events queueing up.
-		EmitBacklog: 1,
+		// out wait for it, rather than their events queueing up. A few
+		// broadcasts queued let each connection's writer send several
+		// frames in one write: less CPU per delivery at thousands of
+		// sockets than 1, at about the same p99 (BENCHMARKS.md).
+		EmitBacklog: 4,
 	}
 	if cfg.RedisURL != "" {
 		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Redis, cfg.Logger)
