@@ -289,7 +289,7 @@ fi
 set +e
 "$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -slow-rounds "$SLOW_ROUNDS" \
 	-machine "$machine" -versions "$versions" \
-	-command "bash bench/run.sh" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
+	-command "$([ "$SLOW_ROUNDS" = 1 ] || echo "SLOW_ROUNDS=$SLOW_ROUNDS ")bash bench/run.sh" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
 rc=$?
 set -e
 if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then

@@ -128,4 +128,23 @@ func TestSlowSection(t *testing.T) {
 	if strings.Contains(md, "| slow-5 | **") {
 		t.Error("the slow cases appear in the entreactive / Node ratio table")
 	}
+	if strings.Contains(md, "medians of") {
+		t.Error("one slow round is reported as medians")
+	}
+
+	// A second round (SLOW_ROUNDS=2): the medians say how many rounds.
+	second := func(r loadgen.Result) loadgen.Result { r.Round = 2; return r }
+	rep = aggregate([]loadgen.Result{
+		slow("slow-0", "go", 0, 0, 10, 45), second(slow("slow-0", "go", 0, 0, 14, 45)),
+		slow("slow-5", "go", 5, 5, 12, 60), second(slow("slow-5", "go", 5, 5, 16, 60)),
+	})
+	md = section(rep, meta{date: "2026-12-01", rounds: 3, slowRounds: 2})
+	for _, want := range []string{
+		"(medians of 2 rounds; `SLOW_ROUNDS`)",
+		"| slow-5 | go | 200,000 / 200,000 | 40 / 60 / 60 | **20** | 15 | 1.0 MiB (target growth ≤ 25 MiB) | **10 / 10** | 0.0 | 14.0 (12.0–16.0) | 1.17 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("two-round section lacks %q:\n%s", want, md)
+		}
+	}
 }

@@ -42,7 +42,11 @@ func slowSection(w func(string, ...any), rep *report) {
 		"These runs keep their rows in a SQLite database file (both servers), not in memory, so that the 16 MB of notifications posted are the database's and not counted as growth; " +
 		"what does grow with the feed in every run is the server's own: for entreactive the recovery history the example keeps (`Recovery.HistoryBytes`, 8 MiB) and the garbage collector's headroom. " +
 		"A stalled socket counts as closed when the client saw the connection end (at its next heartbeat, or when it finally read what was queued for it); the seconds are from its stall to that moment. " +
-		"The healthy sockets' p99 is compared with the control run, which has no stalled socket.\n\n")
+		"The healthy sockets' p99 is compared with the control run, which has no stalled socket")
+	if n := rep.slowRunCount(append(stalledCases, control)); n > 1 {
+		w(" (medians of %d rounds; `SLOW_ROUNDS`)", n)
+	}
+	w(".\n\n")
 	w("| case | server | healthy delivered / expected | RSS MiB: connected / peak / after | growth MiB | over control MiB | limit per connection | stalled closed | seconds to close | healthy p99 ms | p99 / control p99 |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range stalledCases {
@@ -116,4 +120,19 @@ func (rep *report) firstRun(c string) *loadgen.Result {
 		}
 	}
 	return nil
+}
+
+// slowRunCount is the most quiet runs any server has of any of cases: the
+// rounds the slow-consumer cases ran.
+func (rep *report) slowRunCount(cases []string) int {
+	n := 0
+	for _, c := range cases {
+		if c == "" {
+			continue
+		}
+		for _, t := range rep.targets(c) {
+			n = max(n, len(rep.runs(c, t)))
+		}
+	}
+	return n
 }
