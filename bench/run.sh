@@ -8,6 +8,7 @@
 #
 #   bash bench/run.sh                 # full run, publishes when the box was quiet
 #   QUICK=1 bash bench/run.sh         # small smoke run, never publishes
+#   SLOW_ROUNDS=3 bash bench/run.sh   # the slow-consumer cases 3 rounds too (default 1; +5 min a round)
 #   TARGETS="node floor" QUICK=1 bash bench/run.sh   # without the Go example app
 #   REPORT_ONLY=1 bash bench/run.sh   # re-render BENCHMARKS.md and the plot from
 #                                     # bench/latest-results.jsonl (no new figures)
@@ -36,6 +37,8 @@ PORT_FLOOR_COALESCED=${PORT_FLOOR_COALESCED:-18083}
 SLOW_ROUNDS=${SLOW_ROUNDS:-1}
 SLOW_LIMIT_MIB=${SLOW_LIMIT_MIB:-1} # the example server's per-connection pending-bytes limit, for the report
 export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
+# The command the report names (REPORT_ONLY=1 needs the SLOW_ROUNDS of the run).
+command="$([ "$SLOW_ROUNDS" = 1 ] || echo "SLOW_ROUNDS=$SLOW_ROUNDS ")bash bench/run.sh"
 
 case "$BENCH_HOST" in
 127.*.*.* | localhost) ;;
@@ -82,7 +85,7 @@ if [ "$REPORT_ONLY" = 1 ]; then
 	go build -o "$work/benchreport" ./bench/cmd/benchreport
 	"$work/benchreport" -results bench/latest-results.jsonl -md BENCHMARKS.md -png bench/latency.png -require "go node" \
 		-draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -slow-rounds "$SLOW_ROUNDS" -machine "$(cat bench/latest-machine.txt)" \
-		-versions "$(cat bench/latest-versions.txt)" -command "bash bench/run.sh" -hook bench/latest-hook.txt
+		-versions "$(cat bench/latest-versions.txt)" -command "$command" -hook bench/latest-hook.txt
 	exit $?
 fi
 
@@ -289,7 +292,7 @@ fi
 set +e
 "$work/benchreport" -results "$results" "${publish[@]}" -draft "$results_dir/BENCHMARKS.draft.md" -rounds "$ROUNDS" -slow-rounds "$SLOW_ROUNDS" \
 	-machine "$machine" -versions "$versions" \
-	-command "$([ "$SLOW_ROUNDS" = 1 ] || echo "SLOW_ROUNDS=$SLOW_ROUNDS ")bash bench/run.sh" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
+	-command "$command" -hook "$([ -f "$results_dir/hook.txt" ] && echo "$results_dir/hook.txt")"
 rc=$?
 set -e
 if [ $rc -eq 0 ] && [ "${publish[1]}" = BENCHMARKS.md ]; then

@@ -385,7 +385,8 @@ func section(rep *report, m meta) string {
 
 	w("### Latency distribution\n\n![Latency CDF, POST to receipt, per fan-out case](%s)\n\n", m.pngRel)
 	w("Cumulative distribution of the time from sending the POST to a socket receiving the event, for every delivery; each curve is the per-quantile median over the rounds.\n\n")
-	w("Reproduce: `%s` (about 20 minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command)
+	minutes := 20 + 5*(max(m.slowRounds, 1)-1) // each extra slow round adds its six 45 s runs
+	w("Reproduce: `%s` (about %d minutes on a quiet machine, longer when busy runs are repeated; it refuses non-loopback targets, bounds every run with `timeout`, waits for a quiet machine before each run and repeats busy runs).\n", m.command, minutes)
 	return b.String()
 }
 
