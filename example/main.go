@@ -72,8 +72,19 @@ type options struct {
 	metrics bool
 	redis   string
 	secret  []byte
+	// emitBacklog is -emit-backlog: 0 never waits.
+	emitBacklog int
 	// admin is the Admin UI's configuration; nil without -admin.
 	admin *app.AdminConfig
+}
+
+// emitBacklog maps -emit-backlog to app.Config.EmitBacklog, where zero
+// means the default and a negative value never waits.
+func emitBacklog(flagValue int) int {
+	if flagValue == 0 {
+		return -1
+	}
+	return flagValue
 }
 
 // parse reads the flags in args and the environment through getenv.
@@ -88,6 +99,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
+	fs.IntVar(&o.emitBacklog, "emit-backlog", app.DefaultEmitBacklog, "requests wait while more than this many broadcasts wait for the fan-out; 0: never wait")
 	fs.StringVar(&o.redis, "redis", getenv("REDIS_URL"), "join the cluster on this Redis, e.g. redis://127.0.0.1:6379/0 (env REDIS_URL); empty: a single process")
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
 	withAdmin := fs.Bool("admin", false, "serve the Socket.IO Admin UI at /admin/ (env ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER)")
@@ -104,6 +116,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.emitBacklog < 0 {
+		return o, fmt.Errorf("-emit-backlog %d: must be 0 (never wait) or more", o.emitBacklog)
 	}
 
 	if o.db == "" {
@@ -161,7 +176,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog)})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/example/internal/app"
 	"github.com/entreactive/reactive/internal/testkit"
 )
 
@@ -134,6 +136,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"extra"},
 		{"-static", filepath.Join(t.TempDir(), "missing"), "-db", ":memory:"},
 		{"-addr", "256.0.0.1:bad", "-db", ":memory:"},
+		{"-emit-backlog", "-1", "-db", ":memory:"},
 	} {
 		var stderr testkit.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &stderr, nil)
@@ -317,4 +320,17 @@ func TestRunTwoNodesShareRoomsAndRecovery(t *testing.T) {
 	})
 	defer c2.Close()
 	next("two")
+}
+
+// -emit-backlog 0 must reach the app as "never wait", not as "the default".
+func TestEmitBacklogFlag(t *testing.T) {
+	for flagValue, want := range map[int]int{0: -1, 1: 1, 16: 16} {
+		if got := emitBacklog(flagValue); got != want {
+			t.Errorf("-emit-backlog %d: app.Config.EmitBacklog %d, want %d", flagValue, got, want)
+		}
+	}
+	o, err := parse([]string{"-db", ":memory:"}, func(string) string { return "" }, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil || o.emitBacklog != app.DefaultEmitBacklog {
+		t.Errorf("default -emit-backlog: %d %v, want %d", o.emitBacklog, err, app.DefaultEmitBacklog)
+	}
 }

@@ -11,6 +11,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,17 @@ type Config struct {
 	// session key names, timeouts); zero fields take the defaults of
 	// Node's @socket.io/redis-streams-adapter, so Node nodes can join.
 	Redis redisbroker.Config
+	// EmitBacklog is the Socket.IO server's EmitBacklog: requests that
+	// commit while more than this many broadcasts wait for the fan-out
+	// wait for it. Zero: DefaultEmitBacklog; negative: never wait.
+	EmitBacklog int
 }
+
+// DefaultEmitBacklog is the app's Config.EmitBacklog when it is zero. A few
+// broadcasts queued let each connection's writer send several frames in one
+// write: less CPU per delivery at thousands of sockets than 1, at about the
+// same p99 (BENCHMARKS.md).
+const DefaultEmitBacklog = 4
 
 // App is the example app. Create it with New and Close it when done.
 type App struct {
@@ -128,11 +139,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		// A client that drops for a moment gets what it missed.
 		Recovery: &server.Recovery{},
 		// Requests that commit faster than the server fans their events
-		// out wait for it, rather than their events queueing up. A few
-		// broadcasts queued let each connection's writer send several
-		// frames in one write: less CPU per delivery at thousands of
-		// sockets than 1, at about the same p99 (BENCHMARKS.md).
-		EmitBacklog: 4,
+		// out wait for it, rather than their events queueing up.
+		EmitBacklog: max(cmp.Or(cfg.EmitBacklog, DefaultEmitBacklog), 0),
 	}
 	if cfg.RedisURL != "" {
 		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Redis, cfg.Logger)
