@@ -69,22 +69,11 @@ if [ "$REPORT_ONLY" = 1 ]; then
 	exit $?
 fi
 
-for tool in go node npm taskset timeout redis-server; do
-	command -v "$tool" >/dev/null || {
-		echo "bench/cluster.sh: $tool is required" >&2
-		exit 1
-	}
-done
-if [ "$(nproc)" -lt 2 ]; then
-	echo "bench/cluster.sh: needs at least 2 cores (servers and load tool are pinned apart)" >&2
-	exit 1
-fi
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt 4096 ]; then
-	echo "bench/cluster.sh: open-file limit $hard is below the 4096 that $CLIENTS sockets need" >&2
-	exit 1
-fi
-ulimit -n "$([ "$hard" = unlimited ] && echo 65536 || echo $((hard < 65536 ? hard : 65536)))"
+script=bench/cluster.sh
+. bench/lib.sh
+bench_require go node npm taskset timeout redis-server
+bench_two_cores
+bench_open_files 4096 "$CLIENTS sockets"
 
 # ---------------------------------------------------------------- build
 say "build"

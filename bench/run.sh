@@ -51,22 +51,11 @@ esac
 say() { printf '\n== %s\n' "$*" >&2; }
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
-for tool in go node npm taskset timeout; do
-	command -v "$tool" >/dev/null || {
-		echo "bench/run.sh: $tool is required" >&2
-		exit 1
-	}
-done
-if [ "$(nproc)" -lt 2 ]; then
-	echo "bench/run.sh: needs at least 2 cores (server and load tool are pinned apart)" >&2
-	exit 1
-fi
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt 12000 ]; then
-	echo "bench/run.sh: open-file limit $hard is below the 12000 that 5,000 sockets need" >&2
-	exit 1
-fi
-ulimit -n "$([ "$hard" = unlimited ] && echo 65536 || echo $((hard < 65536 ? hard : 65536)))"
+script=bench/run.sh
+. bench/lib.sh
+bench_require go node npm taskset timeout
+bench_two_cores
+bench_open_files 12000 "5,000 sockets"
 
 work=$(mktemp -d)
 server_pid=

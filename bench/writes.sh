@@ -22,18 +22,11 @@ BACKLOGS=${BACKLOGS:-4 0}
 PORT=${PORT:-18095}
 export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
 
-for tool in go taskset timeout python3; do
-	command -v "$tool" >/dev/null || {
-		echo "bench/writes.sh: $tool is required" >&2
-		exit 1
-	}
-done
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt $((CLIENTS * 2 + 2000)) ]; then
-	echo "bench/writes.sh: open-file limit $hard is too low for $CLIENTS sockets" >&2
-	exit 1
-fi
-ulimit -n "$([ "$hard" = unlimited ] && echo 65536 || echo $((hard < 65536 ? hard : 65536)))"
+script=bench/writes.sh
+. bench/lib.sh
+bench_require go taskset timeout python3
+bench_two_cores
+bench_open_files $((CLIENTS * 2 + 2000)) "$CLIENTS sockets"
 
 work=$(mktemp -d)
 server_pid=
