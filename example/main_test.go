@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 )
 
