@@ -91,6 +91,23 @@ func dialSIO(t *testing.T, url string, auth map[string]any, n *notes) *sio.Conn 
 	return c
 }
 
+// dialUser connects user id with a token, n collecting its notes, and
+// waits until the server has the user online.
+func dialUser(t *testing.T, srv *server.Server, url string, id int, n *notes) *sio.Conn {
+	t.Helper()
+	c := dialSIO(t, url, map[string]any{"token": testkit.Token(t, id)}, n)
+	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, id) })
+	return c
+}
+
+// dropAndWait drops c's connection without a goodbye and waits until the
+// server has seen it go (its only connection).
+func dropAndWait(t *testing.T, srv *server.Server, c *sio.Conn) {
+	t.Helper()
+	c.Drop()
+	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+}
+
 func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
 	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}})
 	ctx := testkit.Context(t)
@@ -112,8 +129,7 @@ func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
 	}
 	emit("team", 1)
 	got.waitFor(t, 1)
-	c1.Drop()
-	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	dropAndWait(t, srv, c1)
 
 	emit("team", 2)
 	emit("user_7", 3)
@@ -144,8 +160,7 @@ func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
 
 	// A session restores once; an unknown pid or offset gets a fresh
 	// socket.
-	c2.Drop()
-	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	dropAndWait(t, srv, c2)
 	fresh := newNotes()
 	c3 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": "1-0"}, fresh)
 	if c3.SID == c1.SID {
@@ -166,16 +181,14 @@ func TestRecoveryHistoryBytes(t *testing.T) {
 	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{HistoryBytes: 8 << 10}})
 	ctx := testkit.Context(t)
 	got := newNotes()
-	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 7)}, got)
-	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 7) })
+	c1 := dialUser(t, srv, url, 7, got)
 	if err := srv.EmitToUser(ctx, 7, "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
 
 	// Missed: 2 KiB in all, within the bound: restored.
-	c1.Drop()
-	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	dropAndWait(t, srv, c1)
 	for n := 2; n <= 3; n++ {
 		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 1<<10)); err != nil {
 			t.Fatal(err)
@@ -188,8 +201,7 @@ func TestRecoveryHistoryBytes(t *testing.T) {
 	got.waitFor(t, 3)
 
 	// Missed: 12 KiB, past the bound: a fresh socket, nothing replayed.
-	c2.Drop()
-	testkit.Eventually(t, "the socket gone", func() bool { return testkit.Connections(t, srv) == 0 })
+	dropAndWait(t, srv, c2)
 	for n := 4; n <= 9; n++ {
 		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 2<<10)); err != nil {
 			t.Fatal(err)
@@ -211,8 +223,7 @@ func TestRecoveryUnderConcurrentEmits(t *testing.T) {
 	srv, url := startServer(t, server.Config{Recovery: &server.Recovery{}, QueueSize: 1 << 16})
 	const total = 5000
 	got := newNotes()
-	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 3)}, got)
-	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 3) })
+	c1 := dialUser(t, srv, url, 3, got)
 
 	ctx, cancel := context.WithCancel(testkit.Context(t))
 	defer cancel()
@@ -227,10 +238,9 @@ func TestRecoveryUnderConcurrentEmits(t *testing.T) {
 		done <- nil
 	}()
 	got.waitFor(t, 200)
-	c1.Drop()
 	// A real client waits a second before it reconnects; the server has
 	// seen the drop by then.
-	testkit.Eventually(t, "the drop seen", func() bool { return testkit.Connections(t, srv) == 0 })
+	dropAndWait(t, srv, c1)
 	c2 := dialSIO(t, url, map[string]any{"pid": c1.PID, "offset": got.lastOffset()}, got)
 	if c2.SID != c1.SID {
 		t.Fatal("not restored")
@@ -275,8 +285,7 @@ func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
 	ctx := testkit.Context(t)
 
 	got := newNotes()
-	c1 := dialSIO(t, url, map[string]any{"token": testkit.Token(t, 5)}, got)
-	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 5) })
+	c1 := dialUser(t, srv, url, 5, got)
 	if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
 		t.Fatal(err)
 	}
