@@ -33,3 +33,18 @@ bench_open_files() {
 	fi
 	ulimit -n "$([ "$hard" = unlimited ] && echo 65536 || echo $((hard < 65536 ? hard : 65536)))"
 }
+
+# bench_scratch: makes the scratch directory $work and clears $server_pid;
+# on exit (or interrupt) the server in $server_pid, if any, is killed and
+# $work removed.
+bench_scratch() {
+	work=$(mktemp -d)
+	server_pid=
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+	if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}

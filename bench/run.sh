@@ -57,14 +57,7 @@ bench_require go node npm taskset timeout
 bench_two_cores
 bench_open_files 12000 "5,000 sockets"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-	if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_scratch
 started=$(date +%s)
 
 results_dir=bench/results # scratch (git-ignored)

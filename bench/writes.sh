@@ -28,13 +28,7 @@ bench_require go taskset timeout python3
 bench_two_cores
 bench_open_files $((CLIENTS * 2 + 2000)) "$CLIENTS sockets"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-	if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch
 go build -o "$work/example" ./example
 go build -o "$work/floor" ./bench/cmd/floor
 go build -o "$work/loadgen" ./bench/cmd/loadgen
