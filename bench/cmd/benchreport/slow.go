@@ -65,12 +65,12 @@ func slowSection(w func(string, ...any), rep *report) {
 			if l := runs[0].Slow.PendingLimitMiB; l > 0 {
 				limit = fmt.Sprintf("%s MiB (target growth ≤ %s MiB)", num(l, 1), num(5*l+20, 0))
 			}
+			ctlRuns := rep.runs(control, t)
 			p99 := stats(runs, func(r loadgen.Result) float64 { return r.Latency.P99 })
-			ctl := stats(rep.runs(control, t), func(r loadgen.Result) float64 { return r.Latency.P99 })
-			growth := func(r loadgen.Result) float64 { return r.Server.RSSPeak - r.Server.RSSAfterConnect }
+			ctl := stats(ctlRuns, func(r loadgen.Result) float64 { return r.Latency.P99 })
 			over := "—"
-			if ctlRuns := rep.runs(control, t); len(ctlRuns) > 0 {
-				d := stats(runs, growth).med - stats(ctlRuns, growth).med
+			if len(ctlRuns) > 0 {
+				d := stats(runs, rssGrowth).med - stats(ctlRuns, rssGrowth).med
 				if d > -0.5 && d < 0.5 {
 					d = 0 // not "-0"
 				}
@@ -82,7 +82,7 @@ func slowSection(w func(string, ...any), rep *report) {
 				stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSAfterConnect }).cell(0),
 				stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSPeak }).cell(0),
 				stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSAfter }).cell(0),
-				stats(runs, growth).cell(0), over,
+				stats(runs, rssGrowth).cell(0), over,
 				limit, closed, stalled, secondsCell(secs), p99.cell(1), ratio(p99, ctl))
 		}
 	}
@@ -93,12 +93,16 @@ func slowSection(w func(string, ...any), rep *report) {
 			runs := rep.runs(control, t)
 			parts = append(parts, fmt.Sprintf("%s p99 %s ms, growth %s MiB", t,
 				stats(runs, func(r loadgen.Result) float64 { return r.Latency.P99 }).cell(1),
-				stats(runs, func(r loadgen.Result) float64 { return r.Server.RSSPeak - r.Server.RSSAfterConnect }).cell(0)))
+				stats(runs, rssGrowth).cell(0)))
 		}
 		w("%s.\n", strings.Join(parts, "; "))
 	}
 	w("\n")
 }
+
+// rssGrowth is a run's growth: its peak RSS during the feed minus its RSS
+// once every socket was connected.
+func rssGrowth(r loadgen.Result) float64 { return r.Server.RSSPeak - r.Server.RSSAfterConnect }
 
 // secondsCell is "min–max" of the close times, or "—".
 func secondsCell(v []float64) string {
