@@ -278,7 +278,19 @@ func (c *Conn) emit(event string, payload any) {
 	}
 }
 
-// disconnect forgets the socket, then closes its transport.
+// shutdown forgets the socket and closes its Engine.IO connection without
+// a Socket.IO DISCONNECT, as Node's io.close() does: the client sees its
+// transport close, as after a network failure, and reconnects by itself —
+// to this address once a server is back on it, or to another node. A
+// DISCONNECT would tell it the server let it go on purpose ("io server
+// disconnect"), which socket.io-client never retries.
+func (c *Conn) shutdown() {
+	c.close(ReasonServerShutdown)
+	closeEngineConn(c.sock)
+}
+
+// disconnect forgets the socket, then sends it a DISCONNECT and closes its
+// transport: the client does not reconnect by itself.
 func (c *Conn) disconnect(reason string) {
 	c.close(reason)
 	c.sock.Disconnect(true)

@@ -138,7 +138,7 @@ func (s *Server) onConnection(args ...any) {
 	// The library has recorded the socket: its packets may flow.
 	c.markRecorded()
 	if !s.enter() {
-		c.disconnect(ReasonServerShutdown)
+		c.shutdown()
 		return
 	}
 	defer s.exit()

@@ -301,7 +301,7 @@ func (n *Namespace) onConnection(args ...any) {
 	}
 	s.markRecorded()
 	if !n.srv.enter() {
-		s.disconnect(ReasonServerShutdown, true)
+		s.shutdown()
 		return
 	}
 	defer n.srv.exit()

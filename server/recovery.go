@@ -529,8 +529,13 @@ func (s *Server) enqueue(ctx context.Context, j job, ev *entreactive.Event) erro
 
 // closeToRecover closes the socket's connection the way a network failure
 // would ("forced close"), so that its session is kept for recovery.
-func (c *Conn) closeToRecover() {
-	if conn := c.sock.Conn(); conn != nil {
+func (c *Conn) closeToRecover() { closeEngineConn(c.sock) }
+
+// closeEngineConn closes the Engine.IO connection under sock at once, the
+// way a network failure would: the client sees "transport close" and
+// reconnects by itself.
+func closeEngineConn(sock *socket.Socket) {
+	if conn := sock.Conn(); conn != nil {
 		conn.Close(true)
 	}
 }

@@ -113,6 +113,13 @@ type Config struct {
 	// Broker): emits and the utility API reach the sockets of every node.
 	// New starts it and Close closes it. Nil: a single node.
 	Broker Broker
+	// DrainPeriod is how long Shutdown keeps serving connected clients
+	// after the server went unready, before it closes their connections:
+	// long enough for a load balancer to see the failing readiness probe
+	// and stop sending new clients (for Kubernetes, the probe's
+	// periodSeconds × failureThreshold, plus a margin). Default 0:
+	// Shutdown closes at once.
+	DrainPeriod time.Duration
 }
 
 // CORS lists the origins allowed to connect from a browser.
@@ -191,6 +198,13 @@ type Server struct {
 	idle      chan struct{}
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// draining is set by Shutdown: the server is unready and refuses new
+	// clients; drainEnd is when Shutdown closes it (set once, by
+	// drainOnce).
+	draining  atomic.Bool
+	drainOnce sync.Once
+	drainEnd  time.Time
 }
 
 // New returns a Server ready to be mounted. It fails on a configuration
@@ -317,6 +331,9 @@ func (c *Config) setDefaults() error {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.DrainPeriod < 0 {
+		return fmt.Errorf("server: DrainPeriod %v is negative", c.DrainPeriod)
+	}
 	if c.Recovery != nil {
 		r := *c.Recovery
 		r.setDefaults()
@@ -377,7 +394,7 @@ func checkClientFS(fsys fs.FS) error {
 
 // ServeHTTP answers Socket.IO requests under Config.Path (and the client
 // bundle when Config.ClientDir or ClientFS is set). After Close it answers
-// 503.
+// 503, and so it does to new clients once Shutdown has begun.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, s.cfg.Path) {
 		http.NotFound(w, r)
@@ -396,6 +413,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if s.draining.Load() && !r.URL.Query().Has("sid") {
+		// A new client: Shutdown has begun, it belongs on another node.
+		http.Error(w, "server draining", http.StatusServiceUnavailable)
+		return
+	}
 	if r.Header.Get("Upgrade") != "" {
 		w = newReleasingWriter(w)
 	}
@@ -406,6 +428,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the server's goroutines and in-flight handlers, at most until ctx is done
 // (then it returns ctx.Err()). It is safe to call more than once; later
 // calls wait the same way.
+//
+// Connections are closed as Node's io.close() closes them: the transport
+// closes, with no Socket.IO DISCONNECT, so clients see "transport close"
+// and reconnect by themselves — to a server started again on the same
+// address, or to another node. The disconnect hooks get
+// ReasonServerShutdown. To take a node out of a load balancer first, use
+// Shutdown.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closeMu.Lock()
@@ -420,11 +449,11 @@ func (s *Server) Close(ctx context.Context) error {
 		close(s.done)
 		s.cancel()
 		for _, c := range s.reg.all() {
-			c.disconnect(ReasonServerShutdown)
+			c.shutdown()
 		}
 		for _, n := range s.namespaceList() {
 			for _, sk := range n.Sockets() {
-				sk.disconnect(ReasonServerShutdown, true)
+				sk.shutdown()
 			}
 		}
 		s.io.Close(nil)

@@ -115,6 +115,13 @@ func (s *Socket) disconnect(reason string, closeConn bool) {
 	s.sock.Disconnect(closeConn)
 }
 
+// shutdown forgets the socket and closes the client's connection without a
+// DISCONNECT, so that the client reconnects (see Conn.shutdown).
+func (s *Socket) shutdown() {
+	s.close(ReasonServerShutdown)
+	closeEngineConn(s.sock)
+}
+
 // close forgets the socket once: it leaves every room and the disconnect
 // hooks run.
 func (s *Socket) close(reason string) {
