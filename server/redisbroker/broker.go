@@ -14,7 +14,10 @@ import (
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
-var _ server.Broker = (*Broker)(nil)
+var (
+	_ server.Broker = (*Broker)(nil)
+	_ server.Pinger = (*Broker)(nil)
+)
 
 // Broker is the Redis broker of a server.Server (Config.Broker): it makes
 // the server one node of a cluster of Go and Node socket.io servers that
@@ -441,6 +444,24 @@ func (b *Broker) RestoreSession(ctx context.Context, pid, offset string) (*serve
 		out.Missed = append(out.Missed, server.Missed{Offset: m.ID, Broadcast: *sb})
 	}
 	return out, nil
+}
+
+// Ping implements server.Pinger for the server's readiness check: it
+// pings Redis (within RequestTimeout at most) and fails once the broker is
+// closed.
+func (b *Broker) Ping(ctx context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return errors.New("redisbroker: closed")
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisbroker: ping: %w", err)
+	}
+	return nil
 }
 
 // Close implements server.Broker: it stops the stream reader and the
