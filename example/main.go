@@ -74,6 +74,8 @@ type options struct {
 	secret  []byte
 	// emitBacklog is -emit-backlog: 0 never waits.
 	emitBacklog int
+	// drain is -drain: how long a SIGTERM'd app stays up, unready.
+	drain time.Duration
 	// admin is the Admin UI's configuration; nil without -admin.
 	admin *app.AdminConfig
 }
@@ -100,6 +102,15 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.IntVar(&o.emitBacklog, "emit-backlog", app.DefaultEmitBacklog, "requests wait while more than this many broadcasts wait for the fan-out; 0: never wait")
+	drain := time.Duration(0)
+	if v := getenv("DRAIN_PERIOD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return o, fmt.Errorf("DRAIN_PERIOD %q: %w", v, err)
+		}
+		drain = d
+	}
+	fs.DurationVar(&o.drain, "drain", drain, "on SIGTERM, answer /readyz 503 and refuse new sockets for this long before closing, e.g. 10s behind a load balancer (env DRAIN_PERIOD)")
 	fs.StringVar(&o.redis, "redis", getenv("REDIS_URL"), "join the cluster on this Redis, e.g. redis://127.0.0.1:6379/0 (env REDIS_URL); empty: a single process")
 	fs.StringVar(&o.static, "static", "", "directory of the socket.io-client browser bundle (default: "+defaultStatic+" when present)")
 	withAdmin := fs.Bool("admin", false, "serve the Socket.IO Admin UI at /admin/ (env ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER)")
@@ -107,7 +118,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	adminUI := fs.String("admin-ui", "", "directory of the built Admin UI (default: "+defaultAdminUI+" when present)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./example [flags]\n\nThe entreactive live chat and notification demo. "+
-			"Env: JWT_SECRET, ADDR, REDIS_URL; with -admin ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER.\n\nFlags:")
+			"Env: JWT_SECRET, ADDR, REDIS_URL, DRAIN_PERIOD; with -admin ADMIN_PASSWORD_HASH or ADMIN_PASSWORD, ADMIN_USER.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +130,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	if o.emitBacklog < 0 {
 		return o, fmt.Errorf("-emit-backlog %d: must be 0 (never wait) or more", o.emitBacklog)
+	}
+	if o.drain < 0 {
+		return o, fmt.Errorf("-drain %v: must be 0 or more", o.drain)
 	}
 
 	if o.db == "" {
@@ -176,7 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog)})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
 	if err != nil {
 		return err
 	}
@@ -209,12 +223,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	log.Info("shutting down", "drain", o.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), o.drain+10*time.Second)
 	defer cancel()
-	// The app first: it ends socket connections, whose long-polling
-	// requests would otherwise hold Shutdown.
-	errApp := a.Close(sctx)
+	// The app first: it drains (unready, still serving), then ends socket
+	// connections, whose long-polling requests would otherwise hold
+	// Shutdown.
+	errApp := a.Shutdown(sctx)
 	errHTTP := hs.Shutdown(sctx)
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, err)

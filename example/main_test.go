@@ -137,6 +137,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"-static", filepath.Join(t.TempDir(), "missing"), "-db", ":memory:"},
 		{"-addr", "256.0.0.1:bad", "-db", ":memory:"},
 		{"-emit-backlog", "-1", "-db", ":memory:"},
+		{"-drain", "-1s", "-db", ":memory:"},
+		{"-drain", "soon", "-db", ":memory:"},
 	} {
 		var stderr testkit.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &stderr, nil)
@@ -332,5 +334,37 @@ func TestEmitBacklogFlag(t *testing.T) {
 	o, err := parse([]string{"-db", ":memory:"}, func(string) string { return "" }, io.Discard, slog.New(slog.DiscardHandler))
 	if err != nil || o.emitBacklog != app.DefaultEmitBacklog {
 		t.Errorf("default -emit-backlog: %d %v, want %d", o.emitBacklog, err, app.DefaultEmitBacklog)
+	}
+}
+
+// TestRunDrains stops the app as SIGTERM does, with -drain: /readyz turns
+// 503 at once while the API and /healthz go on answering, and the app stops
+// only when the drain period is over.
+func TestRunDrains(t *testing.T) {
+	const drain = time.Second
+	s := startRun(t, nil, "-db", ":memory:", "-static", t.TempDir(), "-drain", drain.String())
+	get := func(path string) int {
+		res, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if get("/healthz") != http.StatusOK || get("/readyz") != http.StatusOK {
+		t.Fatal("not live and ready before the shutdown")
+	}
+	began := time.Now()
+	s.stop()
+	testkit.Eventually(t, "/readyz 503 once the shutdown began", func() bool { return get("/readyz") == http.StatusServiceUnavailable })
+	if code := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while draining: %d", code)
+	}
+	if code, body := post(t, s.url+"/api/login", `{"user_id":5}`); code != http.StatusOK {
+		t.Errorf("the API while draining: %d %s", code, body)
+	}
+	s.shutdown(t)
+	if d := time.Since(began); d < drain {
+		t.Errorf("stopped %v after the signal, before the drain period (%v)", d, drain)
 	}
 }

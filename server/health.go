@@ -95,22 +95,32 @@ func probeHandler(check func(context.Context) error) http.Handler {
 	})
 }
 
-// Shutdown takes the server out of service gracefully, for a deploy:
-//
-//  1. at once, ReadinessHandler answers 503 and new clients are refused
-//     (503 on their first request; clients retry, through the load
-//     balancer, on another node), while connected clients go on being
-//     served: events, acks, polling requests;
-//  2. it waits Config.DrainPeriod, so that the load balancer sees the
-//     failing probe and stops sending new sockets here (or until ctx is
-//     done);
-//  3. it calls Close: the remaining clients see their transport close and
-//     reconnect, through the load balancer, to a node that is ready.
-//
-// Like Close it is safe to call more than once (every call waits for the
-// same drain), and returns ctx.Err() when ctx ends before the server has
+// Shutdown takes the server out of service gracefully, for a deploy: it
+// drains it (see Drain), then closes it (see Close): the clients still
+// connected see their transport close and reconnect, through the load
+// balancer, to a node that is ready. Like Close it is safe to call more
+// than once, and returns ctx.Err() when ctx ends before the server has
 // closed; an ended ctx also cuts the drain short.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.Drain(ctx)
+	return s.Close(ctx)
+}
+
+// Drain begins to take the server out of service and waits for the drain
+// period, without closing the server:
+//
+//   - at once, ReadinessHandler answers 503 and new clients are refused
+//     (503 on their first request; they retry, through the load balancer,
+//     on another node), while connected clients go on being served:
+//     events, acks, polling requests;
+//   - it returns when Config.DrainPeriod has passed since the first call,
+//     so that the load balancer has seen the failing probe and stopped
+//     sending new clients here, or when ctx is done.
+//
+// Shutdown is Drain, then Close; call Drain yourself when the app has
+// work of its own between the two (finishing its requests, say). There
+// is no way back from draining but a new Server.
+func (s *Server) Drain(ctx context.Context) {
 	s.drainOnce.Do(func() {
 		s.drainEnd = time.Now().Add(s.cfg.DrainPeriod)
 		s.draining.Store(true)
@@ -120,11 +130,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	})
 	if wait := time.Until(s.drainEnd); wait > 0 && !s.isClosed() {
 		t := time.NewTimer(wait)
+		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			t.Stop()
 		}
 	}
-	return s.Close(ctx)
 }

@@ -113,12 +113,12 @@ type Config struct {
 	// Broker): emits and the utility API reach the sockets of every node.
 	// New starts it and Close closes it. Nil: a single node.
 	Broker Broker
-	// DrainPeriod is how long Shutdown keeps serving connected clients
-	// after the server went unready, before it closes their connections:
-	// long enough for a load balancer to see the failing readiness probe
-	// and stop sending new clients (for Kubernetes, the probe's
-	// periodSeconds × failureThreshold, plus a margin). Default 0:
-	// Shutdown closes at once.
+	// DrainPeriod is how long Drain (and so Shutdown) keeps serving the
+	// connected clients after the server went unready, before Shutdown
+	// closes their connections: long enough for a load balancer to see
+	// the failing readiness probe and stop sending new clients (for
+	// Kubernetes, the probe's periodSeconds × failureThreshold, plus a
+	// margin). Default 0: Shutdown closes at once.
 	DrainPeriod time.Duration
 }
 

@@ -78,6 +78,10 @@ type Config struct {
 	// commit while more than this many broadcasts wait for the fan-out
 	// wait for it. Zero: DefaultEmitBacklog; negative: never wait.
 	EmitBacklog int
+	// DrainPeriod is how long Shutdown keeps serving after the app went
+	// unready (GET /readyz answers 503, new sockets are refused), so that
+	// a load balancer stops sending new clients first. Default 0.
+	DrainPeriod time.Duration
 }
 
 // DefaultEmitBacklog is the app's Config.EmitBacklog when it is zero. A few
@@ -141,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		// Requests that commit faster than the server fans their events
 		// out wait for it, rather than their events queueing up.
 		EmitBacklog: max(cmp.Or(cfg.EmitBacklog, DefaultEmitBacklog), 0),
+		DrainPeriod: cfg.DrainPeriod,
 	}
 	if cfg.RedisURL != "" {
 		b, rdb, err := redisBroker(ctx, cfg.RedisURL, cfg.Redis, cfg.Logger)
@@ -197,6 +202,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", a.srv)
+	mux.Handle("GET /healthz", a.srv.LivenessHandler())
+	mux.Handle("GET /readyz", a.srv.ReadinessHandler())
 	if a.metrics != nil {
 		mux.Handle("GET /metrics", a.metrics)
 	}
@@ -227,6 +234,16 @@ func (a *App) Handler() http.Handler { return a.mux }
 
 // Server returns the app's Socket.IO server.
 func (a *App) Server() *server.Server { return a.srv }
+
+// Shutdown takes the app out of service for a deploy: it goes unready
+// (GET /readyz answers 503) and refuses new sockets at once, keeps serving
+// the API and the connected sockets for Config.DrainPeriod, then closes as
+// Close does — the sockets still connected see their transport close and
+// reconnect, through the load balancer, to a node that is ready.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.srv.Drain(ctx)
+	return a.Close(ctx)
+}
 
 // Close ends the app: new API requests are answered 503, socket
 // connections are closed, in-flight requests are waited for, then the
