@@ -143,6 +143,41 @@ func (p *page) screenshot() image.Image {
 	return img
 }
 
+// openTab opens a tab in the browser, recording its JavaScript errors.
+func openTab(browserCtx context.Context, t *testing.T, name string) *page {
+	tabCtx, cancelTab := chromedp.NewContext(browserCtx)
+	t.Cleanup(cancelTab)
+	p := &page{t: t, name: name, ctx: tabCtx}
+	err := chromedp.Listen(tabCtx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg = fmt.Sprintf("exception %s at %s:%d", d.Text, d.URL, d.LineNumber+1)
+			if d.Exception != nil {
+				msg += ": " + d.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value))
+				}
+				msg = "console.error " + strings.Join(parts, " ")
+			}
+		}
+		if msg != "" {
+			p.mu.Lock()
+			p.errors = append(p.errors, msg)
+			p.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return p
+}
+
 // jsExpr quotes s as a JavaScript string literal.
 func jsExpr(s string) string { return fmt.Sprintf("%q", s) }
 
@@ -155,40 +190,7 @@ func TestBrowser(t *testing.T) {
 
 	browserCtx := newBrowser(t, exe)
 
-	newPage := func(name string) *page {
-		tabCtx, cancelTab := chromedp.NewContext(browserCtx)
-		t.Cleanup(cancelTab)
-		p := &page{t: t, name: name, ctx: tabCtx}
-		err := chromedp.Listen(tabCtx, func(ev any) {
-			var msg string
-			switch ev := ev.(type) {
-			case *runtime.EventExceptionThrown:
-				d := ev.ExceptionDetails
-				msg = fmt.Sprintf("exception %s at %s:%d", d.Text, d.URL, d.LineNumber+1)
-				if d.Exception != nil {
-					msg += ": " + d.Exception.Description
-				}
-			case *runtime.EventConsoleAPICalled:
-				if ev.Type == runtime.ConsoleAPICalledTypeError {
-					var parts []string
-					for _, a := range ev.Args {
-						parts = append(parts, string(a.Value))
-					}
-					msg = "console.error " + strings.Join(parts, " ")
-				}
-			}
-			if msg != "" {
-				p.mu.Lock()
-				p.errors = append(p.errors, msg)
-				p.mu.Unlock()
-			}
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return p
-	}
-	one, two := newPage("tab 1"), newPage("tab 2")
+	one, two := openTab(browserCtx, t, "tab 1"), openTab(browserCtx, t, "tab 2")
 	one.login(e.url, 1)
 	two.login(e.url, 2)
 

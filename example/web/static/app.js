@@ -34,15 +34,20 @@
     errorTimer = setTimeout(() => { el.hidden = true; }, 8000);
   }
 
-  function renderStatus(text) {
+  // renderStatus shows the connection's state; text, while disconnected,
+  // says what happens next ("reconnecting…"); offline marks a state the
+  // client will not leave by itself.
+  function renderStatus(text, offline) {
     const el = $("#status");
     let label;
+    $("#reconnect").hidden = true;
     if (typeof io !== "function") {
       el.dataset.state = "offline";
       label = "No Socket.IO client";
     } else if (!socket.connected) {
-      el.dataset.state = text ? "connecting" : "offline";
+      el.dataset.state = text && !offline ? "connecting" : "offline";
       label = text || "Disconnected";
+      $("#reconnect").hidden = !offline;
     } else {
       el.dataset.state = "online";
       const transport = socket.io.engine ? socket.io.engine.transport.name : "?";
@@ -119,10 +124,22 @@
       socket.io.engine.once("upgrade", () => renderStatus());
       if (state.token) authSocket().catch((e) => showError(e.message));
     });
-    socket.on("disconnect", () => {
+    socket.on("disconnect", (reason) => {
       state.authed = false;
       state.rooms.clear();
-      renderStatus("Disconnected, reconnecting…");
+      if (reason === "io server disconnect") {
+        // The server let this socket go on purpose (an operator's kick):
+        // socket.io-client does not retry that, so neither do we by
+        // ourselves. A restart or a network failure is a "transport
+        // close" or "ping timeout", which the client retries on its own.
+        renderStatus("Disconnected by the server", true);
+      } else {
+        renderStatus("Disconnected, reconnecting…");
+      }
+    });
+    $("#reconnect").addEventListener("click", () => {
+      renderStatus("Reconnecting…");
+      socket.connect();
     });
     socket.on("connect_error", () => renderStatus("Cannot reach the server, retrying…"));
     socket.on("deauthenticated", (p) => {
