@@ -95,3 +95,34 @@ func TestShardIsBusyInABurst(t *testing.T) {
 		t.Fatal("a shard with a job queued behind this one is idle")
 	}
 }
+
+// A frame a broker carried gets back the commit time of its reactive
+// event from the event's timestamp, with or without an offset appended;
+// other packets have none.
+func TestCommittedAtFromWire(t *testing.T) {
+	ts := time.UnixMilli(1795642354927)
+	ev := entreactive.Event{Action: entreactive.ActionUpdate, Model: "Card", ID: 7,
+		Data: map[string]any{"title": `"timestamp":1`}, Changed: []string{"title"}, Timestamp: ts}
+	_, f, err := reactiveFrame(entreactive.ToRooms("r"), &ev, func(any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.broadcast([]string{"r"})
+	if got := frameFromWire(b.Event, b.Packet, b.Attachments).committed; got != ts.UnixNano() {
+		t.Errorf("frameFromWire: committed %d, want %d", got, ts.UnixNano())
+	}
+	if got := frameWithOffset(b.Event, b.Packet, b.Attachments, offset{ms: 1, seq: 2}).committed; got != ts.UnixNano() {
+		t.Errorf("frameWithOffset: committed %d, want %d", got, ts.UnixNano())
+	}
+	for _, c := range []struct{ event, packet string }{
+		{"note", `2["note",{"timestamp":1795642354927}]`},
+		{EventReactive, `2["reactive",{"action":"create"}]`},
+		{EventReactive, `2["reactive",{"timestamp":"soon"}]`},
+		{EventReactive, `2["reactive",{"x":1,"timestamp":-5}]`},
+		{EventReactive, `2["reactive"]`},
+	} {
+		if got := committedAt(c.event, []byte(c.packet)); got != 0 {
+			t.Errorf("committedAt(%s, %s) = %d, want 0", c.event, c.packet, got)
+		}
+	}
+}
