@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// The writer refuses a frame that would take the connection past its
+// limit counting the frame itself: a connection never holds more than
+// MaxPendingBytes, to the byte.
+func TestWriterLimitCountsTheFrameBeingQueued(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		frames []int
+		fails  int // index of the frame refused; -1: none
+	}{
+		{"up to the limit exactly", []int{60, 40}, -1},
+		{"one byte over", []int{60, 41}, 1},
+		{"a first frame larger than the limit", []int{101}, 0},
+		{"full, then one byte", []int{100, 1}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGatedConn() // the first write stalls: everything stays pending
+			defer close(g.release)
+			w := newConnWriter(g, 100, time.Second, func(string, error) {})
+			refused := -1
+			for i, n := range c.frames {
+				if err := w.enqueue(make([]byte, n)); err != nil {
+					if !errors.Is(err, errSlowConsumer) {
+						t.Fatalf("frame %d: %v", i, err)
+					}
+					refused = i
+					break
+				}
+			}
+			if refused != c.fails {
+				t.Fatalf("frames %v against a limit of 100: refused frame %d, want %d", c.frames, refused, c.fails)
+			}
+		})
+	}
+}
+
+// The websocket header carries the payload length in the shortest of its
+// three forms (RFC 6455 §5.2): 7 bits up to 125, 16 bits up to 65,535, 64
+// bits above; a frame read back with an independent parser gives the
+// length it was built with.
+func TestWebsocketHeaderLengthBoundaries(t *testing.T) {
+	for _, c := range []struct{ n, header int }{
+		{0, 2}, {1, 2}, {125, 2}, {126, 4}, {127, 4}, {65535, 4}, {65536, 10}, {1 << 20, 10},
+	} {
+		f := wsFrame(wsText, make([]byte, c.n))
+		if len(f) != c.header+c.n {
+			t.Errorf("payload %d: frame of %d bytes, want a %d-byte header", c.n, len(f), c.header)
+			continue
+		}
+		if f[0] != 0x80|wsText {
+			t.Errorf("payload %d: first byte %#x", c.n, f[0])
+		}
+		if f[1]&0x80 != 0 {
+			t.Errorf("payload %d: a server frame is masked", c.n)
+		}
+		var got uint64
+		switch l := f[1] & 0x7f; l {
+		case 126:
+			got = uint64(binary.BigEndian.Uint16(f[2:4]))
+			if got < 126 {
+				t.Errorf("payload %d: 16-bit length for a length under 126", c.n)
+			}
+		case 127:
+			got = binary.BigEndian.Uint64(f[2:10])
+			if got <= 0xFFFF {
+				t.Errorf("payload %d: 64-bit length for a length under 65,536", c.n)
+			}
+		default:
+			got = uint64(l)
+		}
+		if got != uint64(c.n) {
+			t.Errorf("payload %d: the header says %d", c.n, got)
+		}
+	}
+}
+
+// A broadcast dropped because the queue is full does not stay counted in
+// the backlog EmitBacklog waits on: otherwise every later emit would wait
+// MaxEmitWait for a broadcast that will never be delivered.
+func TestDroppedBroadcastLeavesTheBacklog(t *testing.T) {
+	d := newDelivery(newRegistry(2), 1, slog.New(slog.DiscardHandler), &counters{})
+	j := job{rooms: []string{"r"}, frame: newFrame("e", []byte(`["e"]`))}
+	ctx := context.Background()
+	if err := d.enqueue(ctx, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.enqueue(ctx, j, nil); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("enqueue into a full queue: %v", err)
+	}
+	if d.offer(j) {
+		t.Fatal("offer into a full queue succeeded")
+	}
+	if got := d.backlog(); got != 1 {
+		t.Fatalf("backlog %d after one queued and two dropped broadcasts, want 1", got)
+	}
+	// Nothing runs the shards: a limit of 1 is met at once, not after
+	// MaxEmitWait.
+	done := make(chan struct{})
+	go func() { d.waitBacklog(ctx, 1, time.Minute); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitBacklog waits for a dropped broadcast")
+	}
+}
