@@ -70,6 +70,11 @@ type Conn struct {
 	// read-only after) are skipped. restored is what the library restored,
 	// from admit to onConnection.
 	restoring atomic.Bool
+	// stopped is set when the server closes the socket for its client to
+	// recover an event it could not queue (see Server.enqueue): nothing
+	// more is sent to it, so that the client's last offset stays before
+	// that event.
+	stopped atomic.Bool
 	// pid is the private session id (see capturePID), nil until known.
 	pid      atomic.Pointer[string]
 	heldMu   sync.Mutex
@@ -208,7 +213,7 @@ func (c *Conn) finishRestore(last offset) {
 
 // send queues f for this socket; see deliver.
 func (c *Conn) send(f *frame, now bool) bool {
-	if c.closed.Load() {
+	if c.closed.Load() || c.stopped.Load() {
 		return false
 	}
 	if w := c.direct.Load(); w != nil {
@@ -277,6 +282,10 @@ func (c *Conn) emit(event string, payload any) {
 		c.log.Error("server: emit", "event", event, "socket", c.id, "err", err)
 	}
 }
+
+// stopSending makes send refuse every frame from now on: the socket is
+// about to be closed for its client to recover what it missed.
+func (c *Conn) stopSending() { c.stopped.Store(true) }
 
 // shutdown forgets the socket and closes its Engine.IO connection without
 // a Socket.IO DISCONNECT, as Node's io.close() does: the client sees its

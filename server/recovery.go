@@ -507,12 +507,19 @@ func (s *Server) enqueue(ctx context.Context, j job, ev *entreactive.Event) erro
 		return s.del.enqueue(ctx, j, ev)
 	}
 	h.addLocked(record{rooms: j.rooms, except: j.except, frame: j.frame})
-	queued := s.del.offer(j)
-	h.mu.Unlock()
-	if queued {
+	if s.del.offer(j) {
+		h.mu.Unlock()
 		return nil
 	}
+	// Nothing more goes to these sockets from now on, before any later
+	// broadcast can be queued (under h.mu): a later one reaching a socket
+	// before it is closed would move its client's last offset past this
+	// one, which recovery would then never give it.
 	conns := s.selectLocal(Selector{Rooms: j.rooms, Except: j.except})
+	for _, c := range conns {
+		c.stopSending()
+	}
+	h.mu.Unlock()
 	s.stats.recoveryCloses.Add(uint64(len(conns)))
 	s.log.LogAttrs(ctx, slog.LevelWarn, "server: delivery queue full, closing the sockets of the event to recover it from the history",
 		slog.String("event", j.frame.event), slog.Int("sockets", len(conns)), slog.String("offset", j.frame.off.String()))
