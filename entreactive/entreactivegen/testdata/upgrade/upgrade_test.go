@@ -13,9 +13,9 @@ import (
 	"github.com/entreactive/reactive/entreactive/entreactivetest"
 )
 
-// TestCreateEmitsAfterCommit creates a note in a transaction through a
-// client with a recorder as its emitter: the event arrives after the commit,
-// not before.
+// TestCreateEmitsAfterCommit creates notes in a transaction through a
+// client with a recorder as its emitter, one and then three in a CreateBulk
+// statement: the events arrive after the commit, not before, in row order.
 func TestCreateEmitsAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	rec := &entreactivetest.Recorder{}
@@ -31,7 +31,12 @@ func TestCreateEmitsAfterCommit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tx: %v", err)
 	}
-	note := tx.Note.Create().SetText("hello").SaveX(ctx)
+	notes := []*ent.Note{tx.Note.Create().SetText("hello").SaveX(ctx)}
+	notes = append(notes, tx.Note.CreateBulk(
+		tx.Note.Create().SetText("a"),
+		tx.Note.Create().SetText("b"),
+		tx.Note.Create().SetText("c"),
+	).SaveX(ctx)...)
 	if got := rec.Events(); len(got) != 0 {
 		t.Fatalf("events before the commit: %v", got)
 	}
@@ -39,10 +44,12 @@ func TestCreateEmitsAfterCommit(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 	got := rec.ToRoom("notes")
-	if len(got) != 1 {
-		t.Fatalf("events to room notes after the commit: %v, want 1", got)
+	if len(got) != len(notes) {
+		t.Fatalf("events to room notes after the commit: %v, want %d", got, len(notes))
 	}
-	if ev := got[0]; ev.Model != "Note" || ev.Action != entreactive.ActionCreate || ev.ID != note.ID {
-		t.Fatalf("event: %+v, want the create of Note %d", ev, note.ID)
+	for i, ev := range got {
+		if ev.Model != "Note" || ev.Action != entreactive.ActionCreate || ev.ID != notes[i].ID {
+			t.Fatalf("event %d: %+v, want the create of Note %d", i, ev, notes[i].ID)
+		}
 	}
 }
