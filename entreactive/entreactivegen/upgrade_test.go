@@ -2,6 +2,7 @@ package entreactivegen_test
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,9 @@ import (
 //  5. go generate ./... regenerates even from glue that does not compile
 //     against this checkout (reactive_placeholder.go stands in for it).
 //
+// TestUpgradeFromVersion2 checks that the code generated from 45b8235 to
+// 6768d3f builds and runs too.
+//
 // It runs the go command in a copy of the fixture whose replace directive
 // points at this checkout, with the module and build caches of the
 // environment; it needs no network beyond what the module cache lacks.
@@ -36,22 +40,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: builds, tests and regenerates the app in testdata/upgrade with the go command (about 15 s with warm caches)")
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command: %v", err)
-	}
-	dir := upgradeFixture(t)
-	flags := strings.TrimSpace(os.Getenv("GOFLAGS") + " -mod=mod")
-	env := append(os.Environ(), "GOFLAGS="+flags, "GOWORK=off")
-	run := func(t *testing.T, args ...string) (string, error) {
-		t.Helper()
-		start := time.Now()
-		cmd := exec.Command(goCmd, args...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		t.Logf("go %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-		return string(out), err
-	}
+	dir, run := upgradeFixture(t)
 	must := func(t *testing.T, args ...string) {
 		t.Helper()
 		if out, err := run(t, args...); err != nil {
@@ -127,19 +116,55 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 	})
 }
 
-// upgradeFixture copies testdata/upgrade to a temporary directory, points
-// its replace directive at this checkout, and adds the checkout's go.sum to
-// its own, so that the modules this checkout needs beyond the fixture's are
-// verified too.
-func upgradeFixture(t *testing.T) string {
+// TestUpgradeFromVersion2 builds and tests the upgrade fixture with the
+// reactive.go of version 2 of the contract (testdata/upgrade-v2), which
+// code generated from 45b8235 to 6768d3f has, against this checkout.
+func TestUpgradeFromVersion2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds and tests the app in testdata/upgrade with the go command")
+	}
+	_, run := upgradeFixture(t, filepath.Join("testdata", "upgrade-v2"))
+	for _, args := range [][]string{{"build", "./..."}, {"test", "-count=1", "./..."}} {
+		if out, err := run(t, args...); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// upgradeFixture copies testdata/upgrade to a temporary directory, lays the
+// files of the overlay directories over it, points its replace directive at
+// this checkout, and adds the checkout's go.sum to its own, so that the
+// modules this checkout needs beyond the fixture's are verified too. run
+// runs the go command in the copy, with the module and build caches of the
+// environment.
+func upgradeFixture(t *testing.T, overlays ...string) (dir string, run func(t *testing.T, args ...string) (string, error)) {
 	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "upgrade"))); err != nil {
 		t.Fatalf("copy the fixture: %v", err)
+	}
+	for _, overlay := range overlays {
+		err := fs.WalkDir(os.DirFS(overlay), ".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || path == "README.md" {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(overlay, path))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, path), b, 0o644)
+		})
+		if err != nil {
+			t.Fatalf("lay %s over the fixture: %v", overlay, err)
+		}
 	}
 	gomod := filepath.Join(dir, "go.mod")
 	replace := regexp.MustCompile(`(?m)^replace github\.com/entreactive/reactive => .*$`)
@@ -157,7 +182,18 @@ func upgradeFixture(t *testing.T) string {
 	}
 	slices.Sort(lines)
 	writeFile(t, gosum, strings.Join(slices.Compact(lines), ""))
-	return dir
+	flags := strings.TrimSpace(os.Getenv("GOFLAGS") + " -mod=mod")
+	env := append(os.Environ(), "GOFLAGS="+flags, "GOWORK=off")
+	run = func(t *testing.T, args ...string) (string, error) {
+		t.Helper()
+		start := time.Now()
+		cmd := exec.Command(goCmd, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		t.Logf("go %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+		return string(out), err
+	}
+	return dir, run
 }
 
 // readFile returns the content of the file at path.
