@@ -69,9 +69,9 @@ type funcScheduler interface {
 	Schedule(emit func())
 }
 
-// schedule hands e to the Schedule method of glue, whichever version of
+// scheduleWith hands e to the Schedule method of glue, whichever version of
 // the contract the glue was generated for.
-func schedule[T any](glue Glue[T], e Emission) {
+func scheduleWith[T any](glue Glue[T], e Emission) {
 	if g, ok := glue.(scheduler); ok {
 		g.Schedule(e)
 		return
@@ -80,9 +80,9 @@ func schedule[T any](glue Glue[T], e Emission) {
 }
 
 // Emission sends the events of the rows of one committed mutation. The
-// mixin's hook hands one to Glue.Schedule; it is an interface rather than a
-// func so that the hook's own record of the mutation is the emission, with
-// no closure allocated per mutation.
+// mixin's hook hands one to the glue's Schedule method; it is an interface
+// rather than a func so that the hook's own record of the mutation is the
+// emission, with no closure allocated per mutation.
 type Emission interface {
 	// Emit sends the events. It runs once, after the commit.
 	Emit()

@@ -33,8 +33,8 @@ func (e countEmission) Emit() { *e.n++ }
 func TestScheduleReachesTheGlueOfEveryVersion(t *testing.T) {
 	var n int
 	v1, v3 := &glueV1{}, &glueV3{}
-	schedule[int](v1, countEmission{&n})
-	schedule[int](v3, countEmission{&n})
+	scheduleWith[int](v1, countEmission{&n})
+	scheduleWith[int](v3, countEmission{&n})
 	if len(v1.scheduled) != 1 || len(v3.scheduled) != 1 {
 		t.Fatalf("scheduled %d and %d emissions, want 1 and 1", len(v1.scheduled), len(v3.scheduled))
 	}
