@@ -19,8 +19,6 @@ import (
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/notification"
 	"github.com/entreactive/reactive/ent/user"
-
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Client is the client that holds all ent builders.
@@ -68,7 +66,7 @@ type (
 		inters *inters
 
 		// emitter receives the reactive events of committed mutations.
-		emitter entreactive.Emitter
+		emitter reactiveEmitter
 	}
 	// Option function to configure the client.
 	Option func(*config)

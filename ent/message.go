@@ -12,7 +12,6 @@ import (
 	"github.com/entreactive/reactive/ent/conversation"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/user"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Message is the model entity for the Message schema.
@@ -222,42 +221,6 @@ func (_m *Message) String() string {
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Message as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Message) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Message) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.Int("conversation_id", int64(_m.ConversationID))
-	o.Int("sender_id", int64(_m.SenderID))
-	o.Int("recipient_id", int64(_m.RecipientID))
-	o.String("text", _m.Text)
-	o.Time("created_at", _m.CreatedAt)
-	o.Time("updated_at", _m.UpdatedAt)
-	if _m.Edges.loadedTypes[0] || _m.Edges.loadedTypes[1] || _m.Edges.loadedTypes[2] {
-		o.Open("edges")
-		if _m.Edges.loadedTypes[0] {
-			o.Value("conversation", _m.Edges.Conversation)
-		}
-		if _m.Edges.loadedTypes[1] {
-			o.Value("sender", _m.Edges.Sender)
-		}
-		if _m.Edges.loadedTypes[2] {
-			o.Value("recipient", _m.Edges.Recipient)
-		}
-		o.Close()
-	}
-	return o.Bytes()
 }
 
 // Messages is a parsable slice of Message.

@@ -13,7 +13,6 @@ import (
 	"github.com/entreactive/reactive/ent/conversation"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/user"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // MessageCreate is the builder for creating a Message entity.
@@ -305,10 +304,7 @@ func (_c *MessageCreateBulk) Save(ctx context.Context) ([]*Message, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
+					reactiveBeforeBulkMessage(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {

@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/predicate"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // MessageDelete is the builder for deleting a Message entity.
@@ -42,9 +41,7 @@ func (_d *MessageDelete) ExecX(ctx context.Context) int {
 
 func (_d *MessageDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
-	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadMessage(ctx, _d.config, st.Load, _d.mutation.predicates...))
-	}
+	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {

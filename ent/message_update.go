@@ -15,7 +15,6 @@ import (
 	"github.com/entreactive/reactive/ent/message"
 	"github.com/entreactive/reactive/ent/predicate"
 	"github.com/entreactive/reactive/ent/user"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // MessageUpdate is the builder for updating Message entities.
@@ -297,9 +296,7 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadMessage(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -617,12 +614,7 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], message.ID(id))
-		st.Loaded(reactiveLoadMessage(ctx, _u.config, st.Load, ps...))
-	}
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Message{config: _u.config}
 	_spec.Assign = _node.assignValues

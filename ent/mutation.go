@@ -16,7 +16,6 @@ import (
 	"github.com/entreactive/reactive/ent/notification"
 	"github.com/entreactive/reactive/ent/predicate"
 	"github.com/entreactive/reactive/ent/user"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 const (
@@ -556,9 +555,7 @@ type MessageMutation struct {
 	done                bool
 	oldValue            func(context.Context) (*Message, error)
 	predicates          []predicate.Message
-	reactive            entreactive.Statement[*Message]
-	reactiveBatch       *entreactive.Batch
-	reactiveIndex       int
+	reactive            reactiveMutation[*Message]
 }
 
 var _ ent.Mutation = (*MessageMutation)(nil)
@@ -1297,9 +1294,7 @@ type NotificationMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Notification, error)
 	predicates    []predicate.Notification
-	reactive      entreactive.Statement[*Notification]
-	reactiveBatch *entreactive.Batch
-	reactiveIndex int
+	reactive      reactiveMutation[*Notification]
 }
 
 var _ ent.Mutation = (*NotificationMutation)(nil)

@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/entreactive/reactive/ent/notification"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Notification is the model entity for the Notification schema.
@@ -112,25 +111,6 @@ func (_m *Notification) String() string {
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Notification as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Notification) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Notification) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.String("message", _m.Message)
-	o.Time("created_at", _m.CreatedAt)
-	return o.Bytes()
 }
 
 // Notifications is a parsable slice of Notification.

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/ent/notification"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // NotificationCreate is the builder for creating a Notification entity.
@@ -173,10 +172,7 @@ func (_c *NotificationCreateBulk) Save(ctx context.Context) ([]*Notification, er
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
+					reactiveBeforeBulkNotification(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {

@@ -2,6 +2,7 @@ package entreactive
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/ent"
 )
@@ -46,16 +47,42 @@ type Glue[T any] interface {
 	// Rows a conflict left as they were are left out. created is the row
 	// the create builder returned.
 	Upserted(ctx context.Context, created T) ([]Change[T], error)
-	// Schedule runs e once the mutation's change is committed: at the end
-	// of the transaction it belongs to, or at once outside of one. The rows
-	// of one CreateBulk statement are emitted together, in row order.
+
+	// The glue also has a Schedule method, left out of this interface so
+	// that code generated for version 1 of the contract still compiles (see
+	// GeneratedCodeVersion): Schedule(e Emission) runs e once the mutation's
+	// change is committed, at the end of the transaction it belongs to or at
+	// once outside of one, the rows of one CreateBulk statement together and
+	// in row order; version 1's Schedule(emit func()) does the same with a
+	// func. It returns to the interface when version 1 is dropped.
+}
+
+// scheduler is the Schedule method of the glue of generated code of
+// versions 2 and later.
+type scheduler interface {
 	Schedule(e Emission)
 }
 
+// funcScheduler is the Schedule method of the glue of generated code of
+// version 1.
+type funcScheduler interface {
+	Schedule(emit func())
+}
+
+// scheduleWith hands e to the Schedule method of glue, whichever version of
+// the contract the glue was generated for.
+func scheduleWith[T any](glue Glue[T], e Emission) {
+	if g, ok := glue.(scheduler); ok {
+		g.Schedule(e)
+		return
+	}
+	glue.(funcScheduler).Schedule(e.Emit)
+}
+
 // Emission sends the events of the rows of one committed mutation. The
-// mixin's hook hands one to Glue.Schedule; it is an interface rather than a
-// func so that the hook's own record of the mutation is the emission, with
-// no closure allocated per mutation.
+// mixin's hook hands one to the glue's Schedule method; it is an interface
+// rather than a func so that the hook's own record of the mutation is the
+// emission, with no closure allocated per mutation.
 type Emission interface {
 	// Emit sends the events. It runs once, after the commit.
 	Emit()
@@ -75,15 +102,55 @@ func NewBatch(n int) *Batch {
 	return &Batch{emissions: make([]Emission, n), left: n}
 }
 
-// Add records the emission of row i. When every row has reported, it
+// Record records the emission of row i. When every row has reported, it
 // returns the batch, which emits all rows in order; before that, nil.
-func (b *Batch) Add(i int, e Emission) Emission {
+func (b *Batch) Record(i int, e Emission) Emission {
 	b.emissions[i] = e
 	b.left--
 	if b.left > 0 {
 		return nil
 	}
 	return b
+}
+
+// Add records the emission of row i, a func() (code generated for version 1
+// of the contract) or an Emission (version 2). When every row has reported,
+// it returns a function that emits all rows in order; before that, a nil
+// one, which version 2's code schedules as an emission of nothing.
+//
+// Deprecated: Add is what code generated for versions 1 and 2 calls; code
+// generated for version 3 calls Record. Regenerate with go generate ./...;
+// Add goes when version 4 drops them.
+func (b *Batch) Add(i int, e any) emitFunc {
+	if b.Record(i, emissionOf(e)) == nil {
+		return nil
+	}
+	return b.Emit
+}
+
+// emitFunc is a func() that is also an Emission, the result of the
+// deprecated Batch.Add, so that the code of both versions that calls it
+// compiles: version 1 assigns it to a func(), version 2 to an Emission.
+// Calling the Emit of a nil emitFunc does nothing.
+type emitFunc func()
+
+// Emit calls f, if it is not nil.
+func (f emitFunc) Emit() {
+	if f != nil {
+		f()
+	}
+}
+
+// emissionOf returns e, an Emission or a func() that the deprecated
+// AfterCommit and Batch.Add were given, as an Emission.
+func emissionOf(e any) Emission {
+	switch e := e.(type) {
+	case Emission:
+		return e
+	case func():
+		return emitFunc(e)
+	}
+	panic(fmt.Sprintf("entreactive: %T is neither an Emission nor a func()", e))
 }
 
 // Emit sends the events of every row, in row order.
@@ -100,15 +167,25 @@ type afterCommitKey struct{}
 // transaction.
 type afterCommitQueue struct{ emissions []Emission }
 
-// AfterCommit runs commit and, when it succeeds, e. The generated code calls
-// it from one commit hook per reactive mutation of a transaction.
+// AfterCommit runs commit and, when it succeeds, emit: a func() (code
+// generated for version 1 of the contract) or an Emission (version 2).
+//
+// Deprecated: AfterCommit is what code generated for versions 1 and 2
+// calls; code generated for version 3 calls EmitAfterCommit. Regenerate
+// with go generate ./...; AfterCommit goes when version 4 drops them.
+func AfterCommit(ctx context.Context, commit func(context.Context) error, emit any) error {
+	return EmitAfterCommit(ctx, commit, emissionOf(emit))
+}
+
+// EmitAfterCommit runs commit and, when it succeeds, e. The generated code
+// calls it from one commit hook per reactive mutation of a transaction.
 //
 // ent runs commit hooks nested, the first registered outermost, so their
-// code after the commit runs in reverse registration order. AfterCommit
+// code after the commit runs in reverse registration order. EmitAfterCommit
 // passes a queue down the context from the outermost hook: inner hooks queue
 // their emission, and the outermost runs its own and then the queued ones
 // in registration order, so events leave in mutation order.
-func AfterCommit(ctx context.Context, commit func(context.Context) error, e Emission) error {
+func EmitAfterCommit(ctx context.Context, commit func(context.Context) error, e Emission) error {
 	if q, ok := ctx.Value(afterCommitKey{}).(*afterCommitQueue); ok {
 		if err := commit(ctx); err != nil {
 			return err

@@ -127,7 +127,7 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 	}
 	if len(s.rows) > 0 {
 		s.ctx.parent = ctx
-		glue.Schedule(s)
+		scheduleWith(glue, s)
 	}
 }
 
@@ -167,7 +167,7 @@ func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], b
 		}
 		if len(after) > 0 {
 			s.ctx.parent = ctx
-			glue.Schedule(s)
+			scheduleWith(glue, s)
 		}
 		return
 	}
@@ -224,7 +224,7 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		cs.ctx.parent = ctx
 		list = append(list, cs)
 	}
-	s.glue.Schedule(list)
+	scheduleWith(s.glue, list)
 }
 
 // senders are the emissions of one insert with ON CONFLICT, one per action.

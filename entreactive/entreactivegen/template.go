@@ -10,6 +10,8 @@ import (
 
 	"entgo.io/ent/entc/gen"
 	"entgo.io/ent/schema/field"
+
+	"github.com/entreactive/reactive/entreactive"
 )
 
 // templateDir holds the extension's templates.
@@ -18,21 +20,33 @@ import (
 var templateDir embed.FS
 
 var (
-	// ReactiveTemplate generates reactive.go: the Emitter option and the
-	// typed glue of every reactive schema.
+	// ReactiveTemplate generates reactive.go: the Emitter option, the typed
+	// glue of every reactive schema and the data of its events. It is the
+	// one generated file that calls package entreactive, and it is built
+	// with the tag !entreactivegen (entreactive.BuildTag).
 	ReactiveTemplate = parseT("template/reactive.tmpl")
 
+	// PlaceholderTemplate generates reactive_placeholder.go, which stands in
+	// for reactive.go while entc loads the schema (tag entreactivegen), so
+	// that regenerating never needs the old reactive.go to compile.
+	PlaceholderTemplate = parseT("template/placeholder.tmpl")
+
 	// HookPointsTemplate adds the extension's fields to ent's config and
-	// mutations, its import, and the batching of CreateBulk statements.
+	// mutations, and the calls of its statement code: the loads before
+	// updates, deletes and upserts, and the batching of CreateBulk
+	// statements. They name only what reactive.go and
+	// reactive_placeholder.go both declare.
 	HookPointsTemplate = parseT("template/hookpoints.tmpl")
 
-	// PayloadTemplate adds MarshalReactive and AppendReactive to the
-	// entities of reactive schemas: the data of their events.
+	// PayloadTemplate defines MarshalReactive and AppendReactive of the
+	// entities of reactive schemas, the data of their events, which
+	// ReactiveTemplate writes into reactive.go.
 	PayloadTemplate = parseT("template/payload.tmpl")
 
 	// AllTemplates holds every template of the extension.
 	AllTemplates = []*gen.Template{
 		ReactiveTemplate,
+		PlaceholderTemplate,
 		HookPointsTemplate,
 		PayloadTemplate,
 	}
@@ -40,16 +54,18 @@ var (
 
 // templateFuncs are the functions the templates use beside ent's.
 var templateFuncs = template.FuncMap{
-	"isReactive":        isReactive,
-	"sensitiveCase":     sensitiveCase,
-	"updateDefaultCase": updateDefaultCase,
-	"changedEdges":      changedEdges,
-	"uniqueIndexes":     uniqueIndexes,
-	"differs":           differs,
-	"refEdges":          refEdges,
-	"payloadKey":        payloadKey,
-	"edgeKey":           edgeKey,
-	"payloadWrite":      payloadWrite,
+	"isReactive":           isReactive,
+	"sensitiveCase":        sensitiveCase,
+	"updateDefaultCase":    updateDefaultCase,
+	"changedEdges":         changedEdges,
+	"uniqueIndexes":        uniqueIndexes,
+	"differs":              differs,
+	"refEdges":             refEdges,
+	"payloadKey":           payloadKey,
+	"edgeKey":              edgeKey,
+	"payloadWrite":         payloadWrite,
+	"buildTag":             func() string { return entreactive.BuildTag },
+	"generatedCodeVersion": func() int { return entreactive.GeneratedCodeVersion },
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the

@@ -26,8 +26,6 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/user"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 
-	"github.com/entreactive/reactive/entreactive"
-
 	stdsql "database/sql"
 )
 
@@ -94,7 +92,7 @@ type (
 		inters *inters
 
 		// emitter receives the reactive events of committed mutations.
-		emitter entreactive.Emitter
+		emitter reactiveEmitter
 	}
 	// Option function to configure the client.
 	Option func(*config)

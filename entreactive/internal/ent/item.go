@@ -8,7 +8,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 )
 
@@ -144,31 +143,6 @@ func (_m *Item) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Item as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Item) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Item) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.String("label", _m.Label)
-	o.String("audience", _m.Audience)
-	o.Int("count", int64(_m.Count))
-	if _m.Note == nil {
-		o.Null("note")
-	} else {
-		o.String("note", *_m.Note)
-	}
-	return o.Bytes()
 }
 
 // Items is a parsable slice of Item.

@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 )
 
@@ -169,9 +168,8 @@ func (_c *ItemCreate) createSpec() (*Item, *sqlgraph.CreateSpec) {
 		_node = &Item{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(item.Table, sqlgraph.NewFieldSpec(item.FieldID, field.TypeInt))
 	)
-	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
-		st.Upsert = true
-		st.Loaded(reactiveConflictingItem(st.Ctx, _c.config, _c.mutation))
+	if len(_c.conflict) > 0 {
+		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -524,18 +522,7 @@ func (_c *ItemCreateBulk) Save(ctx context.Context) ([]*Item, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
-					if len(_c.conflict) > 0 {
-						for _, b := range _c.builders {
-							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
-								st.Upsert = true
-								st.Loaded(reactiveConflictingItem(ctx, _c.config, b.mutation))
-							}
-						}
-					}
+					reactiveBeforeBulkItem(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.

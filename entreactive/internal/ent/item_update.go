@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 )
@@ -182,9 +181,7 @@ func (_u *ItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -390,12 +387,7 @@ func (_u *ItemUpdateOne) sqlSave(ctx context.Context) (_node *Item, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], item.ID(id))
-		st.Loaded(reactiveLoadItem(ctx, _u.config, st.Load, ps...))
-	}
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Item{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -9,7 +9,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 )
 
@@ -135,26 +134,6 @@ func (_m *Memo) String() string {
 	builder.WriteString("secret=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Memo as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Memo) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Memo) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.Time("delete_time", _m.DeleteTime)
-	o.String("text", _m.Text)
-	o.Bool("pinned", _m.Pinned)
-	return o.Bytes()
 }
 
 // Memos is a parsable slice of Memo.

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 )
 
@@ -149,9 +148,8 @@ func (_c *MemoCreate) createSpec() (*Memo, *sqlgraph.CreateSpec) {
 		_node = &Memo{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(memo.Table, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
 	)
-	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
-		st.Upsert = true
-		st.Loaded(reactiveConflictingMemo(st.Ctx, _c.config, _c.mutation))
+	if len(_c.conflict) > 0 {
+		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -461,18 +459,7 @@ func (_c *MemoCreateBulk) Save(ctx context.Context) ([]*Memo, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
-					if len(_c.conflict) > 0 {
-						for _, b := range _c.builders {
-							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
-								st.Upsert = true
-								st.Loaded(reactiveConflictingMemo(ctx, _c.config, b.mutation))
-							}
-						}
-					}
+					reactiveBeforeBulkMemo(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.

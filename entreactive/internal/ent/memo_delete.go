@@ -8,7 +8,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 )
@@ -42,9 +41,7 @@ func (_d *MemoDelete) ExecX(ctx context.Context) int {
 
 func (_d *MemoDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(memo.Table, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
-	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadMemo(ctx, _d.config, st.Load, _d.mutation.predicates...))
-	}
+	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 )
@@ -156,9 +155,7 @@ func (_u *MemoUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.SecretCleared() {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadMemo(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -337,12 +334,7 @@ func (_u *MemoUpdateOne) sqlSave(ctx context.Context) (_node *Memo, err error) {
 	if _u.mutation.SecretCleared() {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], memo.ID(id))
-		st.Loaded(reactiveLoadMemo(ctx, _u.config, st.Load, ps...))
-	}
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Memo{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -11,7 +11,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/label"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
@@ -63,9 +62,7 @@ type ItemMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Item, error)
 	predicates    []predicate.Item
-	reactive      entreactive.Statement[*Item]
-	reactiveBatch *entreactive.Batch
-	reactiveIndex int
+	reactive      reactiveMutation[*Item]
 }
 
 var _ ent.Mutation = (*ItemMutation)(nil)
@@ -1102,9 +1099,7 @@ type MemoMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Memo, error)
 	predicates    []predicate.Memo
-	reactive      entreactive.Statement[*Memo]
-	reactiveBatch *entreactive.Batch
-	reactiveIndex int
+	reactive      reactiveMutation[*Memo]
 }
 
 var _ ent.Mutation = (*MemoMutation)(nil)
@@ -2630,9 +2625,7 @@ type TagMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Tag, error)
 	predicates    []predicate.Tag
-	reactive      entreactive.Statement[*Tag]
-	reactiveBatch *entreactive.Batch
-	reactiveIndex int
+	reactive      reactiveMutation[*Tag]
 }
 
 var _ ent.Mutation = (*TagMutation)(nil)
@@ -2982,9 +2975,7 @@ type TaskMutation struct {
 	done            bool
 	oldValue        func(context.Context) (*Task, error)
 	predicates      []predicate.Task
-	reactive        entreactive.Statement[*Task]
-	reactiveBatch   *entreactive.Batch
-	reactiveIndex   int
+	reactive        reactiveMutation[*Task]
 }
 
 var _ ent.Mutation = (*TaskMutation)(nil)
@@ -5074,9 +5065,7 @@ type WidgetMutation struct {
 	oldValue        func(context.Context) (*Widget, error)
 	predicates      []predicate.Widget
 	reactiveRefs    bool
-	reactive        entreactive.Statement[*Widget]
-	reactiveBatch   *entreactive.Batch
-	reactiveIndex   int
+	reactive        reactiveMutation[*Widget]
 }
 
 var _ ent.Mutation = (*WidgetMutation)(nil)

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
 
@@ -108,9 +107,8 @@ func (_c *TagCreate) createSpec() (*Tag, *sqlgraph.CreateSpec) {
 		_node = &Tag{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
 	)
-	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
-		st.Upsert = true
-		st.Loaded(reactiveConflictingTag(st.Ctx, _c.config, _c.mutation))
+	if len(_c.conflict) > 0 {
+		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -320,18 +318,7 @@ func (_c *TagCreateBulk) Save(ctx context.Context) ([]*Tag, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
-					if len(_c.conflict) > 0 {
-						for _, b := range _c.builders {
-							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
-								st.Upsert = true
-								st.Loaded(reactiveConflictingTag(ctx, _c.config, b.mutation))
-							}
-						}
-					}
+					reactiveBeforeBulkTag(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.

@@ -8,7 +8,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
@@ -42,9 +41,7 @@ func (_d *TagDelete) ExecX(ctx context.Context) int {
 
 func (_d *TagDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
-	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadTag(ctx, _d.config, st.Load, _d.mutation.predicates...))
-	}
+	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {

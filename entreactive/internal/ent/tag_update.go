@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
@@ -86,9 +85,7 @@ func (_u *TagUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tag.FieldName, field.TypeString, value)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadTag(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -198,12 +195,7 @@ func (_u *TagUpdateOne) sqlSave(ctx context.Context) (_node *Tag, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tag.FieldName, field.TypeString, value)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], tag.ID(id))
-		st.Loaded(reactiveLoadTag(ctx, _u.config, st.Load, ps...))
-	}
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Tag{config: _u.config}
 	_spec.Assign = _node.assignValues

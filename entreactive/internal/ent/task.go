@@ -9,7 +9,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
 	"github.com/entreactive/reactive/entreactive/internal/ent/user"
@@ -296,59 +295,6 @@ func (_m *Task) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Task as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Task) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Task) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.Time("create_time", _m.CreateTime)
-	o.Time("update_time", _m.UpdateTime)
-	o.Time("delete_time", _m.DeleteTime)
-	o.String("key", _m.Key)
-	if _m.Slug == nil {
-		o.Null("slug")
-	} else {
-		o.String("slug", *_m.Slug)
-	}
-	o.String("text", _m.Text)
-	o.Bool("done", _m.Done)
-	o.Int("revision", int64(_m.Revision))
-	o.String("tenant", _m.Tenant)
-	if _m.AssigneeID == nil {
-		o.Null("assignee_id")
-	} else {
-		o.Int("assignee_id", int64(*_m.AssigneeID))
-	}
-	if _m.TeamID == nil {
-		o.Null("team_id")
-	} else {
-		o.Int("team_id", int64(*_m.TeamID))
-	}
-	if _m.Edges.loadedTypes[0] || _m.Edges.loadedTypes[1] || _m.Edges.loadedTypes[2] {
-		o.Open("edges")
-		if _m.Edges.loadedTypes[0] {
-			o.Value("assignee", _m.Edges.Assignee)
-		}
-		if _m.Edges.loadedTypes[1] {
-			o.Value("team", _m.Edges.Team)
-		}
-		if _m.Edges.loadedTypes[2] {
-			entreactive.List(&o, "labels", _m.Edges.Labels)
-		}
-		o.Close()
-	}
-	return o.Bytes()
 }
 
 // Tasks is a parsable slice of Task.

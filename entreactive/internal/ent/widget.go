@@ -10,7 +10,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 	"github.com/google/uuid"
 )
@@ -351,67 +350,6 @@ func (_m *Widget) String() string {
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Widget as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Widget) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Widget) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.String("name", _m.Name)
-	o.Bool("done", _m.Done)
-	o.Int("rank", int64(_m.Rank))
-	o.Uint("size", uint64(_m.Size))
-	o.Value("score", _m.Score)
-	o.String("status", string(_m.Status))
-	if _m.OwnerID == nil {
-		o.Null("owner_id")
-	} else {
-		o.Int("owner_id", int64(*_m.OwnerID))
-	}
-	o.String("memo", _m.Note)
-	o.String("nickname", _m.Nick)
-	if _m.Due == nil {
-		o.Null("due")
-	} else {
-		o.Time("due", *_m.Due)
-	}
-	o.Value("meta", _m.Meta)
-	o.Value("token", _m.Token)
-	if _m.Reviewer == nil {
-		o.Null("reviewer")
-	} else {
-		o.Value("reviewer", *_m.Reviewer)
-	}
-	if _m.ParentID == nil {
-		o.Null("parent_id")
-	} else {
-		o.Int("parent_id", int64(*_m.ParentID))
-	}
-	o.Time("created_at", _m.CreatedAt)
-	if _m.Edges.loadedTypes[0] || _m.Edges.loadedTypes[1] || _m.Edges.loadedTypes[2] {
-		o.Open("edges")
-		if _m.Edges.loadedTypes[0] {
-			o.Value("parent", _m.Edges.Parent)
-		}
-		if _m.Edges.loadedTypes[1] {
-			entreactive.List(&o, "children", _m.Edges.Children)
-		}
-		if _m.Edges.loadedTypes[2] {
-			entreactive.List(&o, "parts", _m.Edges.Parts)
-		}
-		o.Close()
-	}
-	return o.Bytes()
 }
 
 // Widgets is a parsable slice of Widget.

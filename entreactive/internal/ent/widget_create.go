@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 	"github.com/google/uuid"
@@ -392,9 +391,8 @@ func (_c *WidgetCreate) createSpec() (*Widget, *sqlgraph.CreateSpec) {
 		_node = &Widget{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(widget.Table, sqlgraph.NewFieldSpec(widget.FieldID, field.TypeInt))
 	)
-	if st := &_c.mutation.reactive; st.Load != entreactive.LoadNone && len(_c.conflict) > 0 {
-		st.Upsert = true
-		st.Loaded(reactiveConflictingWidget(st.Ctx, _c.config, _c.mutation))
+	if len(_c.conflict) > 0 {
+		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
 
 	_spec.OnConflict = _c.conflict
@@ -1231,18 +1229,7 @@ func (_c *WidgetCreateBulk) Save(ctx context.Context) ([]*Widget, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
-					if len(_c.conflict) > 0 {
-						for _, b := range _c.builders {
-							if st := &b.mutation.reactive; st.Load != entreactive.LoadNone {
-								st.Upsert = true
-								st.Loaded(reactiveConflictingWidget(ctx, _c.config, b.mutation))
-							}
-						}
-					}
+					reactiveBeforeBulkWidget(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.

@@ -8,7 +8,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
@@ -42,9 +41,7 @@ func (_d *WidgetDelete) ExecX(ctx context.Context) int {
 
 func (_d *WidgetDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(widget.Table, sqlgraph.NewFieldSpec(widget.FieldID, field.TypeInt))
-	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadWidget(ctx, _d.config, st.Load, _d.mutation.predicates...))
-	}
+	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {

@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
@@ -649,9 +648,7 @@ func (_u *WidgetUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadWidget(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -1321,12 +1318,7 @@ func (_u *WidgetUpdateOne) sqlSave(ctx context.Context) (_node *Widget, err erro
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], widget.ID(id))
-		st.Loaded(reactiveLoadWidget(ctx, _u.config, st.Load, ps...))
-	}
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Widget{config: _u.config}
 	_spec.Assign = _node.assignValues
