@@ -17,8 +17,9 @@
 //	         (default example/web/node_modules/@socket.io/admin-ui/ui/dist when present)
 //	-metrics serve Prometheus metrics at /metrics
 //
-// The JWT secret comes from $JWT_SECRET; without it a random development
-// secret is used, with a warning.
+// The JWT secret comes from $JWT_SECRET, at least 32 bytes (a shorter one
+// is refused); without it a random development secret is used, with a
+// warning.
 package main
 
 import (
@@ -169,8 +170,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 
 	if s := getenv("JWT_SECRET"); s != "" {
 		o.secret = []byte(s)
-		if len(o.secret) < 32 {
-			log.Warn("JWT_SECRET is shorter than 32 bytes: use a longer random secret")
+		if len(o.secret) < minSecret {
+			return o, fmt.Errorf("JWT_SECRET is %d bytes; HS256 needs at least %d (RFC 7518 §3.2), "+
+				"or whoever sees one token can find it and sign tokens for any user: "+
+				"generate one with `openssl rand -hex 32`", len(o.secret), minSecret)
 		}
 	} else {
 		b := make([]byte, 32)
@@ -181,6 +184,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	return o, nil
 }
+
+// minSecret is the shortest JWT_SECRET accepted: the size of HS256's hash.
+const minSecret = 32
 
 // run starts the app and serves it until ctx is done, then shuts down
 // gracefully. When ready is not nil it receives the listening address.
