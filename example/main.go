@@ -46,10 +46,12 @@ import (
 )
 
 // defaultStatic is where `npm ci --prefix example/web` puts the bundle,
-// relative to the repository root; defaultAdminUI the Admin UI's files.
+// relative to the repository root; defaultAdminUI the Admin UI's files;
+// defaultFonts the node_modules of the UI's fonts.
 const (
 	defaultStatic  = "example/web/node_modules/socket.io-client/dist"
 	defaultAdminUI = "example/web/node_modules/@socket.io/admin-ui/ui/dist"
+	defaultFonts   = "example/web/node_modules"
 )
 
 func main() {
@@ -284,8 +286,25 @@ func adminConfig(getenv func(string) string, readOnly bool, uiDir string, log *s
 			ReadOnly: readOnly,
 			Logger:   log.With("component", "admin"),
 		},
-		UIDir: uiDir,
+		UIDir:    uiDir,
+		FontsDir: fontsDir(uiDir, log),
 	}, nil
+}
+
+// fontsDir returns the node_modules directory of the Admin UI's fonts
+// (@mdi/font, @fontsource/roboto, installed by npm ci --prefix
+// example/web), "" without a UI or when they are not installed.
+func fontsDir(uiDir string, log *slog.Logger) string {
+	if uiDir == "" {
+		return ""
+	}
+	for _, pkg := range []string{"@mdi/font", "@fontsource/roboto"} {
+		if fi, err := os.Stat(filepath.Join(defaultFonts, pkg)); err != nil || !fi.IsDir() {
+			log.Warn("the Admin UI's fonts are not installed: it loads them from public CDNs. Run `npm ci --prefix example/web`")
+			return ""
+		}
+	}
+	return defaultFonts
 }
 
 // closeApp closes a after a failed start.
