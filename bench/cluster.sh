@@ -41,7 +41,7 @@ RESUME=${RESUME:-0}
 BENCH_HOST=127.0.0.1
 PORT_BASE=${PORT_BASE:-18090} # nodes listen on PORT_BASE .. PORT_BASE+2
 REDIS_PORT=${REDIS_PORT:-16390}
-export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
+export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production-0123456789}
 
 say() { printf '\n== %s\n' "$*" >&2; }
 has() { [[ " $1 " == *" $2 "* ]]; }

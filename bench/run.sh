@@ -36,7 +36,7 @@ PORT_FLOOR=${PORT_FLOOR:-18082}
 PORT_FLOOR_COALESCED=${PORT_FLOOR_COALESCED:-18083}
 SLOW_ROUNDS=${SLOW_ROUNDS:-1}
 SLOW_LIMIT_MIB=${SLOW_LIMIT_MIB:-1} # the example server's per-connection pending-bytes limit, for the report
-export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
+export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production-0123456789}
 # The command the report names (REPORT_ONLY=1 needs the SLOW_ROUNDS of the run).
 command="$([ "$SLOW_ROUNDS" = 1 ] || echo "SLOW_ROUNDS=$SLOW_ROUNDS ")bash bench/run.sh"
 

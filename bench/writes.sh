@@ -20,7 +20,7 @@ CLIENTS=${CLIENTS:-5000}
 N=${N:-50}
 BACKLOGS=${BACKLOGS:-4 0}
 PORT=${PORT:-18095}
-export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production}
+export JWT_SECRET=${JWT_SECRET:-bench-secret-not-for-production-0123456789}
 
 script=bench/writes.sh
 . bench/lib.sh

@@ -17,8 +17,9 @@
 //	         (default example/web/node_modules/@socket.io/admin-ui/ui/dist when present)
 //	-metrics serve Prometheus metrics at /metrics
 //
-// The JWT secret comes from $JWT_SECRET; without it a random development
-// secret is used, with a warning.
+// The JWT secret comes from $JWT_SECRET, at least 32 bytes (a shorter one
+// is refused); without it a random development secret is used, with a
+// warning.
 package main
 
 import (
@@ -45,10 +46,12 @@ import (
 )
 
 // defaultStatic is where `npm ci --prefix example/web` puts the bundle,
-// relative to the repository root; defaultAdminUI the Admin UI's files.
+// relative to the repository root; defaultAdminUI the Admin UI's files;
+// defaultFonts the node_modules of the UI's fonts.
 const (
 	defaultStatic  = "example/web/node_modules/socket.io-client/dist"
 	defaultAdminUI = "example/web/node_modules/@socket.io/admin-ui/ui/dist"
+	defaultFonts   = "example/web/node_modules"
 )
 
 func main() {
@@ -169,8 +172,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 
 	if s := getenv("JWT_SECRET"); s != "" {
 		o.secret = []byte(s)
-		if len(o.secret) < 32 {
-			log.Warn("JWT_SECRET is shorter than 32 bytes: use a longer random secret")
+		if len(o.secret) < minSecret {
+			return o, fmt.Errorf("JWT_SECRET is %d bytes; HS256 needs at least %d (RFC 7518 §3.2), "+
+				"or whoever sees one token can find it and sign tokens for any user: "+
+				"generate one with `openssl rand -hex 32`", len(o.secret), minSecret)
 		}
 	} else {
 		b := make([]byte, 32)
@@ -181,6 +186,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	return o, nil
 }
+
+// minSecret is the shortest JWT_SECRET accepted: the size of HS256's hash.
+const minSecret = 32
 
 // run starts the app and serves it until ctx is done, then shuts down
 // gracefully. When ready is not nil it receives the listening address.
@@ -278,8 +286,25 @@ func adminConfig(getenv func(string) string, readOnly bool, uiDir string, log *s
 			ReadOnly: readOnly,
 			Logger:   log.With("component", "admin"),
 		},
-		UIDir: uiDir,
+		UIDir:    uiDir,
+		FontsDir: fontsDir(uiDir, log),
 	}, nil
+}
+
+// fontsDir returns the node_modules directory of the Admin UI's fonts
+// (@mdi/font, @fontsource/roboto, installed by npm ci --prefix
+// example/web), "" without a UI or when they are not installed.
+func fontsDir(uiDir string, log *slog.Logger) string {
+	if uiDir == "" {
+		return ""
+	}
+	for _, pkg := range []string{"@mdi/font", "@fontsource/roboto"} {
+		if fi, err := os.Stat(filepath.Join(defaultFonts, pkg)); err != nil || !fi.IsDir() {
+			log.Warn("the Admin UI's fonts are not installed: it loads them from public CDNs. Run `npm ci --prefix example/web`")
+			return ""
+		}
+	}
+	return defaultFonts
 }
 
 // closeApp closes a after a failed start.

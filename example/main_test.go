@@ -155,6 +155,21 @@ func TestRunBadFlags(t *testing.T) {
 	}
 }
 
+// A JWT_SECRET shorter than 32 bytes would let anyone who sees one token
+// find it by brute force and sign tokens for any user: the example refuses
+// to start, saying why and how to make one.
+func TestRunRefusesShortJWTSecret(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var stderr testkit.Buffer
+	getenv := func(k string) string { return map[string]string{"JWT_SECRET": "12345"}[k] }
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-db", ":memory:", "-static", t.TempDir()}, getenv, &stderr, nil)
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET is 5 bytes") || !strings.Contains(err.Error(), "at least 32") ||
+		!strings.Contains(err.Error(), "openssl rand -hex 32") {
+		t.Fatalf("run with a 5-byte JWT_SECRET: %v\n%s", err, stderr.String())
+	}
+}
+
 func TestRunAdmin(t *testing.T) {
 	ui := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ui, "index.html"), []byte("<title>Socket.IO Admin UI</title>"), 0o644); err != nil {

@@ -142,6 +142,7 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 	}
 	f, err := encodeFrame(event, args...)
 	if err != nil {
+		s.stats.encodeErrors.Add(1)
 		return err
 	}
 	return s.broadcast(ctx, job{rooms: rooms, frame: f}, nil)

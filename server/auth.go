@@ -18,8 +18,15 @@ import (
 // auth.token are verified.
 type JWT struct {
 	// Secret is the HMAC key for the default key function. Either Secret or
-	// KeyFunc must be set.
+	// KeyFunc must be set. It must be at least as long as the hash of every
+	// HMAC algorithm in Algorithms (RFC 7518 §3.2): 32 bytes for HS256, 48
+	// for HS384, 64 for HS512; New refuses a shorter one unless
+	// AllowShortSecret is set. Use random bytes (openssl rand -hex 32).
 	Secret []byte
+	// AllowShortSecret accepts a Secret shorter than its algorithm's hash.
+	// A short secret can be found from a single token by brute force, and
+	// then anyone can mint tokens for any user: this is for tests only.
+	AllowShortSecret bool
 	// KeyFunc, when set, returns the key that verifies a token (see
 	// jwt.Keyfunc); it replaces Secret. Use it for RS256, ES256, EdDSA or key
 	// rotation (return a jwt.VerificationKeySet). The server still enforces
@@ -101,6 +108,11 @@ func newVerifier(c JWT) (*verifier, error) {
 			return nil, fmt.Errorf("server: JWT algorithm %q is not supported", a)
 		}
 	}
+	if c.KeyFunc == nil && !c.AllowShortSecret {
+		if err := checkSecretLength(c.Secret, algs); err != nil {
+			return nil, err
+		}
+	}
 	claims := c.UserIDClaims
 	if len(claims) == 0 {
 		claims = defaultUserIDClaims
@@ -133,6 +145,23 @@ func newVerifier(c JWT) (*verifier, error) {
 		nonPositiveIDs: c.AllowNonPositiveIDs,
 		validate:       c.Validate,
 	}, nil
+}
+
+// checkSecretLength refuses an HMAC secret shorter than the hash of the
+// strongest HMAC algorithm of algs (RFC 7518 §3.2).
+func checkSecretLength(secret []byte, algs []string) error {
+	need, alg := 0, ""
+	for _, a := range algs {
+		m, ok := jwt.GetSigningMethod(a).(*jwt.SigningMethodHMAC)
+		if ok && m.Hash.Size() > need {
+			need, alg = m.Hash.Size(), a
+		}
+	}
+	if len(secret) < need {
+		return fmt.Errorf("server: JWT.Secret is %d bytes; %s needs at least %d (RFC 7518 §3.2): "+
+			"use a longer random secret (openssl rand -hex 32), or set JWT.AllowShortSecret in tests", len(secret), alg, need)
+	}
+	return nil
 }
 
 // matchingKey wraps a key function so that the key's type must fit the

@@ -214,7 +214,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 	priv, _ := rsaKey(t)
-	oldSecret, newSecret := []byte("old-secret-0123456789"), []byte("new-secret-0123456789")
+	oldSecret, newSecret := []byte("old-secret-of-at-least-32-bytes-0123"), []byte("new-secret-of-at-least-32-bytes-0123")
 	sign := func(secret []byte, id int) string {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, expiring(jwt.MapClaims{"id": id})).SignedString(secret)
 		if err != nil {
@@ -238,7 +238,7 @@ func TestKeySetRotationKeepsOnlyFittingKeys(t *testing.T) {
 		}
 	}
 	c := testkit.Dial(t, url, sioclient.Options{})
-	expectRefusedAuth(t, srv, c, sign([]byte("some-other-secret-0123"), 3))
+	expectRefusedAuth(t, srv, c, sign([]byte("some-other-secret-of-at-least-32-bytes"), 3))
 
 	srvRSAOnly, urlRSAOnly := startServer(t, server.Config{JWT: server.JWT{
 		Algorithms: []string{"HS256", "RS256"},
@@ -344,5 +344,61 @@ func TestValidateRefusesTokensForSocketsAndVerifyToken(t *testing.T) {
 	expired := token(t, jwt.MapClaims{"id": 12, "exp": time.Now().Add(-time.Minute).Unix()})
 	if _, err := srv.VerifyToken(expired); !errors.Is(err, jwt.ErrTokenExpired) {
 		t.Fatalf("VerifyToken of an expired token: %v, want jwt.ErrTokenExpired", err)
+	}
+}
+
+// An HMAC secret shorter than its hash (RFC 7518 §3.2: 32 bytes for HS256,
+// 48 for HS384, 64 for HS512) can be brute-forced from one token: New
+// refuses it, naming the length and the minimum.
+func TestNewRefusesShortHMACSecret(t *testing.T) {
+	for _, c := range []struct {
+		secret     string
+		algorithms []string
+		want       string
+	}{
+		{"12345", nil, "JWT.Secret is 5 bytes; HS256 needs at least 32"},
+		{strings.Repeat("s", 31), nil, "JWT.Secret is 31 bytes; HS256 needs at least 32"},
+		{strings.Repeat("s", 47), []string{"HS384"}, "JWT.Secret is 47 bytes; HS384 needs at least 48"},
+		{strings.Repeat("s", 40), []string{"HS256", "HS512"}, "JWT.Secret is 40 bytes; HS512 needs at least 64"},
+	} {
+		_, err := server.New(server.Config{JWT: server.JWT{Secret: []byte(c.secret), Algorithms: c.algorithms}})
+		if err == nil || !strings.HasPrefix(err.Error(), "server: ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d-byte secret, %v: New() err = %v, want %q", len(c.secret), c.algorithms, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		secret     string
+		algorithms []string
+	}{
+		{strings.Repeat("s", 32), nil},
+		{strings.Repeat("s", 48), []string{"HS384"}},
+		{strings.Repeat("s", 64), []string{"HS256", "HS512"}},
+		// The secret only matters for the HMAC algorithms.
+		{"short", []string{"RS256"}},
+	} {
+		srv, err := server.New(server.Config{JWT: server.JWT{Secret: []byte(c.secret), Algorithms: c.algorithms}, Logger: testkit.Logger(t)})
+		if err != nil {
+			t.Errorf("%d-byte secret, %v: %v", len(c.secret), c.algorithms, err)
+			continue
+		}
+		_ = srv.Close(testkit.Context(t))
+	}
+}
+
+// JWT.AllowShortSecret lets a test run with a short secret, which then
+// verifies tokens as any secret does.
+func TestAllowShortSecret(t *testing.T) {
+	secret := []byte("short")
+	srv, url := startServer(t, server.Config{JWT: server.JWT{Secret: secret, AllowShortSecret: true}})
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, expiring(jwt.MapClaims{"id": 3})).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testkit.Dial(t, url, sioclient.Options{})
+	if ack, err := c.EmitAck(testkit.Context(t), "auth", tok); err != nil || !testkit.AckSuccess(ack) {
+		t.Fatalf("auth with the short secret: ack %v, err %v", ack, err)
+	}
+	if !testkit.Online(t, srv, 3) {
+		t.Fatal("user 3 not online")
 	}
 }

@@ -146,6 +146,7 @@ func (c *Conn) Rooms() []string { return c.reg.roomsOf(c) }
 func (c *Conn) Emit(event string, args ...any) error {
 	f, err := encodeFrame(event, args...)
 	if err != nil {
+		c.stats.encodeErrors.Add(1)
 		return err
 	}
 	c.deliver(f, true)
@@ -326,6 +327,9 @@ func (c *Conn) close(reason string) {
 	c.mu.Unlock()
 
 	if c.reg.remove(c) {
+		if c.stats != nil {
+			c.stats.disconnects[reasonIndex(reason)].Add(1)
+		}
 		c.log.Debug("server: socket disconnected", "socket", c.id, "reason", reason)
 		if c.onClosed != nil {
 			c.onClosed(ctx, c, reason)

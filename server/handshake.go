@@ -157,6 +157,7 @@ func (s *Server) onConnection(args ...any) {
 		}
 		registered = true
 		s.reg.add(c)
+		s.countSession(c)
 		rooms := []string{entreactive.RoomAll}
 		if c.deviceID != "" {
 			rooms = append(rooms, DeviceRoom(c.deviceID))

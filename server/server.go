@@ -420,6 +420,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("Upgrade") != "" {
 		w = newReleasingWriter(w)
+	} else {
+		w = countingWriter{w, &s.stats.pollingBytes}
 	}
 	s.engine.ServeHTTP(w, r)
 }

@@ -73,6 +73,7 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
+	t.w.written = &b.cfg.stats.wsBytes
 	t.pongHold = pongHold(b.cfg.pingInterval, b.cfg.pingTimeout)
 	t.w.flushers = b.cfg.flushers
 	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -58,6 +59,8 @@ type connWriter struct {
 	flushFn  func()
 	flushers *inflight
 	bufs     net.Buffers
+	// written, when set, counts the bytes written (Stats.BytesWritten).
+	written *atomic.Uint64
 
 	// raw is the connection's socket for writes without blocking (nil when
 	// the connection is not a socket); rawBuf, rawN, rawErr and rawFn are
@@ -111,6 +114,7 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 		w.pending += len(b)
 		w.mu.Unlock()
 		n, err := w.tryWrite(b)
+		w.countWritten(n)
 		w.mu.Lock()
 		w.pending -= n
 		if err != nil {
@@ -201,8 +205,11 @@ func (w *connWriter) flush() {
 
 		n, err := w.write(batch)
 		clear(batch) // drop the references to the frames
-		if err == nil && w.observer != nil {
-			w.observeWritten(stamps)
+		if err == nil {
+			w.countWritten(n)
+			if w.observer != nil {
+				w.observeWritten(stamps)
+			}
 		}
 		w.mu.Lock()
 		w.pending -= n
@@ -293,6 +300,13 @@ func (w *connWriter) takeDrainedLocked() func() {
 	d := w.drained
 	w.drained = nil
 	return d
+}
+
+// countWritten counts n bytes written to the connection.
+func (w *connWriter) countWritten(n int) {
+	if w.written != nil && n > 0 {
+		w.written.Add(uint64(n))
+	}
 }
 
 // observeWritten tells the observer the commit-to-write time of the

@@ -14,17 +14,22 @@ var errReadOnly = errors.New("read-only")
 var errArguments = errors.New("invalid arguments")
 
 // action wraps the handler of a UI action: refused when read-only, and
-// logged. The UI asks for no ack; a client that does gets
-// {success:true, count:n} or {success:false, error:...}.
+// logged. The UI asks for no ack and shows no error (@socket.io/admin-ui
+// 0.5 emits actions without a callback and listens for no error event):
+// a refused action, such as joining a room the server manages, is logged
+// at warn level and counted in Stats.ActionsRefused. A client that asks
+// for an ack gets {success:true, count:n} or {success:false, error:...}.
 func (a *Admin) action(name string, h server.SocketHandler) server.SocketHandler {
 	return func(ctx context.Context, s *server.Socket, args []any) (any, error) {
 		if a.cfg.ReadOnly {
+			a.counts.actionsRefused.Add(1)
 			a.log.Warn("admin: action refused, read-only", "action", name, "socket", s.ID())
 			return nil, errReadOnly
 		}
 		v, err := h(ctx, s, args)
 		if err != nil {
-			a.log.Warn("admin: action failed", "action", name, "args", args, "err", err)
+			a.counts.actionsRefused.Add(1)
+			a.log.Warn("admin: action refused", "action", name, "args", args, "err", err)
 			return nil, err
 		}
 		a.log.Info("admin: action", "action", name, "args", args, "result", v)

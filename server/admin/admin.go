@@ -52,9 +52,21 @@ type Config struct {
 	// StatsInterval is how often server_stats is sent. Default 2s, as
 	// instrument() does.
 	StatsInterval time.Duration
-	// SessionTTL is how long a login session (which the UI keeps to
-	// reconnect without the password) stays valid. Default 24h.
+	// SessionTTL is how long a login session stays valid. The UI keeps
+	// its session to reconnect without the password; once it expires, a
+	// UI still connected is disconnected (within StatsInterval) and must
+	// log in again. Default 24h.
 	SessionTTL time.Duration
+	// MaxLoginFailures is how many password logins from one client
+	// address may fail within LoginFailureWindow; past it, logins from
+	// the address are refused unchecked (with the UI's usual "invalid
+	// credentials") until the window, opened by the first failure, ends.
+	// A successful login starts afresh. Behind a reverse proxy every UI
+	// has the proxy's address and shares one budget. Default 5.
+	MaxLoginFailures int
+	// LoginFailureWindow is the window of MaxLoginFailures. Default 1
+	// minute.
+	LoginFailureWindow time.Duration
 	// Logger receives the admin's logs; actions are logged at info level.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -74,6 +86,9 @@ const (
 	DefaultNamespace     = "/admin"
 	DefaultStatsInterval = 2 * time.Second
 	DefaultSessionTTL    = 24 * time.Hour
+
+	DefaultMaxLoginFailures   = 5
+	DefaultLoginFailureWindow = time.Minute
 )
 
 // ErrConfig wraps the errors of an unusable Config.
@@ -91,8 +106,10 @@ type Admin struct {
 	features []string
 
 	sessions *sessions
+	limiter  *loginLimiter
 	feed     *feed
 	events   *eventBuffer
+	counts   counters
 
 	stopWatch func()
 	done      chan struct{}
@@ -126,6 +143,7 @@ func New(srv *server.Server, cfg Config) (*Admin, error) {
 		started:  time.Now(),
 		features: features(cfg.ReadOnly),
 		sessions: newSessions(cfg.SessionTTL),
+		limiter:  newLoginLimiter(cfg.MaxLoginFailures, cfg.LoginFailureWindow),
 		events:   newEventBuffer(),
 		done:     make(chan struct{}),
 	}
@@ -170,6 +188,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.MaxLoginFailures <= 0 {
+		c.MaxLoginFailures = DefaultMaxLoginFailures
+	}
+	if c.LoginFailureWindow <= 0 {
+		c.LoginFailureWindow = DefaultLoginFailureWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -228,7 +252,8 @@ func (a *Admin) run() {
 		select {
 		case <-a.done:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			a.expireSessions(now)
 			a.sendStats()
 		case <-a.feed.ready:
 			a.feed.drain(a.resync)
@@ -245,8 +270,8 @@ func (a *Admin) onConnect(ctx context.Context, s *server.Socket) {
 		s.Disconnect()
 		return
 	}
-	if id, ok := s.Data().(sessionID); ok {
-		_ = s.Emit("session", string(id))
+	if ses, ok := s.Data().(*uiSession); ok && ses.fresh {
+		_ = s.Emit("session", ses.id)
 	}
 	_ = s.Emit("config", map[string]any{"supportedFeatures": a.features})
 	_ = s.Emit("all_sockets", a.allSockets())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	ws "github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/entreactive/reactive/internal/sioclient"
@@ -522,5 +524,117 @@ func TestOffByDefault(t *testing.T) {
 	}
 	if ns := srv.Namespaces(); len(ns) != 1 || ns[0].Name != "/" {
 		t.Errorf("Namespaces = %+v, want only /", ns)
+	}
+}
+
+// 40 wrong passwords from one address: the first MaxLoginFailures are
+// checked and refused, the rest refused unchecked with the UI's usual
+// "invalid credentials" — and so is the right password, until the window
+// passes. Logins without a password (an expired session) do not count.
+func TestLoginFailuresAreRateLimited(t *testing.T) {
+	_, a, url := start(t, admin.Config{})
+	refused := func(auth map[string]any) bool {
+		t.Helper()
+		switch reply := rawLogin(t, url, auth); {
+		case strings.HasPrefix(reply, "40/admin,"):
+			return false
+		case strings.HasPrefix(reply, "44/admin,") && strings.Contains(reply, "invalid credentials"):
+			return true
+		default:
+			t.Fatalf("login answered %q, want a connect error invalid credentials", reply)
+			return false
+		}
+	}
+	for range 3 {
+		if !refused(map[string]any{"sessionId": "0123456789abcdef"}) {
+			t.Fatal("unknown session accepted")
+		}
+	}
+	for i := range 40 {
+		if !refused(map[string]any{"username": "admin", "password": fmt.Sprintf("guess %d", i)}) {
+			t.Fatalf("wrong password %d accepted", i)
+		}
+	}
+	if !refused(map[string]any{"username": "admin", "password": password}) {
+		t.Fatal("the right password accepted right after 40 wrong ones from the same address")
+	}
+	want := admin.Stats{LoginFailures: admin.DefaultMaxLoginFailures, LoginsThrottled: 40 - admin.DefaultMaxLoginFailures + 1, SessionsRefused: 3}
+	if got := a.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+}
+
+// A login session expires: a UI still connected is disconnected, and its
+// session no longer logs in.
+func TestExpiredSessionIsRefused(t *testing.T) {
+	_, a, url := start(t, admin.Config{SessionTTL: 300 * time.Millisecond, StatsInterval: 20 * time.Millisecond})
+	c := mustLogin(t, url)
+	session := next(t, c, "session")[0].(string)
+	// (The client may see "transport close" rather than "io server
+	// disconnect": the server closes the connection with the socket.)
+	if _, err := c.WaitDisconnect(testkit.Context(t)); err != nil {
+		t.Fatalf("the UI stayed connected past its session: %v", err)
+	}
+	if _, err := login(t, url, map[string]any{"sessionId": session}); !errors.Is(err, sioclient.ErrConnect) ||
+		!strings.Contains(err.Error(), "invalid credentials") {
+		t.Fatalf("login with the expired session: %v, want connect error invalid credentials", err)
+	}
+	if st := a.Stats(); st.SessionsExpired != 1 || st.SessionsRefused != 1 {
+		t.Fatalf("stats %+v, want 1 session expired, 1 refused", st)
+	}
+	mustLogin(t, url) // the password still works
+}
+
+// The UI sends actions without an ack and shows no error: an action the
+// server refuses (joining a room it manages) is logged and counted.
+func TestRefusedActionsAreCounted(t *testing.T) {
+	srv, a, url := start(t, admin.Config{})
+	c7 := user(t, url, 7, sioclient.Options{})
+	ui := mustLogin(t, url)
+	next(t, ui, "all_sockets")
+	for _, room := range []string{"users", "user_8", "all", "guests", "device_x"} {
+		if err := ui.Emit("join", "/", room, c7.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ui.Emit("join", "/", "ops", c7.ID()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the allowed join", func() bool { return testkit.RoomSize(t, srv, "ops") == 1 })
+	if n := a.Stats().ActionsRefused; n != 5 {
+		t.Fatalf("%d actions refused, want 5", n)
+	}
+	if testkit.RoomSize(t, srv, "user_8") != 0 || testkit.RoomSize(t, srv, "device_x") != 0 {
+		t.Fatal("a reserved room joined")
+	}
+}
+
+// rawLogin connects to the admin namespace over a raw websocket with auth
+// and returns the server's answer to the CONNECT: "40/admin,{...}" or the
+// connect error "44/admin,{...}". (The Go client can miss a connect error
+// that comes back at once, and then waits for its open timeout.)
+func rawLogin(t *testing.T, url string, auth map[string]any) string {
+	t.Helper()
+	conn, _, err := ws.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(testkit.Wait))
+	if _, open, err := conn.ReadMessage(); err != nil || !strings.HasPrefix(string(open), "0{") {
+		t.Fatalf("open: %q %v", open, err)
+	}
+	payload, _ := json.Marshal(auth)
+	if err := conn.WriteMessage(ws.TextMessage, append([]byte("40/admin,"), payload...)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for the CONNECT answer: %v", err)
+		}
+		if reply := string(b); strings.HasPrefix(reply, "4") {
+			return reply
+		}
 	}
 }

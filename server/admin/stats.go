@@ -3,6 +3,7 @@ package admin
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,4 +94,40 @@ func (b *eventBuffer) take() []aggregatedEvent {
 	}
 	clear(b.counts)
 	return out
+}
+
+// counters are the admin's monotonic counters (see Stats).
+type counters struct {
+	loginFailures, throttled, sessionsRefused, sessionsExpired, actionsRefused atomic.Uint64
+}
+
+// Stats counts what the admin refused since New, for metrics (package
+// server/metrics exports them with AdminCollector).
+type Stats struct {
+	// LoginFailures counts password logins refused for a wrong username
+	// or password.
+	LoginFailures uint64
+	// LoginsThrottled counts password logins refused unchecked: too many
+	// failures from the client's address (Config.MaxLoginFailures).
+	LoginsThrottled uint64
+	// SessionsRefused counts logins without a password whose session was
+	// unknown or expired.
+	SessionsRefused uint64
+	// SessionsExpired counts connected UIs disconnected because their
+	// session expired (Config.SessionTTL).
+	SessionsExpired uint64
+	// ActionsRefused counts UI actions refused: read-only, a room the
+	// server manages, bad arguments, an unknown namespace.
+	ActionsRefused uint64
+}
+
+// Stats returns the admin's counters.
+func (a *Admin) Stats() Stats {
+	return Stats{
+		LoginFailures:   a.counts.loginFailures.Load(),
+		LoginsThrottled: a.counts.throttled.Load(),
+		SessionsRefused: a.counts.sessionsRefused.Load(),
+		SessionsExpired: a.counts.sessionsExpired.Load(),
+		ActionsRefused:  a.counts.actionsRefused.Load(),
+	}
 }

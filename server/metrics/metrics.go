@@ -14,11 +14,20 @@
 //	reg.MustRegister(m.Collector(srv))
 //	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
+// With a Broker that reports (redisbroker's does, see
+// server.BrokerReporter) the Collector adds the cluster's nodes, this
+// node's read lag and the broker's errors, asked of the broker at each
+// scrape within a second. AdminCollector exports an admin.Admin's refused
+// logins and actions; entreactive_build_info says which version of this
+// module and of Go built the binary.
+//
 // The metrics, all prefixed entreactive_, are listed in the README's
 // "Metrics" section and in each metric's HELP text.
 package metrics
 
 import (
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -44,6 +53,8 @@ func latencyBuckets() []float64 {
 type Metrics struct {
 	emittedVec *prometheus.CounterVec
 	latency    prometheus.Histogram
+	// buildInfo is entreactive_build_info, fixed at New.
+	buildInfo prometheus.Metric
 
 	// emitted caches emittedVec's counter of each model and action, so
 	// that EventEmitted allocates nothing.
@@ -73,8 +84,45 @@ func New() *Metrics {
 				"returning (websocket), or the handover to the polling transport.",
 			Buckets: latencyBuckets(),
 		}),
-		emitted: make(map[eventKey]prometheus.Counter),
+		emitted:   make(map[eventKey]prometheus.Counter),
+		buildInfo: buildInfo(),
 	}
+}
+
+// modulePath is the path of this module, whose version build_info reports.
+const modulePath = "github.com/entreactive/reactive"
+
+// buildInfo returns entreactive_build_info: 1, labelled with the version
+// of this module in the running binary and the Go version that built it.
+func buildInfo() prometheus.Metric {
+	d := desc("build_info", "Always 1: the version of github.com/entreactive/reactive in this binary "+
+		"(\"(devel)\" when built from a checkout or unknown) and the Go version that built it.", "version", "go_version")
+	bi, _ := debug.ReadBuildInfo()
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, 1, moduleVersion(bi), runtime.Version())
+}
+
+// moduleVersion returns the version of this module in bi: the main
+// module's when it is this one, else the dependency's (or its
+// replacement's); "(devel)" when bi says nothing.
+func moduleVersion(bi *debug.BuildInfo) string {
+	const unknown = "(devel)"
+	if bi == nil {
+		return unknown
+	}
+	mods := append([]*debug.Module{&bi.Main}, bi.Deps...)
+	for _, m := range mods {
+		if m == nil || m.Path != modulePath {
+			continue
+		}
+		if m.Replace != nil && m.Replace.Version != "" {
+			return m.Replace.Version
+		}
+		if m.Version != "" {
+			return m.Version
+		}
+		return unknown
+	}
+	return unknown
 }
 
 // EventEmitted implements server.Observer.

@@ -278,6 +278,9 @@ func TestCollectorDescribesWhatItCollects(t *testing.T) {
 		"entreactive_deliveries_total", "entreactive_drops_total", "entreactive_auth_failures_total",
 		"entreactive_joins_refused_total", "entreactive_slow_consumer_disconnects_total",
 		"entreactive_write_timeout_disconnects_total", "entreactive_delivery_latency_seconds",
+		"entreactive_connections_total", "entreactive_disconnections_total", "entreactive_sessions_total",
+		"entreactive_unknown_events_total", "entreactive_encode_errors_total", "entreactive_recovery_disconnects_total",
+		"entreactive_broadcasts_unpublished_total", "entreactive_bytes_written_total", "entreactive_build_info",
 	} {
 		if s[name] == nil {
 			t.Errorf("%s missing from /metrics", name)

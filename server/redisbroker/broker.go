@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,8 +16,9 @@ import (
 )
 
 var (
-	_ server.Broker = (*Broker)(nil)
-	_ server.Pinger = (*Broker)(nil)
+	_ server.Broker         = (*Broker)(nil)
+	_ server.Pinger         = (*Broker)(nil)
+	_ server.BrokerReporter = (*Broker)(nil)
 )
 
 // Broker is the Redis broker of a server.Server (Config.Broker): it makes
@@ -49,6 +51,10 @@ type Broker struct {
 	readers  []*streamReader
 	requests map[string]chan wire.Payload
 	answers  sync.WaitGroup // goroutines answering other nodes' requests
+
+	// publishErrors counts the messages that could not be sent to Redis
+	// (see BrokerStats).
+	publishErrors atomic.Uint64
 }
 
 // New returns a broker on rdb, which must be a *redis.Client (a single
@@ -166,6 +172,7 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 	}
 	id, err := b.pub.publish(ctx, wire.Message{UID: uid, Nsp: nsp, Data: p})
 	if err != nil {
+		b.publishErrors.Add(1)
 		return "", err
 	}
 	if m.Broadcast != nil && m.Broadcast.Volatile {
@@ -277,6 +284,7 @@ func (b *Broker) answer(requester string, f func(ctx context.Context) (wire.Payl
 			return
 		}
 		if err := b.pub.publishResponse(ctx, requester, wire.Message{UID: b.uid, Nsp: nsp, Data: p}); err != nil {
+			b.publishErrors.Add(1)
 			b.cfg.Logger.Error("redisbroker: answering a request failed", "type", p.Type(), "to", requester, "err", err)
 		}
 	}()
@@ -333,6 +341,7 @@ func (b *Broker) request(ctx context.Context, what string, build func(requestID 
 		b.mu.Unlock()
 	}()
 	if _, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: build(id)}); err != nil {
+		b.publishErrors.Add(1)
 		return nil, fmt.Errorf("redisbroker: %s: %w", what, err)
 	}
 	out := make([]wire.Payload, 0, expected)
@@ -381,6 +390,9 @@ func (b *Broker) ServerSideEmit(ctx context.Context, event string, args []any, a
 		ctx, cancel := b.bound(ctx)
 		defer cancel()
 		_, err := b.pub.publish(ctx, wire.Message{UID: b.uid, Nsp: nsp, Data: &wire.ServerSideEmit{Packet: packet}})
+		if err != nil {
+			b.publishErrors.Add(1)
+		}
 		return nil, err
 	}
 	answers, err := b.request(ctx, "server-side emit "+event, func(id string) wire.Payload {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,6 +40,11 @@ type streamReader struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// last is the id of the last entry handed to handle (where the stream
+	// ended at start, before any); readErrors counts the failed reads.
+	last       atomic.Pointer[string]
+	readErrors atomic.Uint64
 }
 
 // startStreamReader starts reading stream with rdb, which it then owns.
@@ -64,6 +70,7 @@ func startStreamReader(ctx context.Context, rdb redis.UniversalClient, stream st
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	r.last.Store(&from)
 	go r.run(from)
 	return r, nil
 }
@@ -89,6 +96,7 @@ func (r *streamReader) run(from string) {
 			continue
 		}
 		if err != nil {
+			r.readErrors.Add(1)
 			r.cfg.Logger.Error("redisbroker: reading the stream failed; retrying",
 				"stream", r.stream, "after", from, "retry_in", retry, "err", err)
 			select {
@@ -107,9 +115,11 @@ func (r *streamReader) run(from string) {
 				if err != nil {
 					r.cfg.Logger.Debug("redisbroker: skipping a stream entry",
 						"stream", r.stream, "id", e.ID, "err", err)
+					r.last.Store(&e.ID)
 					continue
 				}
 				r.handle(e.ID, m)
+				r.last.Store(&e.ID)
 			}
 		}
 	}

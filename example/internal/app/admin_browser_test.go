@@ -42,8 +42,9 @@ func TestAdminUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := start(t, app.Config{ClientDir: bundle, Admin: &app.AdminConfig{
-		Admin: admin.Config{Auth: &admin.BasicAuth{Username: "admin", PasswordHash: string(hash)}, ServerID: "example"},
-		UIDir: uiDir,
+		Admin:    admin.Config{Auth: &admin.BasicAuth{Username: "admin", PasswordHash: string(hash)}, ServerID: "example"},
+		UIDir:    uiDir,
+		FontsDir: filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(uiDir)))), // node_modules
 	}})
 
 	// The example's sockets: two Go clients (one with a device id), an npm
@@ -117,6 +118,24 @@ func TestAdminUI(t *testing.T) {
 	}
 	waitUI(ui, "the page's socket", `document.querySelectorAll(".v-data-table tbody tr").length === 5`)
 	waitUI(ui, "websocket transports", `document.querySelector(".v-data-table").textContent.includes("WebSocket")`)
+	// The UI's fonts come from the app, not from a CDN (the browser reaches
+	// no other host): the icon font is loaded, so each action button shows
+	// its icon, a glyph as wide as the icon box, instead of an empty box;
+	// and the text is set in Roboto.
+	waitUI(ui, "the icon font and Roboto, served by the app", `(() => {
+		const loaded = family => [...document.fonts].some(f => f.family.replace(/"/g, "") === family && f.status === "loaded");
+		return loaded("Material Design Icons") && loaded("Roboto");
+	})()`)
+	waitUI(ui, "an icon drawn in the disconnect button", `(() => {
+		const icon = document.querySelector(".v-data-table tbody tr button .v-icon.mdi");
+		if (!icon) return false;
+		const style = getComputedStyle(icon, "::before");
+		if (!style.fontFamily.includes("Material Design Icons") || style.content === "none") return false;
+		const c = document.createElement("canvas").getContext("2d");
+		c.font = "24px 'Material Design Icons'";
+		const glyph = JSON.parse(style.content);
+		return document.fonts.check("24px 'Material Design Icons'", glyph) && c.measureText(glyph).width >= 20;
+	})()`)
 	if os.Getenv("ADMIN_UI_SCREENSHOT") == "1" {
 		img := ui.screenshot()
 		f, err := os.Create(adminScreenshot)

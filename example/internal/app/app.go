@@ -100,8 +100,12 @@ type App struct {
 	// redis is the cluster's Redis client; nil unless Config.RedisURL.
 	redis *redis.Client
 	mux   *http.ServeMux
-	// metrics serves /metrics; nil unless Config.Metrics.
-	metrics http.Handler
+	// metrics serves /metrics, of registry; both nil unless
+	// Config.Metrics.
+	metrics  http.Handler
+	registry *prometheus.Registry
+	// adminIndex is the Admin UI's index.html as served (see startAdmin).
+	adminIndex []byte
 
 	mu       sync.Mutex
 	closed   bool
@@ -171,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
+		a.registry = reg
 		a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		})
@@ -222,7 +227,7 @@ func (a *App) routes() *http.ServeMux {
 	mux.Handle("DELETE /api/messages/{id}", a.handle(a.authed(a.deleteMessage)))
 	mux.Handle("/api/", a.handle(a.apiNotFound(mux)))
 	if a.admin != nil && a.cfg.Admin.UIDir != "" {
-		mux.Handle("GET /admin/", a.adminUI(a.cfg.Admin.UIDir))
+		mux.Handle("GET /admin/", a.adminUI(a.cfg.Admin))
 		mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	}
 	return mux

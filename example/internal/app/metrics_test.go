@@ -8,9 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/entreactive/reactive/example/internal/app"
+	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/internal/testkit/promscrape"
+	"github.com/entreactive/reactive/server/admin"
 )
 
 // scrape fetches and parses /metrics.
@@ -151,4 +155,29 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 	}
 	h := after["entreactive_delivery_latency_seconds"].Metric[0].Histogram
 	t.Logf("commit-to-write latency: %d deliveries, mean %.2f ms", h.GetSampleCount(), 1000*h.GetSampleSum()/float64(h.GetSampleCount()))
+}
+
+// With -admin and -metrics the app's /metrics shows the Admin UI's
+// refused logins beside the server's metrics and which build runs.
+func TestMetricsOfTheAdminUI(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("a long password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, app.Config{Metrics: true, Admin: &app.AdminConfig{
+		Admin: admin.Config{Auth: &admin.BasicAuth{Username: "admin", PasswordHash: string(hash)}},
+	}})
+	if _, err := sioclient.Dial(testkit.Context(t), e.url, sioclient.Options{Namespace: "/admin", Auth: map[string]any{"username": "admin", "password": "wrong"}}); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	s, err := e.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Value("entreactive_admin_login_failures_total", "reason=password"); got != 1 {
+		t.Errorf("admin_login_failures_total{reason=password} = %v, want 1", got)
+	}
+	if s["entreactive_build_info"] == nil || s["entreactive_disconnections_total"] == nil {
+		t.Errorf("build_info or disconnections_total missing")
+	}
 }
