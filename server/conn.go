@@ -285,8 +285,9 @@ func (c *Conn) emit(event string, payload any) {
 }
 
 // stopSending makes send refuse every frame from now on: the socket is
-// about to be closed for its client to recover what it missed.
-func (c *Conn) stopSending() { c.stopped.Store(true) }
+// about to be closed for its client to recover what it missed. It reports
+// whether this call stopped it (false when it was stopped already).
+func (c *Conn) stopSending() bool { return c.stopped.CompareAndSwap(false, true) }
 
 // shutdown forgets the socket and closes its Engine.IO connection without
 // a Socket.IO DISCONNECT, as Node's io.close() does: the client sees its

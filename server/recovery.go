@@ -515,15 +515,20 @@ func (s *Server) enqueue(ctx context.Context, j job, ev *entreactive.Event) erro
 	// broadcast can be queued (under h.mu): a later one reaching a socket
 	// before it is closed would move its client's last offset past this
 	// one, which recovery would then never give it.
-	conns := s.selectLocal(Selector{Rooms: j.rooms, Except: j.except})
-	for _, c := range conns {
-		c.stopSending()
+	var conns []*Conn
+	for _, c := range s.selectLocal(Selector{Rooms: j.rooms, Except: j.except}) {
+		if c.stopSending() { // once per socket: a later event finds it stopped
+			conns = append(conns, c)
+		}
 	}
 	h.mu.Unlock()
+	if len(conns) == 0 {
+		return nil
+	}
 	s.stats.recoveryCloses.Add(uint64(len(conns)))
 	s.log.LogAttrs(ctx, slog.LevelWarn, "server: delivery queue full, closing the sockets of the event to recover it from the history",
 		slog.String("event", j.frame.event), slog.Int("sockets", len(conns)), slog.String("offset", j.frame.off.String()))
-	if len(conns) > 0 && s.enter() {
+	if s.enter() {
 		go func() {
 			defer s.exit()
 			for _, c := range conns {
