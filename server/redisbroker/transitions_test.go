@@ -179,7 +179,8 @@ func TestRemoteJoinNeverEntersReservedRooms(t *testing.T) {
 	g, peer, _ := startMixedCluster(t)
 	guest := dial(t, g, nil, "")
 	testkit.Eventually(t, "the guest online", func() bool { return testkit.RoomSize(t, g.Server, "guests") == 1 })
-	reserved := []string{"users", "user_7", "user_7_device_x", "device_x", "guests"}
+	// (The mixed cluster's Node client is user 7: user 42 is nobody's.)
+	reserved := []string{"users", "user_42", "user_42_device_x", "device_x", "guests"}
 	peer.do("join", map[string]any{"rooms": []string{"guests"}, "join": append(slices.Clone(reserved), "team")})
 	testkit.Eventually(t, "the guest in team", func() bool { return testkit.RoomSize(t, g.Server, "team") == 1 })
 	for _, r := range reserved[:4] {
@@ -187,8 +188,8 @@ func TestRemoteJoinNeverEntersReservedRooms(t *testing.T) {
 			t.Errorf("a remote join put %d sockets in the reserved room %q", n, r)
 		}
 	}
-	if testkit.Online(t, g.Server, 7) {
-		t.Error("a remote join made the guest user 7")
+	if testkit.Online(t, g.Server, 42) {
+		t.Error("a remote join made the guest user 42")
 	}
 	_ = guest
 }
