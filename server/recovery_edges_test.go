@@ -145,8 +145,8 @@ func TestRestoredSessionKeepsItsTokenExpiry(t *testing.T) {
 		{"restored after the expiry", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			// exp is in whole seconds: 2 s ahead is 1 to 2 s.
-			exp := time.Now().Add(2 * time.Second)
+			// exp is in whole seconds: 3 s ahead is 2 to 3 s.
+			exp := time.Now().Add(3 * time.Second)
 			tok := tokenExactly(t, jwt.MapClaims{"id": 5, "exp": exp.Unix()})
 			e := newEvents()
 			c1 := dialEvents(t, url, map[string]any{"token": tok}, e)
@@ -164,13 +164,17 @@ func TestRestoredSessionKeepsItsTokenExpiry(t *testing.T) {
 			if c2.SID != c1.SID {
 				t.Fatal("the session was not restored")
 			}
+			// The client has the CONNECT reply before the server has put
+			// the socket back in its rooms.
 			if c.restoreLate {
-				if testkit.Online(t, srv, 5) || testkit.RoomSize(t, srv, "guests") != 1 {
+				testkit.Eventually(t, "the restored socket back, as a guest", func() bool { return testkit.RoomSize(t, srv, "guests") == 1 })
+				if testkit.Online(t, srv, 5) {
 					t.Fatal("a socket restored after its token expired is still authenticated")
 				}
 			} else {
-				if !testkit.Online(t, srv, 5) {
-					t.Fatal("the restored socket lost its authentication before the expiry")
+				testkit.Eventually(t, "the restored socket authenticated", func() bool { return testkit.Online(t, srv, 5) })
+				if time.Now().After(time.Unix(exp.Unix(), 0)) {
+					t.Skip("the machine is too slow: the token expired before the restore")
 				}
 				if !e2.await(t, server.EventDeauthenticated+":expired", 10*time.Second) {
 					t.Fatal("the restored socket was not deauthenticated when its token expired")

@@ -218,6 +218,9 @@ func TestRestartReconnectsEveryClient(t *testing.T) {
 		{"polling", 20, server.Config{}},
 	}
 	for _, tc := range cases {
+		// A short heartbeat: a client that misses the close (none should)
+		// finds out in seconds rather than in the default 45 s.
+		tc.cfg.PingInterval, tc.cfg.PingTimeout = 2*time.Second, 2*time.Second
 		name := tc.transports
 		if tc.cfg.Recovery != nil {
 			name += "/recovery"
@@ -229,11 +232,14 @@ func TestRestartReconnectsEveryClient(t *testing.T) {
 
 			first.stop(t)
 			gone, _ := clients.await("disconnect", tc.clients, 30*time.Second)
+			reasons := map[string]int{}
 			for i, s := range gone {
+				reasons[s.Reason]++
 				if s.Reason == "io server disconnect" {
 					t.Errorf("client %d: disconnect reason %q: the client will never reconnect", i, s.Reason)
 				}
 			}
+			t.Logf("disconnect reasons: %v", reasons)
 
 			started := time.Now()
 			second := startNodeOn(t, first.ln.Addr().String(), tc.cfg, nil)
