@@ -62,7 +62,8 @@ func WithTemplates(templates ...*gen.Template) ExtensionOption {
 // "reactive" events: an interface per reactive schema's data, a union of
 // the events discriminated by model and action, and typed helpers for
 // socket.io-client. A relative path is relative to the directory entc runs
-// in (that of ent/entc.go under go generate).
+// in (that of ent/entc.go under go generate); missing folders on the path
+// are created.
 //
 //	ex, err := entreactivegen.NewExtension(
 //		entreactivegen.WithTypeScript("../web/src/reactive.ts"),
@@ -80,7 +81,8 @@ func WithTypeScript(path string) ExtensionOption {
 // WithJSONSchema writes, at path, a JSON Schema (draft 2020-12) of the same
 // payloads as WithTypeScript, for clients in other languages. Its $defs use
 // the names of the TypeScript module (MessageData, MessageUpdateEvent, ...).
-// A relative path is relative to the directory entc runs in.
+// A relative path is relative to the directory entc runs in; missing
+// folders on the path are created.
 func WithJSONSchema(path string) ExtensionOption {
 	return func(e *Extension) error {
 		if path == "" {
