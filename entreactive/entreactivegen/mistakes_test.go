@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -143,4 +144,76 @@ func TestGoGenerateRefusesAFieldTypeOfTheSchemaPackage(t *testing.T) {
 			t.Fatalf("with the type in a package of its own, go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+}
+
+// entCLI is a stand-in for ent's CLI (go run entgo.io/ent/cmd/ent generate
+// --feature privacy ./schema), which runs entc.Generate as this does:
+// without the extension. It spares the test the CLI's own modules.
+const entCLI = `//go:build ignore
+
+package main
+
+import (
+	"log"
+
+	"entgo.io/ent/entc"
+	"entgo.io/ent/entc/gen"
+)
+
+func main() {
+	cfg := &gen.Config{Features: []gen.Feature{gen.FeaturePrivacy}}
+	if err := entc.Generate("./schema", cfg); err != nil {
+		log.Fatalf("running ent codegen: %v", err)
+	}
+}
+`
+
+// TestCodeRegeneratedWithoutTheExtensionSaysWhatToRun plays, in the
+// application of testdata/upgrade, a generation by ent's CLI (the
+// generate.go of ent new) after one with entc.go: ent rewrites its files
+// without the extension's additions and leaves reactive.go, so go build
+// fails. Its first error names what happened and what to run, where it
+// was "c.emitter undefined (type *config has no field or method emitter)";
+// generating with entc.go again mends the package.
+func TestCodeRegeneratedWithoutTheExtensionSaysWhatToRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: generates and builds the app in testdata/upgrade with the go command")
+	}
+	dir, run := upgradeFixture(t)
+	must := func(t *testing.T, args ...string) {
+		t.Helper()
+		if out, err := run(t, args...); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	must(t, "generate", "./...")
+	must(t, "build", "./...")
+
+	generate := filepath.Join(dir, "ent", "generate.go")
+	withExtension := readFile(t, generate)
+	writeFile(t, filepath.Join(dir, "ent", "entcli.go"), entCLI)
+	writeFile(t, generate, "package ent\n\n//go:generate go run -mod=mod entcli.go\n")
+	must(t, "generate", "./...")
+	if _, err := os.Stat(filepath.Join(dir, "ent", "reactive.go")); err != nil {
+		t.Fatalf("ent removed reactive.go: %v", err)
+	}
+	out, err := run(t, "build", "./...")
+	if err == nil {
+		t.Fatal("the code generated without the extension built")
+	}
+	var first string
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "#") {
+			first = strings.TrimSpace(line)
+			break
+		}
+	}
+	want := regexp.MustCompile(`^ent/reactive\.go:\d+:\d+: undefined: ent_code_generated_without_entreactivegen__regenerate_with_go_run_entc_go_not_the_ent_CLI$`)
+	if !want.MatchString(first) {
+		t.Fatalf("the first error of go build does not say what to run:\n%s", out)
+	}
+
+	writeFile(t, generate, withExtension)
+	must(t, "generate", "./...")
+	must(t, "build", "./...")
 }
