@@ -869,3 +869,11 @@ type (
 		Conversation, Message, Notification, User []ent.Interceptor
 	}
 )
+
+// The constant below is declared by the templates of the entreactivegen
+// extension, and reactive.go refers to it. Should this package be
+// regenerated without the extension (by ent's CLI, go run
+// entgo.io/ent/cmd/ent generate, which the generate.go of ent new runs),
+// reactive.go is left behind, and the first error of go build names this
+// constant, which says what to do.
+const ent_code_generated_without_entreactivegen__regenerate_with_go_run_entc_go_not_the_ent_CLI = true

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"entgo.io/ent"
@@ -33,7 +35,7 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	m, next := mu.mixin, mu.next
 	rm, ok := mut.(Mutation[T])
 	if !ok {
-		return nil, fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
+		return nil, noGlue[T](mut)
 	}
 	glue := rm.Reactive()
 	emitter := glue.Emitter()
@@ -63,6 +65,40 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
 	m.schedule(ctx, s, st, v)
 	return v, nil
+}
+
+// rulesTyped is implemented by the mutator of every reactive mixin's hook,
+// whatever the type of its rules.
+type rulesTyped interface {
+	// rulesType returns the type of the rules, T of Rules[T].
+	rulesType() reflect.Type
+}
+
+// rulesType returns T.
+func (*mutator[T]) rulesType() reflect.Type { return reflect.TypeFor[T]() }
+
+// noGlue returns the error of a mutation that is not a Mutation[T], T being
+// the type of the rules of the reactive mixin of its schema: the rules are
+// for another type than the schema's entity (Rules[*ent.Board] in Label's
+// mixin, a copy-paste slip), or the mutation has no glue, the ent code
+// having been generated without the extension.
+func noGlue[T any](mut ent.Mutation) error {
+	rules, mt := reflect.TypeFor[T](), reflect.TypeOf(mut)
+	if mt.Kind() == reflect.Pointer {
+		mt = mt.Elem()
+	}
+	if rules.Kind() != reflect.Pointer || rules.Elem().Name() != mut.Type() || rules.Elem().PkgPath() != mt.PkgPath() {
+		pkg, _, _ := strings.Cut(mt.String(), ".")
+		return wrongRules(mut.Type(), "*"+pkg+"."+mut.Type(), rules)
+	}
+	return fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
+}
+
+// wrongRules returns the error of the reactive mixin of schema whose rules
+// are for the type rules rather than entity, the schema's entity type (e.g.
+// *ent.Label).
+func wrongRules(schema, entity string, rules reflect.Type) error {
+	return fmt.Errorf("entreactive: schema %s's reactive mixin has rules for %s: use entreactive.Rules[%s]", schema, rules, entity)
 }
 
 // schedule collects the rows of a statement that succeeded, v being what

@@ -10,7 +10,11 @@ import (
 )
 
 // Mixin returns the mixin that makes a schema reactive. configure registers
-// the schema's target functions; T is the generated entity type.
+// the schema's target functions; T is the generated entity type of the
+// schema that uses the mixin. Rules for another type (Rules[*gen.Board] in
+// Label's mixin) compile, but a client with an emitter panics as it is
+// created, and without one every write of the schema fails, both with a
+// message that names the schema and the type to use.
 //
 //	func messageReactive() ent.Mixin {
 //		return entreactive.Mixin(func(r *entreactive.Rules[*gen.Message]) {

@@ -2,6 +2,7 @@ package entreactive
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"entgo.io/ent"
@@ -119,10 +120,23 @@ func (s *Statement[T]) claim() bool {
 // option then adds the client hook that starts the Statement of the
 // schema's mutations. The hooks are found by building each one's mutator,
 // which runs none of them.
+//
+// It panics when the schema's reactive mixin has rules for another type
+// than T, the schema's entity (Rules[*ent.Board] in Label's mixin, a
+// copy-paste slip that compiles), so that the client with an emitter is
+// refused as it is created, rather than failing every write of the schema.
 func HooksBefore[T any](hooks []ent.Hook) bool {
 	for i, h := range hooks {
-		if _, ok := h(nopMutator{}).(*mutator[T]); ok {
+		switch mu := h(nopMutator{}).(type) {
+		case *mutator[T]:
 			return i > 0
+		case rulesTyped:
+			entity := reflect.TypeFor[T]()
+			schema := entity.Name()
+			if entity.Kind() == reflect.Pointer {
+				schema = entity.Elem().Name()
+			}
+			panic(wrongRules(schema, entity.String(), mu.rulesType()))
 		}
 	}
 	return true

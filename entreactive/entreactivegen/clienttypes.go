@@ -3,12 +3,13 @@ package entreactivegen
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"entgo.io/ent/entc/gen"
 )
 
 // writeClientTypes writes the TypeScript module and the JSON Schema that
-// were asked for, once the Go code is generated.
+// were asked for, once the Go code is generated, creating their folders.
 func (e *Extension) writeClientTypes(next gen.Generator) gen.Generator {
 	return gen.GenerateFunc(func(g *gen.Graph) error {
 		if err := next.Generate(g); err != nil {
@@ -31,6 +32,11 @@ func (e *Extension) writeClientTypes(next gen.Generator) gen.Generator {
 			b, err := out.encode(p)
 			if err != nil {
 				return err
+			}
+			// The folder may not exist yet, e.g. that of a web client
+			// created after the ent code.
+			if err := os.MkdirAll(filepath.Dir(out.path), 0o755); err != nil {
+				return fmt.Errorf("entreactivegen: writing client types: %w", err)
 			}
 			if err := os.WriteFile(out.path, b, 0o644); err != nil {
 				return fmt.Errorf("entreactivegen: writing client types: %w", err)

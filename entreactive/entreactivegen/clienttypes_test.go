@@ -387,6 +387,24 @@ func TestClientTypesAreWrittenOnlyWhenAsked(t *testing.T) {
 	}
 }
 
+func TestClientTypesCreateTheirFolders(t *testing.T) {
+	dir := t.TempDir()
+	ts := filepath.Join(dir, "web", "src", "reactive.ts")
+	js := filepath.Join(dir, "schemas", "reactive.schema.json")
+	ex, err := entreactivegen.NewExtension(entreactivegen.WithTypeScript(ts), entreactivegen.WithJSONSchema(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runHooks(ex, kindGraph(t, false)); err != nil {
+		t.Fatalf("writing into folders that do not exist yet: %v", err)
+	}
+	for _, path := range []string{ts, js} {
+		if b, err := os.ReadFile(path); err != nil || len(b) == 0 {
+			t.Errorf("%s: %d bytes, %v", path, len(b), err)
+		}
+	}
+}
+
 // Reactive is a reactive schema whose name makes ReactiveEvent, which the
 // module declares for all schemas.
 type Reactive struct{ ent.Schema }

@@ -28,10 +28,13 @@ package entreactivegen
 import (
 	"errors"
 	"fmt"
+	"path"
+	"regexp"
 	"strings"
 
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	"entgo.io/ent/schema/field"
 
 	"github.com/entreactive/reactive/entreactive"
 )
@@ -62,7 +65,8 @@ func WithTemplates(templates ...*gen.Template) ExtensionOption {
 // "reactive" events: an interface per reactive schema's data, a union of
 // the events discriminated by model and action, and typed helpers for
 // socket.io-client. A relative path is relative to the directory entc runs
-// in (that of ent/entc.go under go generate).
+// in (that of ent/entc.go under go generate); missing folders on the path
+// are created.
 //
 //	ex, err := entreactivegen.NewExtension(
 //		entreactivegen.WithTypeScript("../web/src/reactive.ts"),
@@ -80,7 +84,8 @@ func WithTypeScript(path string) ExtensionOption {
 // WithJSONSchema writes, at path, a JSON Schema (draft 2020-12) of the same
 // payloads as WithTypeScript, for clients in other languages. Its $defs use
 // the names of the TypeScript module (MessageData, MessageUpdateEvent, ...).
-// A relative path is relative to the directory entc runs in.
+// A relative path is relative to the directory entc runs in; missing
+// folders on the path are created.
 func WithJSONSchema(path string) ExtensionOption {
 	return func(e *Extension) error {
 		if path == "" {
@@ -108,8 +113,9 @@ func (e *Extension) Templates() []*gen.Template {
 }
 
 // Hooks returns the code generation hooks: a check that every reactive
-// schema can be glued, and the writer of the client types when they are
-// asked for.
+// schema can be glued and that no field's Go type is declared in the schema
+// package (an import cycle), and the writer of the client types when they
+// are asked for.
 func (e *Extension) Hooks() []gen.Hook {
 	hooks := []gen.Hook{checkSchemas}
 	if e.typescriptPath != "" || e.jsonSchemaPath != "" {
@@ -124,23 +130,79 @@ func (e *Extension) Options() []entc.Option {
 	return []entc.Option{withBuildTag(entreactive.BuildTag)}
 }
 
-// checkSchemas rejects reactive schemas the generated glue cannot serve.
+// checkSchemas rejects reactive schemas the generated glue cannot serve,
+// and field types that would make the generated package and the schema
+// package import each other.
 func checkSchemas(next gen.Generator) gen.Generator {
 	return gen.GenerateFunc(func(g *gen.Graph) error {
 		var errs []error
+		reactive := false
 		for _, n := range g.Nodes {
 			if !isReactive(n.Annotations) {
 				continue
 			}
+			reactive = true
 			if n.IsView() || !n.HasOneFieldID() {
 				errs = append(errs, fmt.Errorf("entreactivegen: schema %s: a reactive schema needs a single id field", n.Name))
 			}
+		}
+		if reactive {
+			errs = append(errs, importCycles(g)...)
 		}
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
 		return next.Generate(g)
 	})
+}
+
+// importCycles reports the fields whose Go type is declared in the schema
+// package. The generated package imports the package of each field's Go
+// type, and the rules of reactive schemas, which live in the schema package
+// (or in a package it imports), import the generated package: entc
+// generates such code, and go build refuses it ("import cycle not
+// allowed"). The type belongs in a package of its own.
+func importCycles(g *gen.Graph) []error {
+	schema := g.Config.Schema
+	if schema == "" {
+		return nil
+	}
+	var errs []error
+	for _, n := range g.Nodes {
+		fields := n.Fields
+		if n.ID != nil {
+			fields = append([]*gen.Field{n.ID}, fields...)
+		}
+		for _, f := range fields {
+			if f.Type == nil || f.Type.PkgPath != schema {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("entreactivegen: schema %s: field %q has the Go type %s, declared in the schema package %s: "+
+				"the generated package would import it, and the reactive rules import the generated package (an import cycle, which go build refuses): "+
+				"declare %s in a package of its own, e.g. %s/types, and use it from there",
+				n.Name, f.Name, f.Type, schema, declaredName(f.Type, schema), schema))
+		}
+	}
+	return errs
+}
+
+// qualifiedIdent matches the qualified identifiers of a Go type, e.g.
+// schema.Meta in map[string][]*schema.Meta.
+var qualifiedIdent = regexp.MustCompile(`([\pL_][\pL\pN_]*)\.([\pL_][\pL\pN_]*)`)
+
+// declaredName returns the name of the type declared in package pkg that
+// t, the type of a field, is or is made of: Meta for []*schema.Meta.
+func declaredName(t *field.TypeInfo, pkg string) string {
+	name := t.PkgName
+	if name == "" {
+		name = path.Base(pkg)
+	}
+	for _, m := range qualifiedIdent.FindAllStringSubmatch(t.String(), -1) {
+		if m[1] == name {
+			return m[2]
+		}
+	}
+	return t.String()
 }
 
 // withBuildTag adds tag to the build flags entc loads the schema with. An

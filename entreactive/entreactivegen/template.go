@@ -35,7 +35,10 @@ var (
 	// mutations, and the calls of its statement code: the loads before
 	// updates, deletes and upserts, and the batching of CreateBulk
 	// statements. They name only what reactive.go and
-	// reactive_placeholder.go both declare.
+	// reactive_placeholder.go both declare. They also declare in client.go
+	// the constant reactive.go refers to, whose name, in the compile error
+	// of a reactive.go left behind by a generation without the extension
+	// (ent's CLI), says what to run.
 	HookPointsTemplate = parseT("template/hookpoints.tmpl")
 
 	// PayloadTemplate defines MarshalReactive and AppendReactive of the

@@ -1775,6 +1775,14 @@ type (
 	}
 )
 
+// The constant below is declared by the templates of the entreactivegen
+// extension, and reactive.go refers to it. Should this package be
+// regenerated without the extension (by ent's CLI, go run
+// entgo.io/ent/cmd/ent generate, which the generate.go of ent new runs),
+// reactive.go is left behind, and the first error of go build names this
+// constant, which says what to do.
+const ent_code_generated_without_entreactivegen__regenerate_with_go_run_entc_go_not_the_ent_CLI = true
+
 // ExecContext allows calling the underlying ExecContext method of the driver if it is supported by it.
 // See, database/sql#DB.ExecContext for more information.
 func (c *config) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {

@@ -34,6 +34,16 @@ import (
 // that does not run it.
 type _ entreactive.GeneratedCodeV3
 
+// The rest of this package is generated with this file, by entc with the
+// entreactivegen extension (ent/entc.go, which ent/generate.go runs with
+// go run -mod=mod entc.go), whose templates add to ent's code what this file
+// uses, and declare the constant below in client.go. Regenerated without
+// the extension, e.g. by ent's CLI (go run entgo.io/ent/cmd/ent generate,
+// the generate.go of ent new), the package loses them while this file stays:
+// its first compile error is then this line, and the constant's name says
+// what to run.
+var _ = ent_code_generated_without_entreactivegen__regenerate_with_go_run_entc_go_not_the_ent_CLI
+
 // reactiveEmitter is the type of the config's emitter.
 type reactiveEmitter = entreactive.Emitter
 
