@@ -219,3 +219,43 @@ func decodeAck(t *testing.T, raw []byte) []any {
 	}
 	return args
 }
+
+// A re-authentication replaces the expiry of the token before it: the
+// earlier token's expiry passing does not deauthenticate the socket.
+func TestReauthOutlivesTheEarlierTokensExpiry(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	e := newEvents()
+	exp := time.Now().Add(2 * time.Second)
+	c := dialEvents(t, url, map[string]any{"token": tokenExactly(t, jwt.MapClaims{"id": 5, "exp": exp.Unix()})}, e)
+	testkit.Eventually(t, "user 5 online", func() bool { return testkit.Online(t, srv, 5) })
+	for _, id := range []int{5, 6} { // the same user, then another
+		ack, err := c.EmitWithAck(testkit.Context(t), server.EventAuth, testkit.Token(t, id)) // an hour
+		if err != nil || !testkit.AckSuccess(decodeAck(t, ack)) {
+			t.Fatalf("auth as %d: %s %v", id, ack, err)
+		}
+	}
+	if e.await(t, server.EventDeauthenticated+":expired", time.Until(time.Unix(exp.Unix(), 0))+2*time.Second) {
+		t.Fatal("deauthenticated when the first token expired")
+	}
+	if !testkit.Online(t, srv, 6) {
+		t.Fatal("user 6 not online")
+	}
+}
+
+// JWT.Leeway lets a token live that long past its exp, on a socket too.
+func TestExpiryWaitsForTheLeeway(t *testing.T) {
+	const leeway = 3 * time.Second
+	srv, url := startServer(t, server.Config{JWT: server.JWT{Secret: testSecret, Leeway: leeway}})
+	e := newEvents()
+	exp := time.Unix(time.Now().Add(time.Second).Unix(), 0)
+	c := dialEvents(t, url, map[string]any{"token": tokenExactly(t, jwt.MapClaims{"id": 5, "exp": exp.Unix()})}, e)
+	testkit.Eventually(t, "user 5 online", func() bool { return testkit.Online(t, srv, 5) })
+	// Past exp, within the leeway: still authenticated.
+	if e.await(t, server.EventDeauthenticated+":expired", time.Until(exp)+leeway/2) {
+		t.Fatalf("deauthenticated before exp + leeway (%v)", leeway)
+	}
+	if !e.await(t, server.EventDeauthenticated+":expired", leeway+5*time.Second) {
+		t.Fatal("never deauthenticated")
+	}
+	_ = c
+}

@@ -192,6 +192,19 @@ func TestRemoteJoinNeverEntersReservedRooms(t *testing.T) {
 		t.Error("a remote join made the guest user 42")
 	}
 	_ = guest
+
+	// Nor does a remote socketsLeave take a user out of the rooms their
+	// authentication put them in: they would stop hearing their events.
+	user := dial(t, g, 43, "")
+	testkit.Eventually(t, "user 43 online", func() bool { return testkit.Online(t, g.Server, 43) })
+	peer.do("leave", map[string]any{"rooms": []string{"user_43"}, "leave": []string{"users", "user_43", "all", "team"}})
+	peer.do("join", map[string]any{"rooms": []string{"user_43"}, "join": []string{"after"}}) // ordered after the leave
+	testkit.Eventually(t, "the join after the leave applied", func() bool { return testkit.RoomSize(t, g.Server, "after") == 1 })
+	for _, r := range []string{"users", "user_43", "all"} {
+		if rooms := user.ID(); testkit.RoomSize(t, g.Server, r) < 1 {
+			t.Errorf("a remote leave took socket %s out of the reserved room %q", rooms, r)
+		}
+	}
 }
 
 // A slow consumer closed on one node keeps its session, as README
