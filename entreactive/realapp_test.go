@@ -674,3 +674,31 @@ func checkPrevious(t *testing.T, previous map[int]*testent.Task, id int, text st
 			id, old.ID, old.Text, old.AssigneeID, id, text, assignee)
 	}
 }
+
+func TestRemovedM2MEdgeIsInChanged(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		a, b := tr.task(t, "a"), tr.task(t, "b")
+		urgent := c.Label.Create().SetName("urgent").SaveX(ctx)
+		later := c.Label.Create().SetName("later").SaveX(ctx)
+		c.Task.Update().Where(task.IDIn(a.ID, b.ID)).AddLabels(urgent, later).ExecX(ctx)
+		tr.rec.Reset()
+
+		c.Task.UpdateOne(a).RemoveLabels(urgent).ExecX(ctx)
+		c.Task.UpdateOneID(a.ID).RemoveLabelIDs(later.ID).ExecX(ctx)
+		c.Task.Update().Where(task.ID(b.ID)).RemoveLabelIDs(urgent.ID).ExecX(ctx)
+		changed := []string{task.EdgeLabels, task.FieldUpdateTime, task.FieldRevision}
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changed},
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changed},
+			taskEvent{entreactive.ActionUpdate, b.ID, "b", changed})
+		if n := c.Task.QueryLabels(a).CountX(viewer(t)); n != 0 {
+			t.Errorf("a has %d labels, want none", n)
+		}
+		if got := c.Task.QueryLabels(b).OnlyX(viewer(t)); got.ID != later.ID {
+			t.Errorf("b has label %q, want later", got.Name)
+		}
+	})
+}
