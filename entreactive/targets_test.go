@@ -16,6 +16,7 @@ import (
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	_ "github.com/entreactive/reactive/entreactive/internal/ent/runtime"
+	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
 
 // newItems migrates the test schemas on drv, with emitter set.
@@ -98,6 +99,35 @@ func TestActionsWithoutTargetFunctionSendNothing(t *testing.T) {
 		got := rec.Events()
 		if len(got) != 1 || got[0].Action != entreactive.ActionCreate || got[0].ID != "go" {
 			t.Fatalf("tag events = %+v, want only the create with id \"go\"", got)
+		}
+	})
+}
+
+func TestUpsertOfACreateOnlySchemaSendsItsCreatesOnly(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		client := newItems(t, drv, rec)
+		ctx := t.Context()
+		client.Tag.Create().SetID("go").SetName("Go").ExecX(ctx)
+		rec.Reset()
+
+		// Tag has no update target function: the conflict that renames "go"
+		// sends nothing, the insert of "ent" its create.
+		client.Tag.CreateBulk(
+			client.Tag.Create().SetID("go").SetName("Golang"),
+			client.Tag.Create().SetID("ent").SetName("ent"),
+		).OnConflictColumns(tag.FieldID).UpdateNewValues().ExecX(ctx)
+		client.Tag.Create().SetID("go").SetName("Go again").
+			OnConflictColumns(tag.FieldID).UpdateNewValues().ExecX(ctx)
+		if got := client.Tag.GetX(ctx, "go").Name; got != "Go again" {
+			t.Fatalf("name = %q: the upserts did not update", got)
+		}
+		for _, f := range rec.Failures() {
+			t.Errorf("lost %s %s %v: %v", f.Action, f.Model, f.ID, f.Err)
+		}
+		got := rec.Events()
+		if len(got) != 1 || got[0].Action != entreactive.ActionCreate || got[0].ID != "ent" {
+			t.Fatalf("tag events = %+v, want only the create of \"ent\"", got)
 		}
 	})
 }
