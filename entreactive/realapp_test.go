@@ -700,5 +700,10 @@ func TestRemovedM2MEdgeIsInChanged(t *testing.T) {
 		if got := c.Task.QueryLabels(b).OnlyX(viewer(t)); got.ID != later.ID {
 			t.Errorf("b has label %q, want later", got.Name)
 		}
+		tr.rec.Reset()
+
+		// Added and removed in one update: the edge is listed once.
+		c.Task.UpdateOne(b).AddLabels(urgent).RemoveLabels(later).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, b.ID, "b", changed})
 	})
 }
