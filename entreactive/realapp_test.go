@@ -707,3 +707,64 @@ func TestRemovedM2MEdgeIsInChanged(t *testing.T) {
 		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, b.ID, "b", changed})
 	})
 }
+
+func TestBulkUpdateOfMoreRowsThanOneReloadQuerySendsEachRow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		em := &previousRecorder{Recorder: tr.rec, previous: map[int]*testent.Task{}}
+		c := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
+		// The updated rows are reloaded 500 ids at a time: three queries.
+		const n = 1001
+		builders := make([]*testent.TaskCreate, n)
+		for i := range builders {
+			builders[i] = c.Task.Create().SetKey("bulk" + strconv.Itoa(i)).SetText("draft")
+		}
+		rows := c.Task.CreateBulk(builders...).SaveX(ctx)
+		tr.rec.Reset()
+
+		if got := c.Task.Update().Where(task.Text("draft")).SetText("sent").SaveX(ctx); got != n {
+			t.Fatalf("updated %d rows, want %d", got, n)
+		}
+		checkNoFailures(t, tr.rec)
+		got := tr.rec.Events()
+		if len(got) != n {
+			ids := make([]any, len(got))
+			for i, ev := range got {
+				ids[i] = ev.ID
+			}
+			t.Fatalf("got %d events, want %d; their ids: %v", len(got), n, compactIDs(ids))
+		}
+		for i, row := range rows {
+			if checkTasks(t, got[i:i+1], taskEvent{entreactive.ActionUpdate, row.ID, "sent", nil}); t.Failed() {
+				break // the first wrong event says enough
+			}
+		}
+		for _, row := range rows {
+			if old := em.previous[row.ID]; old == nil || old.ID != row.ID || old.Text != "draft" {
+				t.Fatalf("task %d: previous row = %+v, want it as a draft", row.ID, old)
+			}
+		}
+	})
+}
+
+// compactIDs writes a list of int ids with its runs as ranges: "1-500 1001".
+func compactIDs(ids []any) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j].(int)+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%v-%v", ids[i], ids[j])
+		} else {
+			fmt.Fprint(&b, ids[i])
+		}
+		i = j + 1
+	}
+	return b.String()
+}
