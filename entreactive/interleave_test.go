@@ -169,3 +169,38 @@ func deleteOne(t *testing.T, err error) int {
 	t.Fatalf("delete: %v", err)
 	return 0
 }
+
+func TestBulkUpdateOfARowDeletedMeanwhileSendsTheOthersWithTheirOwnPreviousRows(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		other := tr.client
+		race := &interleaver{Driver: drv}
+		c := testent.NewClient(testent.Driver(race), testent.Emitter(tr.rec))
+		a := other.Task.Create().SetKey("a").SetText("draft").SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		b := other.Task.Create().SetKey("b").SetText("draft").SetAssigneeID(tr.bob.ID).SaveX(ctx)
+		tr.rec.Reset()
+
+		// Both drafts are loaded (Task loads previous rows), then the other
+		// client deletes a: the update changes b only.
+		race.arm(func() { other.Task.DeleteOneID(a.ID).ExecX(schema.SkipSoftDelete(ctx)) })
+		n := c.Task.Update().Where(task.Text("draft")).SetText("sent").ClearAssigneeID().SaveX(ctx)
+		if got := race.statement(); !strings.HasPrefix(got, "UPDATE") {
+			t.Fatalf("the other client did not delete between the load and the statement (it ran before %q)", got)
+		}
+		if n != 1 {
+			t.Fatalf("updated %d rows, want 1", n)
+		}
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionDelete, a.ID, "draft", nil},
+			taskEvent{entreactive.ActionUpdate, b.ID, "sent", nil})
+		// b's old assignee, whom only b's previous row names, hears of it;
+		// a's does not.
+		if got := tr.rec.ToUser(tr.bob.ID); len(got) != 1 || got[0].ID != b.ID {
+			t.Errorf("bob, b's old assignee, got %s, want the update of b", describe(got))
+		}
+		if got := tr.rec.ToUser(tr.alice.ID); len(got) != 0 {
+			t.Errorf("alice, a's old assignee, got %s, want nothing", describe(got))
+		}
+	})
+}
