@@ -12,6 +12,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/entreactivetest"
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
 )
 
@@ -147,4 +148,64 @@ func readText(t *testing.T, drv *entsql.Driver, id int) string {
 		return "not visible: " + err.Error()
 	}
 	return text
+}
+
+func TestEventsOutliveTheMutationsContext(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		type requestKey struct{}
+		// An emitter that works with the context it is given, as a broker's
+		// publish does: it gives up on a canceled one.
+		client := testent.NewClient(testent.Driver(drv), testent.Emitter(&checkingRecorder{tr.rec,
+			func(ctx context.Context, ev entreactive.Event) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if _, ok := ctx.Deadline(); ok {
+					return errors.New("the context has a deadline")
+				}
+				var text string
+				err := drv.DB().QueryRowContext(ctx, "SELECT text FROM tasks WHERE id = "+strconv.Itoa(ev.ID.(int))).Scan(&text)
+				if err != nil {
+					return err
+				}
+				if ctx.Value(requestKey{}) != "request" {
+					return errors.New("the context lost the request's values")
+				}
+				return nil
+			}}))
+
+		// The request's context ends after its mutations and before the
+		// commit, which runs on the transaction's context.
+		tx, err := client.Tx(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(t.Context(), requestKey{}, "request"), time.Minute)
+		a := tx.Task.Create().SetKey("a").SetText("a").SaveX(ctx)
+		tx.Task.UpdateOne(a).SetText("edited").ExecX(ctx)
+		cancel()
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		checkNoFailures(t, tr.rec)
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionCreate, a.ID, "a", nil},
+			taskEvent{entreactive.ActionUpdate, a.ID, "edited", nil})
+	})
+}
+
+// checkingRecorder is a Recorder whose Emit fails, and records nothing,
+// when check fails: the emitter reports it as a lost event.
+type checkingRecorder struct {
+	*entreactivetest.Recorder
+	check func(ctx context.Context, ev entreactive.Event) error
+}
+
+// Emit records ev when check lets it.
+func (r *checkingRecorder) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if err := r.check(ctx, ev); err != nil {
+		return err
+	}
+	return r.Recorder.Emit(ctx, to, ev)
 }

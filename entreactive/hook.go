@@ -121,6 +121,11 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 			m.scheduleUpsert(ctx, s, row)
 			return
 		}
+		if s.target == nil {
+			// Rules without a create target get here for the updates of
+			// upserts only: an insert sends nothing.
+			return
+		}
 		s.one[0] = row
 		s.rows = s.one[:]
 	case op.Is(ent.OpUpdateOne):

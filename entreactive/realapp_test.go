@@ -584,3 +584,187 @@ func TestUpdateOneThatSelectsSomeFieldsSendsTheWholeRow(t *testing.T) {
 		}
 	})
 }
+
+func TestUpsertThatUpdatesGivesTheTargetFunctionThePreviousRow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		// The emitter sees what the target function saw: the previous row
+		// of each update.
+		rec := tr.rec
+		em := &previousRecorder{Recorder: rec, previous: map[int]*testent.Task{}}
+		previous := em.previous
+		c := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
+		a := c.Task.Create().SetKey("a").SetText("a1").SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		rec.Reset()
+
+		// One row: reassigned to bob by the conflict; alice, the old
+		// assignee, hears it only through Previous.
+		c.Task.Create().SetKey("a").SetText("a2").SetAssigneeID(tr.bob.ID).
+			OnConflictColumns(task.FieldKey).UpdateNewValues().ExecX(ctx)
+		checkNoFailures(t, rec)
+		checkTasks(t, rec.Events(), taskEvent{entreactive.ActionUpdate, a.ID, "a2", nil})
+		if got := rec.ToUser(tr.alice.ID); len(got) != 1 {
+			t.Errorf("the old assignee got %s, want the update", describe(got))
+		}
+		if got := rec.ToUser(tr.bob.ID); len(got) != 1 {
+			t.Errorf("the new assignee got %s, want the update", describe(got))
+		}
+		checkPrevious(t, previous, a.ID, "a1", tr.alice.ID)
+		rec.Reset()
+		clear(previous)
+
+		// Bulk: each updated row with its own previous row.
+		b := c.Task.Create().SetKey("b").SetText("b1").SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		d := c.Task.Create().SetKey("d").SetText("d1").SetAssigneeID(tr.bob.ID).SaveX(ctx)
+		rec.Reset()
+		c.Task.CreateBulk(
+			c.Task.Create().SetKey("b").SetText("b2").SetAssigneeID(tr.bob.ID),
+			c.Task.Create().SetKey("d").SetText("d2").SetAssigneeID(tr.alice.ID),
+		).OnConflictColumns(task.FieldKey).UpdateNewValues().ExecX(ctx)
+		checkNoFailures(t, rec)
+		checkTasks(t, rec.Events(),
+			taskEvent{entreactive.ActionUpdate, b.ID, "b2", nil},
+			taskEvent{entreactive.ActionUpdate, d.ID, "d2", nil})
+		// Each assignee, old and new, hears about both.
+		for _, u := range []*testent.User{tr.alice, tr.bob} {
+			if got := rec.ToUser(u.ID); len(got) != 2 {
+				t.Errorf("%s got %s, want both updates", u.Name, describe(got))
+			}
+		}
+		checkPrevious(t, previous, b.ID, "b1", tr.alice.ID)
+		checkPrevious(t, previous, d.ID, "d1", tr.bob.ID)
+	})
+}
+
+// checkNoFailures reports the lost events rec was told about.
+func checkNoFailures(t *testing.T, rec *entreactivetest.Recorder) {
+	t.Helper()
+	for _, f := range rec.Failures() {
+		t.Errorf("lost %s %s %v: %v", f.Action, f.Model, f.ID, f.Err)
+	}
+}
+
+// previousRecorder is a Recorder that also keeps, by task id, the previous
+// row in the context of each Task update it receives.
+type previousRecorder struct {
+	*entreactivetest.Recorder
+	previous map[int]*testent.Task
+}
+
+// Emit notes the previous row of an update, then records the event.
+func (r *previousRecorder) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if old, ok := entreactive.Previous[*testent.Task](ctx); ok && ev.Action == entreactive.ActionUpdate {
+		r.previous[ev.ID.(int)] = old
+	}
+	return r.Recorder.Emit(ctx, to, ev)
+}
+
+// checkPrevious checks the previous row an update of task id had.
+func checkPrevious(t *testing.T, previous map[int]*testent.Task, id int, text string, assignee int) {
+	t.Helper()
+	old, ok := previous[id]
+	switch {
+	case !ok:
+		t.Errorf("task %d: the update had no previous row", id)
+	case old == nil:
+		t.Errorf("task %d: the previous row is nil", id)
+	case old.ID != id || old.Text != text || old.AssigneeID == nil || *old.AssigneeID != assignee:
+		t.Errorf("task %d: previous row = id %d text %q assignee %v, want id %d text %q assignee %d",
+			id, old.ID, old.Text, old.AssigneeID, id, text, assignee)
+	}
+}
+
+func TestRemovedM2MEdgeIsInChanged(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		a, b := tr.task(t, "a"), tr.task(t, "b")
+		urgent := c.Label.Create().SetName("urgent").SaveX(ctx)
+		later := c.Label.Create().SetName("later").SaveX(ctx)
+		c.Task.Update().Where(task.IDIn(a.ID, b.ID)).AddLabels(urgent, later).ExecX(ctx)
+		tr.rec.Reset()
+
+		c.Task.UpdateOne(a).RemoveLabels(urgent).ExecX(ctx)
+		c.Task.UpdateOneID(a.ID).RemoveLabelIDs(later.ID).ExecX(ctx)
+		c.Task.Update().Where(task.ID(b.ID)).RemoveLabelIDs(urgent.ID).ExecX(ctx)
+		changed := []string{task.EdgeLabels, task.FieldUpdateTime, task.FieldRevision}
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changed},
+			taskEvent{entreactive.ActionUpdate, a.ID, "a", changed},
+			taskEvent{entreactive.ActionUpdate, b.ID, "b", changed})
+		if n := c.Task.QueryLabels(a).CountX(viewer(t)); n != 0 {
+			t.Errorf("a has %d labels, want none", n)
+		}
+		if got := c.Task.QueryLabels(b).OnlyX(viewer(t)); got.ID != later.ID {
+			t.Errorf("b has label %q, want later", got.Name)
+		}
+		tr.rec.Reset()
+
+		// Added and removed in one update: the edge is listed once.
+		c.Task.UpdateOne(b).AddLabels(urgent).RemoveLabels(later).ExecX(ctx)
+		checkTasks(t, tr.rec.Events(), taskEvent{entreactive.ActionUpdate, b.ID, "b", changed})
+	})
+}
+
+func TestBulkUpdateOfMoreRowsThanOneReloadQuerySendsEachRow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		em := &previousRecorder{Recorder: tr.rec, previous: map[int]*testent.Task{}}
+		c := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
+		// The updated rows are reloaded 500 ids at a time: three queries.
+		const n = 1001
+		builders := make([]*testent.TaskCreate, n)
+		for i := range builders {
+			builders[i] = c.Task.Create().SetKey("bulk" + strconv.Itoa(i)).SetText("draft")
+		}
+		rows := c.Task.CreateBulk(builders...).SaveX(ctx)
+		tr.rec.Reset()
+
+		if got := c.Task.Update().Where(task.Text("draft")).SetText("sent").SaveX(ctx); got != n {
+			t.Fatalf("updated %d rows, want %d", got, n)
+		}
+		checkNoFailures(t, tr.rec)
+		got := tr.rec.Events()
+		if len(got) != n {
+			ids := make([]any, len(got))
+			for i, ev := range got {
+				ids[i] = ev.ID
+			}
+			t.Fatalf("got %d events, want %d; their ids: %v", len(got), n, compactIDs(ids))
+		}
+		for i, row := range rows {
+			if checkTasks(t, got[i:i+1], taskEvent{entreactive.ActionUpdate, row.ID, "sent", nil}); t.Failed() {
+				break // the first wrong event says enough
+			}
+		}
+		for _, row := range rows {
+			if old := em.previous[row.ID]; old == nil || old.ID != row.ID || old.Text != "draft" {
+				t.Fatalf("task %d: previous row = %+v, want it as a draft", row.ID, old)
+			}
+		}
+	})
+}
+
+// compactIDs writes a list of int ids with its runs as ranges: "1-500 1001".
+func compactIDs(ids []any) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j].(int)+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%v-%v", ids[i], ids[j])
+		} else {
+			fmt.Fprint(&b, ids[i])
+		}
+		i = j + 1
+	}
+	return b.String()
+}

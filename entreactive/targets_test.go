@@ -16,6 +16,9 @@ import (
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	_ "github.com/entreactive/reactive/entreactive/internal/ent/runtime"
+	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
+	"github.com/entreactive/reactive/entreactive/internal/ent/setting"
+	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 )
 
 // newItems migrates the test schemas on drv, with emitter set.
@@ -98,6 +101,72 @@ func TestActionsWithoutTargetFunctionSendNothing(t *testing.T) {
 		got := rec.Events()
 		if len(got) != 1 || got[0].Action != entreactive.ActionCreate || got[0].ID != "go" {
 			t.Fatalf("tag events = %+v, want only the create with id \"go\"", got)
+		}
+	})
+}
+
+func TestUpsertOfACreateOnlySchemaSendsItsCreatesOnly(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		client := newItems(t, drv, rec)
+		ctx := t.Context()
+		client.Tag.Create().SetID("go").SetName("Go").ExecX(ctx)
+		rec.Reset()
+
+		// Tag has no update target function: the conflict that renames "go"
+		// sends nothing, the insert of "ent" its create.
+		client.Tag.CreateBulk(
+			client.Tag.Create().SetID("go").SetName("Golang"),
+			client.Tag.Create().SetID("ent").SetName("ent"),
+		).OnConflictColumns(tag.FieldID).UpdateNewValues().ExecX(ctx)
+		client.Tag.Create().SetID("go").SetName("Go again").
+			OnConflictColumns(tag.FieldID).UpdateNewValues().ExecX(ctx)
+		if got := client.Tag.GetX(ctx, "go").Name; got != "Go again" {
+			t.Fatalf("name = %q: the upserts did not update", got)
+		}
+		for _, f := range rec.Failures() {
+			t.Errorf("lost %s %s %v: %v", f.Action, f.Model, f.ID, f.Err)
+		}
+		got := rec.Events()
+		if len(got) != 1 || got[0].Action != entreactive.ActionCreate || got[0].ID != "ent" {
+			t.Fatalf("tag events = %+v, want only the create of \"ent\"", got)
+		}
+	})
+}
+
+func TestUpsertOfAnUpdateOnlySchemaSendsItsUpdates(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		client := newItems(t, drv, rec)
+		ctx := t.Context()
+		theme := client.Setting.Create().SetKey("theme").SetValue("light").SaveX(ctx)
+		client.Setting.CreateBulk(client.Setting.Create().SetKey("a").SetValue("a"),
+			client.Setting.Create().SetKey("b").SetValue("b")).ExecX(ctx)
+		if got, lost := rec.Events(), rec.Failures(); len(got) != 0 || len(lost) != 0 {
+			t.Fatalf("creates of an update-only schema sent %+v and lost %+v, want nothing", got, lost)
+		}
+
+		// Setting has no create target function, but an upsert, a create
+		// statement, may update: the conflict on "theme" sends its update,
+		// the insert of "lang" nothing.
+		client.Setting.Create().SetKey("theme").SetValue("dark").
+			OnConflictColumns(setting.FieldKey).UpdateNewValues().ExecX(ctx)
+		client.Setting.CreateBulk(
+			client.Setting.Create().SetKey("lang").SetValue("en"),
+			client.Setting.Create().SetKey("theme").SetValue("solarized"),
+		).OnConflictColumns(setting.FieldKey).UpdateNewValues().ExecX(ctx)
+		for _, f := range rec.Failures() {
+			t.Errorf("lost %s %s %v: %v", f.Action, f.Model, f.ID, f.Err)
+		}
+		got := rec.ToRoom(schema.SettingsRoom)
+		if len(got) != 2 || len(rec.Events()) != 2 {
+			t.Fatalf("setting events = %+v, want the two updates of theme", rec.Events())
+		}
+		for i, value := range []string{"dark", "solarized"} {
+			row, _ := got[i].Data.(*testent.Setting)
+			if got[i].Action != entreactive.ActionUpdate || got[i].ID != theme.ID || row == nil || row.Value != value {
+				t.Errorf("event %d = %s %v %+v, want the update of theme to %q", i, got[i].Action, got[i].ID, got[i].Data, value)
+			}
 		}
 	})
 }

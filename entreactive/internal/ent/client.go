@@ -20,6 +20,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
+	"github.com/entreactive/reactive/entreactive/internal/ent/setting"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
@@ -44,6 +45,8 @@ type Client struct {
 	Part *PartClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
+	// Setting is the client for interacting with the Setting builders.
+	Setting *SettingClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// Task is the client for interacting with the Task builders.
@@ -70,6 +73,7 @@ func (c *Client) init() {
 	c.Memo = NewMemoClient(c.config)
 	c.Part = NewPartClient(c.config)
 	c.Plain = NewPlainClient(c.config)
+	c.Setting = NewSettingClient(c.config)
 	c.Tag = NewTagClient(c.config)
 	c.Task = NewTaskClient(c.config)
 	c.Team = NewTeamClient(c.config)
@@ -168,18 +172,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		Item:   NewItemClient(cfg),
-		Label:  NewLabelClient(cfg),
-		Memo:   NewMemoClient(cfg),
-		Part:   NewPartClient(cfg),
-		Plain:  NewPlainClient(cfg),
-		Tag:    NewTagClient(cfg),
-		Task:   NewTaskClient(cfg),
-		Team:   NewTeamClient(cfg),
-		User:   NewUserClient(cfg),
-		Widget: NewWidgetClient(cfg),
+		ctx:     ctx,
+		config:  cfg,
+		Item:    NewItemClient(cfg),
+		Label:   NewLabelClient(cfg),
+		Memo:    NewMemoClient(cfg),
+		Part:    NewPartClient(cfg),
+		Plain:   NewPlainClient(cfg),
+		Setting: NewSettingClient(cfg),
+		Tag:     NewTagClient(cfg),
+		Task:    NewTaskClient(cfg),
+		Team:    NewTeamClient(cfg),
+		User:    NewUserClient(cfg),
+		Widget:  NewWidgetClient(cfg),
 	}, nil
 }
 
@@ -197,18 +202,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		Item:   NewItemClient(cfg),
-		Label:  NewLabelClient(cfg),
-		Memo:   NewMemoClient(cfg),
-		Part:   NewPartClient(cfg),
-		Plain:  NewPlainClient(cfg),
-		Tag:    NewTagClient(cfg),
-		Task:   NewTaskClient(cfg),
-		Team:   NewTeamClient(cfg),
-		User:   NewUserClient(cfg),
-		Widget: NewWidgetClient(cfg),
+		ctx:     ctx,
+		config:  cfg,
+		Item:    NewItemClient(cfg),
+		Label:   NewLabelClient(cfg),
+		Memo:    NewMemoClient(cfg),
+		Part:    NewPartClient(cfg),
+		Plain:   NewPlainClient(cfg),
+		Setting: NewSettingClient(cfg),
+		Tag:     NewTagClient(cfg),
+		Task:    NewTaskClient(cfg),
+		Team:    NewTeamClient(cfg),
+		User:    NewUserClient(cfg),
+		Widget:  NewWidgetClient(cfg),
 	}, nil
 }
 
@@ -238,8 +244,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Item, c.Label, c.Memo, c.Part, c.Plain, c.Tag, c.Task, c.Team, c.User,
-		c.Widget,
+		c.Item, c.Label, c.Memo, c.Part, c.Plain, c.Setting, c.Tag, c.Task, c.Team,
+		c.User, c.Widget,
 	} {
 		n.Use(hooks...)
 	}
@@ -249,8 +255,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Item, c.Label, c.Memo, c.Part, c.Plain, c.Tag, c.Task, c.Team, c.User,
-		c.Widget,
+		c.Item, c.Label, c.Memo, c.Part, c.Plain, c.Setting, c.Tag, c.Task, c.Team,
+		c.User, c.Widget,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -269,6 +275,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Part.mutate(ctx, m)
 	case *PlainMutation:
 		return c.Plain.mutate(ctx, m)
+	case *SettingMutation:
+		return c.Setting.mutate(ctx, m)
 	case *TagMutation:
 		return c.Tag.mutate(ctx, m)
 	case *TaskMutation:
@@ -965,6 +973,140 @@ func (c *PlainClient) mutate(ctx context.Context, m *PlainMutation) (Value, erro
 		return (&PlainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Plain mutation op: %q", m.Op())
+	}
+}
+
+// SettingClient is a client for the Setting schema.
+type SettingClient struct {
+	config
+}
+
+// NewSettingClient returns a client for the Setting from the given config.
+func NewSettingClient(c config) *SettingClient {
+	return &SettingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `setting.Hooks(f(g(h())))`.
+func (c *SettingClient) Use(hooks ...Hook) {
+	c.hooks.Setting = append(c.hooks.Setting, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `setting.Intercept(f(g(h())))`.
+func (c *SettingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Setting = append(c.inters.Setting, interceptors...)
+}
+
+// Create returns a builder for creating a Setting entity.
+func (c *SettingClient) Create() *SettingCreate {
+	mutation := newSettingMutation(c.config, OpCreate)
+	return &SettingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Setting entities.
+func (c *SettingClient) CreateBulk(builders ...*SettingCreate) *SettingCreateBulk {
+	return &SettingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettingClient) MapCreateBulk(slice any, setFunc func(*SettingCreate, int)) *SettingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettingCreateBulk{err: fmt.Errorf("calling to SettingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Setting.
+func (c *SettingClient) Update() *SettingUpdate {
+	mutation := newSettingMutation(c.config, OpUpdate)
+	return &SettingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettingClient) UpdateOne(_m *Setting) *SettingUpdateOne {
+	mutation := newSettingMutation(c.config, OpUpdateOne, withSetting(_m))
+	return &SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettingClient) UpdateOneID(id int) *SettingUpdateOne {
+	mutation := newSettingMutation(c.config, OpUpdateOne, withSettingID(id))
+	return &SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Setting.
+func (c *SettingClient) Delete() *SettingDelete {
+	mutation := newSettingMutation(c.config, OpDelete)
+	return &SettingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettingClient) DeleteOne(_m *Setting) *SettingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettingClient) DeleteOneID(id int) *SettingDeleteOne {
+	builder := c.Delete().Where(setting.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettingDeleteOne{builder}
+}
+
+// Query returns a query builder for Setting.
+func (c *SettingClient) Query() *SettingQuery {
+	return &SettingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSetting},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Setting entity by its id.
+func (c *SettingClient) Get(ctx context.Context, id int) (*Setting, error) {
+	return c.Query().Where(setting.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettingClient) GetX(ctx context.Context, id int) *Setting {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SettingClient) Hooks() []Hook {
+	hooks := c.hooks.Setting
+	return append(hooks[:len(hooks):len(hooks)], setting.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettingClient) Interceptors() []Interceptor {
+	return c.inters.Setting
+}
+
+func (c *SettingClient) mutate(ctx context.Context, m *SettingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Setting mutation op: %q", m.Op())
 	}
 }
 
@@ -1768,10 +1910,12 @@ func (c *WidgetClient) mutate(ctx context.Context, m *WidgetMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Item, Label, Memo, Part, Plain, Tag, Task, Team, User, Widget []ent.Hook
+		Item, Label, Memo, Part, Plain, Setting, Tag, Task, Team, User,
+		Widget []ent.Hook
 	}
 	inters struct {
-		Item, Label, Memo, Part, Plain, Tag, Task, Team, User, Widget []ent.Interceptor
+		Item, Label, Memo, Part, Plain, Setting, Tag, Task, Team, User,
+		Widget []ent.Interceptor
 	}
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
+	"github.com/entreactive/reactive/entreactive/internal/ent/setting"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
@@ -82,16 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			item.Table:   item.ValidColumn,
-			label.Table:  label.ValidColumn,
-			memo.Table:   memo.ValidColumn,
-			part.Table:   part.ValidColumn,
-			plain.Table:  plain.ValidColumn,
-			tag.Table:    tag.ValidColumn,
-			task.Table:   task.ValidColumn,
-			team.Table:   team.ValidColumn,
-			user.Table:   user.ValidColumn,
-			widget.Table: widget.ValidColumn,
+			item.Table:    item.ValidColumn,
+			label.Table:   label.ValidColumn,
+			memo.Table:    memo.ValidColumn,
+			part.Table:    part.ValidColumn,
+			plain.Table:   plain.ValidColumn,
+			setting.Table: setting.ValidColumn,
+			tag.Table:     tag.ValidColumn,
+			task.Table:    task.ValidColumn,
+			team.Table:    team.ValidColumn,
+			user.Table:    user.ValidColumn,
+			widget.Table:  widget.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

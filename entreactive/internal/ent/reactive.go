@@ -21,6 +21,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
+	"github.com/entreactive/reactive/entreactive/internal/ent/setting"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
@@ -78,6 +79,9 @@ func Emitter(e entreactive.Emitter) Option {
 		}
 		if entreactive.HooksBefore[*Memo](memo.Hooks[:]) {
 			c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
+		}
+		if entreactive.HooksBefore[*Setting](setting.Hooks[:]) {
+			c.hooks.Setting = append([]Hook{reactiveSettingStart}, c.hooks.Setting...)
 		}
 		if entreactive.HooksBefore[*Tag](tag.Hooks[:]) {
 			c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
@@ -642,6 +646,243 @@ func (_m *Memo) AppendReactive(b []byte) ([]byte, error) {
 	o.Time("delete_time", _m.DeleteTime)
 	o.String("text", _m.Text)
 	o.Bool("pinned", _m.Pinned)
+	return o.Bytes()
+}
+
+// Reactive returns the glue through which the entreactive hook reaches
+// Setting mutations.
+func (m *SettingMutation) Reactive() entreactive.Glue[*Setting] {
+	return settingReactive{m: m}
+}
+
+// settingReactive implements entreactive.Glue for Setting.
+type settingReactive struct{ m *SettingMutation }
+
+// Emitter returns the emitter of the client, or nil.
+func (r settingReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+
+// Model returns "Setting".
+func (settingReactive) Model() string { return "Setting" }
+
+// ID returns the id of row.
+func (settingReactive) ID(row *Setting) any { return row.ID }
+
+// Statement returns the hook's record of the mutation.
+func (r settingReactive) Statement() *entreactive.Statement[*Setting] { return &r.m.reactive.statement }
+
+// Changed returns the fields the mutation sets, adds to or clears.
+func (r settingReactive) Changed() (changed []string, onlySensitive bool) {
+	fields := append(r.m.Fields(), r.m.AddedFields()...)
+	fields = append(fields, r.m.ClearedFields()...)
+	return fields, false
+}
+
+// Reload returns the current state of rows, ordered by id.
+func (r settingReactive) Reload(ctx context.Context, rows []*Setting) ([]*Setting, error) {
+	fresh := make([]*Setting, 0, len(rows))
+	for start := 0; start < len(rows); start += reactiveChunk {
+		chunk := rows[start:min(start+reactiveChunk, len(rows))]
+		ids := make([]int, len(chunk))
+		for i, row := range chunk {
+			ids[i] = row.ID
+		}
+		loaded, err := reactiveLoadSetting(ctx, r.m.config, entreactive.LoadRows, setting.IDIn(ids...))
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, loaded...)
+	}
+	return fresh, nil
+}
+
+// Upserted returns the rows an insert with ON CONFLICT created or changed.
+func (r settingReactive) Upserted(ctx context.Context, created *Setting) ([]entreactive.Change[*Setting], error) {
+	st := &r.m.reactive.statement
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	match := reactiveKeysSetting(r.m)
+	if r.m.reactive.batch == nil || len(match) == 0 {
+		// ent returns the right id of a single-row upsert; the ids of a bulk
+		// upsert are guesses (MySQL) or shifted by skipped rows, so its rows
+		// are found by their unique values.
+		match = append(match, setting.ID(created.ID))
+	}
+	before := make(map[int]*Setting, len(st.Before()))
+	for _, row := range st.Before() {
+		before[row.ID] = row
+		match = append(match, setting.ID(row.ID))
+	}
+	after, err := reactiveLoadSetting(ctx, r.m.config, entreactive.LoadRows, setting.Or(match...))
+	if err != nil {
+		return nil, err
+	}
+	var changes []entreactive.Change[*Setting]
+	for _, row := range after {
+		old, ok := before[row.ID]
+		if !ok {
+			changes = append(changes, entreactive.Change[*Setting]{Action: entreactive.ActionCreate, Row: row})
+			continue
+		}
+		if changed := reactiveDiffSetting(old, row); len(changed) > 0 {
+			changes = append(changes, entreactive.Change[*Setting]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+		}
+	}
+	return changes, nil
+}
+
+// reactiveSettingStart is the outermost hook of Setting mutations, added by the
+// Emitter option when a schema hook runs before the reactive one: it records
+// the operation the caller asked for before such a hook can change it.
+func reactiveSettingStart(next Mutator) Mutator {
+	return MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
+		mm, ok := m.(*SettingMutation)
+		if !ok || !mm.reactive.statement.Start(mm.Op()) {
+			return next.Mutate(ctx, m)
+		}
+		defer mm.reactive.statement.Reset()
+		return next.Mutate(ctx, m)
+	})
+}
+
+// reactiveLoadSetting reads the rows that match ps the way a statement sees
+// them: on the driver of cfg, which is the statement's transaction when it has one, and
+// without the privacy rules and interceptors of queries. With
+// entreactive.LoadIDs only the ids are read.
+func reactiveLoadSetting(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Setting) ([]*Setting, error) {
+	columns := setting.Columns
+	if load == entreactive.LoadIDs {
+		columns = []string{setting.FieldID}
+	}
+	var nodes []*Setting
+	spec := sqlgraph.NewQuerySpec(setting.Table, columns, sqlgraph.NewFieldSpec(setting.FieldID, field.TypeInt))
+	spec.Predicate = func(s *sql.Selector) {
+		for _, p := range ps {
+			p(s)
+		}
+	}
+	spec.Order = func(s *sql.Selector) { s.OrderBy(s.C(setting.FieldID)) }
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		return (*Setting).scanValues(nil, columns)
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		node := &Setting{config: cfg}
+		nodes = append(nodes, node)
+		return node.assignValues(columns, values)
+	}
+	if err := sqlgraph.QueryNodes(ctx, cfg.driver, spec); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// reactiveKeysSetting returns predicates matching the rows that share a unique
+// value with what m inserts: the rows an upsert of m may update.
+func reactiveKeysSetting(m *SettingMutation) []predicate.Setting {
+	var keys []predicate.Setting
+	if v, ok := m.Key(); ok {
+		keys = append(keys, predicate.Setting(sql.FieldEQ(setting.FieldKey, v)))
+	}
+	return keys
+}
+
+// reactiveConflictingSetting returns the rows an upsert of m may update.
+func reactiveConflictingSetting(ctx context.Context, cfg config, m *SettingMutation) ([]*Setting, error) {
+	keys := reactiveKeysSetting(m)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadSetting(ctx, cfg, entreactive.LoadRows, setting.Or(keys...))
+}
+
+// reactiveDiffSetting returns the fields whose values differ between a and b,
+// without Sensitive ones.
+func reactiveDiffSetting(a, b *Setting) []string {
+	var changed []string
+	if a.Key != b.Key {
+		changed = append(changed, setting.FieldKey)
+	}
+	if a.Value != b.Value {
+		changed = append(changed, setting.FieldValue)
+	}
+	return changed
+}
+
+// Schedule runs e once the mutation is committed; the rows of one
+// CreateBulk statement are emitted together, in row order.
+func (r settingReactive) Schedule(e entreactive.Emission) {
+	if b := r.m.reactive.batch; b != nil {
+		if e = b.Record(r.m.reactive.index, e); e == nil {
+			return
+		}
+	}
+	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveBefore loads what the entreactive hook asked for right before an
+// update or a delete runs, with its final predicates.
+func (m *SettingMutation) reactiveBefore(ctx context.Context, cfg config) {
+	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+		st.Loaded(reactiveLoadSetting(ctx, cfg, st.Load, m.predicates...))
+	}
+}
+
+// reactiveBeforeOne loads what the entreactive hook asked for right before
+// an UpdateOne runs; partial says that it selects some fields only.
+func (m *SettingMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
+	st := &m.reactive.statement
+	st.Partial = partial
+	if st.Load != entreactive.LoadNone {
+		id, _ := m.ID()
+		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], setting.ID(id))
+		st.Loaded(reactiveLoadSetting(ctx, cfg, st.Load, ps...))
+	}
+}
+
+// reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
+// the rows it may update.
+func (m *SettingMutation) reactiveBeforeUpsert(cfg config) {
+	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+		st.Upsert = true
+		st.Loaded(reactiveConflictingSetting(st.Ctx, cfg, m))
+	}
+}
+
+// reactiveBeforeBulkSetting marks the mutations of a CreateBulk statement as one
+// batch, so that their events leave in row order; with conflict (ON
+// CONFLICT), each loads the rows it may update.
+func reactiveBeforeBulkSetting(ctx context.Context, cfg config, builders []*SettingCreate, conflict bool) {
+	batch := entreactive.NewBatch(len(builders))
+	for i, b := range builders {
+		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
+	}
+	if !conflict {
+		return
+	}
+	for _, b := range builders {
+		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+			st.Upsert = true
+			st.Loaded(reactiveConflictingSetting(ctx, cfg, b.mutation))
+		}
+	}
+}
+
+// MarshalReactive returns the Setting as the data of a reactive event:
+// every field that is not Sensitive, zero values and nulls included, and
+// "edges" only when edges were loaded. See entreactive.Marshaler.
+func (_m *Setting) MarshalReactive() ([]byte, error) {
+	return _m.AppendReactive(make([]byte, 0, 256))
+}
+
+// AppendReactive appends the encoding of MarshalReactive to b.
+func (_m *Setting) AppendReactive(b []byte) ([]byte, error) {
+	if _m == nil {
+		return append(b, "null"...), nil
+	}
+	o := entreactive.NewObject(b)
+	o.Int("id", int64(_m.ID))
+	o.String("key", _m.Key)
+	o.String("value", _m.Value)
 	return o.Bytes()
 }
 
@@ -1804,6 +2045,55 @@ func reactiveRefsChangedMemo(ctx context.Context, cfg config, before []*Memo, lo
 		}
 	}
 	entreactive.NotifyUpdated(ctx, memo.Hooks[:], glue, before, rows, []string{changed}, nil)
+}
+
+// reactiveRefsSetting returns the Setting rows whose foreign key column a
+// mutation of another schema may change: those with the given ids, and,
+// when owners is not nil, those whose column points to a row owners selects.
+func reactiveRefsSetting(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Setting, error) {
+	var match []predicate.Setting
+	if len(ids) > 0 {
+		match = append(match, setting.IDIn(ids...))
+	}
+	if owners != nil {
+		match = append(match, func(s *sql.Selector) {
+			s.Where(sql.In(s.C(column), owners(s)))
+		})
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	return reactiveLoadSetting(ctx, cfg, entreactive.LoadRows, setting.Or(match...))
+}
+
+// reactiveRefsChangedSetting sends an update for each row of before whose
+// foreign key changed, named changed. Without a field to compare (field
+// false), every row of before is sent.
+func reactiveRefsChangedSetting(ctx context.Context, cfg config, before []*Setting, loadErr error, changed string, field bool) {
+	if loadErr == nil && len(before) == 0 {
+		return
+	}
+	glue := newSettingMutation(cfg, OpUpdate).Reactive()
+	if loadErr != nil {
+		entreactive.NotifyUpdated(ctx, setting.Hooks[:], glue, nil, nil, nil, loadErr)
+		return
+	}
+	after, err := glue.Reload(ctx, before)
+	if err != nil {
+		entreactive.NotifyUpdated(ctx, setting.Hooks[:], glue, nil, nil, nil, err)
+		return
+	}
+	old := make(map[int]*Setting, len(before))
+	for _, row := range before {
+		old[row.ID] = row
+	}
+	rows := after[:0]
+	for _, row := range after {
+		if !field || slices.Contains(reactiveDiffSetting(old[row.ID], row), changed) {
+			rows = append(rows, row)
+		}
+	}
+	entreactive.NotifyUpdated(ctx, setting.Hooks[:], glue, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsTag returns the Tag rows whose foreign key column a

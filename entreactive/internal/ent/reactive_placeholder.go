@@ -38,6 +38,14 @@ func (*MemoMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkMemo(context.Context, config, []*MemoCreate, bool) {}
 
+func (*SettingMutation) reactiveBefore(context.Context, config) {}
+
+func (*SettingMutation) reactiveBeforeOne(context.Context, config, bool) {}
+
+func (*SettingMutation) reactiveBeforeUpsert(config) {}
+
+func reactiveBeforeBulkSetting(context.Context, config, []*SettingCreate, bool) {}
+
 func (*TagMutation) reactiveBefore(context.Context, config) {}
 
 func (*TagMutation) reactiveBeforeOne(context.Context, config, bool) {}

@@ -24,6 +24,8 @@ type Tx struct {
 	Part *PartClient
 	// Plain is the client for interacting with the Plain builders.
 	Plain *PlainClient
+	// Setting is the client for interacting with the Setting builders.
+	Setting *SettingClient
 	// Tag is the client for interacting with the Tag builders.
 	Tag *TagClient
 	// Task is the client for interacting with the Task builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.Memo = NewMemoClient(tx.config)
 	tx.Part = NewPartClient(tx.config)
 	tx.Plain = NewPlainClient(tx.config)
+	tx.Setting = NewSettingClient(tx.config)
 	tx.Tag = NewTagClient(tx.config)
 	tx.Task = NewTaskClient(tx.config)
 	tx.Team = NewTeamClient(tx.config)

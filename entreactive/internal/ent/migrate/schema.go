@@ -84,6 +84,18 @@ var (
 		Columns:    PlainsColumns,
 		PrimaryKey: []*schema.Column{PlainsColumns[0]},
 	}
+	// SettingsColumns holds the columns for the "settings" table.
+	SettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true},
+		{Name: "value", Type: field.TypeString},
+	}
+	// SettingsTable holds the schema information for the "settings" table.
+	SettingsTable = &schema.Table{
+		Name:       "settings",
+		Columns:    SettingsColumns,
+		PrimaryKey: []*schema.Column{SettingsColumns[0]},
+	}
 	// TagsColumns holds the columns for the "tags" table.
 	TagsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -219,6 +231,7 @@ var (
 		MemosTable,
 		PartsTable,
 		PlainsTable,
+		SettingsTable,
 		TagsTable,
 		TasksTable,
 		TeamsTable,

@@ -21,6 +21,9 @@ type Part func(*sql.Selector)
 // Plain is the predicate function for plain builders.
 type Plain func(*sql.Selector)
 
+// Setting is the predicate function for setting builders.
+type Setting func(*sql.Selector)
+
 // Tag is the predicate function for tag builders.
 type Tag func(*sql.Selector)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/part"
 	"github.com/entreactive/reactive/entreactive/internal/ent/plain"
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
+	"github.com/entreactive/reactive/entreactive/internal/ent/setting"
 	"github.com/entreactive/reactive/entreactive/internal/ent/tag"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
@@ -77,6 +78,9 @@ func init() {
 	plainDescCount := plainFields[3].Descriptor()
 	// plain.DefaultCount holds the default value on creation for the count field.
 	plain.DefaultCount = plainDescCount.Default.(int)
+	settingMixin := schema.Setting{}.Mixin()
+	settingMixinHooks0 := settingMixin[0].Hooks()
+	setting.Hooks[0] = settingMixinHooks0[0]
 	tagMixin := schema.Tag{}.Mixin()
 	tagMixinHooks0 := tagMixin[0].Hooks()
 	tag.Hooks[0] = tagMixinHooks0[0]

@@ -1,6 +1,6 @@
 // Package schema holds schemas that exercise entreactive's corners: OnAll,
 // Skip, empty targets, Instance, panicking target functions, Sensitive
-// fields and non-integer ids.
+// fields, non-integer ids and rules without a create target function.
 package schema
 
 import (
@@ -45,6 +45,25 @@ func (Tag) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("id").NotEmpty().Immutable(),
 		field.String("name"),
+	}
+}
+
+// Setting is reactive on update only, and has a unique key: an upsert that
+// conflicts sends an update though the rules have no create target.
+type Setting struct {
+	ent.Schema
+}
+
+// Mixin of the Setting.
+func (Setting) Mixin() []ent.Mixin {
+	return []ent.Mixin{settingReactive()}
+}
+
+// Fields of the Setting.
+func (Setting) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("key").Unique(),
+		field.String("value"),
 	}
 }
 

@@ -49,6 +49,19 @@ func tagReactive() ent.Mixin {
 	})
 }
 
+// SettingsRoom is the room that hears about changed settings.
+const SettingsRoom = "settings"
+
+// settingReactive sends updated settings to their room; creates and
+// deletes send nothing.
+func settingReactive() ent.Mixin {
+	return entreactive.Mixin(func(r *entreactive.Rules[*gen.Setting]) {
+		r.OnUpdate(func(context.Context, *gen.Setting) entreactive.Target {
+			return entreactive.ToRooms(SettingsRoom)
+		})
+	})
+}
+
 // TasksRoom is the room that hears about every task.
 const TasksRoom = "tasks"
 

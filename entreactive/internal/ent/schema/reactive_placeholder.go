@@ -12,6 +12,8 @@ func itemReactive() ent.Mixin { return entreactive.Placeholder() }
 
 func tagReactive() ent.Mixin { return entreactive.Placeholder() }
 
+func settingReactive() ent.Mixin { return entreactive.Placeholder() }
+
 func taskReactive() ent.Mixin { return entreactive.Placeholder() }
 
 func memoReactive() ent.Mixin { return entreactive.Placeholder() }
