@@ -19,6 +19,7 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/schema"
 	"github.com/entreactive/reactive/entreactive/internal/ent/task"
 	"github.com/entreactive/reactive/entreactive/internal/ent/team"
+	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
 // The tests in this file run on the test schemas Task and Memo, which use
@@ -767,4 +768,46 @@ func compactIDs(ids []any) string {
 		i = j + 1
 	}
 	return b.String()
+}
+
+// An O2M edge changed from the side without the foreign key
+// (widget.AddParts(part), parent.AddChildren(child)) is named in the
+// update's changed, as an M2M edge is: the row's own fields did not move,
+// its edges did.
+func TestO2MEdgeChangedFromItsOwnSideIsInChanged(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		client := newItems(t, drv, rec)
+		ctx := t.Context()
+		bolt := client.Part.Create().SetName("bolt").SaveX(ctx)
+		root := client.Widget.Create().SetName("root").SaveX(ctx)
+		child := client.Widget.Create().SetName("child").SaveX(ctx)
+
+		changedOf := func(id int) [][]string {
+			var out [][]string
+			for _, ev := range rec.Events() {
+				if ev.Action == entreactive.ActionUpdate && ev.ID == id {
+					out = append(out, ev.Changed)
+				}
+			}
+			return out
+		}
+		for _, step := range []struct {
+			name string
+			do   func()
+			want string
+		}{
+			{"AddParts", func() { client.Widget.UpdateOne(root).AddParts(bolt).ExecX(ctx) }, widget.EdgeParts},
+			{"RemoveParts", func() { client.Widget.UpdateOne(root).RemoveParts(bolt).ExecX(ctx) }, widget.EdgeParts},
+			{"AddChildren", func() { client.Widget.UpdateOne(root).AddChildren(child).ExecX(ctx) }, widget.EdgeChildren},
+			{"ClearChildren", func() { client.Widget.Update().Where(widget.ID(root.ID)).ClearChildren().ExecX(ctx) }, widget.EdgeChildren},
+		} {
+			rec.Reset()
+			step.do()
+			got := changedOf(root.ID)
+			if len(got) != 1 || !slices.Contains(got[0], step.want) {
+				t.Errorf("%s: the widget's updates say changed %v, want one naming %q", step.name, got, step.want)
+			}
+		}
+	})
 }

@@ -112,10 +112,12 @@ func changedEdges(t *gen.Type) string {
 }
 
 // changedAsEdge reports whether an update's "changed" names the edge e
-// itself: an edge without a field of its own whose change is a change of
-// the row (M2M edges, and unique edges whose foreign key has no field).
+// itself: every edge without a field of its own — M2M edges, unique edges
+// whose foreign key has no field, and the edges whose foreign key is in the
+// other table (the O2M side of a user's cards, user.AddCards(card): the
+// user's update says "cards", the card's own update names its key).
 func changedAsEdge(e *gen.Edge) bool {
-	return e.Field() == nil && (e.M2M() || (e.Unique && e.OwnFK()))
+	return e.Field() == nil
 }
 
 // uniqueIndexes returns the fields of a type's unique indexes whose columns

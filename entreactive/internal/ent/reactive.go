@@ -1486,10 +1486,21 @@ func (widgetReactive) ID(row *Widget) any { return row.ID }
 // Statement returns the hook's record of the mutation.
 func (r widgetReactive) Statement() *entreactive.Statement[*Widget] { return &r.m.reactive.statement }
 
-// Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
+// Changed returns the fields the mutation sets, adds to or clears, and the
+// edges without a field it changes, without Sensitive ones.
 func (r widgetReactive) Changed() (changed []string, onlySensitive bool) {
 	fields := append(r.m.Fields(), r.m.AddedFields()...)
 	fields = append(fields, r.m.ClearedFields()...)
+	for _, edges := range [][]string{r.m.AddedEdges(), r.m.RemovedEdges(), r.m.ClearedEdges()} {
+		for _, e := range edges {
+			switch e {
+			case widget.EdgeChildren, widget.EdgeParts:
+				if !slices.Contains(fields, e) {
+					fields = append(fields, e)
+				}
+			}
+		}
+	}
 	sensitive := false
 	changed = fields[:0]
 	for _, f := range fields {
