@@ -231,7 +231,7 @@ func TestTypeScriptMapsEachFieldKind(t *testing.T) {
 	}
 
 	for _, want := range []string{
-		`export type KindField = "count" | "big" | "huge" | "ratio" | "done" | "title" | "body" | "nickname" | "status" | "priority" | "due_at" | "done_at" | "ref" | "blob" | "tags" | "scores" | "matrix" | "meta" | "extra" | "raw" | "display_name" | "owner_id" | "parent";`, // parent: a unique edge whose key has no field is named in changed itself
+		`export type KindField = "count" | "big" | "huge" | "ratio" | "done" | "title" | "body" | "nickname" | "status" | "priority" | "due_at" | "done_at" | "ref" | "blob" | "tags" | "scores" | "matrix" | "meta" | "extra" | "raw" | "display_name" | "owner_id" | "labels" | "parent";`, // labels (O2M, its key in the labels table) and parent (a unique edge whose key has no field) are named in changed themselves
 		"export type ReactiveEvent = KindEvent | LabelEvent;",
 		"export type LabelEvent = LabelCreateEvent | LabelUpdateEvent | LabelDeleteEvent;",
 	} {
