@@ -768,3 +768,66 @@ func compactIDs(ids []any) string {
 	}
 	return b.String()
 }
+
+func TestBuilderRetriedAfterAFailedAttemptSendsItsEvent(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx, hard := t.Context(), schema.SkipSoftDelete(t.Context())
+		c := tr.client
+		a := tr.task(t, "a")
+		s := c.Setting.Create().SetKey("s").SetValue("s").SaveX(ctx)
+
+		// Each builder fails on a unique key, the row holding it goes, and
+		// the same builder, run again, succeeds: a retry loop's way. Task
+		// has schema hooks before the reactive one, Tag and Setting do not.
+		type retry struct {
+			name    string
+			block   func() (unblock func())
+			attempt func() error
+			model   string
+			action  entreactive.Action
+			id      func() any
+		}
+		taskKey := func(key string) func() func() {
+			return func() func() {
+				row := c.Task.Create().SetKey(key).SetText("blocker").SaveX(ctx)
+				return func() { c.Task.DeleteOneID(row.ID).ExecX(hard) }
+			}
+		}
+		createTask := c.Task.Create().SetKey("t1").SetText("retried")
+		updateTask := c.Task.UpdateOne(a).SetKey("t2").SetText("retried")
+		createTag := c.Tag.Create().SetID("go").SetName("retried")
+		updateSetting := c.Setting.UpdateOne(s).SetKey("taken").SetValue("retried")
+		for _, r := range []retry{
+			{"Task create", taskKey("t1"), func() error { return createTask.Exec(ctx) }, "Task", entreactive.ActionCreate,
+				func() any { return c.Task.Query().Where(task.Key("t1")).OnlyIDX(viewer(t)) }},
+			{"Task update", taskKey("t2"), func() error { return updateTask.Exec(ctx) }, "Task", entreactive.ActionUpdate,
+				func() any { return a.ID }},
+			{"Tag create", func() func() {
+				c.Tag.Create().SetID("go").SetName("blocker").ExecX(ctx)
+				return func() { c.Tag.DeleteOneID("go").ExecX(ctx) }
+			}, func() error { return createTag.Exec(ctx) }, "Tag", entreactive.ActionCreate, func() any { return "go" }},
+			{"Setting update", func() func() {
+				row := c.Setting.Create().SetKey("taken").SetValue("blocker").SaveX(ctx)
+				return func() { c.Setting.DeleteOne(row).ExecX(ctx) }
+			}, func() error { return updateSetting.Exec(ctx) }, "Setting", entreactive.ActionUpdate, func() any { return s.ID }},
+		} {
+			t.Run(r.name, func(t *testing.T) {
+				unblock := r.block()
+				tr.rec.Reset()
+				if err := r.attempt(); !testent.IsConstraintError(err) {
+					t.Fatalf("first attempt: err = %v, want a constraint error", err)
+				}
+				unblock()
+				tr.rec.Reset()
+				if err := r.attempt(); err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				got := tr.rec.Events()
+				if id := r.id(); len(got) != 1 || got[0].Model != r.model || got[0].Action != r.action || got[0].ID != id {
+					t.Errorf("the retry sent %s; want the %s of %s %v", describe(got), r.action, r.model, id)
+				}
+			})
+		}
+	})
+}
