@@ -831,3 +831,32 @@ func TestBuilderRetriedAfterAFailedAttemptSendsItsEvent(t *testing.T) {
 		}
 	})
 }
+
+func TestEdgeChangeFromTheOtherSideThatChangesNoKeySendsNothing(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		other := c.Team.Create().SetName("other").SaveX(ctx)
+		mine := c.Task.Create().SetKey("mine").SetText("mine").SetTeamID(tr.team.ID).SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		theirs := c.Task.Create().SetKey("theirs").SetText("theirs").SetTeamID(other.ID).SaveX(ctx)
+		tr.rec.Reset()
+
+		// Removing a task the team or user does not have, or clearing the
+		// edge and adding its task back: no task's key changes.
+		c.Team.UpdateOne(tr.team).RemoveTaskIDs(theirs.ID).ExecX(ctx)
+		c.Team.Update().Where(team.ID(tr.team.ID)).RemoveTaskIDs(theirs.ID).ExecX(ctx)
+		c.User.UpdateOne(tr.bob).RemoveTaskIDs(mine.ID).ExecX(ctx)
+		c.Team.UpdateOne(tr.team).ClearTasks().AddTaskIDs(mine.ID).ExecX(ctx)
+		if got := tr.rec.Events(); len(got) != 0 {
+			t.Errorf("no key changed, yet %s", describe(got))
+		}
+		if got := c.Task.GetX(viewer(t), theirs.ID).TeamID; got == nil || *got != other.ID {
+			t.Errorf("theirs: team_id = %v, want %d still", got, other.ID)
+		}
+		if got := c.Task.GetX(viewer(t), mine.ID); got.TeamID == nil || *got.TeamID != tr.team.ID ||
+			got.AssigneeID == nil || *got.AssigneeID != tr.alice.ID {
+			t.Errorf("mine: team_id = %v, assignee_id = %v, want %d and %d still", got.TeamID, got.AssigneeID, tr.team.ID, tr.alice.ID)
+		}
+	})
+}
