@@ -860,3 +860,27 @@ func TestEdgeChangeFromTheOtherSideThatChangesNoKeySendsNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestBulkUpsertWhoseConflictRenamesTheKeySendsTheUpdate(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		old := c.Task.Create().SetKey("old").SetText("old").SaveX(ctx)
+		tr.rec.Reset()
+
+		// The conflicting row no longer has the key it conflicted on: it is
+		// found by its id.
+		c.Task.CreateBulk(
+			c.Task.Create().SetKey("old").SetText("ignored"),
+			c.Task.Create().SetKey("new").SetText("new"),
+		).OnConflictColumns(task.FieldKey).Update(func(u *testent.TaskUpsert) { u.SetKey("renamed") }).ExecX(ctx)
+		created := c.Task.Query().Where(task.Key("new")).OnlyX(viewer(t))
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, old.ID, "old", []string{task.FieldKey}},
+			taskEvent{entreactive.ActionCreate, created.ID, "new", nil})
+		if got := tr.rec.Events()[0].Data.(*testent.Task).Key; got != "renamed" {
+			t.Errorf("key = %q, want renamed", got)
+		}
+	})
+}
