@@ -811,3 +811,119 @@ func TestO2MEdgeChangedFromItsOwnSideIsInChanged(t *testing.T) {
 		}
 	})
 }
+
+func TestBuilderRetriedAfterAFailedAttemptSendsItsEvent(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx, hard := t.Context(), schema.SkipSoftDelete(t.Context())
+		c := tr.client
+		a := tr.task(t, "a")
+		s := c.Setting.Create().SetKey("s").SetValue("s").SaveX(ctx)
+
+		// Each builder fails on a unique key, the row holding it goes, and
+		// the same builder, run again, succeeds: a retry loop's way. Task
+		// has schema hooks before the reactive one, Tag and Setting do not.
+		type retry struct {
+			name    string
+			block   func() (unblock func())
+			attempt func() error
+			model   string
+			action  entreactive.Action
+			id      func() any
+		}
+		taskKey := func(key string) func() func() {
+			return func() func() {
+				row := c.Task.Create().SetKey(key).SetText("blocker").SaveX(ctx)
+				return func() { c.Task.DeleteOneID(row.ID).ExecX(hard) }
+			}
+		}
+		createTask := c.Task.Create().SetKey("t1").SetText("retried")
+		updateTask := c.Task.UpdateOne(a).SetKey("t2").SetText("retried")
+		createTag := c.Tag.Create().SetID("go").SetName("retried")
+		updateSetting := c.Setting.UpdateOne(s).SetKey("taken").SetValue("retried")
+		for _, r := range []retry{
+			{"Task create", taskKey("t1"), func() error { return createTask.Exec(ctx) }, "Task", entreactive.ActionCreate,
+				func() any { return c.Task.Query().Where(task.Key("t1")).OnlyIDX(viewer(t)) }},
+			{"Task update", taskKey("t2"), func() error { return updateTask.Exec(ctx) }, "Task", entreactive.ActionUpdate,
+				func() any { return a.ID }},
+			{"Tag create", func() func() {
+				c.Tag.Create().SetID("go").SetName("blocker").ExecX(ctx)
+				return func() { c.Tag.DeleteOneID("go").ExecX(ctx) }
+			}, func() error { return createTag.Exec(ctx) }, "Tag", entreactive.ActionCreate, func() any { return "go" }},
+			{"Setting update", func() func() {
+				row := c.Setting.Create().SetKey("taken").SetValue("blocker").SaveX(ctx)
+				return func() { c.Setting.DeleteOne(row).ExecX(ctx) }
+			}, func() error { return updateSetting.Exec(ctx) }, "Setting", entreactive.ActionUpdate, func() any { return s.ID }},
+		} {
+			t.Run(r.name, func(t *testing.T) {
+				unblock := r.block()
+				tr.rec.Reset()
+				if err := r.attempt(); !testent.IsConstraintError(err) {
+					t.Fatalf("first attempt: err = %v, want a constraint error", err)
+				}
+				unblock()
+				tr.rec.Reset()
+				if err := r.attempt(); err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				got := tr.rec.Events()
+				if id := r.id(); len(got) != 1 || got[0].Model != r.model || got[0].Action != r.action || got[0].ID != id {
+					t.Errorf("the retry sent %s; want the %s of %s %v", describe(got), r.action, r.model, id)
+				}
+			})
+		}
+	})
+}
+
+func TestEdgeChangeFromTheOtherSideThatChangesNoKeySendsNothing(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		other := c.Team.Create().SetName("other").SaveX(ctx)
+		mine := c.Task.Create().SetKey("mine").SetText("mine").SetTeamID(tr.team.ID).SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		theirs := c.Task.Create().SetKey("theirs").SetText("theirs").SetTeamID(other.ID).SaveX(ctx)
+		tr.rec.Reset()
+
+		// Removing a task the team or user does not have, or clearing the
+		// edge and adding its task back: no task's key changes.
+		c.Team.UpdateOne(tr.team).RemoveTaskIDs(theirs.ID).ExecX(ctx)
+		c.Team.Update().Where(team.ID(tr.team.ID)).RemoveTaskIDs(theirs.ID).ExecX(ctx)
+		c.User.UpdateOne(tr.bob).RemoveTaskIDs(mine.ID).ExecX(ctx)
+		c.Team.UpdateOne(tr.team).ClearTasks().AddTaskIDs(mine.ID).ExecX(ctx)
+		if got := tr.rec.Events(); len(got) != 0 {
+			t.Errorf("no key changed, yet %s", describe(got))
+		}
+		if got := c.Task.GetX(viewer(t), theirs.ID).TeamID; got == nil || *got != other.ID {
+			t.Errorf("theirs: team_id = %v, want %d still", got, other.ID)
+		}
+		if got := c.Task.GetX(viewer(t), mine.ID); got.TeamID == nil || *got.TeamID != tr.team.ID ||
+			got.AssigneeID == nil || *got.AssigneeID != tr.alice.ID {
+			t.Errorf("mine: team_id = %v, assignee_id = %v, want %d and %d still", got.TeamID, got.AssigneeID, tr.team.ID, tr.alice.ID)
+		}
+	})
+}
+
+func TestBulkUpsertWhoseConflictRenamesTheKeySendsTheUpdate(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		c := tr.client
+		old := c.Task.Create().SetKey("old").SetText("old").SaveX(ctx)
+		tr.rec.Reset()
+
+		// The conflicting row no longer has the key it conflicted on: it is
+		// found by its id.
+		c.Task.CreateBulk(
+			c.Task.Create().SetKey("old").SetText("ignored"),
+			c.Task.Create().SetKey("new").SetText("new"),
+		).OnConflictColumns(task.FieldKey).Update(func(u *testent.TaskUpsert) { u.SetKey("renamed") }).ExecX(ctx)
+		created := c.Task.Query().Where(task.Key("new")).OnlyX(viewer(t))
+		checkTasks(t, tr.rec.Events(),
+			taskEvent{entreactive.ActionUpdate, old.ID, "old", []string{task.FieldKey}},
+			taskEvent{entreactive.ActionCreate, created.ID, "new", nil})
+		if got := tr.rec.Events()[0].Data.(*testent.Task).Key; got != "renamed" {
+			t.Errorf("key = %q, want renamed", got)
+		}
+	})
+}
