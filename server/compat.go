@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"sync"
@@ -146,9 +147,14 @@ func (g *upgradeGuard) release(sid string) {
 // strictPolling is the library's polling transport, except that a POST
 // whose payload does not decode closes the session and is answered 400.
 //
-// It guards against a defect of the library: its polling transport drops
-// a decoding error (POST "abc" is answered 200 "ok" and the session lives
-// on), where the protocol closes the session.
+// It guards against two defects of the library: its polling transport
+// drops a decoding error (POST "abc" is answered 200 "ok" and the session
+// lives on), where the protocol closes the session; and its payload
+// decoder skips empty packets, so an empty POST, or one with two
+// separators in a row or a trailing one, is answered 200 "ok" too, where
+// Node's engine.io decodes an empty packet as an error packet and closes
+// the session. (Node's engine.io then destroys the request without an
+// answer; the protocol suite accepts that or 400.)
 type strictPolling struct {
 	transports.Polling
 	// post is the POST request being handled (OnRequest → OnData run on
@@ -184,6 +190,9 @@ func (p *strictPolling) OnRequest(ctx *types.HttpContext) {
 func (p *strictPolling) OnData(data types.BufferInterface) {
 	raw := data.Bytes()
 	packets, err := p.Parser().DecodePayload(types.NewBytesBuffer(append([]byte(nil), raw...)))
+	if err == nil && p.Protocol() == 4 && hasEmptyPacket(raw) {
+		err = errors.New("server: empty packet in payload")
+	}
 	if err == nil {
 		for _, pk := range packets {
 			if pk.Type == packet.ERROR {
@@ -202,4 +211,15 @@ func (p *strictPolling) OnData(data types.BufferInterface) {
 		return
 	}
 	p.Polling.OnData(data)
+}
+
+// hasEmptyPacket reports whether an Engine.IO v4 payload (packets joined
+// by the record separator 0x1e) is empty or holds an empty packet.
+func hasEmptyPacket(payload []byte) bool {
+	for p := range bytes.SplitSeq(payload, []byte{0x1e}) {
+		if len(p) == 0 {
+			return true
+		}
+	}
+	return false
 }
