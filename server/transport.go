@@ -27,7 +27,8 @@ import (
 // Reading stays with gorilla/websocket. gorilla writes on its own only to
 // answer pings and close frames (handlers replaced here so those answers
 // go through the writer too) and to fail the connection on a protocol
-// error or an oversized message, just before the connection closes.
+// error or an oversized message (through the writer too when the
+// connection is an upgradedConn, as it is under a Server).
 //
 // The connection ends with the close handshake of RFC 6455 §7, as Node's
 // ws ends it: a close frame from the client is answered with its status
@@ -43,6 +44,9 @@ type wsTransport struct {
 	ws          *types.WebSocketConn
 	idleTimeout time.Duration
 	w           *connWriter
+	// conn is the connection as hijacked, nil when it is not an
+	// upgradedConn (the Engine.IO server's handler was not wrapped).
+	conn *upgradedConn
 	// failure is the reason the writer failed, "" while it has not.
 	failure atomic.Pointer[string]
 	// pingSent is when the last Send carrying a ping returned, in Unix
@@ -103,17 +107,30 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	t.Transport.Construct(ctx)
 	t.ws = ctx.Websocket
 	t.idleTimeout = ctx.IdleTimeout
-	t.w = newConnWriter(t.ws.NetConn(), b.cfg.maxPending, b.cfg.writeTimeout, func(reason string, err error) {
+	conn := t.ws.NetConn()
+	if uc, ok := conn.(*upgradedConn); ok {
+		t.conn = uc
+		conn = uc.Conn // the writer writes to the socket itself
+	}
+	t.w = newConnWriter(conn, b.cfg.maxPending, b.cfg.writeTimeout, func(reason string, err error) {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
 	t.pongHold = pongHold(b.cfg.pingInterval, b.cfg.pingTimeout)
 	t.w.flushers = b.cfg.flushers
-	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
-		// A second upgrade of the session: refused (see upgradeGuard).
+	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, ctx, t) {
+		// A second upgrade of the session: refused (see upgradeGuard)
+		// with an empty close frame, as Node's engine.io refuses it.
 		t.SetReadyState("closed")
+		if b.cfg.writeTimeout > 0 {
+			_ = conn.SetWriteDeadline(time.Now().Add(b.cfg.writeTimeout))
+		}
+		_, _ = conn.Write(wsFrame(wsClose))
 		_ = t.ws.Close()
 		return t
+	}
+	if t.conn != nil {
+		t.conn.attach(t.w)
 	}
 	_ = t.ws.On("error", func(errs ...any) {
 		err, _ := firstArg(errs).(error)
