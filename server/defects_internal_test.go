@@ -477,12 +477,14 @@ func librarySession(t *testing.T, base string) string {
 // TestLibraryServesPollingRightAfterTheUpgrade shows the defect
 // upgradeGuard.settle guards against, on a bare library server: a GET of
 // the polling transport sent right after the websocket's probe and
-// upgrade packets is often handled before them, and answered as a poll.
-// It skips if every GET is refused.
+// upgrade packets is often handled before them, and answered as a poll
+// (or, rarely, never answered: it registers with the polling transport
+// after the upgrade closed it). It skips if every GET is refused.
 func TestLibraryServesPollingRightAfterTheUpgrade(t *testing.T) {
 	base := libraryServer(t)
+	client := &http.Client{Timeout: 2 * time.Second}
 	const tries = 100
-	served := 0
+	served, hung := 0, 0
 	for range tries {
 		sid := librarySession(t, base)
 		u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket&sid=" + sid
@@ -493,20 +495,22 @@ func TestLibraryServesPollingRightAfterTheUpgrade(t *testing.T) {
 		resp.Body.Close()
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("5"))
-		poll, err := http.Get(base + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		poll.Body.Close()
-		if poll.StatusCode != http.StatusBadRequest {
+		poll, err := client.Get(base + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+		switch {
+		case err != nil:
+			hung++
+		case poll.StatusCode != http.StatusBadRequest:
 			served++
+		}
+		if err == nil {
+			poll.Body.Close()
 		}
 		ws.Close()
 	}
-	if served == 0 {
+	if served+hung == 0 {
 		t.Skipf("the library refused all %d polls", tries)
 	}
-	t.Logf("library: %d of %d polls sent after the upgrade were served", served, tries)
+	t.Logf("library: of %d polls sent after the upgrade, %d were served and %d not answered", tries, served, hung)
 }
 
 // TestLibraryKeepsSessionAfterEmptyPost shows the defect strictPolling
