@@ -267,12 +267,13 @@ func (g *upgradeGuard) release(sid string, c *upgradeClaim) {
 	g.doneLocked(held)
 }
 
-// settle returns once session sid's upgrading websocket, if it has one,
-// has handled every packet received before the call, or after
-// settleTimeout. A session whose transport is the websocket already does
-// not wait: the library refuses its polling requests. (The library's
-// "upgraded" flag is no sign of that: it is set before the transport is
-// switched, while the polling transport still takes requests.)
+// settle returns once session sid's upgrading (or upgraded) websocket, if
+// it has one, has handled every packet received before the call and
+// written its answers, or after settleTimeout. (The library's "upgraded"
+// flag is no sign that a request can go on at once: it is set before the
+// transport is switched, while the polling transport still takes
+// requests; and once the transport is switched, the answer to the probe
+// may still be queued.)
 func (g *upgradeGuard) settle(sid string) {
 	g.mu.Lock()
 	c := g.claims[sid]
@@ -280,8 +281,7 @@ func (g *upgradeGuard) settle(sid string) {
 	if c == nil {
 		return
 	}
-	sess, ok := g.session(sid)
-	if !ok {
+	if _, ok := g.session(sid); !ok {
 		return
 	}
 	deadline := time.Now().Add(settleTimeout)
@@ -295,7 +295,7 @@ func (g *upgradeGuard) settle(sid string) {
 	g.mu.Lock()
 	t := c.t
 	g.mu.Unlock()
-	if t == nil || t.conn == nil || sess.Transport() == transports.Transport(t) {
+	if t == nil || t.conn == nil {
 		return
 	}
 	t.conn.settle(time.Until(deadline))

@@ -384,7 +384,8 @@ func TestUpgradeGuardFirstToAskWins(t *testing.T) {
 }
 
 // TestUpgradedConnSettlesOnceTheReaderHasReadEverything pins what the
-// polling requests of an upgrading session wait for.
+// polling requests of an upgrading session wait for: the reader has read
+// everything received, and the writer has written everything queued.
 func TestUpgradedConnSettlesOnceTheReaderHasReadEverything(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -436,6 +437,28 @@ func TestUpgradedConnSettlesOnceTheReaderHasReadEverything(t *testing.T) {
 	if !uc.settle(15 * time.Second) {
 		t.Fatal("not settled once the reader read everything")
 	}
+
+	// What the server queued must be written too: 8 MiB the client does
+	// not read yet cannot be (small socket buffers keep the kernel from
+	// taking it all).
+	_ = client.(*net.TCPConn).SetReadBuffer(64 << 10)
+	_ = sc.(*net.TCPConn).SetWriteBuffer(64 << 10)
+	w := newConnWriter(sc, 16<<20, 0, nil)
+	uc.attach(w)
+	const big = 8 << 20
+	if err := w.enqueue(make([]byte, big)); err != nil {
+		t.Fatal(err)
+	}
+	if uc.settle(short) {
+		t.Fatal("settled with 8 MiB still to write")
+	}
+	if _, err := stdio.CopyN(stdio.Discard, client, big); err != nil {
+		t.Fatal(err)
+	}
+	if !uc.settle(15 * time.Second) {
+		t.Fatal("not settled once everything was written")
+	}
+
 	client.Close()
 	for range got {
 	}

@@ -96,10 +96,11 @@ func (r *releasingWriter) Unwrap() http.ResponseWriter { return r.inner() }
 // transport:
 //
 //   - It knows when the transport's reader has read everything the peer
-//     has sent so far and waits for more (settle). The polling requests of
-//     a session that is upgrading wait for that (see upgradeGuard.settle),
-//     so that they are ordered after the websocket's packets that arrived
-//     before them, as a single-threaded server orders them.
+//     has sent so far and waits for more, and the answers are written
+//     (settle). The polling requests of a session that is upgrading wait
+//     for that (see upgradeGuard.settle), so that they are ordered after
+//     the websocket's packets that arrived before them, as a
+//     single-threaded server orders them.
 //   - Once the transport's writer is attached, the frames gorilla writes
 //     on its own (the close frame that fails the connection on a protocol
 //     error or an oversized message) go through the writer, behind the
@@ -186,36 +187,43 @@ func (c *upgradedConn) wakeLocked() {
 
 // settle returns true once every byte received so far on the connection
 // has been read by its reader, which waits for more (or has stopped
-// reading): all the complete messages among them have been handled, since
-// the reader reads only when it needs more bytes to complete a message.
-// It returns false after timeout.
+// reading), and what the server queued meanwhile (the answers to those
+// messages) has been written: all the complete messages among those bytes
+// have been handled, since the reader reads only when it needs more bytes
+// to complete a message. It returns false after timeout.
 func (c *upgradedConn) settle(timeout time.Duration) bool {
 	if c.raw == nil {
 		return true
 	}
-	var expired <-chan time.Time
+	t := time.NewTimer(timeout)
+	defer t.Stop()
 	for {
 		c.mu.Lock()
 		if c.ended || c.parked && !c.receivedLocked() {
 			c.mu.Unlock()
-			return true
+			break
 		}
 		if c.settled == nil {
 			c.settled = make(chan struct{})
 		}
 		ch := c.settled
 		c.mu.Unlock()
-		if expired == nil {
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			expired = t.C
-		}
 		select {
 		case <-ch:
-		case <-expired:
+		case <-t.C:
 			return false
 		}
 	}
+	if w := c.w.Load(); w != nil {
+		if idle := w.whenIdle(); idle != nil {
+			select {
+			case <-idle:
+			case <-t.C:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // receivedLocked reports whether the socket holds bytes (or an end of

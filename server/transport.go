@@ -339,14 +339,8 @@ func pongHold(pingInterval, pingTimeout time.Duration) time.Duration {
 }
 
 // Send implements transports.Transport: the library's packets (open, ping,
-// Socket.IO packets of one socket) are encoded and handed to the writer,
-// which writes them at once when it is idle (see connWriter.send) and
-// queues them otherwise. Written at once, an answer the library sends
-// while the reader handles a packet (the probe's "3probe") is on the wire
-// before the reader reads on, and so before a polling request that waited
-// for the reader (upgradeGuard.settle) is answered, as with Node's
-// engine.io. The transport stays writable; "drain" means handed to the
-// writer.
+// Socket.IO packets of one socket) are encoded and queued on the writer.
+// The transport stays writable; "drain" means handed to the writer.
 func (t *wsTransport) Send(packets []*packet.Packet) {
 	ping := false
 	for _, p := range packets {
@@ -369,7 +363,7 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 		if _, ok := data.(*types.StringBuffer); ok {
 			op = wsText
 		}
-		if err := t.w.send(wsFrame(op, data.Bytes()), true); err != nil {
+		if err := t.w.enqueue(wsFrame(op, data.Bytes())); err != nil {
 			break // the writer has failed or is closing: nothing more goes out
 		}
 	}
