@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -107,11 +106,11 @@ func (s *Server) awaitRecorded(id string, connected, gone <-chan struct{}) {
 //     TestPollingAfterUpgradeIsRefused): it is answered as a poll of the
 //     session (or, rarely, never: it registers with the polling transport
 //     after the upgrade closed it), where the protocol refuses it (400),
-//     as Node's engine.io does, having read the websocket first. While a session has a
-//     websocket upgrade under way, its polling requests (and a second
-//     websocket, which is refused) wait (at most settleTimeout) until the
-//     websocket's reader has read everything received so far
-//     (upgradedConn.settle).
+//     as Node's engine.io does, having read the websocket first. While a
+//     session has a websocket upgrade, its polling requests (and a second
+//     websocket, which is refused) wait, at most settleTimeout, until the
+//     websocket's reader has read everything received so far and the
+//     answers are written (upgradedConn.settle).
 //
 // A claim made before the 101 is dropped if its request builds no
 // transport; once built, a failed upgrade (the candidate closes while the
@@ -133,9 +132,9 @@ type upgradeClaim struct {
 	done  bool
 }
 
-// settleTimeout bounds how long a polling request waits for the reader of
-// its session's upgrading websocket (see upgradeGuard). It is a safety
-// bound: the wait takes microseconds unless the machine is very busy.
+// settleTimeout bounds how long a request waits for its session's
+// upgrading websocket (see upgradeGuard.settle). It is a safety bound: the
+// wait takes microseconds unless the machine is very busy.
 const settleTimeout = time.Second
 
 func newUpgradeGuard() *upgradeGuard {
@@ -197,9 +196,9 @@ func (g *upgradeGuard) session(sid string) (engine.Socket, bool) {
 // is done (its handler has returned), it has built it if it ever will.
 func (g *upgradeGuard) claimEarly(sid string, ctx *types.HttpContext) bool {
 	g.mu.Lock()
-	eng := g.engine
+	watching := g.engine != nil
 	g.mu.Unlock()
-	if _, ok := g.session(sid); !ok && eng != nil {
+	if _, live := g.session(sid); watching && !live {
 		return false // the library refuses the upgrade itself
 	}
 	g.mu.Lock()
