@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
@@ -79,76 +82,235 @@ func (s *Server) awaitRecorded(id string, connected, gone <-chan struct{}) {
 	}
 }
 
-// upgradeGuard lets each Engine.IO session upgrade to websocket once.
+// upgradeGuard lets each Engine.IO session upgrade to websocket once, to
+// the first websocket that asks, and orders the session's polling
+// requests after the websocket's packets that arrived before them.
 //
-// It guards against a defect of the library: it refuses a websocket
-// upgrade of a session that is upgrading or upgraded, but between the two
-// flags (MaybeUpgrade clears "upgrading" before it sets "upgraded") a
-// second websocket with the same sid passes both checks and is taken as a
-// second upgrade (about 1 in 1,500 in the engine.io protocol suite's "same
-// sid after upgrade" test). The guard claims the sid when the first
-// websocket transport of the session is built; a failed upgrade (the
-// candidate closes while the session lives on another transport) releases
-// it, and so does the end of the session.
+// It guards against three defects of the library:
+//
+//   - It refuses a websocket upgrade of a session that is upgrading or
+//     upgraded, but between the two flags (MaybeUpgrade clears "upgrading"
+//     before it sets "upgraded") a second websocket with the same sid
+//     passes both checks and is taken as a second upgrade (about 1 in
+//     1,500 in the engine.io protocol suite's "same sid after upgrade"
+//     test).
+//   - It checks those flags only after switching protocols (101): a client
+//     that opens a second websocket as soon as the first is open can have
+//     the second taken for the upgrade and the first refused, and the
+//     session is lost (49 and 67 of 1,000 tries in two runs of
+//     TestSecondUpgradeNeverDisplacesTheFirst). The guard claims the sid
+//     in a middleware, before the 101: the first websocket to ask wins.
+//   - It handles every request on its own goroutine, so a polling request
+//     sent after the websocket's probe and upgrade packets is often
+//     handled before them (666 and 823 of 1,000 in two runs of
+//     TestPollingAfterUpgradeIsRefused): it is answered as a poll of the
+//     session (or, rarely, never: it registers with the polling transport
+//     after the upgrade closed it), where the protocol refuses it (400),
+//     as Node's engine.io does, having read the websocket first. While a
+//     session has a websocket upgrade, its polling requests (and a second
+//     websocket, which is refused) wait, at most settleTimeout, until the
+//     websocket's reader has read everything received so far and the
+//     answers are written (upgradedConn.settle).
+//
+// A claim made before the 101 is dropped if its request builds no
+// transport; once built, a failed upgrade (the candidate closes while the
+// session lives on another transport) releases it, and so does the end of
+// the session.
 type upgradeGuard struct {
-	mu      sync.Mutex
-	claimed map[string]struct{}
-	engine  engine.BaseServer
+	mu     sync.Mutex
+	claims map[string]*upgradeClaim
+	engine engine.BaseServer
 }
+
+// upgradeClaim is a session's claim to upgrade to websocket.
+type upgradeClaim struct {
+	ctx *types.HttpContext // the upgrade request holding it
+	t   *wsTransport       // the request's transport, once built
+	// built is closed once t is set or the claim is dropped; done records
+	// that it is.
+	built chan struct{}
+	done  bool
+}
+
+// settleTimeout bounds how long a request waits for its session's
+// upgrading websocket (see upgradeGuard.settle). It is a safety bound: the
+// wait takes microseconds unless the machine is very busy.
+const settleTimeout = time.Second
 
 func newUpgradeGuard() *upgradeGuard {
-	return &upgradeGuard{claimed: make(map[string]struct{})}
+	return &upgradeGuard{claims: make(map[string]*upgradeClaim)}
 }
 
-// watch releases a session's claim when the session ends.
+// watch installs the guard's middleware on eng and releases a session's
+// claim when the session ends.
 func (g *upgradeGuard) watch(eng engine.BaseServer) {
 	g.mu.Lock()
 	g.engine = eng
 	g.mu.Unlock()
+	eng.Use(g.middleware)
 	_ = eng.On("connection", func(args ...any) {
 		sock, ok := firstArg(args).(engine.Socket)
 		if !ok {
 			return
 		}
 		sid := sock.Id()
-		_ = sock.Once("close", func(...any) { g.release(sid) })
+		_ = sock.Once("close", func(...any) { g.release(sid, nil) })
 	})
 }
 
-// claim reports whether t may be the websocket transport of session sid.
-func (g *upgradeGuard) claim(sid string, t transports.Transport) bool {
+// middleware runs on every Engine.IO request before the library looks at
+// it: a websocket upgrade of a session claims the session; any other
+// request of a session with an upgrading websocket, a polling request or
+// a websocket upgrade that will be refused, first waits for that
+// websocket (settle), so that its answer comes after the answers to the
+// websocket's packets received before it (the probe's "3probe").
+func (g *upgradeGuard) middleware(ctx *types.HttpContext, next func(error)) {
+	if sid := ctx.Query().Peek("sid"); sid != "" {
+		upgrade := websocket.IsWebSocketUpgrade(ctx.Request()) && ctx.Query().Peek("transport") == transports.WEBSOCKET
+		if !upgrade || !g.claimEarly(sid, ctx) {
+			g.settle(sid)
+		}
+	}
+	next(nil)
+}
+
+// session returns the live session sid, if any.
+func (g *upgradeGuard) session(sid string) (engine.Socket, bool) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, dup := g.claimed[sid]; dup {
+	eng := g.engine
+	g.mu.Unlock()
+	if eng == nil {
+		return nil, false
+	}
+	sess, ok := eng.Clients().Load(sid)
+	if !ok || sess.ReadyState() == "closed" {
+		return nil, false
+	}
+	return sess, true
+}
+
+// claimEarly claims session sid for the upgrade request ctx, before the
+// library switches protocols, unless another request holds it (claim then
+// refuses ctx's transport), and reports whether it did. The claim is
+// dropped if ctx builds no transport: by the time the request's context
+// is done (its handler has returned), it has built it if it ever will.
+func (g *upgradeGuard) claimEarly(sid string, ctx *types.HttpContext) bool {
+	g.mu.Lock()
+	watching := g.engine != nil
+	g.mu.Unlock()
+	if _, live := g.session(sid); watching && !live {
+		return false // the library refuses the upgrade itself
+	}
+	g.mu.Lock()
+	if _, held := g.claims[sid]; held {
+		g.mu.Unlock()
 		return false
 	}
-	g.claimed[sid] = struct{}{}
-	_ = t.Once("close", func(...any) {
+	c := &upgradeClaim{ctx: ctx, built: make(chan struct{})}
+	g.claims[sid] = c
+	g.mu.Unlock()
+	context.AfterFunc(ctx.Context(), func() {
 		g.mu.Lock()
-		eng := g.engine
-		g.mu.Unlock()
-		if eng == nil {
-			return
-		}
-		if sess, ok := eng.Clients().Load(sid); ok && sess.ReadyState() != "closed" && sess.Transport() != t {
-			g.release(sid) // the upgrade failed; the session may try again
+		defer g.mu.Unlock()
+		if c.t == nil && g.claims[sid] == c {
+			delete(g.claims, sid)
+			g.doneLocked(c)
 		}
 	})
 	return true
 }
 
-func (g *upgradeGuard) release(sid string) {
+// claim reports whether t, built for the upgrade request ctx, may be the
+// websocket transport of session sid: ctx holds the session's claim, or no
+// request does (the middleware is not installed, or the request that held
+// it failed and dropped it).
+func (g *upgradeGuard) claim(sid string, ctx *types.HttpContext, t *wsTransport) bool {
+	g.mu.Lock()
+	c, held := g.claims[sid]
+	switch {
+	case held && (c.ctx != ctx || c.t != nil):
+		g.mu.Unlock()
+		return false
+	case !held:
+		c = &upgradeClaim{ctx: ctx, built: make(chan struct{})}
+		g.claims[sid] = c
+	}
+	c.t = t
+	g.doneLocked(c)
+	g.mu.Unlock()
+	_ = t.Once("close", func(...any) {
+		if sess, ok := g.session(sid); ok && sess.Transport() != transports.Transport(t) {
+			g.release(sid, c) // the upgrade failed; the session may try again
+		}
+	})
+	return true
+}
+
+func (g *upgradeGuard) doneLocked(c *upgradeClaim) {
+	if !c.done {
+		c.done = true
+		close(c.built)
+	}
+}
+
+// release forgets session sid's claim: any claim, or only c when c is not
+// nil.
+func (g *upgradeGuard) release(sid string, c *upgradeClaim) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.claimed, sid)
+	held, ok := g.claims[sid]
+	if !ok || c != nil && held != c {
+		return
+	}
+	delete(g.claims, sid)
+	g.doneLocked(held)
+}
+
+// settle returns once session sid's upgrading (or upgraded) websocket, if
+// it has one, has handled every packet received before the call and
+// written its answers, or after settleTimeout. (The library's "upgraded"
+// flag is no sign that a request can go on at once: it is set before the
+// transport is switched, while the polling transport still takes
+// requests; and once the transport is switched, the answer to the probe
+// may still be queued.)
+func (g *upgradeGuard) settle(sid string) {
+	g.mu.Lock()
+	c := g.claims[sid]
+	g.mu.Unlock()
+	if c == nil {
+		return
+	}
+	if _, ok := g.session(sid); !ok {
+		return
+	}
+	deadline := time.Now().Add(settleTimeout)
+	timer := time.NewTimer(settleTimeout)
+	defer timer.Stop()
+	select {
+	case <-c.built:
+	case <-timer.C:
+		return
+	}
+	g.mu.Lock()
+	t := c.t
+	g.mu.Unlock()
+	if t == nil || t.conn == nil {
+		return
+	}
+	t.conn.settle(time.Until(deadline))
 }
 
 // strictPolling is the library's polling transport, except that a POST
 // whose payload does not decode closes the session and is answered 400.
 //
-// It guards against a defect of the library: its polling transport drops
-// a decoding error (POST "abc" is answered 200 "ok" and the session lives
-// on), where the protocol closes the session.
+// It guards against two defects of the library: its polling transport
+// drops a decoding error (POST "abc" is answered 200 "ok" and the session
+// lives on), where the protocol closes the session; and its payload
+// decoder skips empty packets, so an empty POST, or one with two
+// separators in a row or a trailing one, is answered 200 "ok" too, where
+// Node's engine.io decodes an empty packet as an error packet and closes
+// the session. (Node's engine.io then destroys the request without an
+// answer; the protocol suite accepts that or 400.)
 type strictPolling struct {
 	transports.Polling
 	// post is the POST request being handled (OnRequest → OnData run on
@@ -184,6 +346,9 @@ func (p *strictPolling) OnRequest(ctx *types.HttpContext) {
 func (p *strictPolling) OnData(data types.BufferInterface) {
 	raw := data.Bytes()
 	packets, err := p.Parser().DecodePayload(types.NewBytesBuffer(append([]byte(nil), raw...)))
+	if err == nil && p.Protocol() == 4 && hasEmptyPacket(raw) {
+		err = errors.New("server: empty packet in payload")
+	}
 	if err == nil {
 		for _, pk := range packets {
 			if pk.Type == packet.ERROR {
@@ -202,4 +367,15 @@ func (p *strictPolling) OnData(data types.BufferInterface) {
 		return
 	}
 	p.Polling.OnData(data)
+}
+
+// hasEmptyPacket reports whether an Engine.IO v4 payload (packets joined
+// by the record separator 0x1e) is empty or holds an empty packet.
+func hasEmptyPacket(payload []byte) bool {
+	for p := range bytes.SplitSeq(payload, []byte{0x1e}) {
+		if len(p) == 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	ws "github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -24,14 +26,27 @@ import (
 //
 // Reading stays with gorilla/websocket. gorilla writes on its own only to
 // answer pings and close frames (handlers replaced here so those answers
-// go through the writer too) and on a read protocol error, just before
-// the connection dies.
+// go through the writer too) and to fail the connection on a protocol
+// error or an oversized message (through the writer too when the
+// connection is an upgradedConn, as it is under a Server).
+//
+// The connection ends with the close handshake of RFC 6455 §7, as Node's
+// ws ends it: a close frame from the client is answered with its status
+// once the frames queued before it are written, then the server closes the
+// connection; a close from the server (DoClose) writes the queued frames
+// and a close frame, then waits up to closeReplyTimeout for the client's
+// answer before closing the connection; a protocol error, an oversized
+// message or a text message that is not UTF-8 is answered with a close
+// frame carrying 1002, 1009 or 1007, then the connection closes.
 type wsTransport struct {
 	transports.Transport
 
 	ws          *types.WebSocketConn
 	idleTimeout time.Duration
 	w           *connWriter
+	// conn is the connection as hijacked, nil when it is not an
+	// upgradedConn (the Engine.IO server's handler was not wrapped).
+	conn *upgradedConn
 	// failure is the reason the writer failed, "" while it has not.
 	failure atomic.Pointer[string]
 	// pingSent is when the last Send carrying a ping returned, in Unix
@@ -39,7 +54,30 @@ type wsTransport struct {
 	// is held back after it (see handlePong).
 	pingSent atomic.Int64
 	pongHold time.Duration
+
+	// The close handshake (see closeWritten and endReading).
+	closeMu sync.Mutex
+	// closeSent: the writer has written its last frame, a close frame,
+	// or has failed.
+	closeSent bool
+	// readDone: reading has ended, with the client's close frame or an
+	// error.
+	readDone bool
+	// onClosed is DoClose's callback, run once the close frame is written.
+	onClosed types.Callable
+	// replyTimer closes the connection if the client does not answer the
+	// server's close frame.
+	replyTimer *time.Timer
 }
+
+// closeReplyTimeout is how long the server waits for the client to answer
+// its close frame before it closes the connection anyway. Node's ws waits
+// 30 s; clients answer within a round trip, and a server that is shutting
+// down should not hold connections for long.
+const closeReplyTimeout = time.Second
+
+// errInvalidUTF8 is the read error of a text message that is not UTF-8.
+var errInvalidUTF8 = errors.New("server: websocket text message is not valid UTF-8")
 
 // wsConfig is what the websocket transports of one server share.
 type wsConfig struct {
@@ -69,18 +107,31 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	t.Transport.Construct(ctx)
 	t.ws = ctx.Websocket
 	t.idleTimeout = ctx.IdleTimeout
-	t.w = newConnWriter(t.ws.NetConn(), b.cfg.maxPending, b.cfg.writeTimeout, func(reason string, err error) {
+	conn := t.ws.NetConn()
+	if uc, ok := conn.(*upgradedConn); ok {
+		t.conn = uc
+		conn = uc.Conn // the writer writes to the socket itself
+	}
+	t.w = newConnWriter(conn, b.cfg.maxPending, b.cfg.writeTimeout, func(reason string, err error) {
 		t.onWriteFailure(b.cfg, reason, err)
 	})
 	t.w.observer = b.cfg.observer
 	t.w.written = &b.cfg.stats.wsBytes
 	t.pongHold = pongHold(b.cfg.pingInterval, b.cfg.pingTimeout)
 	t.w.flushers = b.cfg.flushers
-	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, t) {
-		// A second upgrade of the session: refused (see upgradeGuard).
+	if sid := ctx.Query().Peek("sid"); sid != "" && !b.cfg.upgrades.claim(sid, ctx, t) {
+		// A second upgrade of the session: refused (see upgradeGuard)
+		// with an empty close frame, as Node's engine.io refuses it.
 		t.SetReadyState("closed")
+		if b.cfg.writeTimeout > 0 {
+			_ = conn.SetWriteDeadline(time.Now().Add(b.cfg.writeTimeout))
+		}
+		_, _ = conn.Write(wsFrame(wsClose))
 		_ = t.ws.Close()
 		return t
+	}
+	if t.conn != nil {
+		t.conn.attach(t.w)
 	}
 	_ = t.ws.On("error", func(errs ...any) {
 		err, _ := firstArg(errs).(error)
@@ -91,8 +142,12 @@ func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 		_ = t.w.enqueue(wsFrame(wsPong, []byte(data)))
 		return nil
 	})
-	t.ws.SetCloseHandler(func(code int, _ string) error {
-		_ = t.w.enqueue(wsFrame(wsClose, ws.FormatCloseMessage(code, "")))
+	t.ws.SetCloseHandler(func(code int, text string) error {
+		// The answer echoes the status and reason (RFC 6455 §5.5.1), as
+		// Node's ws does; an empty close frame answers one without a
+		// status (FormatCloseMessage of CloseNoStatusReceived is empty).
+		// endReading closes the connection once it is written.
+		_ = t.w.enqueue(wsFrame(wsClose, ws.FormatCloseMessage(code, text)))
 		return nil
 	})
 	t.SetWritable(true)
@@ -137,17 +192,13 @@ func (t *wsTransport) HandlesUpgrades() bool { return true }
 
 // read reads messages until the connection ends.
 func (t *wsTransport) read() {
-	defer func() { _ = t.ws.Close() }()
 	for {
 		if t.idleTimeout > 0 {
 			_ = t.ws.SetReadDeadline(time.Now().Add(t.idleTimeout))
 		}
 		mt, r, err := t.ws.NextReader()
 		if err != nil {
-			var ce *ws.CloseError
-			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-				t.OnError("websocket read", err)
-			}
+			t.readFailed(err)
 			return
 		}
 		var buf types.BufferInterface
@@ -160,7 +211,15 @@ func (t *wsTransport) read() {
 			continue
 		}
 		if _, err := buf.ReadFrom(r); err != nil {
-			t.OnError("websocket read", err)
+			t.readFailed(err)
+			return
+		}
+		if mt == ws.TextMessage && !utf8.Valid(buf.Bytes()) {
+			// RFC 6455 §8.1: fail the connection with 1007, as Node's ws
+			// does (gorilla leaves text validation to the application).
+			_ = t.w.enqueue(wsFrame(wsClose, ws.FormatCloseMessage(ws.CloseInvalidFramePayloadData, "")))
+			t.endReading(true)
+			t.OnError("websocket read", errInvalidUTF8)
 			return
 		}
 		p, _ := t.Parser().DecodePacket(buf)
@@ -169,6 +228,82 @@ func (t *wsTransport) read() {
 			continue
 		}
 		t.OnPacket(p)
+	}
+}
+
+// readFailed ends reading after err.
+func (t *wsTransport) readFailed(err error) {
+	var ce *ws.CloseError
+	switch {
+	case errors.As(err, &ce) && ce.Code != ws.CloseAbnormalClosure:
+		// The client's close frame: the close handler has queued the
+		// answer (or the server's own close frame went first).
+		t.endReading(true)
+	case errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF):
+		t.endReading(false) // closed here, or by the client without a close frame
+	case connectionFailed(err):
+		t.endReading(false)
+		t.OnError("websocket read", err)
+	default:
+		// A protocol error or an oversized message: gorilla has queued a
+		// close frame with 1002 or 1009, which goes out before the
+		// connection closes.
+		t.endReading(true)
+		t.OnError("websocket read", err)
+	}
+}
+
+// connectionFailed reports whether err is the connection's own failure
+// (a network error, a timeout, the stream cut short) rather than
+// something the client sent.
+func connectionFailed(err error) bool {
+	var ce *ws.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code == ws.CloseAbnormalClosure // the stream ended mid-frame
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// endReading records that reading has ended. With answer set, what the
+// writer holds (the answer to the client's close frame, or the close frame
+// failing the connection) is written first, and the connection closes
+// after it; otherwise it closes now.
+func (t *wsTransport) endReading(answer bool) {
+	t.closeMu.Lock()
+	t.readDone = true
+	sent := t.closeSent
+	if t.replyTimer != nil {
+		t.replyTimer.Stop()
+	}
+	t.closeMu.Unlock()
+	if sent || !answer {
+		_ = t.ws.Close()
+		return
+	}
+	// When DoClose has closed the writer already, its closeWritten comes
+	// and closes the connection, seeing readDone.
+	t.w.close(t.closeWritten)
+}
+
+// closeWritten runs once the writer has written its last frame (or has
+// failed): DoClose's callback runs, and the connection closes if reading
+// has ended, or else after the client's answer or closeReplyTimeout.
+func (t *wsTransport) closeWritten() {
+	t.closeMu.Lock()
+	t.closeSent = true
+	fn := t.onClosed
+	t.onClosed = nil
+	done := t.readDone
+	if !done {
+		t.replyTimer = time.AfterFunc(closeReplyTimeout, func() { _ = t.ws.Close() })
+	}
+	t.closeMu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	if done {
+		_ = t.ws.Close()
 	}
 }
 
@@ -246,16 +381,23 @@ func (t *wsTransport) writer() *connWriter { return t.w }
 var closeFrame = []byte{0x80 | wsClose, 2, 0x03, 0xE8}
 
 // DoClose implements transports.Transport: queued frames are written
-// first (each write under the deadline), then a close frame, then the
-// connection closes.
+// first (each write under the deadline), then a close frame, then fn runs;
+// the connection closes once the client has answered, or after
+// closeReplyTimeout (see closeWritten). If the connection was already
+// closing, fn runs once what was queued is written.
 func (t *wsTransport) DoClose(fn types.Callable) {
 	_ = t.w.enqueue(closeFrame)
-	t.w.close(func() {
+	t.closeMu.Lock()
+	if t.closeSent {
+		t.closeMu.Unlock()
 		if fn != nil {
 			fn()
 		}
-		_ = t.ws.Close()
-	})
+		return
+	}
+	t.onClosed = fn
+	t.closeMu.Unlock()
+	t.w.close(t.closeWritten)
 }
 
 // OnClose implements transports.Transport: the connection is gone.

@@ -35,6 +35,28 @@ func TestGarbagePostClosesThePollingSession(t *testing.T) {
 	}
 }
 
+// TestEmptyPostClosesThePollingSession: an empty payload is no packet;
+// Engine.IO's decodePayload makes it an error packet and the session
+// closes, as for any payload that does not decode.
+func TestEmptyPostClosesThePollingSession(t *testing.T) {
+	_, url := startServer(t, server.Config{})
+	for _, body := range []string{"", "40\x1e", "6\x1e\x1e6"} {
+		p := dialPolling(t, url)
+		if status, answer := p.post(body); status != http.StatusBadRequest {
+			t.Fatalf("POST %q: %d %q, want 400", body, status, answer)
+		}
+		resp, err := http.Get(p.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(answer), "Session ID unknown") {
+			t.Fatalf("poll after POST %q: %s %q, want 400 (session closed)", body, resp.Status, answer)
+		}
+	}
+}
+
 func TestValidPostsStillWork(t *testing.T) {
 	_, url := startServer(t, server.Config{})
 	p := dialPolling(t, url)

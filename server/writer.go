@@ -45,6 +45,9 @@ type connWriter struct {
 	closeCalled bool
 	failed      bool
 	drained     func() // called once the queue is empty after closing
+	// idle, when not nil, is closed the next time writing stops (see
+	// whenIdle).
+	idle chan struct{}
 
 	// observer, when set, is told each reactive event's time from commit
 	// to write; stamps then holds, for each frame of queue, its commit
@@ -118,7 +121,7 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 		w.mu.Lock()
 		w.pending -= n
 		if err != nil {
-			w.writing = false
+			w.stopWritingLocked()
 			drained := w.takeDrainedLocked()
 			w.mu.Unlock()
 			w.abort(ReasonTransportClose, err)
@@ -146,7 +149,7 @@ func (w *connWriter) sendEvent(b []byte, committed int64, now bool) error {
 			w.mu.Unlock()
 			return nil
 		}
-		w.writing = false
+		w.stopWritingLocked()
 		drained := w.takeDrainedLocked()
 		w.mu.Unlock()
 		if drained != nil {
@@ -190,7 +193,7 @@ func (w *connWriter) flush() {
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 || w.failed {
-			w.writing = false
+			w.stopWritingLocked()
 			drained := w.takeDrainedLocked()
 			w.mu.Unlock()
 			if drained != nil {
@@ -294,6 +297,31 @@ func (w *connWriter) close(then func()) {
 	if then != nil {
 		then()
 	}
+}
+
+// stopWritingLocked clears writing: the queue is empty (or the writer has
+// failed) and no goroutine writes; w.mu is held.
+func (w *connWriter) stopWritingLocked() {
+	w.writing = false
+	if w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+}
+
+// whenIdle returns a channel closed once everything queued so far has been
+// written (or the writer has failed), or nil when nothing is being
+// written.
+func (w *connWriter) whenIdle() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.writing {
+		return nil
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
+	return w.idle
 }
 
 func (w *connWriter) takeDrainedLocked() func() {

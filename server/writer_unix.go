@@ -61,3 +61,36 @@ func rawConn(conn net.Conn) syscall.RawConn {
 	}
 	return raw
 }
+
+// readNow reads what the socket fd holds into p without waiting (the
+// socket is non-blocking, as Go's are): wouldBlock when it holds nothing
+// yet, n 0 with no error at the end of the stream. For upgradedConn.
+func readNow(fd uintptr, p []byte) (n int, wouldBlock bool, err error) {
+	for {
+		n, err = syscall.Read(int(fd), p)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			return 0, true, nil
+		}
+		if err != nil {
+			return 0, false, os.NewSyscallError("read", err)
+		}
+		return n, false, nil
+	}
+}
+
+// readable reports whether the socket fd holds bytes not read yet, the end
+// of the stream or an error: anything a read would return at once. It
+// peeks, so nothing is consumed. For upgradedConn.
+func readable(fd uintptr) bool {
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		return !errors.Is(err, syscall.EAGAIN)
+	}
+}
