@@ -68,7 +68,7 @@ func main() {
 		baseline = flag.Bool("baseline", true, "first run each package's tests unmutated; a package whose tests fail then is skipped")
 		keep     = flag.Bool("keep", false, "keep the scratch copy of the tree")
 		list     = flag.Bool("list", false, "list the mutants and exit")
-		check    = flag.Bool("check", false, "only report which mutants apply to the tree (stale or not), and exit")
+		check    = flag.Bool("check", false, "only report which mutants apply to the tree (stale or not) and build, and exit")
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: mutate [flags] [package...]\n\npackages are paths relative to the tree (server, server/redisbroker, entreactive, server/admin); default all\n\n")
@@ -118,8 +118,15 @@ func main() {
 				_, n = apply(string(b), m.from, m.to)
 			}
 			state := "applies"
-			if n != 1 {
+			switch {
+			case n != 1:
 				state = fmt.Sprintf("STALE (%d matches)", n)
+			case m.generate != "":
+				state = "applies (not built: it needs its generate step)"
+			default:
+				if err := buildWith(src, m); err != nil {
+					state = "BROKEN: " + err.Error()
+				}
 			}
 			fmt.Printf("%-45s %s\n", m.id, state)
 		}
@@ -187,6 +194,36 @@ func main() {
 		fmt.Println(line)
 	}
 	summary(results, time.Since(start))
+}
+
+// buildWith builds m's package in tree with m applied, through an
+// overlay: the tree is not changed.
+func buildWith(tree string, m *mutant) error {
+	b, err := os.ReadFile(filepath.Join(tree, m.file))
+	if err != nil {
+		return err
+	}
+	mutated, _ := apply(string(b), m.from, m.to)
+	dir, err := os.MkdirTemp("", "mutate-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, filepath.Base(m.file))
+	overlay := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(file, []byte(mutated), 0o644); err != nil {
+		return err
+	}
+	js := fmt.Sprintf(`{"Replace":{%q:%q}}`, filepath.Join(tree, m.file), file)
+	if err := os.WriteFile(overlay, []byte(js), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-overlay", overlay, "./"+filepath.ToSlash(filepath.Dir(m.file)))
+	cmd.Dir = tree
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return errors.New(firstLine(buildError(string(out))))
+	}
+	return nil
 }
 
 // runner runs the tests of a package in the scratch tree.
