@@ -67,11 +67,14 @@ if [ "${1:-}" = "--gremlins" ]; then
 		echo "== gremlins unleash $pkg ($(date +%T))"
 		start=$(date +%s)
 		# gremlins copies the module for its workers and runs `go test
-		# -failfast` on the mutated package with a time limit of the
-		# coverage run's time times the coefficient; one worker, as the
-		# package's tests use shared databases and ports.
+		# -failfast` on each mutant's own package (only: a mutant of
+		# internal/wire meets wire's tests, not redisbroker's) with a time
+		# limit of the coverage run's time times the coefficient. That run
+		# may come from the test cache and never counts compilation: at 3
+		# a quick package's mutants time out while they build. One worker:
+		# the tests use shared databases and ports.
 		# shellcheck disable=SC2086
-		(cd "$tree" && "$bin/gremlins" unleash --workers 1 --timeout-coefficient 3 \
+		(cd "$tree" && "$bin/gremlins" unleash --workers 1 --timeout-coefficient 10 \
 			--output "${TMPDIR:-/tmp}/gremlins-${pkg//\//-}.json" ${GREMLINS_FLAGS:-} "$pkg") || true
 		echo "== $pkg: $(( $(date +%s) - start )) s; results in ${TMPDIR:-/tmp}/gremlins-${pkg//\//-}.json"
 	done
