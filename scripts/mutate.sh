@@ -6,7 +6,8 @@
 #       Hand-written mutants (scripts/mutants/*.mutant, one plausible bug
 #       each; see scripts/mutants/README). On a scratch copy of the tree,
 #       never the tree itself, it applies one mutant at a time, runs the
-#       tests of the mutant's package (the whole package, -failfast) and
+#       tests of the mutant's packages (whole packages, -failfast; a
+#       failure counts once it happens again) and
 #       prints a line per mutant: killed, survived, timeout (counted as
 #       caught), stale (its "from" text is no longer in the file: fix or
 #       delete the mutant; not counted), broken (does not build; not

@@ -32,11 +32,12 @@ import (
 
 // mutant is one hand-written bug.
 type mutant struct {
-	id       string // the file name without .mutant
-	pkg      string // the package to test, relative to the tree: server, server/redisbroker, ...
-	file     string // the file to change, relative to the tree
-	desc     string // what the code does then
-	generate string // a command run (sh -c, in the tree) after applying, e.g. code generation
+	id       string   // the file name without .mutant
+	pkg      string   // the package of the bug, relative to the tree: server, server/redisbroker, ...
+	tests    []string // the packages whose tests run, in order (default: pkg)
+	file     string   // the file to change, relative to the tree
+	desc     string   // what the code does then
+	generate string   // a command run (sh -c, in the tree) after applying, e.g. code generation
 	from, to string
 }
 
@@ -158,12 +159,15 @@ func main() {
 
 	broken := map[string]string{} // package → why its baseline failed
 	if *baseline {
-		for _, p := range packagesOf(mutants) {
-			out, ok, _, d := r.test(p, "baseline-"+strings.ReplaceAll(p, "/", "-"))
+		for _, p := range testedPackages(mutants) {
+			t0 := time.Now()
+			out, ok, _ := r.test(p, "", "baseline-"+strings.ReplaceAll(p, "/", "-"))
 			if !ok {
-				fmt.Printf("baseline %s/ failed (%s), retrying once: %s\n", p, d.Round(time.Second), failures(out))
-				out, ok, _, d = r.test(p, "baseline2-"+strings.ReplaceAll(p, "/", "-"))
+				fmt.Printf("baseline %s/ failed (%s), retrying once: %s\n", p, time.Since(t0).Round(time.Second), failures(out))
+				t0 = time.Now()
+				out, ok, _ = r.test(p, "", "baseline2-"+strings.ReplaceAll(p, "/", "-"))
 			}
+			d := time.Since(t0)
 			if ok {
 				fmt.Printf("baseline %s/ passes (%s)\n", p, d.Round(time.Second))
 			} else {
@@ -176,9 +180,13 @@ func main() {
 	var results []result
 	for _, m := range mutants {
 		var res result
-		if why, ok := broken[m.pkg]; ok {
-			res = result{m: m, outcome: skipped, detail: why}
-		} else {
+		res = result{m: m}
+		for _, p := range m.tests {
+			if why, ok := broken[p]; ok {
+				res.outcome, res.detail = skipped, p+"/: "+why
+			}
+		}
+		if res.outcome == "" {
 			res = r.run(m)
 		}
 		results = append(results, res)
@@ -186,6 +194,9 @@ func main() {
 		switch res.outcome {
 		case survived:
 			line += "  " + m.desc
+			if res.detail != "" {
+				line += " [" + strings.TrimSuffix(res.detail, "; ") + "]"
+			}
 		default:
 			if res.detail != "" {
 				line += "  " + res.detail
@@ -265,19 +276,62 @@ func (r *runner) run(m *mutant) result {
 			return res
 		}
 	}
-	out, ok, timedOut, d := r.test(m.pkg, m.id)
-	res.dur = d
-	switch {
-	case ok:
-		res.outcome = survived
-	case buildFailed(out):
-		res.outcome, res.detail = broken, "does not build: "+firstLine(buildError(out))
-	case timedOut:
-		res.outcome, res.detail = timeout, failures(out)
-	default:
-		res.outcome, res.detail = killed, failures(out)
+	start := time.Now()
+	defer func() { res.dur = time.Since(start) }()
+	res.outcome = survived
+	for i, pkg := range m.tests {
+		name := m.id
+		if len(m.tests) > 1 {
+			name += fmt.Sprintf(".%d", i+1)
+		}
+		out, ok, timedOut := r.test(pkg, "", name)
+		if ok {
+			continue
+		}
+		switch {
+		case buildFailed(out):
+			res.outcome, res.detail = broken, "does not build: "+firstLine(buildError(out))
+			return res
+		case timedOut:
+			res.outcome, res.detail = timeout, pkg+"/: "+failures(out)
+			return res
+		}
+		// A failure counts once it happens again: the failing tests run
+		// once more, alone; should they pass, the whole package runs again
+		// (-failfast stopped it at the first failure) and decides.
+		failed := failures(out)
+		if names := topTests(out); len(names) > 0 {
+			if _, ok, _ := r.test(pkg, "^("+strings.Join(names, "|")+")$", name+".again"); !ok {
+				res.outcome, res.detail = killed, pkg+"/: "+failed
+				return res
+			}
+			out, ok, timedOut = r.test(pkg, "", name+".whole")
+			switch {
+			case ok:
+				res.detail += fmt.Sprintf("%s/: %s failed once and passed again; ", pkg, strings.Join(names, " "))
+				continue
+			case timedOut:
+				res.outcome, res.detail = timeout, pkg+"/: "+failures(out)
+				return res
+			}
+			failed = failures(out) + " (on a second run; the first: " + failed + ")"
+		}
+		res.outcome, res.detail = killed, pkg+"/: "+failed
+		return res
 	}
 	return res
+}
+
+// topTests returns the top-level tests that failed in a go test output.
+func topTests(out string) []string {
+	var names []string
+	for _, m := range failRe.FindAllStringSubmatch(out, -1) {
+		top, _, _ := strings.Cut(m[1], "/")
+		if !slices.Contains(names, top) {
+			names = append(names, top)
+		}
+	}
+	return names
 }
 
 // apply replaces the lines from of src by the lines to and reports how
@@ -337,13 +391,16 @@ func apply(src, from, to string) (string, int) {
 }
 
 // test runs the tests of pkg; the output goes to logs/name.log.
-func (r *runner) test(pkg, name string) (out string, ok, timedOut bool, d time.Duration) {
+func (r *runner) test(pkg, run, name string) (out string, ok, timedOut bool) {
 	args := []string{"test", "-count=1", "-failfast", "-timeout", r.limit.String()}
 	if r.race {
 		args = append(args, "-race")
 	}
-	if r.testRun != "" {
-		args = append(args, "-run", r.testRun)
+	if run == "" {
+		run = r.testRun
+	}
+	if run != "" {
+		args = append(args, "-run", run)
 	}
 	args = append(args, "./"+pkg)
 	// go test's own -timeout ends a hung test binary with a stack dump;
@@ -357,13 +414,11 @@ func (r *runner) test(pkg, name string) (out string, ok, timedOut bool, d time.D
 	cmd.WaitDelay = 10 * time.Second
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	start := time.Now()
 	err := cmd.Run()
-	d = time.Since(start)
 	out = buf.String()
 	_ = os.WriteFile(filepath.Join(r.logs, name+".log"), buf.Bytes(), 0o644)
 	timedOut = ctx.Err() != nil || strings.Contains(out, "panic: test timed out")
-	return out, err == nil, timedOut, d
+	return out, err == nil, timedOut
 }
 
 // restore puts the scratch tree back as copied (a generate step may have
@@ -503,11 +558,13 @@ func percent(a, b int) string {
 	return fmt.Sprintf("%.0f %%", 100*float64(a)/float64(b))
 }
 
-func packagesOf(ms []*mutant) []string {
+func testedPackages(ms []*mutant) []string {
 	var out []string
 	for _, m := range ms {
-		if !slices.Contains(out, m.pkg) {
-			out = append(out, m.pkg)
+		for _, p := range m.tests {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
@@ -598,6 +655,7 @@ func load(dir string) ([]*mutant, error) {
 //
 //	# comments
 //	package: server
+//	tests: server server/redisbroker (optional; default: package)
 //	file: server/writer.go
 //	desc: what the code does then
 //	generate: a command (optional)
@@ -646,6 +704,10 @@ func parse(path string) (*mutant, error) {
 			m.pkg = cleanPkg(v)
 		case "file":
 			m.file = filepath.ToSlash(filepath.Clean(v))
+		case "tests":
+			for _, p := range strings.Fields(v) {
+				m.tests = append(m.tests, cleanPkg(p))
+			}
 		case "desc":
 			m.desc = v
 		case "generate":
@@ -655,6 +717,9 @@ func parse(path string) (*mutant, error) {
 		}
 	}
 	m.from, m.to = strings.Join(trimBlank(from), "\n"), strings.Join(trimBlank(to), "\n")
+	if len(m.tests) == 0 && m.pkg != "" {
+		m.tests = []string{m.pkg}
+	}
 	switch {
 	case m.pkg == "" || m.file == "" || m.desc == "":
 		return nil, fmt.Errorf("%s: package, file and desc are required", path)
