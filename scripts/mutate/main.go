@@ -246,8 +246,8 @@ type runner struct {
 }
 
 // run applies m, runs its package's tests and puts the tree back.
-func (r *runner) run(m *mutant) result {
-	res := result{m: m}
+func (r *runner) run(m *mutant) (res result) {
+	res.m = m
 	path := filepath.Join(r.work, m.file)
 	orig, err := os.ReadFile(path)
 	if err != nil {
