@@ -21,7 +21,8 @@
 #         --only REGEXP    only the mutants whose id matches
 #         --baseline=false skip the unmutated run of each package first (a
 #                          package whose tests fail unmutated is skipped)
-#         --check          only report which mutants apply to the tree
+#         --check          only report which mutants apply to the tree and
+#                          build (go build -overlay; about 2 min)
 #         --list           list the mutants
 #         --keep           keep the scratch copy (its logs/ has each run's
 #                          go test output)
