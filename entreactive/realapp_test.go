@@ -749,6 +749,46 @@ func TestBulkUpdateOfMoreRowsThanOneReloadQuerySendsEachRow(t *testing.T) {
 	})
 }
 
+// An emitter may keep the context it was given, to finish the work later
+// (a queue, a goroutine): each row's context keeps that row's previous
+// row, action and changes after the next row has been emitted.
+func TestEmitterThatKeepsTheContextSeesEachRowsPrevious(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
+		tr := newTracker(t, drv)
+		ctx := t.Context()
+		var kept []context.Context
+		em := entreactive.EmitterFunc(func(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+			kept = append(kept, ctx)
+			return tr.rec.Emit(ctx, to, ev)
+		})
+		c := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
+		a := c.Task.Create().SetKey("a").SetText("a1").SetAssigneeID(tr.alice.ID).SaveX(ctx)
+		b := c.Task.Create().SetKey("b").SetText("b1").SetAssigneeID(tr.bob.ID).SaveX(ctx)
+		kept = nil
+
+		c.Task.Update().Where(task.IDIn(a.ID, b.ID)).SetText("sent").ExecX(ctx)
+		if len(kept) != 2 {
+			t.Fatalf("the emitter got %d events, want 2", len(kept))
+		}
+		previous := map[int]*testent.Task{}
+		for _, kctx := range kept {
+			old, ok := entreactive.Previous[*testent.Task](kctx)
+			if !ok || old == nil {
+				t.Fatal("a kept context lost its previous row")
+			}
+			previous[old.ID] = old
+			if action, _ := entreactive.ActionFromContext(kctx); action != entreactive.ActionUpdate {
+				t.Errorf("task %d: kept context says %q, want an update", old.ID, action)
+			}
+			if !entreactive.HasChanged(kctx, task.FieldText) {
+				t.Errorf("task %d: kept context lost the changed text", old.ID)
+			}
+		}
+		checkPrevious(t, previous, a.ID, "a1", tr.alice.ID)
+		checkPrevious(t, previous, b.ID, "b1", tr.bob.ID)
+	})
+}
+
 // compactIDs writes a list of int ids with its runs as ranges: "1-500 1001".
 func compactIDs(ids []any) string {
 	var b strings.Builder
