@@ -3,6 +3,7 @@ package redisbroker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -336,4 +337,81 @@ func (c *stallingConn) Read(b []byte) (int, error) {
 		<-c.release
 	}
 	return c.Conn.Read(b)
+}
+
+// The stream reader's backoff starts again from its first step after a
+// successful read: a node that lived through one outage does not wait up
+// to 5 s to resume after the next, short one. Told by the retry_in of the
+// reader's log line, not by a clock.
+func TestReadBackoffStartsOverAfterARead(t *testing.T) {
+	cfg := testConfig(t)
+	retries := &retryLog{}
+	cfgA := cfg
+	cfgA.Logger = slog.New(retries)
+	p := startProxy(t)
+	flaky := redis.NewClient(&redis.Options{Addr: p.addr})
+	defer flaky.Close()
+	brokerA, err := New(flaky, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerB, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testkit.Serve(t, server.Config{Broker: brokerA})
+	b := testkit.Serve(t, server.Config{Broker: brokerB})
+	ctx := testkit.Context(t)
+	var notes atomic.Int32
+	c := dialRawEvents(t, a.URL, map[string]any{"token": testkit.Token(t, 3)}, func([]any) { notes.Add(1) })
+	defer c.Close()
+	testkit.Eventually(t, "user 3 online on B", func() bool { return testkit.Online(t, b.Server, 3) })
+
+	// A first outage, long enough for the backoff to grow past 400 ms.
+	p.stop()
+	testkit.Eventually(t, "three failed reads", func() bool { return len(retries.all()) >= 3 })
+	if err := b.Server.EmitToUser(ctx, 3, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	p.start()
+	testkit.Eventually(t, "the note read once Redis is back", func() bool { return notes.Load() == 1 })
+	// At once, before a read can time out empty: a second outage.
+	before := len(retries.all())
+	p.stop()
+	testkit.Eventually(t, "a failed read in the second outage", func() bool { return len(retries.all()) > before })
+	if got := retries.all()[before]; got != readRetryFirst {
+		t.Fatalf("the first retry of the second outage waits %v, want %v (the retries so far: %v)", got, readRetryFirst, retries.all())
+	}
+}
+
+// retryLog is a slog.Handler that keeps the retry_in of each failed read
+// the stream reader logs.
+type retryLog struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (*retryLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *retryLog) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h *retryLog) WithGroup(string) slog.Handler          { return h }
+
+func (h *retryLog) Handle(_ context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "reading the stream failed") {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "retry_in" {
+			h.mu.Lock()
+			h.waits = append(h.waits, a.Value.Duration())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *retryLog) all() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.waits)
 }
