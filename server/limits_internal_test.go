@@ -113,3 +113,32 @@ func TestDroppedBroadcastLeavesTheBacklog(t *testing.T) {
 		t.Fatal("waitBacklog waits for a dropped broadcast")
 	}
 }
+
+// An expiry timer that fired just as the socket re-authenticated (Stop
+// came too late) finds a newer authentication and leaves it alone: the
+// socket stays its user's until the new token expires.
+func TestLateExpiryOfAnEarlierTokenKeepsTheNewOne(t *testing.T) {
+	s, _ := startInternal(t)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	c := &Conn{reg: s.reg, log: s.log, onClosed: s.runDisconnectHooks, id: "late", ctx: ctx, cancel: cancel}
+	s.reg.add(c)
+	defer c.close(ReasonServerShutdown)
+	c.stopSending() // no transport: what the socket would be sent is dropped
+
+	c.mu.Lock()
+	s.authenticateLocked(c, User{ID: "1", ExpiresAt: time.Now().Add(time.Hour), raw: "1"})
+	first := c.gen
+	s.authenticateLocked(c, User{ID: "1", ExpiresAt: time.Now().Add(2 * time.Hour), raw: "1"})
+	c.mu.Unlock()
+
+	s.expire(c, first) // the first token's timer, fired before Stop
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.user == nil {
+		t.Fatal("a stale expiry timer deauthenticated the re-authenticated socket")
+	}
+	if !s.reg.has(c, UserRoom("1")) {
+		t.Fatal("the socket left its user's room")
+	}
+}
