@@ -3,6 +3,7 @@ package redisbroker
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -260,5 +261,53 @@ func TestKickedSocketIsNotRestored(t *testing.T) {
 	c2 := dialRaw(t, a.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
 	if c2.SID == c1.SID || testkit.Online(t, a.Server, 9) {
 		t.Fatal("a kicked socket came back with its user")
+	}
+}
+
+// A volatile broadcast from a Node peer reaches a recovering Go node's
+// client without an offset: it is not in any history, and the client must
+// not take it for a position to recover from. The same peer's plain
+// broadcast carries its stream entry id.
+func TestVolatileFromANodePeerCarriesNoOffset(t *testing.T) {
+	cfg := testConfig(t)
+	g := startRecoveringNode(t, cfg)
+	peer := startNodePeer(t, cfg)
+	var mu sync.Mutex
+	events := map[string][][]any{}
+	c, err := sio.Dial(testkit.Context(t), sio.Config{URL: g.URL, Auth: map[string]any{"token": testkit.Token(t, 3)},
+		OnEvent: func(name string, data []byte) {
+			var args []any
+			if json.Unmarshal(data, &args) == nil {
+				mu.Lock()
+				events[name] = append(events[name], args)
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	testkit.Eventually(t, "user 3 online", func() bool { return testkit.Online(t, g.Server, 3) })
+	arrived := func(name string) [][]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(events[name])
+	}
+
+	// Volatile may be dropped on a busy transport: send until one arrives.
+	testkit.Eventually(t, "a volatile broadcast", func() bool {
+		peer.do("broadcast", map[string]any{"rooms": []string{"user_3"}, "volatile": true, "event": "vol", "args": []any{"v"}})
+		return len(arrived("vol")) > 0
+	})
+	peer.do("broadcast", map[string]any{"rooms": []string{"user_3"}, "event": "solid", "args": []any{"s"}})
+	testkit.Eventually(t, "the plain broadcast", func() bool { return len(arrived("solid")) == 1 })
+	// The packet's array: the event's name, then its arguments.
+	if got := arrived("vol")[0]; len(got) != 2 || got[1] != "v" {
+		t.Errorf("the volatile broadcast arrived as %v, want [vol v]", got)
+	}
+	if got := arrived("solid")[0]; len(got) != 3 || got[1] != "s" {
+		t.Errorf("the plain broadcast arrived as %v, want [solid s <offset>]", got)
+	} else if off, _ := got[2].(string); !strings.Contains(off, "-") {
+		t.Errorf("the plain broadcast's offset %v is no stream entry id", got[2])
 	}
 }
