@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,5 +142,55 @@ func TestLateExpiryOfAnEarlierTokenKeepsTheNewOne(t *testing.T) {
 	}
 	if !s.reg.has(c, UserRoom("1")) {
 		t.Fatal("the socket left its user's room")
+	}
+}
+
+// What reaches a socket while it is being restored waits until what it
+// missed has gone out: then a frame with an offset the history already
+// gave is skipped, and the others go, those without an offset (an emit to
+// the socket, a volatile broadcast) included.
+func TestFramesHeldDuringARestoreGoOutAfterIt(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	w := newConnWriter(server, 1<<20, time.Second, func(string, error) {})
+	defer w.close(nil)
+	c := &Conn{id: "restoring", log: slog.New(slog.DiscardHandler)}
+	c.direct.Store(w)
+	c.restoring.Store(true)
+
+	given := offset{ms: 10, seq: 1} // the last the history gave
+	for _, f := range []*frame{
+		newFrame("plain", []byte(`["plain"]`)),
+		newFrame("given", []byte(`["given"]`)).withOffset(given),
+		newFrame("new", []byte(`["new"]`)).withOffset(offset{ms: 10, seq: 2}),
+	} {
+		if !c.deliver(f, false) {
+			t.Fatalf("%s was refused while the socket was restored", f.event)
+		}
+	}
+	got := make(chan string, 1)
+	go func() {
+		var all []byte
+		buf := make([]byte, 256)
+		_ = client.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			n, err := client.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil || strings.Contains(string(all), `"new"`) {
+				got <- string(all)
+				return
+			}
+		}
+	}()
+	c.finishRestore(given)
+	out := <-got
+	if !strings.Contains(out, `["plain"]`) {
+		t.Errorf("the frame without an offset held during the restore was dropped: %q", out)
+	}
+	if strings.Contains(out, `"given"`) {
+		t.Errorf("a frame the history already gave went out again: %q", out)
+	}
+	if !strings.Contains(out, `"new"`) {
+		t.Errorf("a frame after the history's last was dropped: %q", out)
 	}
 }
