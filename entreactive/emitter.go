@@ -15,6 +15,22 @@ type Emitter interface {
 	Emit(ctx context.Context, to Target, ev Event) error
 }
 
+// Publisher is an Emitter that can publish an event once and say when it
+// is safe: what the durable path (package outbox) needs. server.Server and
+// redisbroker.Emitter implement it.
+type Publisher interface {
+	Emitter
+	// Publish sends ev, whose EventID is set, to the target, once: an event
+	// whose EventID was published before, within the publisher's window
+	// (minutes), is dropped without error. It returns when this process
+	// dying can no longer lose the event: it is in the cluster's stream
+	// (with a broker) or queued for this node's sockets (without one). An
+	// error means it was not published, and the caller tries again later.
+	// Publish calls made one after the other reach every socket in that
+	// order.
+	Publish(ctx context.Context, to Target, ev Event) error
+}
+
 // EmitterFunc adapts a function to the Emitter interface.
 //
 //	client := ent.NewClient(ent.Emitter(entreactive.EmitterFunc(

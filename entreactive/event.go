@@ -19,7 +19,8 @@ const (
 //	{"action":"update","model":"Message","id":7,"data":{...},"changed":["text"],"timestamp":1700000000000}
 //
 // "changed" is present on updates only; "timestamp" is in milliseconds
-// since the Unix epoch.
+// since the Unix epoch; "eventId" is present on the events of the durable
+// path only (see EventID).
 type Event struct {
 	// Action is create, update or delete.
 	Action Action
@@ -40,6 +41,12 @@ type Event struct {
 	Changed []string
 	// Timestamp is when the event was produced, right after the commit.
 	Timestamp time.Time
+	// EventID, when not empty, identifies the event for good: the durable
+	// path (package outbox) may publish an event more than once (a relay
+	// that died after publishing, before it could note so), always with the
+	// same EventID, and a Publisher drops the repeats. It is sent as
+	// "eventId", so that clients can drop repeats too.
+	EventID string
 }
 
 // MarshalJSON encodes the event in its wire format. Data that implements
@@ -55,5 +62,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		o.Strings("changed", e.Changed)
 	}
 	o.Int("timestamp", e.Timestamp.UnixMilli())
+	if e.EventID != "" {
+		o.String("eventId", e.EventID)
+	}
 	return o.Bytes()
 }
