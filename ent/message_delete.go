@@ -41,6 +41,7 @@ func (_d *MessageDelete) ExecX(ctx context.Context) int {
 
 func (_d *MessageDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
+	_d.config = _d.mutation.reactiveConfig(_d.config)
 	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

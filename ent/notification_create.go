@@ -126,6 +126,7 @@ func (_c *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 		_node = &Notification{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(notification.Table, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	)
+	_c.config = _c.mutation.reactiveConfig(_c.config)
 
 	if value, ok := _c.mutation.Message(); ok {
 		_spec.SetField(notification.FieldMessage, field.TypeString, value)
@@ -172,6 +173,7 @@ func (_c *NotificationCreateBulk) Save(ctx context.Context) ([]*Notification, er
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					_c.config = reactiveBulkConfigNotification(_c.config, _c.builders)
 					reactiveBeforeBulkNotification(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.

@@ -98,6 +98,7 @@ func (_u *NotificationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.Message(); ok {
 		_spec.SetField(notification.FieldMessage, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -221,6 +222,7 @@ func (_u *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notificati
 	if value, ok := _u.mutation.Message(); ok {
 		_spec.SetField(notification.FieldMessage, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Notification{config: _u.config}

@@ -23,11 +23,11 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 )
 
-// This code was generated for version 3 of the contract between
+// This code was generated for version 4 of the contract between
 // entreactive's generated code and package entreactive: it fails to compile,
 // with a message that says what to run, against a version of the package
 // that does not run it.
-type _ entreactive.GeneratedCodeV3
+type _ entreactive.GeneratedCodeV4
 
 // The rest of this package is generated with this file, by entc with the
 // entreactivegen extension (ent/entc.go, which ent/generate.go runs with
@@ -49,6 +49,9 @@ type reactiveMutation[T any] struct {
 	statement entreactive.Statement[T]
 	batch     *entreactive.Batch
 	index     int
+	// tx is the transaction the durable path opened for a mutation made
+	// outside of one (see InTx), or nil.
+	tx *txDriver
 }
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -88,7 +91,7 @@ func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 			d.mu.Lock()
 			d.onCommit = append(d.onCommit, func(next Committer) Committer {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
-					return entreactive.EmitAfterCommit(ctx, func(ctx context.Context) error {
+					return entreactive.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
 					}, e)
 				})
@@ -102,6 +105,40 @@ func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 			return
 		}
 	}
+}
+
+// reactiveInTx reports whether drv belongs to a transaction. It sees
+// through debug drivers.
+func reactiveInTx(drv dialect.Driver) bool {
+	for {
+		switch d := drv.(type) {
+		case *txDriver:
+			return true
+		case *dialect.DebugDriver:
+			drv = d.Driver
+		default:
+			return false
+		}
+	}
+}
+
+// reactiveTx is the end of the transaction the durable path opens for a
+// mutation made outside of one.
+type reactiveTx struct{ cfg config }
+
+// Commit runs the transaction's commit hooks (the durable path stores the
+// events in them), then commits.
+func (t reactiveTx) Commit(ctx context.Context) error {
+	tx := &Tx{ctx: ctx, config: t.cfg}
+	tx.init()
+	return tx.Commit()
+}
+
+// Rollback rolls the transaction back.
+func (t reactiveTx) Rollback(ctx context.Context) error {
+	tx := &Tx{ctx: ctx, config: t.cfg}
+	tx.init()
+	return tx.Rollback()
 }
 
 // reactiveChunk is the number of ids reloaded by one query.
@@ -287,6 +324,46 @@ func reactiveOnlyUpdateDefaultsMessage(changed []string) bool {
 		}
 	}
 	return true
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r messageReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *MessageMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigMessage returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigMessage(cfg config, builders []*MessageCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one
@@ -531,6 +608,46 @@ func reactiveDiffNotification(a, b *Notification) []string {
 		changed = append(changed, notification.FieldCreatedAt)
 	}
 	return changed
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r notificationReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *NotificationMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigNotification returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigNotification(cfg config, builders []*NotificationCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one

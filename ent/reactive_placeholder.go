@@ -28,8 +28,16 @@ func (*MessageMutation) reactiveBeforeOne(context.Context, config, bool) {}
 
 func reactiveBeforeBulkMessage(context.Context, config, []*MessageCreate, bool) {}
 
+func (*MessageMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigMessage(c config, _ []*MessageCreate) config { return c }
+
 func (*NotificationMutation) reactiveBefore(context.Context, config) {}
 
 func (*NotificationMutation) reactiveBeforeOne(context.Context, config, bool) {}
 
 func reactiveBeforeBulkNotification(context.Context, config, []*NotificationCreate, bool) {}
+
+func (*NotificationMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigNotification(c config, _ []*NotificationCreate) config { return c }

@@ -42,7 +42,7 @@ package entreactive
 // code names the version it was written for in one declaration at the top
 // of its reactive.go:
 //
-//	type _ entreactive.GeneratedCodeV3
+//	type _ entreactive.GeneratedCodeV4
 //
 // This package declares GeneratedCodeV<n> as a type for the versions it
 // runs, from MinGeneratedCodeVersion to GeneratedCodeVersion, and as a
@@ -50,10 +50,10 @@ package entreactive
 // a version fails to compile, and the first message the compiler prints
 // for it names both versions and what to run (one line):
 //
-//	ent/reactive.go:28:8: entreactive.GeneratedCodeV4 (variable of type
-//	struct{_ int "entreactive:\"this code was generated for version 4 of
+//	ent/reactive.go:28:8: entreactive.GeneratedCodeV5 (variable of type
+//	struct{_ int "entreactive:\"this code was generated for version 5 of
 //	entreactive's generated-code contract, and the
-//	github.com/entreactive/reactive it builds with runs versions 1 to 3: go get
+//	github.com/entreactive/reactive it builds with runs versions 1 to 4: go get
 //	github.com/entreactive/reactive@latest, or regenerate it with go generate
 //	./...\""}) is not a type
 //
@@ -69,7 +69,7 @@ package entreactive
 // package-local names that both files declare. Code of versions 1 and 2 has
 // no placeholder: go generate works from it because it compiles against
 // this package.
-const GeneratedCodeVersion = 3
+const GeneratedCodeVersion = 4
 
 // MinGeneratedCodeVersion is the oldest version of the contract whose
 // generated code this package still runs (see GeneratedCodeVersion).
@@ -79,23 +79,28 @@ const MinGeneratedCodeVersion = 1
 // which this package runs (see GeneratedCodeVersion).
 type GeneratedCodeV3 struct{}
 
+// GeneratedCodeV4 is named by code generated for version 4 of the contract,
+// which this package runs (see GeneratedCodeVersion). Version 4 adds the
+// durable path: the glue's InTx, and EmitAfterCommitIn.
+type GeneratedCodeV4 struct{}
+
 // Markers of versions of the contract this package does not run: code
 // generated for one of them names it as a type, and fails to compile with
 // the message of the variable's type.
 var (
-	// GeneratedCodeV4 is named by code generated for version 4, newer than
-	// this package.
-	GeneratedCodeV4 struct {
-		_ int `entreactive:"this code was generated for version 4 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 3: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
-	}
 	// GeneratedCodeV5 is named by code generated for version 5, newer than
 	// this package.
 	GeneratedCodeV5 struct {
-		_ int `entreactive:"this code was generated for version 5 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 3: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
+		_ int `entreactive:"this code was generated for version 5 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 4: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
 	}
 	// GeneratedCodeV6 is named by code generated for version 6, newer than
 	// this package.
 	GeneratedCodeV6 struct {
-		_ int `entreactive:"this code was generated for version 6 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 3: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
+		_ int `entreactive:"this code was generated for version 6 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 4: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
+	}
+	// GeneratedCodeV7 is named by code generated for version 7, newer than
+	// this package.
+	GeneratedCodeV7 struct {
+		_ int `entreactive:"this code was generated for version 7 of entreactive's generated-code contract, and the github.com/entreactive/reactive it builds with runs versions 1 to 4: go get github.com/entreactive/reactive@latest, or regenerate it with go generate ./..."`
 	}
 )

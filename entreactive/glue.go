@@ -160,6 +160,26 @@ func (b *Batch) Emit() {
 	}
 }
 
+// durable returns the DurableEmitter of the batch's rows, or nil.
+func (b *Batch) durable() DurableEmitter {
+	for _, e := range b.emissions {
+		if d := durableOf(e); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// outgoing appends the events of every row, in row order.
+func (b *Batch) outgoing(out []Outgoing) []Outgoing {
+	for _, e := range b.emissions {
+		if d, ok := e.(durableEmission); ok {
+			out = d.outgoing(out)
+		}
+	}
+	return out
+}
+
 // afterCommitKey is the context key of the queue of a committing transaction.
 type afterCommitKey struct{}
 

@@ -2,6 +2,8 @@ package entreactive
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -58,12 +60,35 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	}
 	st.Ctx = ctx
 	st.Load = m.load(op)
+	var tx TxEnd
+	if _, ok := emitter.(DurableEmitter); ok {
+		g, ok := glue.(durableGlue)
+		if !ok {
+			return nil, errOldGlue
+		}
+		tx = g.InTx()
+	}
 	v, err := next.Mutate(ctx, mut)
 	if err != nil {
+		if tx != nil {
+			if rerr := tx.Rollback(ctx); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("entreactive: rollback: %w", rerr))
+			}
+		}
 		return v, err
 	}
 	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
 	m.schedule(ctx, s, st, v)
+	if tx != nil {
+		// The commit hooks store the events first: a commit that fails
+		// leaves neither the change nor its events.
+		if err := tx.Commit(ctx); err != nil {
+			if rerr := tx.Rollback(ctx); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+				err = errors.Join(err, fmt.Errorf("entreactive: rollback: %w", rerr))
+			}
+			return nil, fmt.Errorf("entreactive: commit %s: %w", op, err)
+		}
+	}
 	return v, nil
 }
 
@@ -278,6 +303,22 @@ func (ss senders[T]) Emit() {
 	}
 }
 
+// durable returns the senders' emitter when it is a DurableEmitter.
+func (ss senders[T]) durable() DurableEmitter {
+	if len(ss) == 0 {
+		return nil
+	}
+	return ss[0].durable()
+}
+
+// outgoing appends the events of each sender in turn.
+func (ss senders[T]) outgoing(out []Outgoing) []Outgoing {
+	for _, s := range ss {
+		out = s.outgoing(out)
+	}
+	return out
+}
+
 // previousOf returns, for each row of after, the row of before with the
 // same id, or nil.
 func previousOf[T any](glue Glue[T], before, after []T) []any {
@@ -379,6 +420,31 @@ type sender[T any] struct {
 // mutation's context may be done by then, so its values are kept but its
 // cancellation is not.
 func (s *sender[T]) Emit() {
+	s.each(func(ctx context.Context, id any, to Target, ev Event) {
+		if err := s.emitter.Emit(ctx, to, ev); err != nil {
+			s.fail(ctx, id, fmt.Errorf("entreactive: emit: %w", err))
+		}
+	})
+}
+
+// durable returns the sender's emitter when it is a DurableEmitter.
+func (s *sender[T]) durable() DurableEmitter {
+	d, _ := s.emitter.(DurableEmitter)
+	return d
+}
+
+// outgoing appends the event of each row to out, in order: the durable
+// path stores them before the commit.
+func (s *sender[T]) outgoing(out []Outgoing) []Outgoing {
+	s.each(func(_ context.Context, _ any, to Target, ev Event) {
+		out = append(out, Outgoing{To: to, Event: ev})
+	})
+	return out
+}
+
+// each computes the target and the event of each row, in order, and
+// hands them to use with the row's context and id.
+func (s *sender[T]) each(use func(ctx context.Context, id any, to Target, ev Event)) {
 	ctx := s.ctx.parent
 	s.ctx = emitContext{parent: ctx, action: s.action}
 	if s.action == ActionUpdate {
@@ -387,18 +453,18 @@ func (s *sender[T]) Emit() {
 	now := time.Now()
 	for i, row := range s.rows {
 		if s.previous == nil {
-			s.emitRow(&s.ctx, now, row)
+			s.eachRow(&s.ctx, now, row, use)
 			continue
 		}
 		// Each row its own previous row, even for an emitter that keeps ctx.
 		upd := &updateContext{changed: s.upd.changed, previous: s.previous[i]}
-		s.emitRow(&emitContext{parent: ctx, action: s.action, update: upd}, now, row)
+		s.eachRow(&emitContext{parent: ctx, action: s.action, update: upd}, now, row, use)
 	}
 }
 
-// emitRow computes the target of one row and emits its event. A panic in
-// the target function or the emitter is recovered and reported.
-func (s *sender[T]) emitRow(ctx context.Context, now time.Time, row T) {
+// eachRow computes the target of one row and hands its event to use. A
+// panic in the target function or in use is recovered and reported.
+func (s *sender[T]) eachRow(ctx context.Context, now time.Time, row T, use func(ctx context.Context, id any, to Target, ev Event)) {
 	id := s.glue.ID(row)
 	defer func() {
 		if r := recover(); r != nil {
@@ -416,17 +482,14 @@ func (s *sender[T]) emitRow(ctx context.Context, now time.Time, row T) {
 	if to.Instance != nil {
 		data, to.Instance = to.Instance, nil
 	}
-	ev := Event{
+	use(ctx, id, to, Event{
 		Action:    s.action,
 		Model:     s.glue.Model(),
 		ID:        id,
 		Data:      data,
 		Changed:   s.upd.changed,
 		Timestamp: now,
-	}
-	if err := s.emitter.Emit(ctx, to, ev); err != nil {
-		s.fail(ctx, id, fmt.Errorf("entreactive: emit: %w", err))
-	}
+	})
 }
 
 // fail reports a lost event to the emitter when it is a FailureReporter,

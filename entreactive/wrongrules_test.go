@@ -3,6 +3,7 @@ package entreactive_test
 import (
 	"context"
 	"fmt"
+	"github.com/entreactive/reactive/internal/testdb"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -32,7 +33,7 @@ func TestRulesForAnotherSchemaAreRefused(t *testing.T) {
 	t.Cleanup(func() { tag.Hooks[0] = saved })
 
 	t.Run("a client with an emitter", func(t *testing.T) {
-		drv := openDriver(t, dialect.SQLite, "file:wrongrules_emitter?mode=memory&cache=shared&_fk=1")
+		drv := testdb.OpenDriver(t, dialect.SQLite, "file:wrongrules_emitter?mode=memory&cache=shared&_fk=1")
 		defer func() {
 			if r := recover(); fmt.Sprint(r) != want {
 				t.Errorf("creating the client panicked with %v, want %s", r, want)
@@ -42,7 +43,7 @@ func TestRulesForAnotherSchemaAreRefused(t *testing.T) {
 		t.Error("the client was created")
 	})
 	t.Run("a write without an emitter", func(t *testing.T) {
-		drv := openDriver(t, dialect.SQLite, "file:wrongrules_plain?mode=memory&cache=shared&_fk=1")
+		drv := testdb.OpenDriver(t, dialect.SQLite, "file:wrongrules_plain?mode=memory&cache=shared&_fk=1")
 		client := testent.NewClient(testent.Driver(drv))
 		if err := client.Schema.Create(t.Context()); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestRulesForAnotherSchemaAreRefused(t *testing.T) {
 	})
 	t.Run("the right rules", func(t *testing.T) {
 		tag.Hooks[0] = saved
-		drv := openDriver(t, dialect.SQLite, "file:wrongrules_right?mode=memory&cache=shared&_fk=1")
+		drv := testdb.OpenDriver(t, dialect.SQLite, "file:wrongrules_right?mode=memory&cache=shared&_fk=1")
 		rec := &entreactivetest.Recorder{}
 		client := testent.NewClient(testent.Driver(drv), testent.Emitter(rec))
 		if err := client.Schema.Create(t.Context()); err != nil {

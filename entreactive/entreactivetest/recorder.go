@@ -30,12 +30,33 @@ type Recorder struct {
 	mu         sync.Mutex
 	deliveries []Delivery
 	failures   []entreactive.Failure
+	published  map[string]bool // the EventIDs Publish recorded
 }
 
 // Emit records the event and its target.
 func (r *Recorder) Emit(_ context.Context, to entreactive.Target, ev entreactive.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, Delivery{Target: to, Event: ev})
+	return nil
+}
+
+// Publish records the event and its target once: an event whose EventID
+// was published before is dropped. With it a Recorder is an
+// entreactive.Publisher, to test the durable path (package outbox).
+func (r *Recorder) Publish(_ context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if ev.EventID == "" {
+		return fmt.Errorf("entreactivetest: Publish of %s %s %v without an EventID", ev.Model, ev.Action, ev.ID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.published[ev.EventID] {
+		return nil
+	}
+	if r.published == nil {
+		r.published = make(map[string]bool)
+	}
+	r.published[ev.EventID] = true
 	r.deliveries = append(r.deliveries, Delivery{Target: to, Event: ev})
 	return nil
 }
@@ -108,7 +129,7 @@ func (r *Recorder) Failures() []entreactive.Failure {
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.deliveries, r.failures = nil, nil
+	r.deliveries, r.failures, r.published = nil, nil, nil
 }
 
 // filter returns the events of the deliveries keep accepts.

@@ -181,6 +181,7 @@ func (_u *ItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -387,6 +388,7 @@ func (_u *ItemUpdateOne) sqlSave(ctx context.Context) (_node *Item, err error) {
 	if _u.mutation.NoteCleared() {
 		_spec.ClearField(item.FieldNote, field.TypeString)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Item{config: _u.config}

@@ -41,6 +41,7 @@ func (_d *MemoDelete) ExecX(ctx context.Context) int {
 
 func (_d *MemoDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(memo.Table, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
+	_d.config = _d.mutation.reactiveConfig(_d.config)
 	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -155,6 +155,7 @@ func (_u *MemoUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.SecretCleared() {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -334,6 +335,7 @@ func (_u *MemoUpdateOne) sqlSave(ctx context.Context) (_node *Memo, err error) {
 	if _u.mutation.SecretCleared() {
 		_spec.ClearField(memo.FieldSecret, field.TypeString)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Memo{config: _u.config}

@@ -29,11 +29,11 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
-// This code was generated for version 3 of the contract between
+// This code was generated for version 4 of the contract between
 // entreactive's generated code and package entreactive: it fails to compile,
 // with a message that says what to run, against a version of the package
 // that does not run it.
-type _ entreactive.GeneratedCodeV3
+type _ entreactive.GeneratedCodeV4
 
 // The rest of this package is generated with this file, by entc with the
 // entreactivegen extension (ent/entc.go, which ent/generate.go runs with
@@ -55,6 +55,9 @@ type reactiveMutation[T any] struct {
 	statement entreactive.Statement[T]
 	batch     *entreactive.Batch
 	index     int
+	// tx is the transaction the durable path opened for a mutation made
+	// outside of one (see InTx), or nil.
+	tx *txDriver
 }
 
 // Emitter sets the emitter that receives the events of committed mutations
@@ -108,7 +111,7 @@ func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 			d.mu.Lock()
 			d.onCommit = append(d.onCommit, func(next Committer) Committer {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
-					return entreactive.EmitAfterCommit(ctx, func(ctx context.Context) error {
+					return entreactive.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
 					}, e)
 				})
@@ -122,6 +125,40 @@ func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
 			return
 		}
 	}
+}
+
+// reactiveInTx reports whether drv belongs to a transaction. It sees
+// through debug drivers.
+func reactiveInTx(drv dialect.Driver) bool {
+	for {
+		switch d := drv.(type) {
+		case *txDriver:
+			return true
+		case *dialect.DebugDriver:
+			drv = d.Driver
+		default:
+			return false
+		}
+	}
+}
+
+// reactiveTx is the end of the transaction the durable path opens for a
+// mutation made outside of one.
+type reactiveTx struct{ cfg config }
+
+// Commit runs the transaction's commit hooks (the durable path stores the
+// events in them), then commits.
+func (t reactiveTx) Commit(ctx context.Context) error {
+	tx := &Tx{ctx: ctx, config: t.cfg}
+	tx.init()
+	return tx.Commit()
+}
+
+// Rollback rolls the transaction back.
+func (t reactiveTx) Rollback(ctx context.Context) error {
+	tx := &Tx{ctx: ctx, config: t.cfg}
+	tx.init()
+	return tx.Rollback()
 }
 
 // reactiveChunk is the number of ids reloaded by one query.
@@ -306,6 +343,46 @@ func reactiveDiffItem(a, b *Item) []string {
 		changed = append(changed, item.FieldNote)
 	}
 	return changed
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r itemReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *ItemMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigItem returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigItem(cfg config, builders []*ItemCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one
@@ -570,6 +647,46 @@ func reactiveDiffMemo(a, b *Memo) []string {
 	return changed
 }
 
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r memoReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *MemoMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigMemo returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigMemo(cfg config, builders []*MemoCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
+}
+
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r memoReactive) Schedule(e entreactive.Emission) {
@@ -808,6 +925,46 @@ func reactiveDiffSetting(a, b *Setting) []string {
 	return changed
 }
 
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r settingReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *SettingMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigSetting returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigSetting(cfg config, builders []*SettingCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
+}
+
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
 func (r settingReactive) Schedule(e entreactive.Emission) {
@@ -1040,6 +1197,46 @@ func reactiveDiffTag(a, b *Tag) []string {
 		changed = append(changed, tag.FieldName)
 	}
 	return changed
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r tagReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *TagMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigTag returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigTag(cfg config, builders []*TagCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one
@@ -1351,6 +1548,46 @@ func reactiveOnlyUpdateDefaultsTask(changed []string) bool {
 		}
 	}
 	return true
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r taskReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *TaskMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigTask returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigTask(cfg config, builders []*TaskCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one
@@ -1688,6 +1925,46 @@ func reactiveDiffWidget(a, b *Widget) []string {
 		changed = append(changed, widget.FieldCreatedAt)
 	}
 	return changed
+}
+
+// InTx makes the mutation, made outside of a transaction, run in one of
+// its own, begun when it first runs a statement, and returns its end; it
+// returns nil when the mutation is in a transaction already. The
+// entreactive hook calls it when the client's emitter is durable: the
+// events are stored in the transaction of their change.
+func (r widgetReactive) InTx() entreactive.TxEnd {
+	if reactiveInTx(r.m.driver) {
+		return nil
+	}
+	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	r.m.driver, r.m.reactive.tx = d, d
+	return reactiveTx{cfg: r.m.config}
+}
+
+// reactiveConfig returns cfg, the config of the builder that runs the
+// mutation, with the transaction the durable path opened for it, if it did.
+func (m *WidgetMutation) reactiveConfig(cfg config) config {
+	if m.reactive.tx != nil {
+		cfg.driver = m.reactive.tx
+	}
+	return cfg
+}
+
+// reactiveBulkConfigWidget returns cfg, the config of a CreateBulk statement,
+// with the transaction the durable path opened for its first row, if it
+// did; every row's mutation then runs in it, and the first commits it. (The
+// hooks of each row ran before the statement, each opening a transaction of
+// its own that is never begun.)
+func reactiveBulkConfigWidget(cfg config, builders []*WidgetCreate) config {
+	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+		return cfg
+	}
+	d := builders[0].mutation.reactive.tx
+	for _, b := range builders[1:] {
+		b.mutation.driver, b.mutation.reactive.tx = d, d
+	}
+	cfg.driver = d
+	return cfg
 }
 
 // Schedule runs e once the mutation is committed; the rows of one

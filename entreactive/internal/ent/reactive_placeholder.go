@@ -30,6 +30,10 @@ func (*ItemMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkItem(context.Context, config, []*ItemCreate, bool) {}
 
+func (*ItemMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigItem(c config, _ []*ItemCreate) config { return c }
+
 func (*MemoMutation) reactiveBefore(context.Context, config) {}
 
 func (*MemoMutation) reactiveBeforeOne(context.Context, config, bool) {}
@@ -37,6 +41,10 @@ func (*MemoMutation) reactiveBeforeOne(context.Context, config, bool) {}
 func (*MemoMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkMemo(context.Context, config, []*MemoCreate, bool) {}
+
+func (*MemoMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigMemo(c config, _ []*MemoCreate) config { return c }
 
 func (*SettingMutation) reactiveBefore(context.Context, config) {}
 
@@ -46,6 +54,10 @@ func (*SettingMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkSetting(context.Context, config, []*SettingCreate, bool) {}
 
+func (*SettingMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigSetting(c config, _ []*SettingCreate) config { return c }
+
 func (*TagMutation) reactiveBefore(context.Context, config) {}
 
 func (*TagMutation) reactiveBeforeOne(context.Context, config, bool) {}
@@ -53,6 +65,10 @@ func (*TagMutation) reactiveBeforeOne(context.Context, config, bool) {}
 func (*TagMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkTag(context.Context, config, []*TagCreate, bool) {}
+
+func (*TagMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigTag(c config, _ []*TagCreate) config { return c }
 
 func (*TaskMutation) reactiveBefore(context.Context, config) {}
 
@@ -62,6 +78,10 @@ func (*TaskMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkTask(context.Context, config, []*TaskCreate, bool) {}
 
+func (*TaskMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigTask(c config, _ []*TaskCreate) config { return c }
+
 func (*WidgetMutation) reactiveBefore(context.Context, config) {}
 
 func (*WidgetMutation) reactiveBeforeOne(context.Context, config, bool) {}
@@ -69,3 +89,7 @@ func (*WidgetMutation) reactiveBeforeOne(context.Context, config, bool) {}
 func (*WidgetMutation) reactiveBeforeUpsert(config) {}
 
 func reactiveBeforeBulkWidget(context.Context, config, []*WidgetCreate, bool) {}
+
+func (*WidgetMutation) reactiveConfig(c config) config { return c }
+
+func reactiveBulkConfigWidget(c config, _ []*WidgetCreate) config { return c }

@@ -41,6 +41,7 @@ func (_d *SettingDelete) ExecX(ctx context.Context) int {
 
 func (_d *SettingDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(setting.Table, sqlgraph.NewFieldSpec(setting.FieldID, field.TypeInt))
+	_d.config = _d.mutation.reactiveConfig(_d.config)
 	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

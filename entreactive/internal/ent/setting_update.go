@@ -102,6 +102,7 @@ func (_u *SettingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Value(); ok {
 		_spec.SetField(setting.FieldValue, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -229,6 +230,7 @@ func (_u *SettingUpdateOne) sqlSave(ctx context.Context) (_node *Setting, err er
 	if value, ok := _u.mutation.Value(); ok {
 		_spec.SetField(setting.FieldValue, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Setting{config: _u.config}

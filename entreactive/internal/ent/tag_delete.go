@@ -41,6 +41,7 @@ func (_d *TagDelete) ExecX(ctx context.Context) int {
 
 func (_d *TagDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
+	_d.config = _d.mutation.reactiveConfig(_d.config)
 	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

@@ -85,6 +85,7 @@ func (_u *TagUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tag.FieldName, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -195,6 +196,7 @@ func (_u *TagUpdateOne) sqlSave(ctx context.Context) (_node *Tag, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tag.FieldName, field.TypeString, value)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Tag{config: _u.config}

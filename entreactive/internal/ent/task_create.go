@@ -334,6 +334,7 @@ func (_c *TaskCreate) createSpec() (*Task, *sqlgraph.CreateSpec) {
 		_node = &Task{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(task.Table, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
 	)
+	_c.config = _c.mutation.reactiveConfig(_c.config)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -958,6 +959,7 @@ func (_c *TaskCreateBulk) Save(ctx context.Context) ([]*Task, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					_c.config = reactiveBulkConfigTask(_c.config, _c.builders)
 					reactiveBeforeBulkTask(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

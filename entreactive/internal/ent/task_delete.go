@@ -41,6 +41,7 @@ func (_d *TaskDelete) ExecX(ctx context.Context) int {
 
 func (_d *TaskDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(task.Table, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
+	_d.config = _d.mutation.reactiveConfig(_d.config)
 	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {

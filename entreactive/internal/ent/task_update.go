@@ -483,6 +483,7 @@ func (_u *TaskUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -987,6 +988,7 @@ func (_u *TaskUpdateOne) sqlSave(ctx context.Context) (_node *Task, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
 	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Task{config: _u.config}

@@ -1,0 +1,401 @@
+// Package outbox is entreactive's durable path: a transactional outbox.
+//
+// Set an Outbox as the ent client's emitter, and the events of reactive
+// schemas are written to a table of the application's database by the
+// transaction of the change itself, right before it commits; a relay
+// publishes them once it has, then deletes them. A process that dies
+// between the commit and the publish leaves its events in the table, and
+// the relay of any process sharing the database (the restarted one, or the
+// surviving nodes) publishes them:
+//
+//	pub, _ := server.New(cfg)                     // or redisbroker.NewEmitter for a worker
+//	ob, err := outbox.New(ctx, drv, pub, outbox.Config{})
+//	client := ent.NewClient(ent.Driver(drv), ent.Emitter(ob))
+//	defer ob.Close(ctx)                          // before the server's Close
+//
+// # What it guarantees
+//
+//   - A committed change has its events stored; a rolled-back one never. A
+//     change whose events cannot be stored is not committed: the mutation
+//     (or tx.Commit) returns the error.
+//   - Every stored event is published at least once, as long as one process
+//     with an Outbox on the database runs; the Publisher (server.Server,
+//     redisbroker.Emitter) drops repeats by Event.EventID, so a client sees
+//     each event once. Without Redis (one process), a client that was
+//     connected when the process died may see an event again after the
+//     restart; it carries the same "eventId".
+//   - The events of one row reach every client in the order their changes
+//     committed, across nodes and through recovery. Two transactions that
+//     change one row are ordered by the database's row lock; the outbox
+//     row of each is written after that lock is taken, so the ids of one
+//     row's events increase in commit order, and relays publish in id
+//     order, never an event before a lower id of the table still stored.
+//     Events of different rows may arrive in another order than their
+//     commits.
+//
+// # What changes for the application
+//
+// A mutation made outside of a transaction runs in one of its own. The
+// target functions run inside the transaction, before the commit: a target
+// function that queries the database through the client sees what was
+// committed before (use the mutation's own client, ent.FromContext, to see
+// the change), and with SQLite limited to one connection such a query
+// waits for ever: target functions that only look at the row, as most do,
+// are unaffected. Each mutation costs one more INSERT, in its transaction.
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+// DefaultTable is the name of the outbox table unless Config.Table says
+// otherwise.
+const DefaultTable = "entreactive_outbox"
+
+// Config configures an Outbox. The zero value is ready to use.
+type Config struct {
+	// Table is the name of the table the events are kept in, created by New
+	// when it does not exist. Default DefaultTable.
+	Table string
+	// Poll is how often the relay looks for events it was not told about:
+	// those another process stored and did not publish (it died, or its
+	// relay is behind). Default 1 s.
+	Poll time.Duration
+	// Batch is the most events the relay reads at once. Default 500.
+	Batch int
+	// Logger receives the relay's errors. Default slog.Default().
+	Logger *slog.Logger
+	// AfterCommit, when set, is called after each commit whose events were
+	// stored, before the relay is told: a hook for tests that kill the
+	// process between the commit and the publish.
+	AfterCommit func()
+}
+
+// Outbox is the durable emitter: see the package documentation. It is
+// safe for concurrent use.
+type Outbox struct {
+	drv     dialect.Driver
+	pub     entreactive.Publisher
+	cfg     Config
+	log     *slog.Logger
+	table   string
+	insert  string // the INSERT of one event, up to the VALUES
+	closing chan struct{}
+	done    chan struct{}
+	wake    chan struct{}
+	once    sync.Once
+}
+
+// New creates the outbox table on drv when it does not exist and starts
+// the relay, which publishes the stored events through pub. drv is the
+// driver of the ent client the Outbox is the emitter of (SQLite,
+// PostgreSQL or MySQL/MariaDB). Close stops the relay.
+func New(ctx context.Context, drv dialect.Driver, pub entreactive.Publisher, cfg Config) (*Outbox, error) {
+	if drv == nil || pub == nil {
+		return nil, errors.New("outbox: New needs a driver and a publisher")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ddl, err := createTable(drv.Dialect(), cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	if err := drv.Exec(ctx, ddl, []any{}, nil); err != nil {
+		return nil, fmt.Errorf("outbox: create table %s: %w", cfg.Table, err)
+	}
+	o := &Outbox{
+		drv: drv, pub: pub, cfg: cfg, log: cfg.Logger, table: cfg.Table,
+		closing: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
+	}
+	go o.relay()
+	return o, nil
+}
+
+// createTable returns the DDL of the outbox table for a dialect.
+func createTable(d, table string) (string, error) {
+	switch d {
+	case dialect.SQLite:
+		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, body BLOB NOT NULL)", nil
+	case dialect.Postgres:
+		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id BIGSERIAL PRIMARY KEY, created_at BIGINT NOT NULL, body BYTEA NOT NULL)", nil
+	case dialect.MySQL:
+		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id BIGINT AUTO_INCREMENT PRIMARY KEY, created_at BIGINT NOT NULL, body LONGBLOB NOT NULL)", nil
+	}
+	return "", fmt.Errorf("outbox: dialect %q is not supported (SQLite, PostgreSQL, MySQL/MariaDB are)", d)
+}
+
+// quote quotes an identifier for dialect d.
+func quote(d, name string) string {
+	if d == dialect.MySQL {
+		return "`" + name + "`"
+	}
+	return strconv.Quote(name)
+}
+
+// record is the stored form of an event: its audience and its wire form.
+type record struct {
+	Rooms []string        `json:"rooms,omitempty"`
+	Users []string        `json:"users,omitempty"`
+	ID    string          `json:"eventId"`
+	Event json.RawMessage `json:"event"`
+}
+
+// Store writes events in tx, before it commits. It implements
+// entreactive.DurableEmitter; the generated code calls it from the commit
+// hooks of reactive mutations.
+func (o *Outbox) Store(ctx context.Context, tx dialect.ExecQuerier, events []entreactive.Outgoing) error {
+	now := time.Now().UnixMilli()
+	const chunk = 200
+	for len(events) > 0 {
+		n := min(len(events), chunk)
+		ins := entsql.Dialect(o.drv.Dialect()).Insert(o.table).Columns("created_at", "body")
+		for _, e := range events[:n] {
+			body, err := encode(e)
+			if err != nil {
+				return err
+			}
+			ins.Values(now, body)
+		}
+		query, args := ins.Query()
+		if err := tx.Exec(ctx, query, args, nil); err != nil {
+			return fmt.Errorf("outbox: insert into %s: %w", o.table, err)
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
+// encode returns the stored form of e, with a new event id.
+func encode(e entreactive.Outgoing) ([]byte, error) {
+	ev, err := e.Event.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: encode %s %s %v: %w", e.Event.Model, e.Event.Action, e.Event.ID, err)
+	}
+	r := record{Rooms: e.To.Rooms, ID: uuid.NewString(), Event: ev}
+	for _, u := range e.To.Users {
+		switch u := u.(type) {
+		case string:
+			r.Users = append(r.Users, u)
+		default:
+			r.Users = append(r.Users, fmt.Sprint(u))
+		}
+	}
+	return json.Marshal(r)
+}
+
+// Committed tells the relay that events were stored and committed. It
+// implements entreactive.DurableEmitter.
+func (o *Outbox) Committed(context.Context) {
+	if o.cfg.AfterCommit != nil {
+		o.cfg.AfterCommit()
+	}
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Emit publishes an event at once, without storing it: the events of
+// reactive mutations never come this way (they are stored), but what else
+// an application hands the client's emitter does. It implements
+// entreactive.Emitter.
+func (o *Outbox) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	return o.pub.Emit(ctx, to, ev)
+}
+
+// ReportFailure hands a lost event to the publisher when it is an
+// entreactive.FailureReporter, and logs it otherwise.
+func (o *Outbox) ReportFailure(ctx context.Context, f entreactive.Failure) {
+	if r, ok := o.pub.(entreactive.FailureReporter); ok {
+		r.ReportFailure(ctx, f)
+		return
+	}
+	o.log.ErrorContext(ctx, "outbox: event lost", "model", f.Model, "action", string(f.Action), "id", f.ID, "err", f.Err)
+}
+
+// Close stops the relay, after the pass it is in. Events still stored are
+// published by the next process with an Outbox on the database. Close the
+// Outbox before the publisher.
+func (o *Outbox) Close(ctx context.Context) error {
+	o.once.Do(func() { close(o.closing) })
+	select {
+	case <-o.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("outbox: close: %w", ctx.Err())
+	}
+}
+
+// relay publishes the stored events whenever a commit tells it, and every
+// Poll, until Close.
+func (o *Outbox) relay() {
+	defer close(o.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-o.closing:
+			cancel()
+		case <-o.done:
+		}
+	}()
+	tick := time.NewTicker(o.cfg.Poll)
+	defer tick.Stop()
+	retry := time.Duration(0)
+	for {
+		var wait <-chan time.Time
+		if retry > 0 {
+			wait = time.After(retry)
+		}
+		select {
+		case <-o.closing:
+			return
+		case <-o.wake:
+		case <-tick.C:
+		case <-wait:
+		}
+		if err := o.drain(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			retry = min(max(2*retry, 50*time.Millisecond), 5*time.Second)
+			o.log.Error("outbox: relay", "err", err, "retry_in", retry)
+			continue
+		}
+		retry = 0
+	}
+}
+
+// drain publishes the stored events in id order, a batch at a time, until
+// none is left or one fails to publish: the later ones wait for it.
+func (o *Outbox) drain(ctx context.Context) error {
+	for {
+		n, err := o.pass(ctx)
+		if err != nil || n < o.cfg.Batch {
+			return err
+		}
+	}
+}
+
+// pass publishes one batch and deletes what it published. It returns the
+// number of events it read.
+func (o *Outbox) pass(ctx context.Context) (int, error) {
+	d := o.drv.Dialect()
+	query, args := entsql.Dialect(d).Select("id", "body").From(entsql.Table(o.table)).
+		OrderBy("id").Limit(o.cfg.Batch).Query()
+	var rows entsql.Rows
+	if err := o.drv.Query(ctx, query, args, &rows); err != nil {
+		return 0, fmt.Errorf("read %s: %w", o.table, err)
+	}
+	type stored struct {
+		id   int64
+		body []byte
+	}
+	var batch []stored
+	for rows.Next() {
+		var s stored
+		if err := rows.Scan(&s.id, &s.body); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read %s: %w", o.table, err)
+		}
+		batch = append(batch, s)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("read %s: %w", o.table, err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read %s: %w", o.table, err)
+	}
+	var published []any
+	var perr error
+	for _, s := range batch {
+		to, ev, err := decode(s.body)
+		if err != nil {
+			// Nothing can publish it: it would hold every later event.
+			o.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
+			published = append(published, s.id)
+			continue
+		}
+		if err := o.pub.Publish(ctx, to, ev); err != nil {
+			perr = fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
+			break
+		}
+		published = append(published, s.id)
+	}
+	if len(published) > 0 {
+		query, args := entsql.Dialect(d).Delete(o.table).Where(entsql.In("id", published...)).Query()
+		if err := o.drv.Exec(ctx, query, args, nil); err != nil {
+			return 0, errors.Join(perr, fmt.Errorf("delete published events from %s: %w", o.table, err))
+		}
+	}
+	if perr != nil {
+		return 0, perr
+	}
+	return len(batch), nil
+}
+
+// wireEvent is the wire form of an entreactive.Event, as stored.
+type wireEvent struct {
+	Action    entreactive.Action `json:"action"`
+	Model     string             `json:"model"`
+	ID        json.RawMessage    `json:"id"`
+	Data      json.RawMessage    `json:"data"`
+	Changed   []string           `json:"changed"`
+	Timestamp int64              `json:"timestamp"`
+}
+
+// decode returns the audience and the event of a stored record.
+func decode(body []byte) (entreactive.Target, entreactive.Event, error) {
+	var r record
+	if err := json.Unmarshal(body, &r); err != nil {
+		return entreactive.Target{}, entreactive.Event{}, err
+	}
+	var w wireEvent
+	if err := json.Unmarshal(r.Event, &w); err != nil {
+		return entreactive.Target{}, entreactive.Event{}, err
+	}
+	var id any
+	dec := json.NewDecoder(bytes.NewReader(w.ID))
+	dec.UseNumber()
+	if err := dec.Decode(&id); err != nil {
+		return entreactive.Target{}, entreactive.Event{}, fmt.Errorf("event id: %w", err)
+	}
+	to := entreactive.Target{Rooms: r.Rooms}
+	for _, u := range r.Users {
+		to.Users = append(to.Users, u)
+	}
+	ev := entreactive.Event{
+		Action:    w.Action,
+		Model:     w.Model,
+		ID:        id,
+		Data:      w.Data,
+		Changed:   w.Changed,
+		Timestamp: time.UnixMilli(w.Timestamp),
+		EventID:   r.ID,
+	}
+	return to, ev, nil
+}
