@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Hook overhead: Create on in-memory SQLite with the reactive mixin (no-op
-# emitter) against the same fields without it. Runs ROUNDS alternating
+# emitter) against the same fields without it; and, on a SQLite file in
+# WAL mode, with the durable path (package outbox, a no-op publisher)
+# against the same fields without it. Runs ROUNDS alternating
 # rounds (reactive, plain, reactive, plain, ...) and prints the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +35,5 @@ END {
 	printf "\n| schema | ns/op (median of %d) | CPU ns/op | B/op | allocs/op |\n|---|---|---|---|---|\n", nn["plain"]
 	for (k in nn) printf "| %s | %.0f | %.0f | %s | %s |\n", k, mns[k], mcpu[k], bytes[k], allocs[k]
 	printf "\nreactive/plain: %.3f in CPU time, %.3f in wall time\n", mcpu["reactive"] / mcpu["plain"], mns["reactive"] / mns["plain"]
+	printf "durable/plain (SQLite file, WAL): %.3f in CPU time, %.3f in wall time\n", mcpu["file-durable"] / mcpu["file-plain"], mns["file-durable"] / mns["file-plain"]
 }' "$out"

@@ -139,7 +139,7 @@ func New(ctx context.Context, drv dialect.Driver, pub entreactive.Publisher, cfg
 func createTable(d, table string) (string, error) {
 	switch d {
 	case dialect.SQLite:
-		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, body BLOB NOT NULL)", nil
+		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, body BLOB NOT NULL)", nil
 	case dialect.Postgres:
 		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id BIGSERIAL PRIMARY KEY, created_at BIGINT NOT NULL, body BYTEA NOT NULL)", nil
 	case dialect.MySQL:
