@@ -131,6 +131,30 @@ func TestUpgradeFromVersion2(t *testing.T) {
 	}
 }
 
+// Code generated for version 3 (the last before the durable path) builds
+// and runs against this checkout; go generate alone brings it to the
+// current version, and it builds and runs again.
+func TestUpgradeFromVersion3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds, tests and regenerates the app in testdata/upgrade with the go command")
+	}
+	dir, run := upgradeFixture(t, filepath.Join("testdata", "upgrade-v3"))
+	reactive := filepath.Join(dir, "ent", "reactive.go")
+	if src := readFile(t, reactive); !strings.Contains(src, "type _ entreactive.GeneratedCodeV3\n") {
+		t.Fatal("the overlay's reactive.go is not version 3's")
+	}
+	steps := [][]string{{"build", "./..."}, {"test", "-count=1", "./..."}, {"generate", "./..."}, {"build", "./..."}, {"test", "-count=1", "./..."}}
+	for _, args := range steps {
+		if out, err := run(t, args...); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	marker := fmt.Sprintf("type _ entreactive.GeneratedCodeV%d\n", entreactive.GeneratedCodeVersion)
+	if src := readFile(t, reactive); !strings.Contains(src, marker) {
+		t.Fatalf("the regenerated reactive.go does not declare %q", marker)
+	}
+}
+
 // upgradeFixture copies testdata/upgrade to a temporary directory, lays the
 // files of the overlay directories over it, points its replace directive at
 // this checkout, and adds the checkout's go.sum to its own, so that the
