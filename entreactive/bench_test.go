@@ -3,8 +3,8 @@ package entreactive_test
 import (
 	"context"
 	"database/sql"
-	"syscall"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,8 +12,8 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/entreactive/reactive/entreactive"
-	"github.com/entreactive/reactive/entreactive/outbox"
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
+	"github.com/entreactive/reactive/entreactive/outbox"
 )
 
 // BenchmarkCreate compares creating a row of a reactive schema, whose
