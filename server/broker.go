@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,12 @@ type Broker interface {
 	// Publish sends m to the other nodes, the sockets of this node aside
 	// (the server delivers to them itself). For a broadcast it returns
 	// the offset the broker gave it in the cluster's history ("" when the
-	// broker keeps none): clients that recover send it back.
+	// broker keeps none): clients that recover send it back. A broadcast
+	// whose Once the broker published before, within its window, is
+	// dropped: no offset, no error (see Broadcast.Once), which makes
+	// trying again after an error safe (an error after the message
+	// reached the broker, a timeout, cannot say whether it was
+	// published).
 	Publish(ctx context.Context, m ClusterMessage) (offset string, err error)
 	// FetchSockets returns the sockets of the other nodes that sel
 	// selects. It fails when a node does not answer before ctx is done or
@@ -137,8 +143,17 @@ type Broadcast struct {
 	// it to its own sockets at once. A server under recovery asks for it:
 	// its sockets must see offsets in the order of the history, or a
 	// client that resumes from the last offset it saw skips or repeats
-	// events.
+	// events. Server.Publish always asks for it: its sockets must see its
+	// events in the stream's order, as every other node's do.
 	Echo bool
+	// Once, when not empty, identifies the broadcast for good (the
+	// EventID of an event Server.Publish publishes): a broker that keeps a
+	// history publishes a Broadcast with the same Once at most once within
+	// its window (minutes; redisbroker: Config.OnceWindow), and a repeat
+	// is dropped, Publish returning no offset and no error (and, with
+	// Echo, nothing coming back). It is not part of the wire format: the
+	// nodes that receive the broadcast never see it.
+	Once string
 }
 
 // Operation is an action on the sockets a selector selects, wherever they
@@ -201,6 +216,11 @@ type publication struct {
 	// sockets get should the broker fail to publish it (and so never hand
 	// it back).
 	local *job
+	// ctx, when set, is the context of the caller waiting on done
+	// (publishWait): the broker's Publish runs under it, and not at all
+	// once it is done (the caller was told the message was not
+	// published).
+	ctx context.Context
 }
 
 // cluster is the server's side of its broker: the publishing goroutine and
@@ -217,6 +237,11 @@ type cluster struct {
 	// (run's goroutine only).
 	lastLog    time.Time
 	suppressed int
+	// stopMu guards stopped, set by run once the server closes and before
+	// it flushes the queue: publishWait queues nothing after that, so that
+	// every publication it queued is answered.
+	stopMu  sync.RWMutex
+	stopped bool
 }
 
 // startCluster starts cfg.Broker for s; it returns nil when there is none.
@@ -242,6 +267,9 @@ func (cl *cluster) run(done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
+			cl.stopMu.Lock()
+			cl.stopped = true
+			cl.stopMu.Unlock()
 			cl.flush()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := cl.broker.Close(ctx); err != nil {
@@ -257,6 +285,16 @@ func (cl *cluster) run(done <-chan struct{}) {
 
 // handle publishes p and delivers its local part.
 func (cl *cluster) handle(ctx context.Context, p publication) {
+	if p.ctx != nil {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- err // its caller has gone: not published
+			return
+		}
+		pctx, cancel := context.WithCancel(p.ctx)
+		defer cancel()
+		defer context.AfterFunc(ctx, cancel)()
+		ctx = pctx
+	}
 	_, err := cl.broker.Publish(ctx, p.msg)
 	cl.degraded.Store(err != nil)
 	if p.local != nil && err != nil {
@@ -345,6 +383,36 @@ func (cl *cluster) publishEcho(b *Broadcast, j job) bool {
 	default:
 		b.Echo = false
 		return false
+	}
+}
+
+// publishWait publishes a broadcast after every message queued before it
+// and returns the broker's answer. It fails, without publishing, when ctx
+// is done before the broker's Publish starts, or when the server closes
+// first; a ctx done while the broker publishes may leave the broadcast
+// published (b.Once makes trying again safe).
+func (cl *cluster) publishWait(ctx context.Context, b *Broadcast) error {
+	p := publication{msg: ClusterMessage{Broadcast: b}, done: make(chan error, 1), ctx: ctx}
+	cl.stopMu.RLock()
+	if cl.stopped {
+		cl.stopMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case cl.queue <- p:
+		cl.stopMu.RUnlock()
+	case <-ctx.Done():
+		cl.stopMu.RUnlock()
+		return ctx.Err()
+	case <-cl.srv.done:
+		cl.stopMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

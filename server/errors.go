@@ -41,6 +41,10 @@ var (
 	// id, not a string, too long. The reason is wrapped for logs; clients
 	// only ever see "Invalid token".
 	ErrInvalidToken = errors.New("server: invalid token")
+	// ErrNoEventID is returned by Publish (Server.Publish, and
+	// redisbroker's Emitter.Publish) for an event without an EventID:
+	// only an event that names itself can be published once.
+	ErrNoEventID = errors.New("server: publish of an event without an EventID")
 )
 
 // Error strings clients see in acks and connect errors.

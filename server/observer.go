@@ -16,7 +16,9 @@ import (
 // into the Server. The server allocates nothing to call them.
 type Observer interface {
 	// EventEmitted is called when Emit has queued a reactive event for
-	// delivery (not when it was dropped: see Stats.Dropped).
+	// delivery (not when it was dropped: see Stats.Dropped), and when
+	// Publish has published one (with a broker, repeats the broker
+	// dropped included).
 	EventEmitted(model string, action entreactive.Action)
 	// EventDelivered is called for each delivery of a reactive event to a
 	// socket, with the time from the event's commit (Event.Timestamp) to

@@ -113,6 +113,18 @@ type Config struct {
 	// Broker): emits and the utility API reach the sockets of every node.
 	// New starts it and Close closes it. Nil: a single node.
 	Broker Broker
+	// PublishWindow is how long a server without a Broker remembers the
+	// EventID of an event it published (see Server.Publish), so as to drop
+	// the repeats: the durable path may publish an event again within
+	// minutes of the first time. With a Broker the broker remembers them,
+	// for the whole cluster (see Broadcast.Once; package redisbroker:
+	// Config.OnceWindow), and this field is not used. Default 10 minutes.
+	PublishWindow time.Duration
+	// PublishMemory bounds how many EventIDs a server without a Broker
+	// remembers: past it, the oldest are forgotten before their window
+	// ends (an event published again after that is delivered again).
+	// Default 100,000 (a few MiB).
+	PublishMemory int
 	// DrainPeriod is how long Drain (and so Shutdown) keeps serving the
 	// connected clients after the server went unready, before Shutdown
 	// closes their connections: long enough for a load balancer to see
@@ -141,6 +153,8 @@ const (
 	DefaultQueueSize      = 8192
 	DefaultMaxPending     = 1 << 20
 	DefaultWriteTimeout   = 10 * time.Second
+	DefaultPublishWindow  = 10 * time.Minute
+	DefaultPublishMemory  = 100_000
 )
 
 // Server is the Socket.IO server. Create it with New; it is safe for
@@ -155,6 +169,8 @@ type Server struct {
 	del      *delivery
 	// cluster is the server's side of Config.Broker, nil without one.
 	cluster *cluster
+	// once remembers the EventIDs Publish published, without a broker.
+	once *onceSet
 	// flushers counts the websocket writers' goroutines: Close waits
 	// for them.
 	flushers inflight
@@ -230,6 +246,7 @@ func New(cfg Config) (*Server, error) {
 		namespaces:   make(map[string]*Namespace),
 		done:         make(chan struct{}),
 		idle:         make(chan struct{}),
+		once:         newOnceSet(cfg.PublishWindow, cfg.PublishMemory),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
 	if cfg.Recovery != nil {
@@ -330,6 +347,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.PublishWindow <= 0 {
+		c.PublishWindow = DefaultPublishWindow
+	}
+	if c.PublishMemory <= 0 {
+		c.PublishMemory = DefaultPublishMemory
 	}
 	if c.DrainPeriod < 0 {
 		return fmt.Errorf("server: DrainPeriod %v is negative", c.DrainPeriod)

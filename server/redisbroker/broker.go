@@ -144,6 +144,10 @@ func (b *Broker) bound(ctx context.Context) (context.Context, context.CancelFunc
 // Publish implements server.Broker: a broadcast is XADDed as a type 3 entry
 // and its entry id returned as its offset ("" for a volatile one, which
 // clients do not keep); an operation is XADDed as a type 4, 5 or 6 entry.
+// A broadcast with Once set is XADDed by a script, and only when no
+// broadcast with the same Once was within Config.OnceWindow, from any node
+// or Emitter of the cluster; a repeat returns "" and no error (and, with
+// Echo, does not come back).
 func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, error) {
 	var p wire.Payload
 	switch {
@@ -170,7 +174,14 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 		// not skip: the broadcast comes back to it in stream order.
 		uid = b.echoUID
 	}
-	id, err := b.pub.publish(ctx, wire.Message{UID: uid, Nsp: nsp, Data: p})
+	msg := wire.Message{UID: uid, Nsp: nsp, Data: p}
+	var id string
+	var err error
+	if m.Broadcast != nil && m.Broadcast.Once != "" {
+		id, err = b.pub.publishOnce(ctx, msg, m.Broadcast.Once)
+	} else {
+		id, err = b.pub.publish(ctx, msg)
+	}
 	if err != nil {
 		b.publishErrors.Add(1)
 		return "", err

@@ -3,6 +3,7 @@ package redisbroker
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
@@ -40,6 +41,22 @@ type Config struct {
 	// Logger receives the errors of the background loops. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// OnceWindow is how long a broadcast published once (server.Publish,
+	// Emitter.Publish: server.Broadcast.Once) keeps its repeats out of the
+	// stream, the repeats of every node and emitter of the cluster.
+	// Default 10 minutes.
+	OnceWindow time.Duration
+	// OnceKeyPrefix prefixes the keys that remember the broadcasts
+	// published once: SET <OnceKeyPrefix><id> 1 NX PX <OnceWindow>, one
+	// key per id for the window. Default "{<stream of "/">}:once:", e.g.
+	// "{socket.io}:once:": scoped to the cluster's stream, so that two
+	// clusters on one Redis do not drop each other's events, and (the
+	// braces are a hash tag) in the stream's slot on a Redis Cluster,
+	// where the script that sets the key and adds the entry must touch
+	// one slot. When StreamName holds a hash tag of its own, the default
+	// is "<stream>:once:". A prefix set here on a Redis Cluster must keep
+	// the stream's slot.
+	OnceKeyPrefix string
 }
 
 // Defaults of Config, those of the Node adapter (and the two-minute
@@ -52,6 +69,7 @@ const (
 	DefaultBlockTime      = 5 * time.Second
 	DefaultSessionTTL     = 2 * time.Minute
 	DefaultRequestTimeout = 5 * time.Second
+	DefaultOnceWindow     = 10 * time.Minute
 )
 
 // restoreBatch is the COUNT of each XRANGE of the restore walk.
@@ -70,6 +88,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"BlockTime", int64(c.BlockTime)},
 		{"SessionTTL", int64(c.SessionTTL)},
 		{"RequestTimeout", int64(c.RequestTimeout)},
+		{"OnceWindow", int64(c.OnceWindow)},
 	} {
 		if f.value < 0 {
 			return Config{}, fmt.Errorf("redisbroker: Config.%s is negative (%d)", f.name, f.value)
@@ -105,8 +124,32 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.OnceWindow == 0 {
+		c.OnceWindow = DefaultOnceWindow
+	}
+	if c.OnceWindow < time.Millisecond {
+		return Config{}, fmt.Errorf("redisbroker: Config.OnceWindow %v is under a millisecond", c.OnceWindow)
+	}
+	if c.OnceKeyPrefix == "" {
+		c.OnceKeyPrefix = onceKeyPrefix(c.streamKey(nsp))
+	}
 	return c, nil
 }
+
+// onceKeyPrefix returns the default OnceKeyPrefix for stream: the stream's
+// name as a hash tag, or as it is when it holds one already (its own tag
+// then comes first in the key).
+func onceKeyPrefix(stream string) string {
+	if open := strings.IndexByte(stream, '{'); open >= 0 {
+		if end := strings.IndexByte(stream[open+1:], '}'); end > 0 {
+			return stream + ":once:"
+		}
+	}
+	return "{" + stream + "}:once:"
+}
+
+// onceKey returns the key remembering the broadcast published once as id.
+func (c Config) onceKey(id string) string { return c.OnceKeyPrefix + id }
 
 // streamKey returns the stream of namespace nsp.
 func (c Config) streamKey(nsp string) string {

@@ -18,8 +18,9 @@
 // spans the namespace "/"; messages for other namespaces are ignored.
 //
 // Emitter publishes broadcasts from a process that serves no sockets (a
-// worker, a cron job): it implements entreactive.Emitter and EmitToRooms,
-// and never subscribes (see below).
+// worker, a cron job): it implements entreactive.Publisher (Emit, and
+// Publish for the durable path) and EmitToRooms, and never subscribes (see
+// below).
 //
 // The codec is in internal/wire.
 //
@@ -61,6 +62,13 @@
 //     returns it for the server's own, Node.Deliver gets it for the others',
 //     "" for volatile ones) and the server appends it; restored sessions'
 //     missed broadcasts come back as published, each with its id.
+//   - A broadcast published once (server.Server.Publish, Emitter.Publish:
+//     server.Broadcast.Once, the event's EventID) is added by a script,
+//     EVALSHA (EVAL when Redis does not have it): SET
+//     <OnceKeyPrefix><id> 1 NX PX <OnceWindow>, and only when that set
+//     the key, the same XADD as above; a repeat, from any node or emitter,
+//     adds nothing within the window (default 10 minutes). The entry is
+//     the same as any broadcast's: Node nodes read it as they read ours.
 //   - A socket's session is SET <SessionKeyPrefix><pid>
 //     base64(msgpack({sid, pid, rooms, data})) PX <SessionTTL>: while the
 //     socket lives (the server keeps it up to date and refreshes it every
@@ -79,7 +87,8 @@
 // is bounded by entries, not by time. A client whose offset was trimmed gets
 // a fresh connection. Each dropped socket costs one key for at most
 // SessionTTL (default 2 minutes), deleted at restore; each live socket
-// one key too, refreshed by its node. Pub/sub keeps nothing.
+// one key too, refreshed by its node. Each broadcast published once costs
+// a key (~100 bytes) for OnceWindow. Pub/sub keeps nothing.
 // The stream's memory is about MaxLen times the size of an entry (the event
 // JSON plus ~60 bytes of fields).
 //

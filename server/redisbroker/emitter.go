@@ -11,12 +11,13 @@ import (
 	"github.com/entreactive/reactive/server/redisbroker/internal/wire"
 )
 
-var _ entreactive.Emitter = (*Emitter)(nil)
+var _ entreactive.Publisher = (*Emitter)(nil)
 
 // Emitter publishes broadcasts to a cluster from a process that serves no
 // sockets (a worker, a cron job): each is XADDed to the stream of "/" as a
 // cluster node's broadcast is, and every node delivers it to its sockets
-// (with an offset, so recovering clients get it too).
+// (with an offset, so recovering clients get it too). Publish publishes
+// an event once per EventID, for the durable path.
 //
 // An Emitter never subscribes: a subscriber of the public channel is
 // counted by PUBSUB NUMSUB as a node that answers requests, so every
@@ -69,6 +70,33 @@ func (e *Emitter) EmitToRooms(ctx context.Context, rooms []string, event string,
 	return e.publish(ctx, b)
 }
 
+// Publish implements entreactive.Publisher, for the durable path (an
+// outbox relay in a worker): ev reaches the sockets of to's rooms and
+// users on every node, as with Emit, but once: it is XADDed by the script
+// Broker.Publish runs for server.Broadcast.Once, with ev.EventID as the
+// id, so that an event published before within Config.OnceWindow, by
+// this emitter or by any node's server.Server.Publish, is dropped and
+// Publish returns nil. It returns nil once the event is in the stream,
+// an error otherwise: server.ErrNoEventID without an EventID, an encoding
+// error, a Redis error (after a timeout the event may be in the stream:
+// trying again is safe). Successive Publish calls reach every socket in
+// that order, as do those of the nodes' servers.
+func (e *Emitter) Publish(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if ev.EventID == "" {
+		return fmt.Errorf("redisbroker: %w (%s %s %v)", server.ErrNoEventID, ev.Model, ev.Action, ev.ID)
+	}
+	if to.Empty() {
+		return nil
+	}
+	b, err := server.ReactiveBroadcast(to, ev)
+	if err != nil {
+		return err
+	}
+	b.Once = ev.EventID
+	return e.publish(ctx, b)
+}
+
+// publish sends b to the stream of "/", once when b.Once is set.
 func (e *Emitter) publish(ctx context.Context, b *server.Broadcast) error {
 	if len(b.Selector.Rooms) == 0 {
 		return nil // never every socket by accident
@@ -79,7 +107,14 @@ func (e *Emitter) publish(ctx context.Context, b *server.Broadcast) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.pub.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := e.pub.publish(ctx, wire.Message{UID: e.uid, Nsp: nsp, Data: wb}); err != nil {
+	m := wire.Message{UID: e.uid, Nsp: nsp, Data: wb}
+	if b.Once != "" {
+		if _, err := e.pub.publishOnce(ctx, m, b.Once); err != nil {
+			return fmt.Errorf("redisbroker: publish %q once (%s): %w", b.Event, b.Once, err)
+		}
+		return nil
+	}
+	if _, err := e.pub.publish(ctx, m); err != nil {
 		return fmt.Errorf("redisbroker: emit %q: %w", b.Event, err)
 	}
 	return nil

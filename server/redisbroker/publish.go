@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +44,52 @@ func (p publisher) publish(ctx context.Context, m wire.Message) (string, error) 
 	}).Result()
 	if err != nil {
 		return "", fmt.Errorf("redisbroker: xadd type %d: %w", m.Type(), err)
+	}
+	return id, nil
+}
+
+// onceScript adds a stream entry unless its id was published within the
+// window: SET KEYS[1] 1 NX PX ARGV[1], and only when that set it, XADD
+// KEYS[2] MAXLEN ~ ARGV[2] * ARGV[3...] (the entry's fields, as publish
+// writes them). It returns the entry id, or nil for a repeat. Should the
+// XADD fail (a key of another type), the key is deleted again, so that
+// the broadcast can be published when it is tried again.
+var onceScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+	return false
+end
+local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+if type(id) == 'table' and id.err then
+	redis.call('DEL', KEYS[1])
+end
+return id
+`)
+
+// publishOnce adds m to the stream, as publish does, unless a broadcast
+// published as once was within Config.OnceWindow: then it returns "" and
+// no error. The check and the XADD are one script (EVALSHA, EVAL when
+// Redis does not have it yet), so that of several nodes and emitters
+// publishing once concurrently, one adds it. m must not be ephemeral.
+func (p publisher) publishOnce(ctx context.Context, m wire.Message, once string) (string, error) {
+	if m.Ephemeral() {
+		return "", fmt.Errorf("redisbroker: publish type %d once: not a stream entry", m.Type())
+	}
+	fields, err := wire.EntryFields(m)
+	if err != nil {
+		return "", err
+	}
+	args := make([]any, 0, 2+len(fields))
+	args = append(args, max(p.cfg.OnceWindow.Milliseconds(), 1), p.cfg.MaxLen)
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	keys := []string{p.cfg.onceKey(once), p.cfg.streamKey(m.Nsp)}
+	id, err := onceScript.Run(ctx, p.rdb, keys, args...).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", nil // a repeat
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisbroker: xadd type %d once: %w", m.Type(), err)
 	}
 	return id, nil
 }
