@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -89,6 +90,13 @@ func (e *Emitter) Publish(ctx context.Context, to entreactive.Target, ev entreac
 		return nil
 	}
 	b, err := server.ReactiveBroadcast(to, ev)
+	if errors.Is(err, server.ErrInvalidID) {
+		// No room to send it to, now or on a retry: the relay must not
+		// hold every later event behind it (Server.Publish does the same).
+		e.pub.cfg.Logger.Warn("redisbroker: no target user id names a room; event not published",
+			"model", ev.Model, "action", string(ev.Action), "id", ev.ID, "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -357,6 +357,12 @@ func TestEmitterPublish(t *testing.T) {
 	if err := e.Publish(ctx, to, rowEvent("", 0)); !errors.Is(err, server.ErrNoEventID) {
 		t.Fatalf("Publish without an EventID: %v, want server.ErrNoEventID", err)
 	}
+	// A target whose only user id names no room can never be delivered: no
+	// error, or a relay would retry it, and every later event, for ever.
+	nobody := entreactive.Target{Users: []any{"not an id"}}
+	if err := e.Publish(ctx, nobody, rowEvent("nobody", 0)); err != nil {
+		t.Fatalf("Publish to a user id that names no room: %v, want nil", err)
+	}
 	if err := e.Publish(ctx, entreactive.Target{}, rowEvent("nobody", 0)); err != nil {
 		t.Fatalf("Publish to an empty target: %v", err)
 	}
