@@ -22,7 +22,7 @@ package main
 //	ENTREACTIVE_DURABLE_ROUNDS   SIGKILL rounds; update runs per phase (3; 2)
 //	ENTREACTIVE_DURABLE_WRITERS  concurrent writers of the crash test (16)
 //	ENTREACTIVE_DURABLE_UPDATES  updates of one message per run (64)
-//	ENTREACTIVE_DURABLE_LOAD     other messages a second on each node, busy phase (100)
+//	ENTREACTIVE_DURABLE_LOAD     other messages a second on each node, busy phase (400)
 //	ENTREACTIVE_DURABLE_FLAGS    extra flags of every node, e.g. -durable
 //
 //	ENTREACTIVE_DURABLE_ROUNDS=30 go test -race -count=1 -v -run 'TestKilledNode|TestOneRows' ./example/
@@ -382,7 +382,7 @@ func TestOneRowsEventsArriveInCommitOrder(t *testing.T) {
 	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
 		runs := envInt(t, envRounds, 2)
 		updates := envInt(t, envUpdates, 64)
-		busy := envInt(t, envLoad, 100)
+		busy := envInt(t, envLoad, 400)
 		c.start(nodeA)
 		c.start(nodeB)
 		sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
