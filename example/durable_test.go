@@ -377,7 +377,9 @@ func (c *cluster) dbKind() string {
 // the conversation in its room, record the updates: npm's socket.io-client
 // and our Go client, each on both nodes. An inversion is an update whose
 // version is lower than one the client received before; a stale final is a
-// client whose last update is not the stored text.
+// client whose last update is not the stored text. The runs go once with
+// the nodes idle, once busy with other writes (whose events the clients do
+// not get): a node's publish queue then holds its update back for longer.
 func TestOneRowsEventsArriveInCommitOrder(t *testing.T) {
 	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
 		runs := envInt(t, envRounds, 2)
