@@ -46,6 +46,24 @@ type durableMode struct {
 	// fixed says the mode must show no defect: the test fails on one,
 	// rather than logging it as known.
 	fixed bool
+	// settle is how long a test waits, once the writes are over, for an
+	// event still missing while no event comes: a mode whose relay
+	// publishes a dead node's events only after a lease expires sets it
+	// above the lease. Default 3 s ($ENTREACTIVE_DURABLE_QUIET overrides).
+	settle time.Duration
+}
+
+// quiet returns how long the test waits for a missing event: see settle.
+func (m durableMode) quiet(t *testing.T) time.Duration {
+	t.Helper()
+	if s := os.Getenv(envQuiet); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("%s=%q: want a positive duration", envQuiet, s)
+		}
+		return d
+	}
+	return cmp.Or(m.settle, 3*time.Second)
 }
 
 // durableModes are the modes of the durable tests. Today only the path as
@@ -73,6 +91,9 @@ const (
 	envUpdates = "ENTREACTIVE_DURABLE_UPDATES"
 	// envWriters is the number of concurrent writers of the crash test.
 	envWriters = "ENTREACTIVE_DURABLE_WRITERS"
+	// envQuiet overrides every mode's settle: how long a test waits for a
+	// missing event while none comes.
+	envQuiet = "ENTREACTIVE_DURABLE_QUIET"
 	// envLoad is how many other messages a second each node creates in
 	// the order test's "busy" phase.
 	envLoad = "ENTREACTIVE_DURABLE_LOAD"

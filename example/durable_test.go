@@ -24,6 +24,7 @@ package main
 //	ENTREACTIVE_DURABLE_UPDATES  updates of one message per run (64)
 //	ENTREACTIVE_DURABLE_LOAD     other messages a second on each node, busy phase (400)
 //	ENTREACTIVE_DURABLE_FLAGS    extra flags of every node, e.g. -durable
+//	ENTREACTIVE_DURABLE_QUIET    how long to wait for a missing event, e.g. 15s (3s)
 //
 //	ENTREACTIVE_DURABLE_ROUNDS=30 go test -race -count=1 -v -run 'TestKilledNode|TestOneRows' ./example/
 
@@ -131,7 +132,7 @@ func TestKilledNodeLosesNoCommittedEvent(t *testing.T) {
 		for _, id := range rows {
 			inDB[id] = true
 		}
-		waited := settle(recs, 3*time.Second, time.Minute, func() bool {
+		waited := settle(recs, mode.quiet(t), 2*time.Minute, func() bool {
 			for _, r := range recs {
 				got := make(map[int64]bool)
 				for _, ev := range r.events(t) {
@@ -456,7 +457,7 @@ func TestOneRowsEventsArriveInCommitOrder(t *testing.T) {
 				}
 				elapsed := time.Since(began)
 				final := "v" + strconv.Itoa(updates)
-				settle(recs, 3*time.Second, time.Minute, func() bool {
+				settle(recs, mode.quiet(t), 2*time.Minute, func() bool {
 					for _, r := range recs {
 						if f := orderFigures(r.events(t), id, updates, final); f.missing > 0 {
 							return false
