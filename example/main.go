@@ -7,7 +7,10 @@
 // http://127.0.0.1:8080. Flags:
 //
 //	-addr    listen address (default 127.0.0.1:8080, or $ADDR)
-//	-db      SQLite database file, or :memory: (default under the user cache dir)
+//	-db      the database (default: a SQLite file under the user cache dir):
+//	         a SQLite file, or :memory:;
+//	         postgres://user:pass@host:5432/NAME?sslmode=disable (PostgreSQL);
+//	         mysql://user:pass@tcp(host:3306)/NAME or mariadb://… (MySQL, MariaDB)
 //	-static  directory of the socket.io-client browser bundle
 //	         (default example/web/node_modules/socket.io-client/dist when present)
 //	-admin   serve the Socket.IO Admin UI at /admin/ (login from $ADMIN_PASSWORD_HASH,
@@ -69,12 +72,14 @@ func main() {
 
 // options are the parsed command line and environment.
 type options struct {
-	addr    string
-	db      string
-	static  string
-	metrics bool
-	redis   string
-	secret  []byte
+	addr string
+	db   string
+	// database is db parsed.
+	database app.Database
+	static   string
+	metrics  bool
+	redis    string
+	secret   []byte
 	// emitBacklog is -emit-backlog: 0 never waits.
 	emitBacklog int
 	// drain is -drain: how long a SIGTERM'd app stays up, unready.
@@ -102,7 +107,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 		addr = "127.0.0.1:8080"
 	}
 	fs.StringVar(&o.addr, "addr", addr, "listen address (env ADDR)")
-	fs.StringVar(&o.db, "db", "", `SQLite database file, or ":memory:" (default: <user cache dir>/entreactive-example/example.db)`)
+	fs.StringVar(&o.db, "db", "", "the database: a SQLite file, or \":memory:\" (default: <user cache dir>/entreactive-example/example.db);\n"+
+		"postgres://user:pass@host:5432/NAME?sslmode=disable (PostgreSQL);\n"+
+		"mysql://user:pass@tcp(host:3306)/NAME or mariadb://user:pass@tcp(host:3306)/NAME (MySQL, MariaDB; parseTime=true is added).\n"+
+		"Every node of a cluster uses the same database")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.IntVar(&o.emitBacklog, "emit-backlog", app.DefaultEmitBacklog, "requests wait while more than this many broadcasts wait for the fan-out; 0: never wait")
 	drain := time.Duration(0)
@@ -145,8 +153,13 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 		}
 		o.db = filepath.Join(dir, "entreactive-example", "example.db")
 	}
-	if o.db != app.MemoryDB {
-		if err := os.MkdirAll(filepath.Dir(o.db), 0o755); err != nil {
+	database, err := app.ParseDB(o.db)
+	if err != nil {
+		return o, fmt.Errorf("-db: %w", err)
+	}
+	o.database = database
+	if database.File != "" {
+		if err := os.MkdirAll(filepath.Dir(database.File), 0o755); err != nil {
 			return o, fmt.Errorf("database directory: %w", err)
 		}
 	}
@@ -213,7 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.db, "bundle", o.static, "metrics", o.metrics, "cluster", o.redis != "")
+	log.Info("entreactive example is running", "url", url, "db", o.database.String(), "bundle", o.static, "metrics", o.metrics, "cluster", o.redis != "")
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if o.admin != nil && o.admin.UIDir != "" {
 		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)

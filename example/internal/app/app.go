@@ -42,7 +42,8 @@ const (
 // Config configures an App. DB and JWTSecret are required; zero fields
 // take the defaults documented on each field.
 type Config struct {
-	// DB is the SQLite database file, created if missing, or MemoryDB.
+	// DB is the database: a SQLite file, created if missing, MemoryDB, a
+	// postgres:// URL or a mysql:// (or mariadb://) DSN; see ParseDB.
 	DB string
 	// JWTSecret is the HS256 key that signs the tokens of POST /api/login
 	// and that the Socket.IO server verifies them with.
@@ -120,7 +121,11 @@ type App struct {
 // ready to serve Handler.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.DB == "" {
-		return nil, errors.New("app: Config.DB is required (a file path or app.MemoryDB)")
+		return nil, errors.New("app: Config.DB is required (a file path, app.MemoryDB or a database URL)")
+	}
+	db, err := ParseDB(cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("app: Config.DB: %w", err)
 	}
 	if len(cfg.JWTSecret) == 0 {
 		return nil, errors.New("app: Config.JWTSecret is required")
@@ -180,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		})
 	}
-	client, err := openDB(ctx, cfg.DB, ent.Emitter(srv))
+	client, err := openDB(ctx, db, ent.Emitter(srv))
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
