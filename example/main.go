@@ -78,6 +78,7 @@ type options struct {
 	database app.Database
 	static   string
 	metrics  bool
+	durable  bool
 	redis    string
 	secret   []byte
 	// emitBacklog is -emit-backlog: 0 never waits.
@@ -112,6 +113,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 		"mysql://user:pass@tcp(host:3306)/NAME or mariadb://user:pass@tcp(host:3306)/NAME (MySQL, MariaDB; parseTime=true is added).\n"+
 		"Every node of a cluster uses the same database")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&o.durable, "durable", getenv("DURABLE") != "", "store each event with its change and publish it after the commit (package entreactive/outbox): a process killed in between loses none (env DURABLE)")
 	fs.IntVar(&o.emitBacklog, "emit-backlog", app.DefaultEmitBacklog, "requests wait while more than this many broadcasts wait for the fan-out; 0: never wait")
 	drain := time.Duration(0)
 	if v := getenv("DRAIN_PERIOD"); v != "" {
@@ -211,7 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
+	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, Durable: o.durable, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.database.String(), "bundle", o.static, "metrics", o.metrics, "cluster", o.redis != "")
+	log.Info("entreactive example is running", "url", url, "db", o.database.String(), "bundle", o.static, "metrics", o.metrics, "durable", o.durable, "cluster", o.redis != "")
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if o.admin != nil && o.admin.UIDir != "" {
 		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)

@@ -137,9 +137,13 @@ func New(ctx context.Context, drv dialect.Driver, pub entreactive.Publisher, cfg
 
 // createTable returns the DDL of the outbox table for a dialect.
 func createTable(d, table string) (string, error) {
+	// Ids are never reused: a relay deletes the ids it published, and one
+	// that read an event another relay published and deleted meanwhile
+	// must not delete a newer event given the same id. (SQLite reuses the
+	// rowid of an emptied table without AUTOINCREMENT.)
 	switch d {
 	case dialect.SQLite:
-		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, body BLOB NOT NULL)", nil
+		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, body BLOB NOT NULL)", nil
 	case dialect.Postgres:
 		return "CREATE TABLE IF NOT EXISTS " + quote(d, table) + " (id BIGSERIAL PRIMARY KEY, created_at BIGINT NOT NULL, body BYTEA NOT NULL)", nil
 	case dialect.MySQL:

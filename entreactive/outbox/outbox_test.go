@@ -245,3 +245,41 @@ func TestBulkCreateStoresEveryRowInOneTransaction(t *testing.T) {
 		}
 	})
 }
+
+// An emptied outbox never gives a new event an id it gave before: a relay
+// that read an event another relay has published and deleted deletes that
+// id in its turn, which must not be a newer, unpublished event's.
+func TestOutboxIdsAreNeverReused(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		pub := &flaky{}
+		pub.down.Store(true)
+		_, client := start(t, drv, pub)
+		ctx := t.Context()
+		client.Task.Create().SetKey("a").SetText("first").SaveX(ctx)
+		first := maxID(t, drv)
+		pub.down.Store(false)
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+		pub.down.Store(true)
+		client.Task.Create().SetKey("b").SetText("second").SaveX(ctx)
+		if second := maxID(t, drv); second <= first {
+			t.Fatalf("the event stored after the outbox emptied has id %d, the first had %d: ids are reused", second, first)
+		}
+	})
+}
+
+// maxID returns the highest id in the outbox table.
+func maxID(t *testing.T, drv *entsql.Driver) int64 {
+	t.Helper()
+	var rows entsql.Rows
+	if err := drv.Query(context.Background(), "SELECT MAX(id) FROM "+outbox.DefaultTable, []any{}, &rows); err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var id int64
+	if rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return id
+}

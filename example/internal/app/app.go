@@ -27,6 +27,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/entreactive/reactive/ent"
+	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/outbox"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/admin"
 	"github.com/entreactive/reactive/server/metrics"
@@ -66,6 +68,12 @@ type Config struct {
 	// Socket.IO server's (package server/metrics), the Go runtime's and
 	// the process's.
 	Metrics bool
+	// Durable, when true, makes the events durable (package
+	// entreactive/outbox): each is stored by the transaction of its change
+	// and published after the commit, so that a process killed in between
+	// loses none, and one row's events reach every client in commit order
+	// across nodes.
+	Durable bool
 	// RedisURL, when set ("redis://127.0.0.1:6379/0"), makes the app one
 	// node of a cluster on that Redis (package server/redisbroker): the
 	// events of every node reach the sockets of every node, and clients
@@ -112,6 +120,8 @@ type App struct {
 	closed   bool
 	inflight int
 	idle     chan struct{} // closed when closed and inflight is 0
+
+	outbox *outbox.Outbox // with Config.Durable
 
 	closeOnce sync.Once
 	closeErr  error
@@ -185,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		})
 	}
-	client, err := openDB(ctx, db, ent.Emitter(srv))
+	client, err := a.openClient(ctx, db, srv)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -285,6 +295,13 @@ func (a *App) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		// The relay before the server it publishes to: what it leaves is
+		// published by the next process on the database.
+		if a.outbox != nil {
+			if err := a.outbox.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := a.srv.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -297,6 +314,33 @@ func (a *App) Close(ctx context.Context) error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
+}
+
+// openClient opens the database and returns the ent client whose events
+// srv serves: directly, or through an outbox with Config.Durable.
+func (a *App) openClient(ctx context.Context, db Database, srv *server.Server) (*ent.Client, error) {
+	drv, err := openDB(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var emitter entreactive.Emitter = srv
+	if a.cfg.Durable {
+		ob, err := outbox.New(ctx, drv, srv, outbox.Config{Logger: a.log.With("component", "outbox")})
+		if err != nil {
+			drv.Close()
+			return nil, err
+		}
+		a.outbox, emitter = ob, ob
+	}
+	client, err := newClient(ctx, db, drv, ent.Emitter(emitter))
+	if err != nil {
+		if a.outbox != nil {
+			_ = a.outbox.Close(ctx)
+		}
+		drv.Close()
+		return nil, err
+	}
+	return client, nil
 }
 
 // enter counts a request in; it reports false once the app is closing.

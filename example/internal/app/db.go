@@ -133,15 +133,14 @@ var migrateMu sync.Mutex
 // (PostgreSQL, MySQL, MariaDB).
 const serverPool = 16
 
-// openDB opens the database d, creates or migrates the schema and returns
-// an ent client built with opts.
+// openDB opens the database d and returns its ent driver.
 //
 // On SQLite the pool holds a single connection. SQLite writes one
 // transaction at a time anyway, an in-memory database lives in its
 // connection, and one connection rules out "database is locked" errors
 // between the app's own requests. Everything that runs inside a
 // transaction must therefore use the transaction's client.
-func openDB(ctx context.Context, d Database, opts ...ent.Option) (*ent.Client, error) {
+func openDB(ctx context.Context, d Database) (*entsql.Driver, error) {
 	db, err := sql.Open(d.Driver, d.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", d, err)
@@ -159,12 +158,17 @@ func openDB(ctx context.Context, d Database, opts ...ent.Option) (*ent.Client, e
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", d, err)
 	}
-	client := ent.NewClient(append(opts, ent.Driver(entsql.OpenDB(d.Dialect, db)))...)
+	return entsql.OpenDB(d.Dialect, db), nil
+}
+
+// newClient returns an ent client on drv built with opts, after creating
+// or migrating the schema.
+func newClient(ctx context.Context, d Database, drv *entsql.Driver, opts ...ent.Option) (*ent.Client, error) {
+	client := ent.NewClient(append(opts, ent.Driver(drv))...)
 	migrateMu.Lock()
-	err = client.Schema.Create(ctx)
+	err := client.Schema.Create(ctx)
 	migrateMu.Unlock()
 	if err != nil {
-		client.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", d, err)
 	}
 	return client, nil
