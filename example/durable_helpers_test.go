@@ -341,7 +341,9 @@ type cluster struct {
 	redis string
 	flags []string
 	env   []string
-	addrs [2]string
+	// nodeEnv is added to the environment of one node only.
+	nodeEnv [2][]string
+	addrs   [2]string
 	procs [2]*process
 }
 
@@ -364,7 +366,7 @@ func (c *cluster) start(i int) {
 	c.t.Helper()
 	args := append([]string{"-addr", c.addrs[i], "-db", c.db, "-redis", c.redis, "-static", c.t.TempDir()}, c.flags...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), asExample+"=1"), c.env...)
+	cmd.Env = append(append(append(os.Environ(), asExample+"=1"), c.env...), c.nodeEnv[i]...)
 	p := &process{cmd: cmd, stderr: &testkit.Buffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -431,6 +433,18 @@ func (c *cluster) kill(i int) {
 		p.exited <- err // for startProcess's cleanup
 	case <-time.After(30 * time.Second):
 		c.t.Fatalf("%s lives on after SIGKILL", nodeName(i))
+	}
+}
+
+// waitExit waits until node i exits by itself.
+func (c *cluster) waitExit(i int) {
+	c.t.Helper()
+	p := c.procs[i]
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for start's cleanup
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("%s is still running", nodeName(i))
 	}
 }
 

@@ -645,3 +645,78 @@ func storedText(t *testing.T, c *cluster, token string, conv, id int64) string {
 	t.Fatalf("message %d is not listed", id)
 	return ""
 }
+
+// TestNodeKilledBetweenCommitAndPublish kills node A right after the
+// commit of a notification, before its relay can publish the event
+// (ENTREACTIVE_EXAMPLE_KILL_AFTER_COMMITS), round after round: the window
+// a crash loses events in is hit every time, not by luck. The event waits
+// in the outbox, and node B's relay publishes it: both clients on B get
+// every notification of the database, once. The durable path only: without
+// it there is no such window to aim at (TestKilledNodeLosesNoCommittedEvent
+// measures what a crash loses then).
+func TestNodeKilledBetweenCommitAndPublish(t *testing.T) {
+	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
+		if !mode.fixed {
+			t.Skip("the window between commit and publish is the durable path's")
+		}
+		const perRound = 3
+		rounds := envInt(t, envRounds, 3)
+		c.nodeEnv[nodeA] = []string{envKillAfterCommits + "=" + strconv.Itoa(perRound)}
+		c.start(nodeA)
+		c.start(nodeB)
+		token := c.login(nodeB, 1)
+		recs := []*recorder{
+			goClient(t, "go@B", c.url(nodeB), token),
+			nodeClient(t, "node@B", c.url(nodeB), token),
+		}
+		hc := &http.Client{Timeout: 10 * time.Second}
+		stored := 0 // rounds whose last event was still in the outbox when A died
+		for round := range rounds {
+			for i := range perRound {
+				code, _, err := tryCall(hc, http.MethodPost, c.url(nodeA)+"/api/notifications", "", fmt.Sprintf(`{"message":"r%d-%d"}`, round, i))
+				if i < perRound-1 && (err != nil || code != http.StatusCreated) {
+					t.Fatalf("round %d, notification %d: %d %v", round, i, code, err)
+				}
+			}
+			c.waitExit(nodeA)
+			var left int
+			if err := c.conn.QueryRow("SELECT COUNT(*) FROM entreactive_outbox").Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if left > 0 {
+				stored++
+			}
+			c.start(nodeA)
+		}
+		rows := notificationsAfter(t, c.conn, 0)
+		if len(rows) != rounds*perRound {
+			t.Fatalf("%d notifications in the database, want %d", len(rows), rounds*perRound)
+		}
+		settle(recs, mode.quiet(t), 30*time.Second, func() bool {
+			for _, r := range recs {
+				if r.count() < len(rows) {
+					return false
+				}
+			}
+			return true
+		})
+		for _, r := range recs {
+			got := map[int64]int{}
+			for _, ev := range r.events(t) {
+				if ev.Model == "Notification" {
+					got[ev.ID]++
+				}
+			}
+			for _, id := range rows {
+				if got[id] != 1 {
+					t.Errorf("client %s got notification %d %d times, want once", r.name, id, got[id])
+				}
+			}
+		}
+		t.Logf("%s: %d rounds, A killed after each round's commit %d; the event was still in the outbox when A died in %d of them; %d notifications, each checked at every client",
+			c.dbKind(), rounds, perRound, stored, len(rows))
+		if stored == 0 {
+			t.Errorf("in no round was the event still in the outbox when A died: the kill did not hit the window")
+		}
+	})
+}

@@ -39,6 +39,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -213,7 +215,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, Durable: o.durable, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
+	afterCommit, err := killAfterCommits(getenv)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, app.Config{AfterCommit: afterCommit, DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, Durable: o.durable, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
 	if err != nil {
 		return err
 	}
@@ -329,4 +335,30 @@ func closeApp(a *app.App, log *slog.Logger) {
 	if err := a.Close(ctx); err != nil {
 		log.Error("close", "err", err)
 	}
+}
+
+// envKillAfterCommits names the variable that, set to N, makes a -durable
+// example kill itself with SIGKILL right after its Nth commit that stored
+// events, before its relay publishes them: the tests' way of hitting that
+// window every time. Not for anything but tests.
+const envKillAfterCommits = "ENTREACTIVE_EXAMPLE_KILL_AFTER_COMMITS"
+
+// killAfterCommits returns the AfterCommit hook envKillAfterCommits asks
+// for, or nil.
+func killAfterCommits(getenv func(string) string) (func(), error) {
+	v := getenv(envKillAfterCommits)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("%s=%q: want a number of commits, 1 or more", envKillAfterCommits, v)
+	}
+	var commits atomic.Int64
+	return func() {
+		if commits.Add(1) == int64(n) {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal takes the process
+		}
+	}, nil
 }

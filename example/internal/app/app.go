@@ -74,6 +74,10 @@ type Config struct {
 	// loses none, and one row's events reach every client in commit order
 	// across nodes.
 	Durable bool
+	// AfterCommit, with Durable, is called after each commit whose events
+	// were stored, before they are published (outbox.Config.AfterCommit):
+	// the tests kill the process there.
+	AfterCommit func()
 	// RedisURL, when set ("redis://127.0.0.1:6379/0"), makes the app one
 	// node of a cluster on that Redis (package server/redisbroker): the
 	// events of every node reach the sockets of every node, and clients
@@ -325,7 +329,7 @@ func (a *App) openClient(ctx context.Context, db Database, srv *server.Server) (
 	}
 	var emitter entreactive.Emitter = srv
 	if a.cfg.Durable {
-		ob, err := outbox.New(ctx, drv, srv, outbox.Config{Logger: a.log.With("component", "outbox")})
+		ob, err := outbox.New(ctx, drv, srv, outbox.Config{Logger: a.log.With("component", "outbox"), AfterCommit: a.cfg.AfterCommit})
 		if err != nil {
 			drv.Close()
 			return nil, err
