@@ -720,3 +720,127 @@ func TestNodeKilledBetweenCommitAndPublish(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentUpdatesOfOneRowEndOnTheStoredRow edits one message from
+// eight writers at once, four on each node, each writer's edits one after
+// the other: the database decides the commit order. Every client must end
+// on the stored text, and see each writer's edits in the order the writer
+// made them (each committed before the next began); every client sees the
+// same sequence.
+func TestConcurrentUpdatesOfOneRowEndOnTheStoredRow(t *testing.T) {
+	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
+		const writers, edits = 8, 12
+		c.start(nodeA)
+		c.start(nodeB)
+		sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
+		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
+		var conv struct{ ID int64 }
+		if code != http.StatusCreated || json.Unmarshal(body, &conv) != nil {
+			t.Fatalf("conversation: %d %s", code, body)
+		}
+		room := fmt.Sprintf("conversation_%d", conv.ID)
+		recs := []*recorder{
+			goClient(t, "go@A", c.url(nodeA), sender, room),
+			nodeClient(t, "node@B", c.url(nodeB), member, room),
+			goClient(t, "go@B", c.url(nodeB), member, room),
+		}
+		code, body = call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
+			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":"start"}`, conv.ID))
+		var msg struct{ ID int64 }
+		if code != http.StatusCreated || json.Unmarshal(body, &msg) != nil {
+			t.Fatalf("message: %d %s", code, body)
+		}
+		// Every client has the create before the edits begin.
+		settle(recs, mode.quiet(t), 30*time.Second, func() bool {
+			return all(recs, func(ev reactive) bool { return ev.ID == msg.ID && ev.Action == "create" }, t)
+		})
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for k := 1; k <= edits; k++ {
+					url := fmt.Sprintf("%s/api/messages/%d", c.url(w%2), msg.ID)
+					code, _, err := tryCall(http.DefaultClient, http.MethodPatch, url, sender, fmt.Sprintf(`{"text":"w%d-%d"}`, w, k))
+					if err != nil || code != http.StatusOK {
+						t.Errorf("writer %d, edit %d: %d %v", w, k, code, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		stored := storedText(t, c, sender, conv.ID, msg.ID)
+		settle(recs, mode.quiet(t), time.Minute, func() bool {
+			for _, r := range recs {
+				if last := lastText(r.events(t), msg.ID); last != stored {
+					return false
+				}
+			}
+			return true
+		})
+		defects := 0
+		var lines []string
+		var first []string
+		for i, r := range recs {
+			seq := updateTexts(r.events(t), msg.ID)
+			stale := 0
+			if last := lastText(r.events(t), msg.ID); last != stored {
+				stale = 1
+			}
+			inversions := writerInversions(seq)
+			differs := 0
+			if i == 0 {
+				first = seq
+			} else if !slices.Equal(seq, first) {
+				differs = 1
+			}
+			defects += stale + inversions + differs
+			lines = append(lines, fmt.Sprintf("%s: %d updates, %d inversions within a writer, stale final %v, same sequence as %s %v",
+				r.name, len(seq), inversions, stale == 1, recs[0].name, differs == 0))
+		}
+		summary := fmt.Sprintf("%s, %d writers × %d edits of one message (stored %q): %s", c.dbKind(), writers, edits, stored, strings.Join(lines, "; "))
+		t.Log(summary)
+		c.stop()
+		verdict(t, mode, defects, summary)
+	})
+}
+
+// updateTexts returns the texts of the updates of message id in evs.
+func updateTexts(evs []reactive, id int64) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Model == "Message" && ev.Action == "update" && ev.ID == id {
+			out = append(out, ev.Data.Text)
+		}
+	}
+	return out
+}
+
+// lastText returns the text of the last event of message id in evs.
+func lastText(evs []reactive, id int64) string {
+	last := ""
+	for _, ev := range evs {
+		if ev.Model == "Message" && ev.ID == id {
+			last = ev.Data.Text
+		}
+	}
+	return last
+}
+
+// writerInversions counts the texts "w<writer>-<k>" of seq whose k is
+// lower than one of the same writer before it.
+func writerInversions(seq []string) int {
+	highest := map[int]int{}
+	n := 0
+	for _, s := range seq {
+		var w, k int
+		if _, err := fmt.Sscanf(s, "w%d-%d", &w, &k); err != nil {
+			continue
+		}
+		if k < highest[w] {
+			n++
+			continue
+		}
+		highest[w] = k
+	}
+	return n
+}
