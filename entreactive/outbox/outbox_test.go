@@ -22,6 +22,31 @@ import (
 	"github.com/entreactive/reactive/internal/testkit"
 )
 
+// gate is a Publisher that fails while down is set, and otherwise counts
+// and hands the event to next, when there is one.
+type gate struct {
+	next      entreactive.Publisher
+	down      atomic.Bool
+	published atomic.Int64
+}
+
+func (g *gate) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	return g.Publish(ctx, to, ev)
+}
+
+func (g *gate) Publish(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	if g.down.Load() {
+		return errors.New("publisher down")
+	}
+	if g.next != nil {
+		if err := g.next.Publish(ctx, to, ev); err != nil {
+			return err
+		}
+	}
+	g.published.Add(1)
+	return nil
+}
+
 // flaky is a Publisher that fails while down is set, and records
 // otherwise.
 type flaky struct {
