@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
 	"github.com/entreactive/reactive/entreactive/outbox"
+	"github.com/entreactive/reactive/internal/sio"
+	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/redisbroker"
 )
@@ -107,4 +110,59 @@ func newServer(b *testing.B, broker server.Broker) *server.Server {
 	}
 	b.Cleanup(func() { srv.Close(context.Background()) })
 	return srv
+}
+
+// BenchmarkCreateToSocket measures, one create at a time, the time from
+// the start of a create on a SQLite file to the arrival of its event at a
+// websocket client of a server in the same process: "direct" with the
+// server as the client's emitter, "durable" through an Outbox. The
+// difference is what the durable path adds between the commit and the
+// socket (the relay's read, publish and delete).
+func BenchmarkCreateToSocket(b *testing.B) {
+	for _, name := range []string{"direct", "durable"} {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			s := testkit.Serve(b, server.Config{})
+			got := make(chan struct{}, 1)
+			c, err := sio.Dial(ctx, sio.Config{URL: s.URL, Auth: map[string]any{"token": testkit.Token(b, 1)},
+				OnEvent: func(event string, _ []byte) {
+					if event == "reactive" {
+						got <- struct{}{}
+					}
+				}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			testkit.Eventually(b, "user 1 online", func() bool { return testkit.Online(b, s.Server, 1) })
+			drv := openFile(b)
+			var em entreactive.Emitter = s.Server
+			if name == "durable" {
+				ob, err := outbox.New(ctx, drv, s.Server, outbox.Config{Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { ob.Close(context.Background()) })
+				em = ob
+			}
+			client := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
+			if err := client.Schema.Create(ctx); err != nil {
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				start := time.Now()
+				client.Item.Create().SetLabel("benchmark").SetAudience("users").ExecX(ctx)
+				select {
+				case <-got:
+				case <-time.After(10 * time.Second):
+					b.Fatal("no event in 10 s")
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
 }
