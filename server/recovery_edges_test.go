@@ -171,6 +171,11 @@ func TestRestoredSessionKeepsItsTokenExpiry(t *testing.T) {
 				if testkit.Online(t, srv, 5) {
 					t.Fatal("a socket restored after its token expired is still authenticated")
 				}
+				// Restored as a guest from the start, not authenticated with
+				// the expired token and deauthenticated by its timer after.
+				if e2.await(t, server.EventDeauthenticated+":expired", time.Second) {
+					t.Fatal("the socket was restored authenticated with its expired token (then deauthenticated)")
+				}
 			} else {
 				testkit.Eventually(t, "the restored socket authenticated", func() bool { return testkit.Online(t, srv, 5) })
 				if time.Now().After(time.Unix(exp.Unix(), 0)) {
