@@ -344,7 +344,7 @@ type cluster struct {
 	// nodeEnv is added to the environment of one node only.
 	nodeEnv [2][]string
 	addrs   [2]string
-	procs [2]*process
+	procs   [2]*process
 }
 
 // nodeName names node i in logs.
