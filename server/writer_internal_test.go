@@ -268,3 +268,44 @@ func TestWriterWritesAtOnceAfterAnOldDeadline(t *testing.T) {
 		t.Fatal("the writer failed")
 	}
 }
+
+// TestWriterCloseWaitsForTheLastBatch: close called while the flush
+// goroutine writes the last batch, with nothing else queued, must not run
+// its callback (which closes the connection) until that write has
+// returned with the whole frame written.
+func TestWriterCloseWaitsForTheLastBatch(t *testing.T) {
+	g := newGatedConn()
+	w := newConnWriter(g, 1<<20, time.Second, nil)
+	if err := w.enqueue([]byte("the last frame")); err != nil {
+		t.Fatal(err)
+	}
+	<-g.started // the flush goroutine took the batch: nothing else is queued
+	type seen struct {
+		written string
+		pending int
+	}
+	ran := make(chan seen, 2)
+	within(t, time.Second, "close during the last write", func() {
+		w.close(func() {
+			s, _ := g.written()
+			ran <- seen{s, w.pendingBytes()}
+		})
+	})
+	select {
+	case s := <-ran:
+		t.Fatalf("close callback ran while the last batch was being written (written %q, %d bytes pending)", s.written, s.pending)
+	default:
+	}
+	close(g.release)
+	select {
+	case s := <-ran:
+		if s.written != "the last frame" || s.pending != 0 {
+			t.Fatalf("close callback ran with %q written and %d bytes pending, want the whole frame and 0", s.written, s.pending)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("close callback never ran after the last write returned")
+	}
+	if len(ran) != 0 {
+		t.Fatal("close callback ran twice")
+	}
+}
