@@ -28,12 +28,8 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if s.isClosed() {
 		return ErrClosed
 	}
-	rooms, f, err := reactiveFrame(to, &ev, func(u any) {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
-			append(eventAttrs(&ev), slog.Any("user", u))...)
-	})
+	rooms, f, err := s.encodeEvent(ctx, to, &ev)
 	if err != nil {
-		s.stats.encodeErrors.Add(1)
 		return err
 	}
 	if err := s.broadcast(ctx, job{rooms: rooms, frame: f}, &ev); err != nil {
@@ -43,6 +39,20 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 		o.EventEmitted(ev.Model, ev.Action)
 	}
 	return nil
+}
+
+// encodeEvent encodes ev for the rooms of to, as Emit and Publish send it:
+// user ids that cannot name a room are logged and skipped, an encoding
+// error is counted.
+func (s *Server) encodeEvent(ctx context.Context, to entreactive.Target, ev *entreactive.Event) ([]string, *frame, error) {
+	rooms, f, err := reactiveFrame(to, ev, func(u any) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
+			append(eventAttrs(ev), slog.Any("user", u))...)
+	})
+	if err != nil {
+		s.stats.encodeErrors.Add(1)
+	}
+	return rooms, f, err
 }
 
 // reactiveFrame encodes ev for the rooms of to; skip is called for each

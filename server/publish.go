@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -52,12 +51,8 @@ func (s *Server) Publish(ctx context.Context, to entreactive.Target, ev entreact
 	if to.Empty() {
 		return nil
 	}
-	rooms, f, err := reactiveFrame(to, &ev, func(u any) {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "server: target user id cannot name a room, skipped",
-			append(eventAttrs(&ev), slog.Any("user", u))...)
-	})
+	rooms, f, err := s.encodeEvent(ctx, to, &ev)
 	if err != nil {
-		s.stats.encodeErrors.Add(1)
 		return err
 	}
 	if len(rooms) == 0 {
