@@ -52,7 +52,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -93,11 +92,11 @@ type Outbox struct {
 	cfg     Config
 	log     *slog.Logger
 	table   string
-	insert  string // the INSERT of one event, up to the VALUES
-	closing chan struct{}
-	done    chan struct{}
-	wake    chan struct{}
-	once    sync.Once
+	// stop ends the relay's context: Close calls it, and a publish or a
+	// query in flight is abandoned.
+	stop context.CancelFunc
+	done chan struct{}
+	wake chan struct{}
 }
 
 // New creates the outbox table on drv when it does not exist and starts
@@ -127,11 +126,12 @@ func New(ctx context.Context, drv dialect.Driver, pub entreactive.Publisher, cfg
 	if err := drv.Exec(ctx, ddl, []any{}, nil); err != nil {
 		return nil, fmt.Errorf("outbox: create table %s: %w", cfg.Table, err)
 	}
+	relayCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	o := &Outbox{
 		drv: drv, pub: pub, cfg: cfg, log: cfg.Logger, table: cfg.Table,
-		closing: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		stop: stop, done: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
-	go o.relay()
+	go o.relay(relayCtx)
 	return o, nil
 }
 
@@ -241,11 +241,12 @@ func (o *Outbox) ReportFailure(ctx context.Context, f entreactive.Failure) {
 	o.log.ErrorContext(ctx, "outbox: event lost", "model", f.Model, "action", string(f.Action), "id", f.ID, "err", f.Err)
 }
 
-// Close stops the relay, after the pass it is in. Events still stored are
-// published by the next process with an Outbox on the database. Close the
-// Outbox before the publisher.
+// Close stops the relay; a pass in flight is abandoned. Events still
+// stored are published by the next process with an Outbox on the database
+// (one published but not yet deleted again, with its EventID: the
+// publisher drops the repeat). Close the Outbox before the publisher.
 func (o *Outbox) Close(ctx context.Context) error {
-	o.once.Do(func() { close(o.closing) })
+	o.stop()
 	select {
 	case <-o.done:
 		return nil
@@ -256,17 +257,8 @@ func (o *Outbox) Close(ctx context.Context) error {
 
 // relay publishes the stored events whenever a commit tells it, and every
 // Poll, until Close.
-func (o *Outbox) relay() {
+func (o *Outbox) relay(ctx context.Context) {
 	defer close(o.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-o.closing:
-			cancel()
-		case <-o.done:
-		}
-	}()
 	tick := time.NewTicker(o.cfg.Poll)
 	defer tick.Stop()
 	retry := time.Duration(0)
@@ -276,7 +268,7 @@ func (o *Outbox) relay() {
 			wait = time.After(retry)
 		}
 		select {
-		case <-o.closing:
+		case <-ctx.Done():
 			return
 		case <-o.wake:
 		case <-tick.C:

@@ -147,18 +147,15 @@ func reactiveInTx(drv dialect.Driver) bool {
 type reactiveTx struct{ cfg config }
 
 // Commit runs the transaction's commit hooks (the durable path stores the
-// events in them), then commits.
+// events in them), then commits. The hooks are the glue's own, which use
+// only the driver of the Tx they get: its clients are left unbuilt.
 func (t reactiveTx) Commit(ctx context.Context) error {
-	tx := &Tx{ctx: ctx, config: t.cfg}
-	tx.init()
-	return tx.Commit()
+	return (&Tx{ctx: ctx, config: t.cfg}).Commit()
 }
 
 // Rollback rolls the transaction back.
 func (t reactiveTx) Rollback(ctx context.Context) error {
-	tx := &Tx{ctx: ctx, config: t.cfg}
-	tx.init()
-	return tx.Rollback()
+	return (&Tx{ctx: ctx, config: t.cfg}).Rollback()
 }
 
 // reactiveChunk is the number of ids reloaded by one query.
