@@ -27,7 +27,9 @@ type Publisher interface {
 	// (with a broker) or queued for this node's sockets (without one). An
 	// error means it was not published, and the caller tries again later.
 	// Publish calls made one after the other reach every socket in that
-	// order.
+	// order. The events of package outbox were read back from its table:
+	// their Data is the row's wire JSON (json.RawMessage) and their ID a
+	// json.Number.
 	Publish(ctx context.Context, to Target, ev Event) error
 }
 
