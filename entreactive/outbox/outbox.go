@@ -87,11 +87,11 @@ type Config struct {
 // Outbox is the durable emitter: see the package documentation. It is
 // safe for concurrent use.
 type Outbox struct {
-	drv     dialect.Driver
-	pub     entreactive.Publisher
-	cfg     Config
-	log     *slog.Logger
-	table   string
+	drv   dialect.Driver
+	pub   entreactive.Publisher
+	cfg   Config
+	log   *slog.Logger
+	table string
 	// stop ends the relay's context: Close calls it, and a publish or a
 	// query in flight is abandoned.
 	stop context.CancelFunc
