@@ -3,6 +3,7 @@ package entreactive_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/entreactive/reactive/entreactive"
 	testent "github.com/entreactive/reactive/entreactive/internal/ent"
 	"github.com/entreactive/reactive/entreactive/outbox"
+	"github.com/entreactive/reactive/internal/testdb"
 )
 
 // BenchmarkCreate compares creating a row of a reactive schema, whose
@@ -39,33 +41,46 @@ func BenchmarkCreate(b *testing.B) {
 		measureCPU(b, func() error { return client.Plain.Create().SetLabel("benchmark").Exec(ctx) })
 	})
 
-	// The durable path on a database file in WAL mode, as applications run
-	// SQLite (the shared cache above locks tables, which the relay's reads
-	// would trip on), against the same file without it: the outbox's
-	// INSERT and the relay publishing and deleting, to a publisher that
-	// does nothing.
-	path := filepath.Join(b.TempDir(), "bench.db")
-	fileDB, err := sql.Open(dialect.SQLite, "file:"+path+"?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL")
-	if err != nil {
-		b.Fatal(err)
+	// The durable path against the same fields without the mixin, on each
+	// database: SQLite on a file in WAL mode, as applications run it (the
+	// shared cache above locks tables, which the relay's reads would trip
+	// on), PostgreSQL and MariaDB when their DSN variables are set. The
+	// durable create pays the outbox's INSERT in its own transaction, and
+	// the relay reads, publishes to a publisher that does nothing and
+	// deletes, in the same process.
+	for _, db := range testdb.Databases() {
+		var drv *entsql.Driver
+		if db.Env == "" {
+			path := filepath.Join(b.TempDir(), "bench.db")
+			drv = testdb.OpenDriver(b, db.Dialect, "file:"+path+"?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL")
+		} else {
+			if os.Getenv(db.Env) == "" {
+				continue
+			}
+			drv = testdb.Open(b, db)
+		}
+		name := db.Name
+		if name == "sqlite" {
+			name = "file"
+		}
+		ob, err := outbox.New(ctx, drv, nopPublisher{}, outbox.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		durable := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
+		if err := durable.Schema.Create(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"-durable", func(b *testing.B) {
+			measureCPU(b, func() error { return durable.Item.Create().SetLabel("benchmark").Exec(ctx) })
+		})
+		b.Run(name+"-plain", func(b *testing.B) {
+			measureCPU(b, func() error { return durable.Plain.Create().SetLabel("benchmark").Exec(ctx) })
+		})
+		if err := ob.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
-	defer fileDB.Close()
-	drv := entsql.OpenDB(dialect.SQLite, fileDB)
-	ob, err := outbox.New(ctx, drv, nopPublisher{}, outbox.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ob.Close(ctx)
-	durable := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
-	if err := durable.Schema.Create(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Run("file-durable", func(b *testing.B) {
-		measureCPU(b, func() error { return durable.Item.Create().SetLabel("benchmark").Exec(ctx) })
-	})
-	b.Run("file-plain", func(b *testing.B) {
-		measureCPU(b, func() error { return durable.Plain.Create().SetLabel("benchmark").Exec(ctx) })
-	})
 }
 
 // nopPublisher is a Publisher that does nothing.

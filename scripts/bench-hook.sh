@@ -2,7 +2,10 @@
 # Hook overhead: Create on in-memory SQLite with the reactive mixin (no-op
 # emitter) against the same fields without it; and, on a SQLite file in
 # WAL mode, with the durable path (package outbox, a no-op publisher)
-# against the same fields without it. Runs ROUNDS alternating
+# against the same fields without it; the same on PostgreSQL and MariaDB
+# when ENTREACTIVE_POSTGRES_DSN and ENTREACTIVE_MARIADB_DSN are set (there
+# the wall time is the figure: the database's own CPU is another
+# process's). Runs ROUNDS alternating
 # rounds (reactive, plain, reactive, plain, ...) and prints the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +39,6 @@ END {
 	for (k in nn) printf "| %s | %.0f | %.0f | %s | %s |\n", k, mns[k], mcpu[k], bytes[k], allocs[k]
 	printf "\nreactive/plain: %.3f in CPU time, %.3f in wall time\n", mcpu["reactive"] / mcpu["plain"], mns["reactive"] / mns["plain"]
 	printf "durable/plain (SQLite file, WAL): %.3f in CPU time, %.3f in wall time\n", mcpu["file-durable"] / mcpu["file-plain"], mns["file-durable"] / mns["file-plain"]
+	if ("postgres-plain" in nn) printf "durable/plain (PostgreSQL): %.3f in wall time (%.3f in this process's CPU time)\n", mns["postgres-durable"] / mns["postgres-plain"], mcpu["postgres-durable"] / mcpu["postgres-plain"]
+	if ("mariadb-plain" in nn) printf "durable/plain (MariaDB): %.3f in wall time (%.3f in this process's CPU time)\n", mns["mariadb-durable"] / mns["mariadb-plain"], mcpu["mariadb-durable"] / mcpu["mariadb-plain"]
 }' "$out"

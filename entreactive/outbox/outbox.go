@@ -30,8 +30,15 @@
 //     row of each is written after that lock is taken, so the ids of one
 //     row's events increase in commit order, and relays publish in id
 //     order, never an event before a lower id of the table still stored.
-//     Events of different rows may arrive in another order than their
-//     commits.
+//     (A relay reads past the highest id it read, and reads again for 5 s
+//     the ids it found missing below it, whose transactions may commit
+//     late; a change whose commit takes longer than that, after its event
+//     was stored, is published by the next poll, possibly after a later
+//     change of another row.) Events of different rows may arrive in
+//     another order than their commits.
+//   - A relay deletes what it published in batches, within 100 ms; a
+//     process that dies before leaves those events to be published again,
+//     with their EventID.
 //
 // # What changes for the application
 //
@@ -47,15 +54,16 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -92,12 +100,25 @@ type Outbox struct {
 	cfg   Config
 	log   *slog.Logger
 	table string
+	// quoted is table, quoted for the dialect.
+	quoted string
 	// stop ends the relay's context: Close calls it, and a publish or a
 	// query in flight is abandoned.
 	stop context.CancelFunc
 	done chan struct{}
 	wake chan struct{}
 }
+
+// Relay timing. A relay deletes what it published in batches: at the
+// latest deleteDelay after the first, or once deleteBatch are waiting.
+// It reads again, for gapTimeout, the ids it found missing below one it
+// read: a transaction that took an id before another's commit may commit
+// after it (PostgreSQL, MariaDB), and its event must not be skipped.
+const (
+	deleteDelay = 100 * time.Millisecond
+	deleteBatch = 256
+	gapTimeout  = 5 * time.Second
+)
 
 // New creates the outbox table on drv when it does not exist and starts
 // the relay, which publishes the stored events through pub. drv is the
@@ -128,10 +149,11 @@ func New(ctx context.Context, drv dialect.Driver, pub entreactive.Publisher, cfg
 	}
 	relayCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	o := &Outbox{
-		drv: drv, pub: pub, cfg: cfg, log: cfg.Logger, table: cfg.Table,
+		drv: drv, pub: pub, cfg: cfg, log: cfg.Logger, table: cfg.Table, quoted: quote(drv.Dialect(), cfg.Table),
 		stop: stop, done: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
-	go o.relay(relayCtx)
+	r := &relay{Outbox: o, pending: map[int64]struct{}{}}
+	go r.run(relayCtx)
 	return o, nil
 }
 
@@ -171,26 +193,49 @@ type record struct {
 // Store writes events in tx, before it commits. It implements
 // entreactive.DurableEmitter; the generated code calls it from the commit
 // hooks of reactive mutations.
+//
+// The INSERT carries its values in its text (an integer and hex), not as
+// parameters: drivers that prepare a statement with parameters (lib/pq,
+// go-sql-driver/mysql) then send it in one round trip instead of two.
 func (o *Outbox) Store(ctx context.Context, tx dialect.ExecQuerier, events []entreactive.Outgoing) error {
-	now := time.Now().UnixMilli()
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	const chunk = 200
+	var q strings.Builder
 	for len(events) > 0 {
 		n := min(len(events), chunk)
-		ins := entsql.Dialect(o.drv.Dialect()).Insert(o.table).Columns("created_at", "body")
-		for _, e := range events[:n] {
+		q.Reset()
+		q.WriteString("INSERT INTO " + o.quoted + " (created_at, body) VALUES ")
+		for i, e := range events[:n] {
 			body, err := encode(e)
 			if err != nil {
 				return err
 			}
-			ins.Values(now, body)
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(" + now + ",")
+			o.writeBytes(&q, body)
+			q.WriteByte(')')
 		}
-		query, args := ins.Query()
-		if err := tx.Exec(ctx, query, args, nil); err != nil {
+		if err := tx.Exec(ctx, q.String(), []any{}, nil); err != nil {
 			return fmt.Errorf("outbox: insert into %s: %w", o.table, err)
 		}
 		events = events[n:]
 	}
 	return nil
+}
+
+// writeBytes writes b to q as a literal of the dialect's binary type.
+func (o *Outbox) writeBytes(q *strings.Builder, b []byte) {
+	if o.drv.Dialect() == dialect.Postgres {
+		q.WriteString("decode('")
+		q.WriteString(hex.EncodeToString(b))
+		q.WriteString("','hex')")
+		return
+	}
+	q.WriteString("X'")
+	q.WriteString(hex.EncodeToString(b))
+	q.WriteByte('\'')
 }
 
 // encode returns the stored form of e, with a new event id.
@@ -253,105 +298,6 @@ func (o *Outbox) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("outbox: close: %w", ctx.Err())
 	}
-}
-
-// relay publishes the stored events whenever a commit tells it, and every
-// Poll, until Close.
-func (o *Outbox) relay(ctx context.Context) {
-	defer close(o.done)
-	tick := time.NewTicker(o.cfg.Poll)
-	defer tick.Stop()
-	retry := time.Duration(0)
-	for {
-		var wait <-chan time.Time
-		if retry > 0 {
-			wait = time.After(retry)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-o.wake:
-		case <-tick.C:
-		case <-wait:
-		}
-		if err := o.drain(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			retry = min(max(2*retry, 50*time.Millisecond), 5*time.Second)
-			o.log.Error("outbox: relay", "err", err, "retry_in", retry)
-			continue
-		}
-		retry = 0
-	}
-}
-
-// drain publishes the stored events in id order, a batch at a time, until
-// none is left or one fails to publish: the later ones wait for it.
-func (o *Outbox) drain(ctx context.Context) error {
-	for {
-		n, err := o.pass(ctx)
-		if err != nil || n < o.cfg.Batch {
-			return err
-		}
-	}
-}
-
-// pass publishes one batch and deletes what it published. It returns the
-// number of events it read.
-func (o *Outbox) pass(ctx context.Context) (int, error) {
-	d := o.drv.Dialect()
-	query, args := entsql.Dialect(d).Select("id", "body").From(entsql.Table(o.table)).
-		OrderBy("id").Limit(o.cfg.Batch).Query()
-	var rows entsql.Rows
-	if err := o.drv.Query(ctx, query, args, &rows); err != nil {
-		return 0, fmt.Errorf("read %s: %w", o.table, err)
-	}
-	type stored struct {
-		id   int64
-		body []byte
-	}
-	var batch []stored
-	for rows.Next() {
-		var s stored
-		if err := rows.Scan(&s.id, &s.body); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read %s: %w", o.table, err)
-		}
-		batch = append(batch, s)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", o.table, err)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", o.table, err)
-	}
-	var published []any
-	var perr error
-	for _, s := range batch {
-		to, ev, err := decode(s.body)
-		if err != nil {
-			// Nothing can publish it: it would hold every later event.
-			o.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
-			published = append(published, s.id)
-			continue
-		}
-		if err := o.pub.Publish(ctx, to, ev); err != nil {
-			perr = fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
-			break
-		}
-		published = append(published, s.id)
-	}
-	if len(published) > 0 {
-		query, args := entsql.Dialect(d).Delete(o.table).Where(entsql.In("id", published...)).Query()
-		if err := o.drv.Exec(ctx, query, args, nil); err != nil {
-			return 0, errors.Join(perr, fmt.Errorf("delete published events from %s: %w", o.table, err))
-		}
-	}
-	if perr != nil {
-		return 0, perr
-	}
-	return len(batch), nil
 }
 
 // wireEvent is the wire form of an entreactive.Event, as stored.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -65,7 +67,13 @@ func (f *flaky) Publish(ctx context.Context, to entreactive.Target, ev entreacti
 // a client whose emitter it is. Both are closed when the test ends.
 func start(t *testing.T, drv *entsql.Driver, pub entreactive.Publisher) (*outbox.Outbox, *testent.Client) {
 	t.Helper()
-	ob, err := outbox.New(t.Context(), drv, pub, outbox.Config{Poll: 20 * time.Millisecond})
+	return startWith(t, drv, pub, outbox.Config{Poll: 20 * time.Millisecond})
+}
+
+// startWith is start with the Outbox configured by cfg.
+func startWith(t *testing.T, drv *entsql.Driver, pub entreactive.Publisher, cfg outbox.Config) (*outbox.Outbox, *testent.Client) {
+	t.Helper()
+	ob, err := outbox.New(t.Context(), drv, pub, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +315,64 @@ func maxID(t *testing.T, drv *entsql.Driver) int64 {
 		}
 	}
 	return id
+}
+
+// An event whose id was taken before a later one's but committed after it
+// (concurrent transactions on PostgreSQL and MariaDB) is published when the
+// next commit wakes the relay, not left to the slow poll: the relay read
+// past its id once and must read it again.
+func TestEventCommittedAfterAHigherIdIsPublished(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		if drv.Dialect() == dialect.SQLite {
+			t.Skip("SQLite runs one writer at a time: its ids commit in order")
+		}
+		rec := &entreactivetest.Recorder{}
+		_, client := startWith(t, drv, rec, outbox.Config{Poll: time.Hour})
+		ctx := t.Context()
+		// A transaction stores its event, taking an id, and waits.
+		slow, err := drv.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Rollback()
+		body := `{"rooms":["tasks"],"eventId":"slow-1","event":{"action":"create","model":"Task","id":1000,"data":{"text":"slow"},"changed":[],"timestamp":0}}`
+		insert := "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (0, ?)"
+		if drv.Dialect() == dialect.Postgres {
+			insert = strings.Replace(insert, "?", "$1", 1)
+		}
+		if err := slow.Exec(ctx, insert, []any{[]byte(body)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		// A later transaction takes the next id and commits first.
+		client.Task.Create().SetKey("a").SetText("fast").SaveX(ctx)
+		testkit.Eventually(t, "the later event", func() bool { return len(rec.Events()) == 1 })
+		if err := slow.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		client.Task.Create().SetKey("b").SetText("next").SaveX(ctx)
+		testkit.Eventually(t, "the next event", func() bool { return slices.Contains(texts(rec.Events()), "create:next") })
+		if got, want := texts(rec.Events()), []string{"create:fast", "create:slow", "create:next"}; !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v: the event committed after a higher id was skipped", got, want)
+		}
+	})
+}
+
+// An Outbox that is closed deletes what it published: the next process's
+// relay would publish it again.
+func TestClosedOutboxLeavesNothingItPublished(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		ob, client := startWith(t, drv, rec, outbox.Config{Poll: time.Hour})
+		ctx := t.Context()
+		for i := range 3 {
+			client.Task.Create().SetKey(fmt.Sprint(i)).SetText(fmt.Sprint(i)).SaveX(ctx)
+		}
+		testkit.Eventually(t, "three events", func() bool { return len(rec.Events()) == 3 })
+		if err := ob.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := stored(t, drv); n != 0 {
+			t.Fatalf("%d published events left in the outbox after Close, want 0", n)
+		}
+	})
 }

@@ -71,7 +71,7 @@ func EachFile(t *testing.T, test func(t *testing.T, drv *entsql.Driver)) {
 
 // Open returns a driver on a new database that is dropped when the
 // test ends.
-func Open(t *testing.T, db Database) *entsql.Driver {
+func Open(t testing.TB, db Database) *entsql.Driver {
 	t.Helper()
 	name := "er_" + strings.ToLower(rand.Text()[:12])
 	if db.Env == "" {
@@ -102,7 +102,7 @@ func Open(t *testing.T, db Database) *entsql.Driver {
 }
 
 // OpenDriver opens an ent SQL driver that is closed when the test ends.
-func OpenDriver(t *testing.T, driver, dsn string) *entsql.Driver {
+func OpenDriver(t testing.TB, driver, dsn string) *entsql.Driver {
 	t.Helper()
 	sqlDB, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -116,7 +116,7 @@ func OpenDriver(t *testing.T, driver, dsn string) *entsql.Driver {
 }
 
 // withDatabase returns dsn with its database replaced by name.
-func withDatabase(t *testing.T, driver, dsn, name string) string {
+func withDatabase(t testing.TB, driver, dsn, name string) string {
 	t.Helper()
 	switch driver {
 	case dialect.Postgres:

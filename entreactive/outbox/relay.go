@@ -1,0 +1,220 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+)
+
+// relay publishes the stored events of an Outbox in id order and deletes
+// them afterwards. Its state lives in its goroutine alone.
+//
+// It reads past a cursor, the highest id it has read, so that a pass costs
+// what is new rather than what waits to be deleted. An id below the cursor
+// that it never read is a gap: the transaction that took it may commit
+// later (on PostgreSQL and MariaDB, ids are taken in one order and
+// committed in another; SQLite runs one writer at a time), or it rolled
+// back, or another relay published and deleted it first. Gaps are read
+// again for gapTimeout, after which only the pass of every Poll, from the
+// first id, would find their event. The events of one row cannot fall in
+// such a gap and be overtaken: the row's next change waits for the row
+// lock, so the earlier event committed before the later one was even
+// stored, and any read that finds the later one finds it too.
+type relay struct {
+	*Outbox
+	// cursor is the highest id read; gaps are the ids below it never
+	// read, oldest first, each until its deadline.
+	cursor int64
+	gaps   []gap
+	// pending are the ids published and not yet deleted, which flush
+	// deletes in batches (deleteBatch, deleteDelay).
+	pending map[int64]struct{}
+}
+
+// gap is a range of ids below the cursor, from lo, that a relay never
+// read.
+type gap struct {
+	lo       int64
+	deadline time.Time
+}
+
+// run publishes the stored events whenever a commit tells it, and every
+// Poll from the first id, until ctx ends.
+func (r *relay) run(ctx context.Context) {
+	defer close(r.done)
+	defer r.flushOnExit(ctx)
+	tick := time.NewTicker(r.cfg.Poll)
+	defer tick.Stop()
+	retry := time.Duration(0)
+	var flush <-chan time.Time
+	for {
+		var wait <-chan time.Time
+		if retry > 0 {
+			wait = time.After(retry)
+		}
+		full := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-wait:
+		case <-tick.C:
+			full = true
+		case <-flush:
+			flush = nil
+			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("outbox: relay", "err", err)
+			}
+			continue
+		}
+		err := r.drain(ctx, full)
+		if len(r.pending) >= deleteBatch {
+			err = errors.Join(err, r.flush(ctx))
+		}
+		if len(r.pending) > 0 && flush == nil {
+			flush = time.After(deleteDelay)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			retry = min(max(2*retry, 50*time.Millisecond), 5*time.Second)
+			r.log.Error("outbox: relay", "err", err, "retry_in", retry)
+			continue
+		}
+		retry = 0
+	}
+}
+
+// drain publishes the stored events in id order, a batch at a time, until
+// none is left or one fails to publish: the later ones wait for it. A full
+// drain starts from the first id rather than the cursor.
+func (r *relay) drain(ctx context.Context, full bool) error {
+	for {
+		more, err := r.pass(ctx, full)
+		if err != nil || !more {
+			return err
+		}
+		full = false
+	}
+}
+
+// pass publishes one batch of the events above the cursor and in the gaps
+// (above the first id when full). It reports whether there may be more.
+func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
+	now := time.Now()
+	for len(r.gaps) > 0 && now.After(r.gaps[0].deadline) {
+		r.gaps = r.gaps[1:]
+	}
+	floor := r.cursor
+	if full {
+		floor = 0
+	} else if len(r.gaps) > 0 {
+		floor = min(floor, r.gaps[0].lo-1)
+	}
+	// Pending events above the floor come back: read enough for a batch
+	// of others.
+	limit := r.cfg.Batch + len(r.pending)
+	// Integers in the text, not parameters: one round trip (see Store).
+	query := fmt.Sprintf("SELECT id, body FROM %s WHERE id > %d ORDER BY id LIMIT %d", r.quoted, floor, limit)
+	var rows entsql.Rows
+	if err := r.drv.Query(ctx, query, []any{}, &rows); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.table, err)
+	}
+	type stored struct {
+		id   int64
+		body []byte
+	}
+	var batch []stored
+	for rows.Next() {
+		var s stored
+		if err := rows.Scan(&s.id, &s.body); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("read %s: %w", r.table, err)
+		}
+		batch = append(batch, s)
+	}
+	if err := rows.Close(); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.table, err)
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.table, err)
+	}
+	for _, s := range batch {
+		if _, ok := r.pending[s.id]; ok {
+			continue
+		}
+		to, ev, err := decode(s.body)
+		if err != nil {
+			// Nothing can publish it: it would hold every later event.
+			r.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
+		} else if err := r.pub.Publish(ctx, to, ev); err != nil {
+			return false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
+		}
+		r.pending[s.id] = struct{}{}
+		r.advance(s.id, now)
+	}
+	return len(batch) == limit, nil
+}
+
+// advance moves the cursor to id, read at now, and keeps the ids it skips
+// as a gap.
+func (r *relay) advance(id int64, now time.Time) {
+	if id <= r.cursor {
+		return
+	}
+	if id > r.cursor+1 {
+		r.gaps = append(r.gaps, gap{lo: r.cursor + 1, deadline: now.Add(gapTimeout)})
+	}
+	r.cursor = id
+}
+
+// flush deletes the events published so far.
+func (r *relay) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(r.pending))
+	for id := range r.pending {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		var q strings.Builder
+		q.WriteString("DELETE FROM " + r.quoted + " WHERE id IN (")
+		for i, id := range ids[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(strconv.FormatInt(id, 10))
+		}
+		q.WriteByte(')')
+		if err := r.drv.Exec(ctx, q.String(), []any{}, nil); err != nil {
+			return fmt.Errorf("delete published events from %s: %w", r.table, err)
+		}
+		for _, id := range ids[:n] {
+			delete(r.pending, id)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// flushOnExit deletes what was published before the relay stopped, for at
+// most a second: what it leaves is published again by the next relay,
+// with its EventID.
+func (r *relay) flushOnExit(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := r.flush(ctx); err != nil {
+		r.log.Warn("outbox: relay stopping", "err", err)
+	}
+}
