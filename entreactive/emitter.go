@@ -33,6 +33,18 @@ type Publisher interface {
 	Publish(ctx context.Context, to Target, ev Event) error
 }
 
+// BatchPublisher is a Publisher that can publish several events at once,
+// as one round trip to its broker: the relay of package outbox uses it
+// when its Publisher has it. server.Server implements it.
+type BatchPublisher interface {
+	Publisher
+	// PublishBatch publishes events as successive Publish calls would, in
+	// order, and returns how many, from the first, were published. An
+	// error means that the events from that index on were not: none after
+	// a failed one is published, so the caller tries them again in order.
+	PublishBatch(ctx context.Context, events []Outgoing) (int, error)
+}
+
 // EmitterFunc adapts a function to the Emitter interface.
 //
 //	client := ent.NewClient(ent.Emitter(entreactive.EmitterFunc(

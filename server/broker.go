@@ -67,6 +67,19 @@ type Broker interface {
 	Close(ctx context.Context) error
 }
 
+// BatchBroker is a Broker that can publish several messages in one round
+// trip: Server.PublishBatch uses it when the Broker has it
+// (redisbroker.Broker does), and calls Publish once per message otherwise.
+type BatchBroker interface {
+	Broker
+	// PublishBatch publishes msgs as successive Publish calls would, in
+	// order, and stops at the first that fails: it returns how many, from
+	// the first, were published (a dropped repeat of a Once counts as
+	// published) and the error of the next one. None after it is
+	// published.
+	PublishBatch(ctx context.Context, msgs []ClusterMessage) (int, error)
+}
+
 // Session is the state of a socket kept across a short disconnection.
 type Session struct {
 	// SID is the socket id, PID the private session id the client holds.
@@ -210,8 +223,12 @@ const DefaultPublishQueue = 8192
 // publication is one message on its way to the broker; done, when set,
 // receives Publish's result.
 type publication struct {
-	msg  ClusterMessage
-	done chan error
+	msg ClusterMessage
+	// batch, when set instead of msg, is published in order up to the
+	// first failure; sent is then set to how many were, before done is.
+	batch []ClusterMessage
+	sent  *int
+	done  chan error
 	// local, set for a broadcast published with Echo, is what this node's
 	// sockets get should the broker fail to publish it (and so never hand
 	// it back).
@@ -295,7 +312,12 @@ func (cl *cluster) handle(ctx context.Context, p publication) {
 		defer context.AfterFunc(ctx, cancel)()
 		ctx = pctx
 	}
-	_, err := cl.broker.Publish(ctx, p.msg)
+	var err error
+	if p.batch != nil {
+		*p.sent, err = cl.publishBatch(ctx, p.batch)
+	} else {
+		_, err = cl.broker.Publish(ctx, p.msg)
+	}
 	cl.degraded.Store(err != nil)
 	if p.local != nil && err != nil {
 		// Not in the history: the broker will not hand it back. This
@@ -414,6 +436,49 @@ func (cl *cluster) publishWait(ctx context.Context, b *Broadcast) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// publishWaitBatch is publishWait for several broadcasts, published in
+// order up to the first that fails: it returns how many were.
+func (cl *cluster) publishWaitBatch(ctx context.Context, msgs []ClusterMessage) (int, error) {
+	sent := 0
+	p := publication{batch: msgs, sent: &sent, done: make(chan error, 1), ctx: ctx}
+	cl.stopMu.RLock()
+	if cl.stopped {
+		cl.stopMu.RUnlock()
+		return 0, ErrClosed
+	}
+	select {
+	case cl.queue <- p:
+		cl.stopMu.RUnlock()
+	case <-ctx.Done():
+		cl.stopMu.RUnlock()
+		return 0, ctx.Err()
+	case <-cl.srv.done:
+		cl.stopMu.RUnlock()
+		return 0, ErrClosed
+	}
+	select {
+	case err := <-p.done:
+		return sent, err
+	case <-ctx.Done():
+		// The run goroutine may still write sent: report none.
+		return 0, ctx.Err()
+	}
+}
+
+// publishBatch publishes msgs in order, in one call when the broker is a
+// BatchBroker, up to the first failure; it returns how many it published.
+func (cl *cluster) publishBatch(ctx context.Context, msgs []ClusterMessage) (int, error) {
+	if bb, ok := cl.broker.(BatchBroker); ok {
+		return bb.PublishBatch(ctx, msgs)
+	}
+	for i, m := range msgs {
+		if _, err := cl.broker.Publish(ctx, m); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
 }
 
 // apply publishes an operation, after every message queued before it, and

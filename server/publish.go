@@ -151,3 +151,75 @@ func (o *onceSet) add(id string, now time.Time) {
 
 // len returns the number of ids remembered.
 func (o *onceSet) len() int { return len(o.at) }
+
+var _ entreactive.BatchPublisher = (*Server)(nil)
+
+// PublishBatch implements entreactive.BatchPublisher: it publishes events
+// as successive Publish calls would, in order, and returns how many, from
+// the first, were published. With a Broker that is a BatchBroker
+// (redisbroker.Broker) they go to the cluster in one round trip, where
+// Publish waits for one per event.
+func (s *Server) PublishBatch(ctx context.Context, events []entreactive.Outgoing) (int, error) {
+	if s.cluster == nil {
+		for i, e := range events {
+			if err := s.Publish(ctx, e.To, e.Event); err != nil {
+				return i, err
+			}
+		}
+		return len(events), nil
+	}
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	// need[i] is how many of msgs must be published for events[i] to be:
+	// an event with no socket to reach needs none of its own.
+	msgs := make([]ClusterMessage, 0, len(events))
+	need := make([]int, 0, len(events))
+	var stop error
+	for i := range events {
+		ev := events[i].Event
+		if ev.EventID == "" {
+			stop = fmt.Errorf("%w (%s %s %v)", ErrNoEventID, ev.Model, ev.Action, ev.ID)
+			break
+		}
+		if !events[i].To.Empty() {
+			rooms, f, err := s.encodeEvent(ctx, events[i].To, &ev)
+			if err != nil {
+				stop = err
+				break
+			}
+			if len(rooms) > 0 {
+				b := f.broadcast(rooms)
+				b.Echo, b.Once = true, ev.EventID
+				msgs = append(msgs, ClusterMessage{Broadcast: b})
+			}
+		}
+		need = append(need, len(msgs))
+	}
+	sent := 0
+	var err error
+	if len(msgs) > 0 {
+		sent, err = s.cluster.publishWaitBatch(ctx, msgs)
+	}
+	n := 0
+	for n < len(need) && need[n] <= sent {
+		n++
+	}
+	if o := s.cfg.Observer; o != nil {
+		prev := 0
+		for i, k := range need[:n] {
+			if k > prev { // the event had a message of its own
+				o.EventEmitted(events[i].Event.Model, events[i].Event.Action)
+			}
+			prev = k
+		}
+	}
+	if err != nil && n < len(need) {
+		ev := events[n].Event
+		return n, fmt.Errorf("server: publish %s %s %v (event %s): %w", ev.Model, ev.Action, ev.ID, ev.EventID, err)
+	}
+	if err != nil {
+		return n, fmt.Errorf("server: publish: %w", err)
+	}
+	return n, stop
+}

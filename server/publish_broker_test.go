@@ -197,3 +197,53 @@ func TestPublishAfterCloseWithABroker(t *testing.T) {
 		t.Fatal("the broker got a Publish after Close")
 	}
 }
+
+// PublishBatch through a broker without batches of its own hands it each
+// event as Publish does, in order; when the broker fails, it says how many
+// events were published before (an event that reaches no socket needs no
+// broker), and the sockets get none of the rest.
+func TestPublishBatchThroughABroker(t *testing.T) {
+	b := &echoBroker{}
+	srv, url := startServer(t, server.Config{Broker: b})
+	ctx := testkit.Context(t)
+	c := dialPublishUser(t, srv, url, 1)
+	user := entreactive.Target{Users: []any{1}}
+	batch := []entreactive.Outgoing{
+		{To: entreactive.Target{}, Event: published("nobody", 0)},
+		{To: user, Event: published("e1", 0)},
+		{To: user, Event: published("e2", 0)},
+	}
+	down := errors.New("broker down")
+	b.set(func(b *echoBroker) { b.fail = down })
+	if n, err := srv.PublishBatch(ctx, batch); n != 1 || !errors.Is(err, down) {
+		t.Fatalf("PublishBatch with the broker down: %d, %v; want 1 (the event for nobody), %v", n, err, down)
+	}
+	b.set(func(b *echoBroker) { b.fail = nil })
+	if n, err := srv.PublishBatch(ctx, append(batch[1:], batch[1])); n != 3 || err != nil {
+		t.Fatalf("PublishBatch: %d, %v; want 3, nil", n, err)
+	}
+	marker(t, srv, []*sioclient.Client{c}, 1)
+	if got := eventIDs(c); !slices.Equal(got, []string{"e1", "e2"}) {
+		t.Fatalf("the client got %v, want [e1 e2]", got)
+	}
+	if n, err := srv.PublishBatch(ctx, []entreactive.Outgoing{{To: user, Event: published("", 0)}}); n != 0 || !errors.Is(err, server.ErrNoEventID) {
+		t.Fatalf("PublishBatch of an event without an id: %d, %v; want 0, ErrNoEventID", n, err)
+	}
+}
+
+// Without a broker, PublishBatch is Publish for each event: once each, in
+// order.
+func TestPublishBatchWithoutABroker(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	ctx := testkit.Context(t)
+	c := dialPublishUser(t, srv, url, 1)
+	user := entreactive.Target{Users: []any{1}}
+	batch := []entreactive.Outgoing{{To: user, Event: published("e1", 0)}, {To: user, Event: published("e1", 0)}, {To: user, Event: published("e2", 0)}}
+	if n, err := srv.PublishBatch(ctx, batch); n != 3 || err != nil {
+		t.Fatalf("PublishBatch: %d, %v; want 3, nil", n, err)
+	}
+	marker(t, srv, []*sioclient.Client{c}, 1)
+	if got := eventIDs(c); !slices.Equal(got, []string{"e1", "e2"}) {
+		t.Fatalf("the client got %v, want [e1 e2]", got)
+	}
+}

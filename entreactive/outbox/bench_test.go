@@ -23,52 +23,62 @@ import (
 	"github.com/entreactive/reactive/server/redisbroker"
 )
 
-// BenchmarkRelay measures how fast a relay empties an outbox: b.N events
-// are stored while the publisher is down, then the time to publish and
-// delete them all is reported as events/s. "nop" publishes to nothing
-// (the database's share); "server" and "server+redis" publish through a
-// server.Server's Publish, alone and as a node of a cluster on the local
-// Redis (one script call per event, in order).
+// BenchmarkRelay measures how fast relays empty an outbox: b.N events are
+// stored while the publisher is down, then the time until they are all
+// published is reported as events/s. "nop" publishes to nothing (the
+// database's share); "server" through a server.Server, alone; the
+// "redis" ones through a server that is a node of a cluster on the local
+// Redis: "redis-each" one script call per event (Publish, in order),
+// "redis" a script call per batch of events (PublishBatch), and
+// "redis-3nodes" three processes' worth of relays and servers on one
+// database and one stream, each relay publishing every event (the repeats
+// dropped by Redis), timed until the stream holds them all.
 func BenchmarkRelay(b *testing.B) {
-	for _, name := range []string{"nop", "server", "server+redis"} {
+	for _, name := range []string{"nop", "server", "redis-each", "redis", "redis-3nodes"} {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			var pub entreactive.Publisher = &gate{}
-			switch name {
-			case "server":
-				srv := newServer(b, nil)
-				pub = &gate{next: srv}
-			case "server+redis":
-				rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-				b.Cleanup(func() { rdb.Close() })
-				if err := rdb.Ping(ctx).Err(); err != nil {
-					b.Skipf("no Redis: %v", err)
+			nodes := 1
+			if name == "redis-3nodes" {
+				nodes = 3
+			}
+			drv := openFile(b)
+			var gates []*gate
+			var rdb *redis.Client
+			var stream string
+			for range nodes {
+				g := &gate{}
+				var pub entreactive.Publisher = g
+				switch name {
+				case "server":
+					g.next = newServer(b, nil)
+				case "redis-each", "redis", "redis-3nodes":
+					if rdb == nil {
+						rdb, stream = benchRedis(b)
+					}
+					broker, err := redisbroker.New(rdb, redisbroker.Config{StreamName: stream, ChannelPrefix: stream + "-chan", SessionKeyPrefix: stream + "-session:", MaxLen: int64(max(2*b.N, redisbroker.DefaultMaxLen))})
+					if err != nil {
+						b.Fatal(err)
+					}
+					g.next = newServer(b, broker)
+					if name != "redis-each" {
+						pub = batchGate{g}
+					}
 				}
-				prefix := "bench-relay-" + rand.Text()[:8]
-				broker, err := redisbroker.New(rdb, redisbroker.Config{StreamName: prefix + "-stream", ChannelPrefix: prefix + "-chan", SessionKeyPrefix: prefix + "-session:"})
+				gates = append(gates, g)
+				ob, err := outbox.New(ctx, drv, pub, outbox.Config{Poll: time.Hour, Batch: 500, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.Cleanup(func() {
-					keys, _ := rdb.Keys(context.Background(), "*"+prefix+"*").Result()
-					if len(keys) > 0 {
-						rdb.Del(context.Background(), keys...)
-					}
-				})
-				pub = &gate{next: newServer(b, broker)}
+				b.Cleanup(func() { ob.Close(context.Background()) })
+				g.wake = ob
 			}
-			g := pub.(*gate)
-			drv := openFile(b)
-			ob, err := outbox.New(ctx, drv, g, outbox.Config{Poll: time.Hour, Batch: 500, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { ob.Close(context.Background()) })
-			client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
+			client := testent.NewClient(testent.Driver(drv), testent.Emitter(gates[0].wake))
 			if err := client.Schema.Create(ctx); err != nil {
 				b.Fatal(err)
 			}
-			g.down.Store(true)
+			for _, g := range gates {
+				g.down.Store(true)
+			}
 			const chunk = 500
 			for left := b.N; left > 0; left -= chunk {
 				builders := make([]*testent.ItemCreate, min(left, chunk))
@@ -79,14 +89,41 @@ func BenchmarkRelay(b *testing.B) {
 			}
 			b.ResetTimer()
 			start := time.Now()
-			g.down.Store(false)
-			ob.Committed(ctx) // wake the relay
-			for g.published.Load() < int64(b.N) {
+			for _, g := range gates {
+				g.down.Store(false)
+				g.wake.Committed(ctx) // wake the relay
+			}
+			for {
+				if nodes == 1 && gates[0].published.Load() >= int64(b.N) ||
+					nodes > 1 && rdb.XLen(ctx, stream).Val() >= int64(b.N) {
+					break
+				}
 				time.Sleep(time.Millisecond)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 		})
 	}
+}
+
+// benchRedis returns a client of the local Redis and a stream name of the
+// benchmark's own, whose keys are deleted when it ends. It skips the
+// benchmark without Redis.
+func benchRedis(b *testing.B) (*redis.Client, string) {
+	b.Helper()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	b.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		b.Skipf("no Redis: %v", err)
+	}
+	prefix := "bench-relay-" + rand.Text()[:8]
+	b.Cleanup(func() {
+		keys, _ := rdb.Keys(context.Background(), "*"+prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+	})
+	return rdb, prefix + "-stream"
 }
 
 // openFile opens a SQLite database file in WAL mode.

@@ -118,6 +118,8 @@ const (
 	deleteDelay = 100 * time.Millisecond
 	deleteBatch = 256
 	gapTimeout  = 5 * time.Second
+	// publishBatch is the most events handed to a BatchPublisher at once.
+	publishBatch = 100
 )
 
 // New creates the outbox table on drv when it does not exist and starts

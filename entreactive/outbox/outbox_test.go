@@ -30,6 +30,8 @@ type gate struct {
 	next      entreactive.Publisher
 	down      atomic.Bool
 	published atomic.Int64
+	// wake is the Outbox publishing through the gate, in benchmarks.
+	wake *outbox.Outbox
 }
 
 func (g *gate) Emit(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
@@ -47,6 +49,19 @@ func (g *gate) Publish(ctx context.Context, to entreactive.Target, ev entreactiv
 	}
 	g.published.Add(1)
 	return nil
+}
+
+// batchGate is a gate that hands batches to its next, a
+// BatchPublisher.
+type batchGate struct{ *gate }
+
+func (g batchGate) PublishBatch(ctx context.Context, events []entreactive.Outgoing) (int, error) {
+	if g.down.Load() {
+		return 0, errors.New("publisher down")
+	}
+	n, err := g.next.(entreactive.BatchPublisher).PublishBatch(ctx, events)
+	g.published.Add(int64(n))
+	return n, err
 }
 
 // flaky is a Publisher that fails while down is set, and records

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/entreactive/reactive/entreactive"
 )
 
 // relay publishes the stored events of an Outbox in id order and deletes
@@ -146,21 +148,76 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.table, err)
 	}
+	var fresh []stored
 	for _, s := range batch {
-		if _, ok := r.pending[s.id]; ok {
+		if _, ok := r.pending[s.id]; !ok {
+			fresh = append(fresh, s)
+		}
+	}
+	for len(fresh) > 0 {
+		// The events up to the first that cannot be read, at most a
+		// publish batch of them.
+		var run []entreactive.Outgoing
+		for _, s := range fresh {
+			if len(run) == publishBatch {
+				break
+			}
+			to, ev, err := decode(s.body)
+			if err != nil {
+				if len(run) == 0 {
+					// Nothing can publish it: it would hold every later event.
+					r.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
+					r.published(s.id, now)
+					fresh = fresh[1:]
+				}
+				break
+			}
+			run = append(run, entreactive.Outgoing{To: to, Event: ev})
+		}
+		if len(run) == 0 {
 			continue
 		}
-		to, ev, err := decode(s.body)
-		if err != nil {
-			// Nothing can publish it: it would hold every later event.
-			r.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
-		} else if err := r.pub.Publish(ctx, to, ev); err != nil {
+		n, err := r.publish(ctx, run)
+		for _, s := range fresh[:n] {
+			r.published(s.id, now)
+		}
+		fresh = fresh[n:]
+		if err != nil && n < len(run) {
+			ev := run[n].Event
 			return false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
 		}
-		r.pending[s.id] = struct{}{}
-		r.advance(s.id, now)
+		if err != nil {
+			return false, fmt.Errorf("publish: %w", err)
+		}
 	}
 	return len(batch) == limit, nil
+}
+
+// publish publishes events in order, in one call when the Publisher is an
+// entreactive.BatchPublisher; it returns how many, from the first, it
+// published.
+func (r *relay) publish(ctx context.Context, events []entreactive.Outgoing) (int, error) {
+	if bp, ok := r.pub.(entreactive.BatchPublisher); ok {
+		n, err := bp.PublishBatch(ctx, events)
+		if err == nil && n < len(events) {
+			err = errors.New("the publisher stopped without an error")
+		}
+		return n, err
+	}
+	for i, e := range events {
+		if err := r.pub.Publish(ctx, e.To, e.Event); err != nil {
+			return i, err
+		}
+	}
+	return len(events), nil
+}
+
+// published notes that the event id, read at now, was published (or
+// dropped): it is deleted with the next flush, and the cursor moves past
+// it.
+func (r *relay) published(id int64, now time.Time) {
+	r.pending[id] = struct{}{}
+	r.advance(id, now)
 }
 
 // advance moves the cursor to id, read at now, and keeps the ids it skips

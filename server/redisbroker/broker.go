@@ -149,34 +149,13 @@ func (b *Broker) bound(ctx context.Context) (context.Context, context.CancelFunc
 // or Emitter of the cluster; a repeat returns "" and no error (and, with
 // Echo, does not come back).
 func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, error) {
-	var p wire.Payload
-	switch {
-	case m.Broadcast != nil:
-		wb, err := toWireBroadcast(m.Broadcast)
-		if err != nil {
-			return "", err
-		}
-		p = wb
-	case m.Operation != nil:
-		op, err := toWireOperation(m.Operation)
-		if err != nil {
-			return "", err
-		}
-		p = op
-	default:
-		return "", errors.New("redisbroker: publish an empty cluster message")
+	msg, err := b.toWire(m)
+	if err != nil {
+		return "", err
 	}
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	uid := b.uid
-	if m.Broadcast != nil && m.Broadcast.Echo {
-		// Published under the node's second id, which its reader does
-		// not skip: the broadcast comes back to it in stream order.
-		uid = b.echoUID
-	}
-	msg := wire.Message{UID: uid, Nsp: nsp, Data: p}
 	var id string
-	var err error
 	if m.Broadcast != nil && m.Broadcast.Once != "" {
 		id, err = b.pub.publishOnce(ctx, msg, m.Broadcast.Once)
 	} else {
@@ -190,6 +169,81 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 		return "", nil
 	}
 	return id, nil
+}
+
+// batchScriptEntries bounds the entries of one script call of
+// PublishBatch: Redis runs nothing else meanwhile.
+const batchScriptEntries = 100
+
+var _ server.BatchBroker = (*Broker)(nil)
+
+// PublishBatch implements server.BatchBroker: the broadcasts with Once set
+// go to the stream as Publish sends them, up to 100 in one script call
+// (one round trip), in order; other messages are published one by one.
+func (b *Broker) PublishBatch(ctx context.Context, msgs []server.ClusterMessage) (int, error) {
+	done := 0
+	for done < len(msgs) {
+		m := msgs[done]
+		if m.Broadcast == nil || m.Broadcast.Once == "" || m.Broadcast.Volatile {
+			if _, err := b.Publish(ctx, m); err != nil {
+				return done, err
+			}
+			done++
+			continue
+		}
+		var run []wire.Message
+		var onces []string
+		for _, m := range msgs[done:] {
+			if m.Broadcast == nil || m.Broadcast.Once == "" || m.Broadcast.Volatile || len(run) == batchScriptEntries {
+				break
+			}
+			w, err := b.toWire(m)
+			if err != nil {
+				if len(run) == 0 {
+					return done, err
+				}
+				break
+			}
+			run, onces = append(run, w), append(onces, m.Broadcast.Once)
+		}
+		bctx, cancel := b.bound(ctx)
+		n, err := b.pub.publishOnceBatch(bctx, run, onces)
+		cancel()
+		done += n
+		if err != nil {
+			b.publishErrors.Add(1)
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// toWire returns the stream or pub/sub message of m, under this node's
+// uid, or its second one for a broadcast with Echo: its reader does not
+// skip those, and the broadcast comes back to it in stream order.
+func (b *Broker) toWire(m server.ClusterMessage) (wire.Message, error) {
+	var p wire.Payload
+	switch {
+	case m.Broadcast != nil:
+		wb, err := toWireBroadcast(m.Broadcast)
+		if err != nil {
+			return wire.Message{}, err
+		}
+		p = wb
+	case m.Operation != nil:
+		op, err := toWireOperation(m.Operation)
+		if err != nil {
+			return wire.Message{}, err
+		}
+		p = op
+	default:
+		return wire.Message{}, errors.New("redisbroker: publish an empty cluster message")
+	}
+	uid := b.uid
+	if m.Broadcast != nil && m.Broadcast.Echo {
+		uid = b.echoUID
+	}
+	return wire.Message{UID: uid, Nsp: nsp, Data: p}, nil
 }
 
 // onEntry handles a stream entry (broadcasts and operations).

@@ -94,6 +94,70 @@ func (p publisher) publishOnce(ctx context.Context, m wire.Message, once string)
 	return id, nil
 }
 
+// onceBatchScript is onceScript for several entries, in order, in one
+// call: KEYS[1] is the stream, KEYS[2...] the entries' once keys; ARGV[1]
+// and ARGV[2] the window and MAXLEN, then, for each entry, its number of
+// fields and the fields. It returns {ids} ("" for a repeat), or, when an
+// XADD fails, {ids so far, error}: that entry's key is deleted again and
+// no later entry is added.
+var onceBatchScript = redis.NewScript(`
+local ids = {}
+local a = 3
+for i = 2, #KEYS do
+	local n = tonumber(ARGV[a])
+	if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
+		local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, a + 1, a + n))
+		if type(id) == 'table' and id.err then
+			redis.call('DEL', KEYS[i])
+			return {ids, id.err}
+		end
+		ids[#ids + 1] = id
+	else
+		ids[#ids + 1] = ''
+	end
+	a = a + 1 + n
+end
+return {ids}
+`)
+
+// publishOnceBatch adds msgs to the stream, each as publishOnce would, in
+// order, in one script call; onces are their once ids. It returns how many
+// were added or dropped as repeats before the first failure.
+func (p publisher) publishOnceBatch(ctx context.Context, msgs []wire.Message, onces []string) (int, error) {
+	keys := make([]string, 0, 1+len(msgs))
+	keys = append(keys, p.cfg.streamKey(nsp))
+	args := []any{max(p.cfg.OnceWindow.Milliseconds(), 1), p.cfg.MaxLen}
+	for i, m := range msgs {
+		if m.Ephemeral() || m.Nsp != nsp {
+			return 0, fmt.Errorf("redisbroker: publish type %d once in a batch: not a stream entry of %q", m.Type(), nsp)
+		}
+		fields, err := wire.EntryFields(m)
+		if err != nil {
+			return 0, err
+		}
+		keys = append(keys, p.cfg.onceKey(onces[i]))
+		args = append(args, len(fields))
+		for _, f := range fields {
+			args = append(args, f)
+		}
+	}
+	res, err := onceBatchScript.Run(ctx, p.rdb, keys, args...).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("redisbroker: xadd %d entries once: %w", len(msgs), err)
+	}
+	var ids []any
+	if len(res) > 0 {
+		ids, _ = res[0].([]any)
+	}
+	if len(res) > 1 {
+		return len(ids), fmt.Errorf("redisbroker: xadd type %d once: %v", msgs[len(ids)].Type(), res[1])
+	}
+	if len(ids) != len(msgs) {
+		return len(ids), fmt.Errorf("redisbroker: xadd %d entries once: the script answered %d", len(msgs), len(ids))
+	}
+	return len(ids), nil
+}
+
 // publishResponse sends a response (types 8, 10, 11, 12) to the private
 // channel of the server whose uid is requester.
 func (p publisher) publishResponse(ctx context.Context, requester string, m wire.Message) error {
