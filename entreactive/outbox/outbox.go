@@ -314,23 +314,27 @@ type wireEvent struct {
 
 // decode returns the audience and the event of a stored record.
 func decode(body []byte) (entreactive.Target, entreactive.Event, error) {
-	var r record
+	// One pass over the record, its event included.
+	var r struct {
+		Rooms []string  `json:"rooms"`
+		Users []string  `json:"users"`
+		ID    string    `json:"eventId"`
+		Event wireEvent `json:"event"`
+	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return entreactive.Target{}, entreactive.Event{}, err
 	}
-	var w wireEvent
-	if err := json.Unmarshal(r.Event, &w); err != nil {
-		return entreactive.Target{}, entreactive.Event{}, err
-	}
-	var id any
-	dec := json.NewDecoder(bytes.NewReader(w.ID))
-	dec.UseNumber()
-	if err := dec.Decode(&id); err != nil {
+	w := r.Event
+	id, err := decodeID(w.ID)
+	if err != nil {
 		return entreactive.Target{}, entreactive.Event{}, fmt.Errorf("event id: %w", err)
 	}
 	to := entreactive.Target{Rooms: r.Rooms}
-	for _, u := range r.Users {
-		to.Users = append(to.Users, u)
+	if len(r.Users) > 0 {
+		to.Users = make([]any, len(r.Users))
+		for i, u := range r.Users {
+			to.Users[i] = u
+		}
 	}
 	ev := entreactive.Event{
 		Action:    w.Action,
@@ -342,4 +346,38 @@ func decode(body []byte) (entreactive.Target, entreactive.Event, error) {
 		EventID:   r.ID,
 	}
 	return to, ev, nil
+}
+
+// isInteger reports whether b is a JSON integer: digits, after a minus.
+func isInteger(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeID returns a row id as stored: a string, a json.Number, or what
+// else JSON holds (numbers in it as json.Number).
+func decodeID(raw json.RawMessage) (any, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	}
+	if isInteger(raw) {
+		return json.Number(raw), nil
+	}
+	var id any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	err := dec.Decode(&id)
+	return id, err
 }
