@@ -127,3 +127,65 @@ func (e *Emitter) publish(ctx context.Context, b *server.Broadcast) error {
 	}
 	return nil
 }
+
+var _ entreactive.BatchPublisher = (*Emitter)(nil)
+
+// PublishBatch implements entreactive.BatchPublisher: it publishes events
+// as successive Publish calls would, in order, up to 100 in one script
+// call, and returns how many, from the first, were published.
+func (e *Emitter) PublishBatch(ctx context.Context, events []entreactive.Outgoing) (int, error) {
+	done := 0
+	for done < len(events) {
+		var msgs []wire.Message
+		var onces []string
+		// ends[k] is how many events are published once msgs[:k+1] are.
+		var ends []int
+		next, stop := done, error(nil)
+		for ; next < len(events) && len(msgs) < batchScriptEntries; next++ {
+			to, ev := events[next].To, events[next].Event
+			if ev.EventID == "" {
+				stop = fmt.Errorf("redisbroker: %w (%s %s %v)", server.ErrNoEventID, ev.Model, ev.Action, ev.ID)
+				break
+			}
+			if to.Empty() {
+				continue
+			}
+			b, err := server.ReactiveBroadcast(to, ev)
+			if errors.Is(err, server.ErrInvalidID) {
+				e.pub.cfg.Logger.Warn("redisbroker: no target user id names a room; event not published",
+					"model", ev.Model, "action", string(ev.Action), "id", ev.ID, "err", err)
+				continue
+			}
+			if err == nil && len(b.Selector.Rooms) > 0 {
+				var wb *wire.Broadcast
+				if wb, err = toWireBroadcast(b); err == nil {
+					msgs = append(msgs, wire.Message{UID: e.uid, Nsp: nsp, Data: wb})
+					onces = append(onces, ev.EventID)
+					ends = append(ends, next+1)
+				}
+			}
+			if err != nil {
+				stop = err
+				break
+			}
+		}
+		sent := 0
+		var err error
+		if len(msgs) > 0 {
+			bctx, cancel := context.WithTimeout(ctx, e.pub.cfg.RequestTimeout)
+			sent, err = e.pub.publishOnceBatch(bctx, msgs, onces)
+			cancel()
+		}
+		if err != nil {
+			if sent > 0 {
+				done = ends[sent-1]
+			}
+			return done, fmt.Errorf("redisbroker: publish %d events once: %w", len(msgs)-sent, err)
+		}
+		done = next
+		if stop != nil {
+			return done, stop
+		}
+	}
+	return done, nil
+}

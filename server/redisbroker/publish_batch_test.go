@@ -1,6 +1,7 @@
 package redisbroker
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -146,5 +147,42 @@ func TestPublishBatchOrderAcrossNodes(t *testing.T) {
 		if len(nums) != n || !slices.IsSorted(nums) || nums[0] != 0 || nums[n-1] != n-1 {
 			t.Fatalf("client %d got %d events, want %d once each in order: %v", i, len(nums), n, nums)
 		}
+	}
+}
+
+// The Emitter's PublishBatch is its Publish for each event, in order, in
+// one call: repeats dropped, events for nobody counted as published, and
+// an event without an id stops the batch there.
+func TestEmitterPublishBatch(t *testing.T) {
+	cfg := onceConfig(t)
+	g := startGoServer(t, cfg)
+	ctx := testkit.Context(t)
+	l := dialRow(t, g.URL, 1)
+	waitRoom(t, g, "user_1", 1)
+	e, err := NewEmitter(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := entreactive.Target{Users: []any{1}}
+	if err := g.Server.Publish(ctx, to, rowEvent("e1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	batch := []entreactive.Outgoing{
+		{To: to, Event: rowEvent("e1", 1)},
+		{To: entreactive.Target{Users: []any{"not an id"}}, Event: rowEvent("nobody", 0)},
+		{To: to, Event: rowEvent("e2", 2)},
+		{To: entreactive.Target{}, Event: rowEvent("empty", 0)},
+		{To: to, Event: rowEvent("e2", 2)},
+		{To: to, Event: rowEvent("e3", 3)},
+		{To: to, Event: rowEvent("", 4)},
+		{To: to, Event: rowEvent("e5", 5)},
+	}
+	n, err := e.PublishBatch(ctx, batch)
+	if n != 6 || !errors.Is(err, server.ErrNoEventID) {
+		t.Fatalf("PublishBatch: %d, %v; want 6, ErrNoEventID", n, err)
+	}
+	publishFence(t, e, "f1", l)
+	if got := l.ids(); !slices.Equal(got, []string{"e1", "e2", "e3"}) {
+		t.Fatalf("the client got %v, want [e1 e2 e3]", got)
 	}
 }
