@@ -40,6 +40,14 @@
 //     process that dies before leaves those events to be published again,
 //     with their EventID.
 //
+// # Relays
+//
+// Every Outbox runs a relay, and there is no leader: each publishes, in id
+// order, whatever it finds in the table, and the Publisher drops the
+// repeats by EventID. When the Publisher is an entreactive.BatchPublisher
+// (server.Server, redisbroker.Emitter), the relay hands it up to 100
+// events at once: with Redis, one round trip.
+//
 // # What changes for the application
 //
 // A mutation made outside of a transaction runs in one of its own. The
