@@ -269,6 +269,42 @@ func warmBothNodes(t *testing.T, c *cluster, recs []*recorder) int64 {
 	return maxNotification(t, c.conn)
 }
 
+// endMarkers creates a notification on each node, once the test's writes
+// are over, and returns their ids. Each node publishes its events in order,
+// and the durable relays in the outbox's id order: a client that received
+// both markers has received every event published before them, so a late
+// event (a repeat, a change after a delete) cannot arrive after the test
+// stopped looking.
+func endMarkers(t *testing.T, c *cluster) []int64 {
+	t.Helper()
+	var ids []int64
+	for node := range 2 {
+		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(node)+"/api/notifications", "", `{"message":"end"}`)
+		var row struct{ ID int64 }
+		if code != http.StatusCreated || json.Unmarshal(body, &row) != nil {
+			t.Fatalf("end marker on %s: %d %s", nodeName(node), code, body)
+		}
+		ids = append(ids, row.ID)
+	}
+	return ids
+}
+
+// hasNotifications reports whether evs hold a notification of each id.
+func hasNotifications(evs []reactive, ids []int64) bool {
+	got := make(map[int64]bool)
+	for _, ev := range evs {
+		if ev.Model == "Notification" {
+			got[ev.ID] = true
+		}
+	}
+	for _, id := range ids {
+		if !got[id] {
+			return false
+		}
+	}
+	return true
+}
+
 // outagePhase is when a write began: before the outage, during it, or
 // after Redis came back.
 type outagePhase int32
@@ -480,25 +516,15 @@ func TestRedisOutageLosesNoCommittedEvent(t *testing.T) {
 		time.Sleep(outageAfter)
 		stop()
 		wg.Wait()
+		endMarkers(t, c) // among the rows every client must have
 
 		rows := notificationsAfter(t, c.conn, baseline)
 		stored := storedText(t, c, sender, conv, msg)
 		quiet := max(mode.quiet(t), outageQuiet)
 		waited := settle(recs, quiet, 2*time.Minute, func() bool {
 			for _, r := range recs {
-				got := make(map[int64]bool)
 				evs := r.events(t)
-				for _, ev := range evs {
-					if ev.Model == "Notification" {
-						got[ev.ID] = true
-					}
-				}
-				for _, id := range rows {
-					if !got[id] {
-						return false
-					}
-				}
-				if lastText(evs, msg) != stored {
+				if !hasNotifications(evs, rows) || lastText(evs, msg) != stored {
 					return false
 				}
 			}
@@ -694,4 +720,248 @@ func editFigures(evs []reactive, id int64, ok map[int]bool, stored string) editR
 		}
 	}
 	return f
+}
+
+// TestDeleteIsNeverFollowedByAnEarlierChange runs rounds
+// (ENTREACTIVE_DELETE_ROUNDS, 100) of: create a message on one node, update
+// it on the other right after the create's response, delete it on the
+// first right after the update's response; the nodes swap roles every
+// round. Writers keep both nodes busy meanwhile (loadMessages,
+// ENTREACTIVE_DURABLE_LOAD a second on each), so that a node's publish
+// queue holds events back. Four clients record, npm's socket.io-client and
+// our Go client on each node, in the conversation's room (updates,
+// deletes); two of them are the recipient (creates too).
+//
+// For each row, no create or update may reach a client after its delete,
+// and the last event of every deleted row at every client is its delete;
+// nor may a client miss or repeat one of the row's events, or get the
+// update before the create. Without the durable path the figures are
+// logged and the test skipped as known when they are not zero.
+func TestDeleteIsNeverFollowedByAnEarlierChange(t *testing.T) {
+	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
+		rounds := envInt(t, envDeleteRounds, 100)
+		busy := envInt(t, envLoad, 400)
+		c.start(nodeA)
+		c.start(nodeB)
+		sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
+		conv := newConversation(t, c, sender, 2)
+		room := fmt.Sprintf("conversation_%d", conv)
+		// recipient: the client is user 2, who gets the creates.
+		type client struct {
+			rec       *recorder
+			recipient bool
+		}
+		clients := []client{
+			{nodeClient(t, "node@A", c.url(nodeA), member, room), true},
+			{goClient(t, "go@B", c.url(nodeB), member, room), true},
+			{goClient(t, "go@A", c.url(nodeA), sender, room), false},
+			{nodeClient(t, "node@B", c.url(nodeB), sender, room), false},
+		}
+		recs := make([]*recorder, len(clients))
+		for i, cl := range clients {
+			recs[i] = cl.rec
+		}
+		hc := &http.Client{Timeout: 30 * time.Second}
+		do := func(node int, method, path, body string, want int) []byte {
+			t.Helper()
+			code, raw := call(t, hc, method, c.url(node)+path, sender, body)
+			if code != want {
+				t.Fatalf("%s %s on %s: %d %s, want %d", method, path, nodeName(node), code, raw, want)
+			}
+			return raw
+		}
+		create := func(node int, text string) int64 {
+			t.Helper()
+			raw := do(node, http.MethodPost, "/api/messages", fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":%q}`, conv, text), http.StatusCreated)
+			var m struct{ ID int64 }
+			if json.Unmarshal(raw, &m) != nil || m.ID == 0 {
+				t.Fatalf("message on %s: %s", nodeName(node), raw)
+			}
+			return m.ID
+		}
+		update := func(node int, id int64, text string) {
+			t.Helper()
+			do(node, http.MethodPatch, fmt.Sprintf("/api/messages/%d", id), fmt.Sprintf(`{"text":%q}`, text), http.StatusOK)
+		}
+		remove := func(node int, id int64) {
+			t.Helper()
+			do(node, http.MethodDelete, fmt.Sprintf("/api/messages/%d", id), "", http.StatusNoContent)
+		}
+
+		// Warm up: a row created, updated and deleted on each node,
+		// until every client has the delete of each node.
+		deadline := time.Now().Add(30 * time.Second)
+		var through [2]bool
+		for k := 0; !through[nodeA] || !through[nodeB]; k++ {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s, the clients still miss the deletes of one node or the other (A %v, B %v)", through[nodeA], through[nodeB])
+			}
+			node := k % 2
+			id := create(node, "warm-up")
+			update(node, id, "warm-up edit")
+			remove(node, id)
+			deleted := func(ev reactive) bool { return ev.ID == id && ev.Action == "delete" }
+			for wait := time.Now().Add(500 * time.Millisecond); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+				if all(recs, deleted, t) {
+					through[node] = true
+					break
+				}
+			}
+		}
+
+		stopLoad := loadMessages(t, c, busy)
+		rows := make([]int64, 0, rounds)
+		began := time.Now()
+		for r := range rounds {
+			upd := r % 2     // the node that updates
+			other := 1 - upd // creates and deletes
+			id := create(other, fmt.Sprintf("r%d created", r))
+			update(upd, id, fmt.Sprintf("r%d updated", r))
+			remove(other, id)
+			rows = append(rows, id)
+		}
+		elapsed := time.Since(began)
+		created := stopLoad()
+		markers := endMarkers(t, c)
+		settle(recs, mode.quiet(t), 2*time.Minute, func() bool {
+			for _, r := range recs {
+				evs := r.events(t)
+				if !hasNotifications(evs, markers) {
+					return false
+				}
+				deleted := make(map[int64]bool)
+				for _, ev := range evs {
+					if ev.Model == "Message" && ev.Action == "delete" {
+						deleted[ev.ID] = true
+					}
+				}
+				for _, id := range rows {
+					if !deleted[id] {
+						return false
+					}
+				}
+			}
+			return true
+		})
+		received := make([][]reactive, len(recs))
+		for i, r := range recs {
+			received[i] = r.events(t)
+		}
+		c.stop()
+
+		defects := 0
+		var summary []string
+		t.Logf("%s, %s: %d rounds of create, update (other node), delete (first node) in %v, %d other messages/s on each node (%d created)",
+			mode.name, c.dbKind(), rounds, elapsed.Round(time.Millisecond), busy, created)
+		for i, cl := range clients {
+			f := deleteFigures(received[i], rows, cl.recipient)
+			defects += f.changedAfterDelete + f.lastNotDelete + f.missing + f.duplicated + f.inversions + f.unexpected
+			line := fmt.Sprintf("%s: %d rows with a change after their delete (%d events), %d rows whose last event is not the delete, %d events missing (%d deletes), %d repeated, %d updates before the create, %d creates of another user",
+				cl.rec.name, f.changedAfterDelete, f.eventsAfterDelete, f.lastNotDelete, f.missing, f.missingDeletes, f.duplicated, f.inversions, f.unexpected)
+			if len(f.examples) > 0 {
+				line += " (" + strings.Join(f.examples, "; ") + ")"
+			}
+			t.Log(line)
+			summary = append(summary, fmt.Sprintf("%s changed after delete %d, last not delete %d, missing %d, repeated %d, update before create %d",
+				cl.rec.name, f.changedAfterDelete, f.lastNotDelete, f.missing, f.duplicated, f.inversions))
+		}
+		verdict(t, mode, defects, fmt.Sprintf("%s, %d rounds, %d/s load: %s", c.dbKind(), rounds, busy, strings.Join(summary, ", ")))
+	})
+}
+
+// deleteResult is what one client of the delete test received of the
+// rows.
+type deleteResult struct {
+	// changedAfterDelete counts the rows a create or an update of which
+	// came after their delete; eventsAfterDelete those events.
+	changedAfterDelete int
+	eventsAfterDelete  int
+	// lastNotDelete counts the rows whose last event is not their delete
+	// (a lost delete included).
+	lastNotDelete int
+	// missing counts the events expected and never received (creates only
+	// at the recipient), missingDeletes the deletes among them; duplicated
+	// the events received more than once.
+	missing        int
+	missingDeletes int
+	duplicated     int
+	// inversions counts the rows whose update came before their create.
+	inversions int
+	// unexpected counts the rows whose create a client that is not the
+	// recipient received.
+	unexpected int
+	// examples shows the first rows out of order: "row 12: delete, update".
+	examples []string
+}
+
+// deleteFigures reads the events of rows among evs; recipient says the
+// client gets the creates.
+func deleteFigures(evs []reactive, rows []int64, recipient bool) deleteResult {
+	var f deleteResult
+	seqs := make(map[int64][]string, len(rows))
+	for _, id := range rows {
+		seqs[id] = nil
+	}
+	for _, ev := range evs {
+		if _, ok := seqs[ev.ID]; ok && ev.Model == "Message" {
+			seqs[ev.ID] = append(seqs[ev.ID], ev.Action)
+		}
+	}
+	want := []string{"create", "update", "delete"}
+	if !recipient {
+		want = want[1:]
+	}
+	for _, id := range rows {
+		seq := seqs[id]
+		bad := false
+		if del := slices.Index(seq, "delete"); del >= 0 {
+			if n := len(slices.DeleteFunc(slices.Clone(seq[del+1:]), func(a string) bool { return a == "delete" })); n > 0 {
+				f.changedAfterDelete++
+				f.eventsAfterDelete += n
+				bad = true
+			}
+		}
+		if len(seq) == 0 || seq[len(seq)-1] != "delete" {
+			f.lastNotDelete++
+			bad = true
+		}
+		for _, a := range want {
+			switch n := countAction(seq, a); {
+			case n == 0:
+				f.missing++
+				if a == "delete" {
+					f.missingDeletes++
+				}
+				bad = true
+			case n > 1:
+				f.duplicated++
+				bad = true
+			}
+		}
+		if recipient {
+			if u, c := slices.Index(seq, "update"), slices.Index(seq, "create"); u >= 0 && c > u {
+				f.inversions++
+				bad = true
+			}
+		}
+		if !recipient && slices.Contains(seq, "create") {
+			f.unexpected++ // a create sent to another user
+			bad = true
+		}
+		if bad && len(f.examples) < 3 {
+			f.examples = append(f.examples, fmt.Sprintf("row %d: %s", id, strings.Join(seq, ", ")))
+		}
+	}
+	return f
+}
+
+// countAction returns how many times s occurs in seq.
+func countAction(seq []string, s string) int {
+	n := 0
+	for _, x := range seq {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }
