@@ -352,9 +352,13 @@ func (w *writeTally) String() string {
 // edits in commit order (zero inversions, the last one received = the
 // stored text). The log says how long after Redis came back the relays
 // had published the outage's backlog and the clients had received it.
-// Without the durable path the events of the outage are lost to the other
-// node's clients (each node delivers to its own sockets when it cannot
-// publish): measured, logged, skipped as known.
+//
+// Without the durable path each node delivers to its own sockets at once
+// while it cannot publish, and its events for the other node wait in its
+// in-memory publish queue: those a failed publish took (the ones queued
+// at the cut) never reach the other node, the rest reach it late, out of
+// order with the other node's, and a long outage overflows the queue.
+// Measured, logged, skipped as known.
 func TestRedisOutageLosesNoCommittedEvent(t *testing.T) {
 	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
 		outage := envDuration(t, envOutage, 4*time.Second)
