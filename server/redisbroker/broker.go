@@ -53,8 +53,28 @@ type Broker struct {
 	answers  sync.WaitGroup // goroutines answering other nodes' requests
 
 	// publishErrors counts the messages that could not be sent to Redis
-	// (see BrokerStats).
-	publishErrors atomic.Uint64
+	// (see BrokerStats); publishFailing is set from a failed publish to
+	// the next that succeeds, which tells the readers to read at once.
+	publishErrors  atomic.Uint64
+	publishFailing atomic.Bool
+}
+
+// published notes the outcome of a publish: the first success after a
+// failure wakes the stream readers out of their backoff.
+func (b *Broker) published(err error) {
+	if err != nil {
+		b.publishErrors.Add(1)
+		b.publishFailing.Store(true)
+		return
+	}
+	if b.publishFailing.Load() && b.publishFailing.Swap(false) {
+		b.mu.Lock()
+		readers := b.readers
+		b.mu.Unlock()
+		for _, r := range readers {
+			r.retryNow()
+		}
+	}
 }
 
 // New returns a broker on rdb, which must be a *redis.Client (a single
@@ -161,8 +181,8 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 	} else {
 		id, err = b.pub.publish(ctx, msg)
 	}
+	b.published(err)
 	if err != nil {
-		b.publishErrors.Add(1)
 		return "", err
 	}
 	if m.Broadcast != nil && m.Broadcast.Volatile {
@@ -210,8 +230,8 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []server.ClusterMessage)
 		n, err := b.pub.publishOnceBatch(bctx, run, onces)
 		cancel()
 		done += n
+		b.published(err)
 		if err != nil {
-			b.publishErrors.Add(1)
 			return done, err
 		}
 	}

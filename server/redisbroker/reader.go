@@ -40,6 +40,8 @@ type streamReader struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// now cuts a backoff short (retryNow): Redis answers again.
+	now chan struct{}
 
 	// last is the id of the last entry handed to handle (where the stream
 	// ended at start, before any); readErrors counts the failed reads.
@@ -69,10 +71,21 @@ func startStreamReader(ctx context.Context, rdb redis.UniversalClient, stream st
 		handle: handle,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		now:    make(chan struct{}, 1),
 	}
 	r.last.Store(&from)
 	go r.run(from)
 	return r, nil
+}
+
+// retryNow makes a reader that waits to read again after an error read at
+// once: the broker has just published after failing, so Redis is back,
+// and without it the reader could wait up to readRetryLast more.
+func (r *streamReader) retryNow() {
+	select {
+	case r.now <- struct{}{}:
+	default:
+	}
 }
 
 func (r *streamReader) run(from string) {
@@ -103,6 +116,7 @@ func (r *streamReader) run(from string) {
 			case <-r.stop:
 				return
 			case <-time.After(retry):
+			case <-r.now:
 			}
 			retry = min(2*retry, readRetryLast)
 			continue

@@ -393,6 +393,7 @@ func TestReadBackoffStartsOverAfterARead(t *testing.T) {
 type retryLog struct {
 	mu    sync.Mutex
 	waits []time.Duration
+	at    []time.Time // when each was logged
 }
 
 func (*retryLog) Enabled(context.Context, slog.Level) bool { return true }
@@ -407,6 +408,7 @@ func (h *retryLog) Handle(_ context.Context, r slog.Record) error {
 		if a.Key == "retry_in" {
 			h.mu.Lock()
 			h.waits = append(h.waits, a.Value.Duration())
+			h.at = append(h.at, r.Time)
 			h.mu.Unlock()
 		}
 		return true
@@ -418,4 +420,62 @@ func (h *retryLog) all() []time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.waits)
+}
+
+// next returns when the reader retries after its last failed read, as it
+// logged it.
+func (h *retryLog) next() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.at[len(h.at)-1].Add(h.waits[len(h.waits)-1])
+}
+
+// When Redis comes back after an outage, what the other nodes published
+// meanwhile reaches a node's sockets as soon as the node publishes again,
+// not when its reader's backoff (by then seconds) runs out: a node whose
+// own sockets get its events through the stream (Publish, the durable
+// path) would otherwise hold them all back that long.
+func TestReaderReadsAtOnceWhenPublishingWorksAgain(t *testing.T) {
+	cfg := testConfig(t)
+	retries := &retryLog{}
+	cfgA := cfg
+	cfgA.Logger = slog.New(retries)
+	p := startProxy(t)
+	flaky := redis.NewClient(&redis.Options{Addr: p.addr})
+	defer flaky.Close()
+	brokerA, err := New(flaky, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerB, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testkit.Serve(t, server.Config{Broker: brokerA})
+	b := testkit.Serve(t, server.Config{Broker: brokerB})
+	ctx := testkit.Context(t)
+	var notes atomic.Int32
+	c := dialRawEvents(t, a.URL, map[string]any{"token": testkit.Token(t, 3)}, func([]any) { notes.Add(1) })
+	defer c.Close()
+	testkit.Eventually(t, "user 3 online on B", func() bool { return testkit.Online(t, b.Server, 3) })
+
+	p.stop()
+	// Node A fails to publish, and its reader's backoff grows to 1.6 s.
+	if err := a.Server.EmitToUser(ctx, 4, "lost", 1); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "a failed publish on A", func() bool { return brokerA.publishErrors.Load() > 0 })
+	testkit.Eventually(t, "five failed reads", func() bool { return len(retries.all()) >= 5 })
+	if err := b.Server.EmitToUser(ctx, 3, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	p.start()
+	retryAt := retries.next()
+	if err := a.Server.EmitToUser(ctx, 4, "again", 1); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the note", func() bool { return notes.Load() == 1 })
+	if got := time.Now(); !got.Before(retryAt) {
+		t.Fatalf("the note arrived %v after the reader's own retry was due: it waited for its backoff (%v) although A published", got.Sub(retryAt), retries.all())
+	}
 }
