@@ -76,9 +76,6 @@ func (r *relay) run(ctx context.Context) {
 			continue
 		}
 		err := r.drain(ctx, full)
-		if len(r.pending) >= deleteBatch {
-			err = errors.Join(err, r.flush(ctx))
-		}
 		if len(r.pending) > 0 && flush == nil {
 			flush = time.After(deleteDelay)
 		}
@@ -100,6 +97,9 @@ func (r *relay) run(ctx context.Context) {
 func (r *relay) drain(ctx context.Context, full bool) error {
 	for {
 		more, err := r.pass(ctx, full)
+		if len(r.pending) >= deleteBatch {
+			err = errors.Join(err, r.flush(ctx))
+		}
 		if err != nil || !more {
 			return err
 		}
