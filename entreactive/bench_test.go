@@ -3,6 +3,7 @@ package entreactive_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -76,6 +77,26 @@ func BenchmarkCreate(b *testing.B) {
 		})
 		b.Run(name+"-plain", func(b *testing.B) {
 			measureCPU(b, func() error { return durable.Plain.Create().SetLabel("benchmark").Exec(ctx) })
+		})
+		// The same creates inside a transaction of the application's
+		// own: the durable path then adds its INSERT, not a transaction.
+		inTx := func(create func(tx *testent.Tx) error) func() error {
+			return func() error {
+				tx, err := durable.Tx(ctx)
+				if err != nil {
+					return err
+				}
+				if err := create(tx); err != nil {
+					return errors.Join(err, tx.Rollback())
+				}
+				return tx.Commit()
+			}
+		}
+		b.Run(name+"-durable-tx", func(b *testing.B) {
+			measureCPU(b, inTx(func(tx *testent.Tx) error { return tx.Item.Create().SetLabel("benchmark").Exec(ctx) }))
+		})
+		b.Run(name+"-plain-tx", func(b *testing.B) {
+			measureCPU(b, inTx(func(tx *testent.Tx) error { return tx.Plain.Create().SetLabel("benchmark").Exec(ctx) }))
 		})
 		if err := ob.Close(ctx); err != nil {
 			b.Fatal(err)
