@@ -39,9 +39,9 @@ END {
 	for (k in nn) printf "| %s | %.0f | %.0f | %s | %s |\n", k, mns[k], mcpu[k], bytes[k], allocs[k]
 	printf "\nreactive/plain: %.3f in CPU time, %.3f in wall time\n", mcpu["reactive"] / mcpu["plain"], mns["reactive"] / mns["plain"]
 	printf "durable/plain (SQLite file, WAL): %.3f in CPU time, %.3f in wall time\n", mcpu["file-durable"] / mcpu["file-plain"], mns["file-durable"] / mns["file-plain"]
-	if ("postgres-plain" in nn) printf "durable/plain (PostgreSQL): %.3f in wall time (%.3f in this process's CPU time)\n", mns["postgres-durable"] / mns["postgres-plain"], mcpu["postgres-durable"] / mcpu["postgres-plain"]
-	if ("mariadb-plain" in nn) printf "durable/plain (MariaDB): %.3f in wall time (%.3f in this process's CPU time)\n", mns["mariadb-durable"] / mns["mariadb-plain"], mcpu["mariadb-durable"] / mcpu["mariadb-plain"]
-	printf "in a transaction of the application's own, durable/plain: SQLite %.3f (CPU %.3f)", mns["file-durable-tx"] / mns["file-plain-tx"], mcpu["file-durable-tx"] / mcpu["file-plain-tx"]
+	if ("postgres-plain" in nn) printf "durable/plain (PostgreSQL): %.3f in wall time (%.3f in the CPU time of this process)\n", mns["postgres-durable"] / mns["postgres-plain"], mcpu["postgres-durable"] / mcpu["postgres-plain"]
+	if ("mariadb-plain" in nn) printf "durable/plain (MariaDB): %.3f in wall time (%.3f in the CPU time of this process)\n", mns["mariadb-durable"] / mns["mariadb-plain"], mcpu["mariadb-durable"] / mcpu["mariadb-plain"]
+	printf "inside an application transaction, durable/plain: SQLite %.3f (CPU %.3f)", mns["file-durable-tx"] / mns["file-plain-tx"], mcpu["file-durable-tx"] / mcpu["file-plain-tx"]
 	if ("postgres-plain-tx" in nn) printf ", PostgreSQL %.3f", mns["postgres-durable-tx"] / mns["postgres-plain-tx"]
 	if ("mariadb-plain-tx" in nn) printf ", MariaDB %.3f", mns["mariadb-durable-tx"] / mns["mariadb-plain-tx"]
 	printf " in wall time\n"
