@@ -116,9 +116,12 @@ func (r *streamReader) run(from string) {
 			case <-r.stop:
 				return
 			case <-time.After(retry):
+				retry = min(2*retry, readRetryLast)
 			case <-r.now:
+				// The backoff starts over: the client's pool may still
+				// refuse to dial for a moment after Redis is back.
+				retry = readRetryFirst
 			}
-			retry = min(2*retry, readRetryLast)
 			continue
 		}
 		retry = readRetryFirst
