@@ -22,11 +22,13 @@
 // --reconnect lets the client reconnect by itself when its connection drops
 // (after 20 to 100 ms), with connection state recovery as socket.io-client
 // does it: it prints {"step":"disconnect",…}, {"step":"reconnect_attempt",
-// "at":ms} when it dials again, then {"step":"reconnect","data":{"recovered":
-// true|false,"id":…}}. A drop without it ends the client (exit code 1). With
-// --stdin, the line "cut" closes the connection under the client, as a
-// network failure would (socket.io.engine.close()); it prints
-// {"step":"cut","at":ms}.
+// "at":ms,"pid":…,"offset":…,"stale":n} when it dials again, then
+// {"step":"reconnect","data":{"recovered":true|false,"id":…,"transport":…}}.
+// A drop without it ends the client (exit code 1). With --stdin, the line
+// "cut" closes the connection under the client, as a network failure would
+// (socket.io.engine.close()); it prints {"step":"cut","at":ms}. With the
+// environment variable LISTEN_TRACE set, it prints each message packet it
+// receives too: {"step":"trace","transport":…,"eid":…,"data":"2[…"}.
 import { io } from "socket.io-client";
 import { parseArgs } from "node:util";
 
@@ -104,10 +106,31 @@ socket.on("disconnect", (reason) => {
     if (reason !== "io client disconnect") process.exit(1);
   }
 });
+if (process.env.LISTEN_TRACE) {
+  socket.io.on("open", () => {
+    const e = socket.io.engine;
+    e.on("packet", (p) => {
+      if (p.type === "message") out("trace", String(p.data).slice(0, 70), { transport: e.transport.name, eid: e.id });
+    });
+  });
+}
 if (opts.reconnect) {
-  socket.io.on("reconnect_attempt", (n) => out("reconnect_attempt", n, { at: Date.now() }));
+  // socket.io-client (4.8) hands each decoded packet to its socket on the
+  // next tick: the events of a connection that closes as they arrive reach
+  // the socket after its "disconnect", wait in its receive buffer, and are
+  // emitted at the next connect, before the recovery replay sends them
+  // again (the offset the client sent back is before them, as they were not
+  // emitted): a repeat and an inversion. Drop them as the client dials
+  // again: the replay brings them, in order. "stale" says how many; "pid"
+  // and "offset" are what the client sends back (socket.io-client's own
+  // fields), for the log of a failed recovery.
+  socket.io.on("reconnect_attempt", (n) => {
+    const stale = socket.receiveBuffer.length;
+    socket.receiveBuffer = [];
+    out("reconnect_attempt", n, { at: Date.now(), pid: socket._pid, offset: socket._lastOffset, stale });
+  });
   socket.on("connect", () => {
-    if (ready) out("reconnect", { recovered: socket.recovered, id: socket.id });
+    if (ready) out("reconnect", { recovered: socket.recovered, id: socket.id, transport: socket.io.engine.transport.name });
   });
 }
 process.on("SIGINT", () => {
