@@ -97,6 +97,13 @@ const (
 	// envLoad is how many other messages a second each node creates in
 	// the order test's "busy" phase.
 	envLoad = "ENTREACTIVE_DURABLE_LOAD"
+	// envCutGrace is how long, at least, a connection of the recovery test
+	// lives before it may be cut (a duration; default 300ms, 0s: any
+	// time).
+	envCutGrace = "ENTREACTIVE_DURABLE_CUT_GRACE"
+	// envTrace, set to 1, makes listen.mjs in the recovery test print each
+	// packet it receives: a failing client's history then shows them.
+	envTrace = "ENTREACTIVE_DURABLE_TRACE"
 )
 
 // envInt returns the positive integer in the environment variable name, or
@@ -527,15 +534,36 @@ type reactive struct {
 	Data    struct {
 		Text string `json:"text"`
 	} `json:"data"`
+	// Offset is the event's recovery offset, its last argument: a Redis
+	// stream id "<ms>-<seq>" in the cluster.
+	Offset string `json:"-"`
 }
 
-// recorder keeps the reactive events a client received, in order.
+// recorder keeps the reactive events a client received, in order, and
+// the times it was without a connection.
 type recorder struct {
 	name string
 	mu   sync.Mutex
 	evs  []reactive
 	errs []string
+	// down is when the client lost its connection, zero while it has one;
+	// gaps are the times it was without one, each from the loss to its
+	// next dial; drops and recoveries count the losses and the
+	// reconnections that got the socket back.
+	down       time.Time
+	gaps       []gap
+	drops      int
+	recoveries int
+	// stale counts the events listen.mjs dropped from socket.io-client's
+	// receive buffer as it reconnected (see listen.mjs).
+	stale int
+	// history is the last events of the client's connections, for the log
+	// of a failure.
+	history []note
 }
+
+// gap is a time a client was without a connection.
+type gap struct{ from, to time.Time }
 
 // add records ev.
 func (r *recorder) add(ev reactive) {
@@ -551,6 +579,90 @@ func (r *recorder) fail(msg string) {
 	r.mu.Unlock()
 }
 
+// lost records that the client lost its connection at at (a second call
+// before redial is a no-op).
+func (r *recorder) lost(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down.IsZero() {
+		r.down = at
+		r.drops++
+	}
+}
+
+// redial records that the client dials again at at: the end of its gap.
+func (r *recorder) redial(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.down.IsZero() {
+		r.gaps = append(r.gaps, gap{r.down, at})
+		r.down = time.Time{}
+	}
+}
+
+// dropStale counts n events dropped from socket.io-client's receive buffer.
+func (r *recorder) dropStale(n int) {
+	r.mu.Lock()
+	r.stale += n
+	r.mu.Unlock()
+}
+
+// recovered records a reconnection that got the socket back.
+func (r *recorder) recovered() {
+	r.mu.Lock()
+	r.recoveries++
+	r.mu.Unlock()
+}
+
+// note adds a line to the client's history: what happened to its
+// connection at at.
+func (r *recorder) note(at time.Time, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	const keep = 4000
+	if len(r.history) == keep {
+		r.history = append(r.history[:0], r.history[keep/2:]...)
+	}
+	r.history = append(r.history, note{at: at, after: len(r.evs), what: fmt.Sprintf(format, args...)})
+}
+
+// note is a line of a client's history: what happened to its connection,
+// at, once it had received after events.
+type note struct {
+	at    time.Time
+	after int
+	what  string
+}
+
+func (n note) String() string {
+	return fmt.Sprintf("%s after event #%d: %s", n.at.Format("15:04:05.000"), n.after, n.what)
+}
+
+// notes returns the lines of the client's history noted after it had
+// received from to to events (the last ones when to < 0).
+func (r *recorder) notes(from, to int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, n := range r.history {
+		if n.after >= from && (to < 0 || n.after <= to) {
+			out = append(out, n.String())
+		}
+	}
+	if to < 0 && len(out) > 20 {
+		out = out[len(out)-20:]
+	}
+	return out
+}
+
+// links returns the client's drops, recoveries and gaps so far, and the
+// stale events dropped.
+func (r *recorder) links() (drops, recoveries int, gaps []gap, stale int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.drops, r.recoveries, append([]gap(nil), r.gaps...), r.stale
+}
+
 // events returns a copy of what the client received so far; an error the
 // client reported fails the test.
 func (r *recorder) events(t *testing.T) []reactive {
@@ -558,7 +670,11 @@ func (r *recorder) events(t *testing.T) []reactive {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.errs) > 0 {
-		t.Fatalf("client %s: %s", r.name, strings.Join(r.errs, "; "))
+		var last []string
+		for _, n := range r.history[max(0, len(r.history)-20):] {
+			last = append(last, n.String())
+		}
+		t.Fatalf("client %s: %s; its connections:\n    %s", r.name, strings.Join(r.errs, "; "), strings.Join(last, "\n    "))
 	}
 	return append([]reactive(nil), r.evs...)
 }
@@ -623,6 +739,56 @@ func goClient(t *testing.T, name, base, token string, rooms ...string) *recorder
 // rooms, and records the reactive events it prints.
 func nodeClient(t *testing.T, name, base, token string, rooms ...string) *recorder {
 	t.Helper()
+	return startListener(t, name, base, token, false, rooms...).rec
+}
+
+// listener is a running listen.mjs.
+type listener struct {
+	rec   *recorder
+	stdin io.WriteCloser
+	// wmu serializes writes to stdin; mu guards connected and since, when
+	// the client last connected.
+	wmu       sync.Mutex
+	mu        sync.Mutex
+	connected bool
+	since     time.Time
+}
+
+// up records that the client is connected.
+func (l *listener) up() {
+	l.mu.Lock()
+	l.connected, l.since = true, time.Now()
+	l.mu.Unlock()
+}
+
+// cut closes the client's connection under it, as a network failure
+// would (listen.mjs --reconnect then reconnects and recovers its socket);
+// it reports false, doing nothing, while the client is not connected or
+// has been for less than grace.
+func (l *listener) cut(grace time.Duration) bool {
+	l.mu.Lock()
+	ok := l.connected && time.Since(l.since) >= grace
+	if ok {
+		l.connected = false
+	}
+	l.mu.Unlock()
+	if !ok {
+		return false
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if _, err := io.WriteString(l.stdin, "cut\n"); err != nil {
+		l.rec.fail(fmt.Sprintf("cut: %v", err))
+	}
+	return true
+}
+
+// startListener starts listen.mjs as nodeClient does; with reconnect, the
+// client reconnects by itself when its connection drops, with connection
+// state recovery (a reconnection that does not recover its socket fails
+// the client), and cut drops it.
+func startListener(t *testing.T, name, base, token string, reconnect bool, rooms ...string) *listener {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missingTool(t, "node is not installed")
@@ -635,10 +801,16 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 		missingTool(t, "socket.io-client is not installed: run `npm ci --prefix example/web`")
 	}
 	args := []string{script, "--url", base, "--token", token, "--stdin"}
+	if reconnect {
+		args = append(args, "--reconnect")
+	}
 	for _, room := range rooms {
 		args = append(args, "--join", room)
 	}
 	cmd := exec.Command(node, args...)
+	if reconnect && os.Getenv(envTrace) == "1" {
+		cmd.Env = append(os.Environ(), "LISTEN_TRACE=1")
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -647,12 +819,13 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{name: name}
+	l := &listener{rec: rec, stdin: stdin}
 	ready := make(chan error, 1)
 	signal := func(err error) {
 		select {
@@ -667,34 +840,78 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			var l struct {
-				Step string          `json:"step"`
-				Room string          `json:"room"`
-				Data json.RawMessage `json:"data"`
+			var line struct {
+				Step   string          `json:"step"`
+				Room   string          `json:"room"`
+				Offset string          `json:"offset"`
+				PID    string          `json:"pid"`
+				Stale  int             `json:"stale"`
+				At     int64           `json:"at"`
+				Data   json.RawMessage `json:"data"`
 			}
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 				rec.fail(fmt.Sprintf("bad line %q", sc.Bytes()))
 				continue
 			}
-			switch l.Step {
+			switch line.Step {
 			case "reactive":
 				var ev reactive
-				if err := json.Unmarshal(l.Data, &ev); err != nil {
-					rec.fail(fmt.Sprintf("bad reactive event %s", l.Data))
+				if err := json.Unmarshal(line.Data, &ev); err != nil {
+					rec.fail(fmt.Sprintf("bad reactive event %s", line.Data))
 					continue
 				}
+				ev.Offset = line.Offset
 				rec.add(ev)
 			case "join":
-				if !bytes.Contains(l.Data, []byte(`"success":true`)) {
-					signal(fmt.Errorf("join %s: %s", l.Room, l.Data))
+				if !bytes.Contains(line.Data, []byte(`"success":true`)) {
+					signal(fmt.Errorf("join %s: %s", line.Room, line.Data))
 				}
 			case "ready":
+				l.up()
 				signal(nil)
-			case "error", "disconnect":
-				if !closing.Load() {
-					rec.fail(fmt.Sprintf("%s: %s", l.Step, l.Data))
+			case "cut":
+				rec.lost(time.UnixMilli(line.At))
+				rec.note(time.UnixMilli(line.At), "cut")
+			case "reconnect_attempt":
+				rec.redial(time.UnixMilli(line.At))
+				rec.note(time.UnixMilli(line.At), "reconnect attempt %s with pid %s, offset %s; %d stale events dropped", line.Data, line.PID, line.Offset, line.Stale)
+				rec.dropStale(line.Stale)
+			case "reconnect":
+				var r struct {
+					Recovered bool   `json:"recovered"`
+					ID        string `json:"id"`
+					Transport string `json:"transport"`
 				}
-				signal(fmt.Errorf("%s: %s", l.Step, l.Data))
+				if json.Unmarshal(line.Data, &r) != nil || !r.Recovered {
+					rec.fail(fmt.Sprintf("reconnected without recovery: %s", line.Data))
+					continue
+				}
+				rec.recovered()
+				rec.note(time.Now(), "recovered %s on %s", r.ID, r.Transport)
+				l.up()
+			case "trace":
+				rec.note(time.Now(), "trace %s", sc.Bytes())
+			case "connect_error":
+				// Reconnecting: the next attempt follows.
+				rec.note(time.Now(), "connect_error %s", line.Data)
+			case "disconnect":
+				if reconnect && !bytes.Equal(line.Data, []byte(`"io server disconnect"`)) {
+					l.mu.Lock()
+					l.connected = false
+					l.mu.Unlock()
+					rec.lost(time.Now())
+					rec.note(time.Now(), "disconnect %s", line.Data)
+					continue
+				}
+				if !closing.Load() {
+					rec.fail(fmt.Sprintf("%s: %s", line.Step, line.Data))
+				}
+				signal(fmt.Errorf("%s: %s", line.Step, line.Data))
+			case "error":
+				if !closing.Load() {
+					rec.fail(fmt.Sprintf("%s: %s", line.Step, line.Data))
+				}
+				signal(fmt.Errorf("%s: %s", line.Step, line.Data))
 			}
 		}
 		if !closing.Load() {
@@ -704,7 +921,9 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 	}()
 	t.Cleanup(func() {
 		closing.Store(true)
+		l.wmu.Lock()
 		_ = stdin.Close() // listen.mjs disconnects and exits
+		l.wmu.Unlock()
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
 		select {
@@ -714,6 +933,9 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 			<-exited
 		}
 		<-done
+		if t.Failed() && stderr.String() != "" {
+			t.Logf("client %s: listen.mjs stderr:\n%s", name, stderr.String())
+		}
 	})
 	select {
 	case err := <-ready:
@@ -723,7 +945,7 @@ func nodeClient(t *testing.T, name, base, token string, rooms ...string) *record
 	case <-time.After(30 * time.Second):
 		t.Fatalf("client %s: not ready after 30 s\n%s", name, stderr.String())
 	}
-	return rec
+	return l
 }
 
 // settle waits until done holds for the recorders, or until none of them

@@ -6,7 +6,10 @@ package main
 //   - TestKilledNodeLosesNoCommittedEvent: a node killed with SIGKILL loses
 //     the events of rows it had committed but not yet published.
 //   - TestOneRowsEventsArriveInCommitOrder: the updates of one row, made
-//     one after the other on two nodes, reach clients out of commit order.
+//     one after the other on two nodes, reach clients out of commit order;
+//     TestOneRowsEventsArriveInCommitOrderThroughRecovery
+//     (durable_order_recovery_test.go) too while the clients' connections
+//     drop and recover.
 //
 // Each runs two example processes (this test binary, re-executed as in
 // restart_test.go) on one database and one Redis database, once per mode of
@@ -19,12 +22,14 @@ package main
 // in which case it fails. The sizes are CI's by default (a few seconds a
 // database); to measure, raise them:
 //
-//	ENTREACTIVE_DURABLE_ROUNDS   SIGKILL rounds; update runs per phase (3; 2)
+//	ENTREACTIVE_DURABLE_ROUNDS   SIGKILL rounds; update runs per phase (3; 2, through recovery 1)
 //	ENTREACTIVE_DURABLE_WRITERS  concurrent writers of the crash test (16)
-//	ENTREACTIVE_DURABLE_UPDATES  updates of one message per run (64)
+//	ENTREACTIVE_DURABLE_UPDATES  updates of one message per run (64, through recovery 160)
 //	ENTREACTIVE_DURABLE_LOAD     other messages a second on each node, busy phase (400)
 //	ENTREACTIVE_DURABLE_FLAGS    extra flags of every node, e.g. -durable
 //	ENTREACTIVE_DURABLE_QUIET    how long to wait for a missing event, e.g. 15s (3s)
+//	ENTREACTIVE_DURABLE_CUT_GRACE  the recovery order test: the least age of a connection it cuts (300ms)
+//	ENTREACTIVE_DURABLE_TRACE    1: the recovery order test's listen.mjs logs every packet (in a failure's history)
 //
 //	ENTREACTIVE_DURABLE_ROUNDS=30 go test -race -count=1 -v -run 'TestKilledNode|TestOneRows' ./example/
 
@@ -33,6 +38,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -374,134 +380,340 @@ func (c *cluster) dbKind() string {
 
 // TestOneRowsEventsArriveInCommitOrder measures defect 2: one message is
 // updated 64 times, text "v1", "v2", …, each request answered before the
-// next is sent, alternately on node A and node B. Four clients, members of
-// the conversation in its room, record the updates: npm's socket.io-client
-// and our Go client, each on both nodes. An inversion is an update whose
-// version is lower than one the client received before; a stale final is a
-// client whose last update is not the stored text. The runs go once with
-// the nodes idle, once busy with other writes (whose events the clients do
-// not get): a node's publish queue then holds its update back for longer.
+// next is sent, alternately on node A and node B. Six clients, members of
+// the conversation in its room, record the updates: npm's socket.io-client,
+// our Go client and a raw websocket client (durable_order_clients_test.go),
+// each on both nodes. An inversion is an update whose version is lower than
+// one the client received before; a stale final is a client whose last
+// update is not the stored text. The runs go once with the nodes idle, once
+// busy with other writes (whose events the clients do not get): a node's
+// publish queue then holds its update back for longer.
+// TestOneRowsEventsArriveInCommitOrderThroughRecovery runs the same while
+// the clients' connections drop.
 func TestOneRowsEventsArriveInCommitOrder(t *testing.T) {
 	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
-		runs := envInt(t, envRounds, 2)
-		updates := envInt(t, envUpdates, 64)
-		busy := envInt(t, envLoad, 400)
-		c.start(nodeA)
-		c.start(nodeB)
-		sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
-		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
-		var conv struct{ ID int64 }
-		if code != http.StatusCreated || json.Unmarshal(body, &conv) != nil {
-			t.Fatalf("conversation: %d %s", code, body)
+		orderTest(t, mode, c, orderConfig{runs: envInt(t, envRounds, 2), updates: envInt(t, envUpdates, 64)})
+	})
+}
+
+// orderConfig sizes an order test.
+type orderConfig struct {
+	// runs is the number of runs of each phase, updates the number of
+	// updates of a run.
+	runs, updates int
+	// recovery makes the clients reconnect with connection state recovery,
+	// and cuts their connections at random moments of every run.
+	recovery bool
+}
+
+// orderClient is a client of the order tests.
+type orderClient struct {
+	rec *recorder
+	// cut drops the client's connection (recovery only); it reports false
+	// while the client has none, or has had it for less than its argument.
+	cut func(grace time.Duration) bool
+}
+
+// orderTest is the order tests' body: see
+// TestOneRowsEventsArriveInCommitOrder.
+func orderTest(t *testing.T, mode durableMode, c *cluster, cfg orderConfig) {
+	runs, updates := cfg.runs, cfg.updates
+	busy := envInt(t, envLoad, 400)
+	grace := envDuration(t, envCutGrace, defaultCutGrace)
+	c.start(nodeA)
+	c.start(nodeB)
+	sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
+	code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
+	var conv struct{ ID int64 }
+	if code != http.StatusCreated || json.Unmarshal(body, &conv) != nil {
+		t.Fatalf("conversation: %d %s", code, body)
+	}
+	room := fmt.Sprintf("conversation_%d", conv.ID)
+	var clients []orderClient
+	if cfg.recovery {
+		// listen.mjs reconnects to its node; ours to either.
+		both := []string{c.url(nodeA), c.url(nodeB)}
+		for _, l := range []*listener{
+			startListener(t, "node@A", c.url(nodeA), member, true, room),
+			startListener(t, "node@B", c.url(nodeB), member, true, room),
+		} {
+			clients = append(clients, orderClient{l.rec, l.cut})
 		}
-		room := fmt.Sprintf("conversation_%d", conv.ID)
-		recs := []*recorder{
+		for _, lc := range []*liveClient{
+			startLive(t, "go@A", goKind, both, sender, true, room),
+			startLive(t, "go@B", goKind, []string{both[1], both[0]}, member, true, room),
+			startLive(t, "raw@A", rawKind, both, member, true, room),
+			startLive(t, "raw@B", rawKind, []string{both[1], both[0]}, sender, true, room),
+		} {
+			clients = append(clients, orderClient{lc.rec, lc.cut})
+		}
+	} else {
+		for _, r := range []*recorder{
 			nodeClient(t, "node@A", c.url(nodeA), member, room),
 			goClient(t, "go@B", c.url(nodeB), sender, room),
 			goClient(t, "go@A", c.url(nodeA), sender, room),
 			nodeClient(t, "node@B", c.url(nodeB), member, room),
+			rawClient(t, "raw@A", c.url(nodeA), member, room),
+			rawClient(t, "raw@B", c.url(nodeB), sender, room),
+		} {
+			clients = append(clients, orderClient{rec: r})
 		}
-		newMessage := func(text string) int64 {
-			t.Helper()
-			code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
-				fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":%q}`, conv.ID, text))
-			var m struct{ ID int64 }
-			if code != http.StatusCreated || json.Unmarshal(body, &m) != nil {
-				t.Fatalf("message: %d %s", code, body)
-			}
-			return m.ID
+	}
+	recs := make([]*recorder, len(clients))
+	for i, cl := range clients {
+		recs[i] = cl.rec
+	}
+	newMessage := func(text string) int64 {
+		t.Helper()
+		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
+			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":%q}`, conv.ID, text))
+		var m struct{ ID int64 }
+		if code != http.StatusCreated || json.Unmarshal(body, &m) != nil {
+			t.Fatalf("message: %d %s", code, body)
 		}
-		edit := func(node int, id int64, text string) {
-			t.Helper()
-			code, body := call(t, http.DefaultClient, http.MethodPatch, fmt.Sprintf("%s/api/messages/%d", c.url(node), id), sender, fmt.Sprintf(`{"text":%q}`, text))
-			if code != http.StatusOK {
-				t.Fatalf("PATCH %s on %s: %d %s", text, nodeName(node), code, body)
-			}
+		return m.ID
+	}
+	edit := func(node int, id int64, text string) {
+		t.Helper()
+		code, body := call(t, http.DefaultClient, http.MethodPatch, fmt.Sprintf("%s/api/messages/%d", c.url(node), id), sender, fmt.Sprintf(`{"text":%q}`, text))
+		if code != http.StatusOK {
+			t.Fatalf("PATCH %s on %s: %d %s", text, nodeName(node), code, body)
 		}
+	}
 
-		// Warm up: edits on each node until every client receives one.
-		warm := newMessage("warm-up")
-		deadline := time.Now().Add(30 * time.Second)
-		var through [2]bool // an edit on the node reached every client
-		for k := 0; !through[nodeA] || !through[nodeB]; k++ {
-			if time.Now().After(deadline) {
-				t.Fatalf("after 30 s, the clients still miss the edits of one node or the other (A %v, B %v)", through[nodeA], through[nodeB])
-			}
-			text := fmt.Sprintf("warm-%d", k)
-			edit(k%2, warm, text)
-			received := func(ev reactive) bool { return ev.ID == warm && ev.Data.Text == text }
-			for wait := time.Now().Add(500 * time.Millisecond); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
-				if all(recs, received, t) {
-					through[k%2] = true
-					break
-				}
+	// Warm up: edits on each node until every client receives one.
+	warm := newMessage("warm-up")
+	deadline := time.Now().Add(30 * time.Second)
+	var through [2]bool // an edit on the node reached every client
+	for k := 0; !through[nodeA] || !through[nodeB]; k++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s, the clients still miss the edits of one node or the other (A %v, B %v)", through[nodeA], through[nodeB])
+		}
+		text := fmt.Sprintf("warm-%d", k)
+		edit(k%2, warm, text)
+		received := func(ev reactive) bool { return ev.ID == warm && ev.Data.Text == text }
+		for wait := time.Now().Add(500 * time.Millisecond); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+			if all(recs, received, t) {
+				through[k%2] = true
+				break
 			}
 		}
+	}
 
-		// Runs while the nodes are idle, then while writers on both nodes
-		// keep them busy (their publish queues are not empty), as in an
-		// app in use; the clients do not receive the writers' events.
-		var summary []string
-		defects := 0
-		for _, phase := range []struct {
-			name string
-			rate int // other messages a second on each node
-		}{{"idle", 0}, {"busy", busy}} {
-			stopLoad := loadMessages(t, c, phase.rate)
-			totals := make([]orderResult, len(recs))
-			for run := 1; run <= runs; run++ {
-				id := newMessage("v0")
-				began := time.Now()
-				for i := 1; i <= updates; i++ {
-					edit((i-1)%2, id, "v"+strconv.Itoa(i))
-				}
-				elapsed := time.Since(began)
-				final := "v" + strconv.Itoa(updates)
-				settle(recs, mode.quiet(t), 2*time.Minute, func() bool {
-					for _, r := range recs {
-						if f := orderFigures(r.events(t), id, updates, final); f.missing > 0 {
-							return false
-						}
-					}
-					return true
-				})
-				stored := storedText(t, c, sender, conv.ID, id)
-				if stored != final {
-					t.Fatalf("message %d: stored text %q after the last update %q", id, stored, final)
-				}
-				var line []string
-				for i, r := range recs {
-					f := orderFigures(r.events(t), id, updates, stored)
-					totals[i].add(f)
-					s := fmt.Sprintf("%s inv %d", r.name, f.inversions)
-					if len(f.examples) > 0 {
-						s += " (" + strings.Join(f.examples, ", ") + ")"
-					}
-					if f.stale > 0 {
-						s += fmt.Sprintf(" STALE(last %s)", f.last)
-					}
-					if f.missing > 0 || f.duplicated > 0 {
-						s += fmt.Sprintf(" missing %d dup %d", f.missing, f.duplicated)
-					}
-					line = append(line, s)
-				}
-				t.Logf("%s run %d: %d updates in %v: %s", phase.name, run, updates, elapsed.Round(time.Millisecond), strings.Join(line, "; "))
+	// Runs while the nodes are idle, then while writers on both nodes
+	// keep them busy (their publish queues are not empty), as in an
+	// app in use; the clients do not receive the writers' events.
+	var summary []string
+	defects := 0
+	for _, phase := range []struct {
+		name string
+		rate int // other messages a second on each node
+	}{{"idle", 0}, {"busy", busy}} {
+		stopLoad := loadMessages(t, c, phase.rate)
+		totals := make([]orderResult, len(recs))
+		cuts := 0
+		for run := 1; run <= runs; run++ {
+			id := newMessage("v0")
+			stopCutting := func() int { return 0 }
+			if cfg.recovery {
+				stopCutting = cutAtRandom(clients, grace)
 			}
-			created := stopLoad()
-			var lines []string
+			began := time.Now()
+			for i := 1; i <= updates; i++ {
+				edit((i-1)%2, id, "v"+strconv.Itoa(i))
+			}
+			elapsed := time.Since(began)
+			runCuts := stopCutting()
+			cuts += runCuts
+			if d := relayed(t, c.conn); d > time.Second {
+				t.Logf("%s run %d: the relay published the run's updates %v after the last", phase.name, run, d.Round(time.Millisecond))
+			}
+			final := "v" + strconv.Itoa(updates)
+			settle(recs, mode.quiet(t), 2*time.Minute, func() bool {
+				for _, r := range recs {
+					if f := orderFigures(r.events(t), id, updates, final); f.missing > 0 {
+						return false
+					}
+				}
+				return true
+			})
+			stored := storedText(t, c, sender, conv.ID, id)
+			if stored != final {
+				t.Fatalf("message %d: stored text %q after the last update %q", id, stored, final)
+			}
+			var line []string
+			var short []*recorder // clients missing updates
 			for i, r := range recs {
-				f := totals[i]
-				defects += f.inversions + f.stale + f.missing + f.duplicated
-				lines = append(lines, fmt.Sprintf("%s: %d inversions in %d of %d runs, %d stale finals, %d missing, %d duplicated",
-					r.name, f.inversions, f.runsInverted, runs, f.stale, f.missing, f.duplicated))
+				f := orderFigures(r.events(t), id, updates, stored)
+				if f.missing > 0 {
+					short = append(short, r)
+				}
+				if cfg.recovery && (f.duplicated > 0 || mode.fixed && f.inversions > 0) {
+					evs, from, to := aroundFirstDefect(r.events(t), id)
+					t.Logf("client %s: the updates up to its first inversion or repeat, and its connections meanwhile:\n    %s\n    %s",
+						r.name, strings.Join(evs, "\n    "), strings.Join(r.notes(from, to), "\n    "))
+				}
+				_, _, gaps, _ := r.links()
+				f.inGaps = inGaps(r.events(t), id, gaps)
+				totals[i].add(f)
+				s := fmt.Sprintf("%s inv %d", r.name, f.inversions)
+				if len(f.examples) > 0 {
+					s += " (" + strings.Join(f.examples, ", ") + ")"
+				}
+				if f.stale > 0 {
+					s += fmt.Sprintf(" STALE(last %s)", f.last)
+				}
+				if f.missing > 0 || f.duplicated > 0 {
+					s += fmt.Sprintf(" missing %d dup %d", f.missing, f.duplicated)
+				}
+				if cfg.recovery {
+					s += fmt.Sprintf(" replayed %d", f.inGaps)
+				}
+				line = append(line, s)
 			}
-			t.Logf("%s, %s, %s (%d other messages/s on each node, %d created): %d runs of %d updates alternating A and B:\n  %s",
-				mode.name, c.dbKind(), phase.name, phase.rate, created, runs, updates, strings.Join(lines, "\n  "))
-			summary = append(summary, phase.name+": "+strings.Join(lines, "; "))
+			cutNote := ""
+			if cfg.recovery {
+				cutNote = fmt.Sprintf(", %d cuts", runCuts)
+			}
+			t.Logf("%s run %d: %d updates in %v%s: %s", phase.name, run, updates, elapsed.Round(time.Millisecond), cutNote, strings.Join(line, "; "))
+			if cfg.recovery && len(short) > 0 {
+				probe(t, c, short, id)
+			}
 		}
-		c.stop()
-		verdict(t, mode, defects, fmt.Sprintf("%s: %s", c.dbKind(), strings.Join(summary, " | ")))
-	})
+		created := stopLoad()
+		var lines []string
+		for i, r := range recs {
+			f := totals[i]
+			defects += f.inversions + f.stale + f.missing + f.duplicated
+			l := fmt.Sprintf("%s: %d inversions in %d of %d runs, %d stale finals, %d missing, %d duplicated",
+				r.name, f.inversions, f.runsInverted, runs, f.stale, f.missing, f.duplicated)
+			if cfg.recovery {
+				drops, recoveries, _, stale := r.links()
+				l += fmt.Sprintf("; %d updates replayed (so far %d drops, %d recovered", f.inGaps, drops, recoveries)
+				if stale > 0 {
+					l += fmt.Sprintf(", %d stale events dropped by listen.mjs", stale)
+				}
+				l += ")"
+			}
+			lines = append(lines, l)
+		}
+		cutNote := ""
+		if cfg.recovery {
+			cutNote = fmt.Sprintf(", %d connections cut", cuts)
+		}
+		t.Logf("%s, %s, %s (%d other messages/s on each node, %d created): %d runs of %d updates alternating A and B%s:\n  %s",
+			mode.name, c.dbKind(), phase.name, phase.rate, created, runs, updates, cutNote, strings.Join(lines, "\n  "))
+		summary = append(summary, phase.name+": "+strings.Join(lines, "; "))
+	}
+	c.stop()
+	verdict(t, mode, defects, fmt.Sprintf("%s: %s", c.dbKind(), strings.Join(summary, " | ")))
+}
+
+// aroundFirstDefect returns the last events of message id received up to
+// the first update that is an inversion or a repeat, and two after it,
+// each as "#<index among all received> <text>@<offset>", with the indexes
+// of the first and the last.
+func aroundFirstDefect(evs []reactive, id int64) (out []string, from, to int) {
+	var idx []int
+	seen := map[int]bool{}
+	highest, after := 0, -1
+	for i, ev := range evs {
+		if ev.Model != "Message" || ev.ID != id {
+			continue
+		}
+		out = append(out, fmt.Sprintf("#%d %s %s@%s", i, ev.Action, ev.Data.Text, ev.Offset))
+		idx = append(idx, i)
+		if after >= 0 {
+			if after++; after == 2 {
+				break
+			}
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimPrefix(ev.Data.Text, "v"))
+		if err != nil || ev.Action != "update" {
+			continue
+		}
+		if v < highest || seen[v] {
+			out[len(out)-1] += " <-"
+			after = 0
+		}
+		seen[v] = true
+		highest = max(highest, v)
+	}
+	if len(out) > 12 {
+		out, idx = out[len(out)-12:], idx[len(idx)-12:]
+	}
+	if len(idx) == 0 {
+		return nil, 0, -1
+	}
+	return out, idx[0] - 1, idx[len(idx)-1]
+}
+
+// relayed waits, with the durable path, until the relay has published
+// every event stored so far (its outbox holds none of them), for at most 2
+// minutes, and returns how long that took: a relay behind the load of the
+// busy phase would otherwise let the clients go quiet for longer than the
+// settle time before the updates come. Without the outbox table it returns
+// at once.
+func relayed(t *testing.T, db *sql.DB) time.Duration {
+	t.Helper()
+	began := time.Now()
+	var last int64
+	if err := db.QueryRow("SELECT COALESCE(MAX(id), 0) FROM entreactive_outbox").Scan(&last); err != nil {
+		return 0 // no outbox: the path is off
+	}
+	for time.Since(began) < 2*time.Minute {
+		var left int
+		// No placeholder: ? or $1 depends on the database.
+		if err := db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM entreactive_outbox WHERE id <= %d", last)).Scan(&left); err != nil {
+			t.Fatalf("outbox: %v", err)
+		}
+		if left == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(began)
+}
+
+// probe tells, for the log, why clients of the recovery test miss updates
+// of message id: whether each still gets a notification (room "users":
+// its socket is alive and authenticated, so it left the conversation's
+// room) or not (its delivery stopped), what happened to its connections,
+// and what it received last.
+func probe(t *testing.T, c *cluster, recs []*recorder, id int64) {
+	t.Helper()
+	text := fmt.Sprintf("probe %d", time.Now().UnixNano())
+	code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/notifications", "", fmt.Sprintf(`{"message":%q}`, text))
+	if code != http.StatusCreated {
+		t.Fatalf("probe notification: %d %s", code, body)
+	}
+	var n struct{ ID int64 }
+	_ = json.Unmarshal(body, &n)
+	got := func(r *recorder) bool {
+		return slices.ContainsFunc(r.events(t), func(ev reactive) bool { return ev.Model == "Notification" && ev.ID == n.ID })
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if !slices.ContainsFunc(recs, func(r *recorder) bool { return !got(r) }) {
+			break
+		}
+	}
+	for _, r := range recs {
+		// Its last update of any message, and its connections since.
+		var last string
+		lastAt := 0
+		for i, ev := range r.events(t) {
+			if ev.Model == "Message" && ev.Action == "update" {
+				last, lastAt = fmt.Sprintf("#%d: message %d %s@%s", i, ev.ID, ev.Data.Text, ev.Offset), i
+			}
+		}
+		notes := r.notes(lastAt, math.MaxInt)
+		if len(notes) > 30 {
+			notes = append(notes[:30], "…")
+		}
+		t.Logf("client %s misses updates of message %d; a notification to room users now reaches it: %v; its last update: %s; its connections since:\n    %s",
+			r.name, id, got(r), last, strings.Join(notes, "\n    "))
+	}
 }
 
 // loadMessages starts writers that create messages on both nodes, rate a
@@ -572,6 +784,10 @@ type orderResult struct {
 	duplicated int
 	// examples shows the first inversions of a run: "v7 after v8".
 	examples []string
+	// inGaps counts the updates received whose offset falls in a time the
+	// client had no connection (the recovery test): the recovery replay
+	// brought them.
+	inGaps int
 }
 
 // add adds the figures of one run to r.
@@ -581,6 +797,7 @@ func (r *orderResult) add(f orderResult) {
 	r.stale += f.stale
 	r.missing += f.missing
 	r.duplicated += f.duplicated
+	r.inGaps += f.inGaps
 	r.last = f.last
 }
 
