@@ -121,6 +121,21 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
+// envDuration returns the duration in the variable name (0s or more), or
+// def when it is unset; anything else fails the test.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		t.Fatalf("%s=%q: want a duration, 0s or more", name, s)
+	}
+	return d
+}
+
 // exampleDatabase is a kind of database the durable tests run on.
 type exampleDatabase struct {
 	name string

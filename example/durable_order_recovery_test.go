@@ -2,7 +2,6 @@ package main
 
 import (
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,19 +104,4 @@ func inGaps(evs []reactive, id int64, gaps []gap) int {
 		}
 	}
 	return n
-}
-
-// envDuration returns the duration in the environment variable name, or
-// def when it is unset; anything else fails the test.
-func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		t.Fatalf("%s=%q: want a duration, 0s or more", name, s)
-	}
-	return d
 }

@@ -38,7 +38,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,21 +71,6 @@ const (
 	// backlog may reach a node's clients that long after Redis is back.
 	outageQuiet = 7 * time.Second
 )
-
-// envDuration returns the positive duration in the environment variable
-// name, or def when it is unset; anything else fails the test.
-func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		t.Fatalf("%s=%q: want a positive duration, e.g. 4s", name, s)
-	}
-	return d
-}
 
 // redisProxy forwards TCP connections to Redis until cut; restored, it
 // listens on the same address again (the idea of server/redisbroker's
