@@ -154,15 +154,8 @@ func TestPublishBatchOrderAcrossNodes(t *testing.T) {
 // one call: repeats dropped, events for nobody counted as published, and
 // an event without an id stops the batch there.
 func TestEmitterPublishBatch(t *testing.T) {
-	cfg := onceConfig(t)
-	g := startGoServer(t, cfg)
+	g, l, e := startEmitterNode(t)
 	ctx := testkit.Context(t)
-	l := dialRow(t, g.URL, 1)
-	waitRoom(t, g, "user_1", 1)
-	e, err := NewEmitter(newRedis(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	to := entreactive.Target{Users: []any{1}}
 	if err := g.Server.Publish(ctx, to, rowEvent("e1", 1)); err != nil {
 		t.Fatal(err)

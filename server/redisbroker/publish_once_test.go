@@ -330,15 +330,8 @@ func TestPublishWhileRedisIsDown(t *testing.T) {
 // Emitter.Publish delivers an event once per EventID to a Go node's
 // clients, and shares the window with the nodes' Server.Publish.
 func TestEmitterPublish(t *testing.T) {
-	cfg := onceConfig(t)
-	g := startGoServer(t, cfg)
+	g, l, e := startEmitterNode(t)
 	ctx := testkit.Context(t)
-	l := dialRow(t, g.URL, 1)
-	waitRoom(t, g, "user_1", 1)
-	e, err := NewEmitter(newRedis(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	to := entreactive.Target{Users: []any{1}}
 	for _, id := range []string{"e1", "e1", "e2", "e1"} {
 		if err := e.Publish(ctx, to, rowEvent(id, 0)); err != nil {
@@ -370,6 +363,21 @@ func TestEmitterPublish(t *testing.T) {
 	if got := l.ids(); !slices.Equal(got, []string{"e1", "e2", "e3"}) {
 		t.Fatalf("the client got %v, want [e1 e2 e3]", got)
 	}
+}
+
+// startEmitterNode starts a Go node with a client of user 1 and an Emitter
+// on the same stream.
+func startEmitterNode(t *testing.T) (*goServer, *rowLog, *Emitter) {
+	t.Helper()
+	cfg := onceConfig(t)
+	g := startGoServer(t, cfg)
+	l := dialRow(t, g.URL, 1)
+	waitRoom(t, g, "user_1", 1)
+	e, err := NewEmitter(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, l, e
 }
 
 // A Node peer's client gets a Go node's Published events once, as any

@@ -348,28 +348,9 @@ func (c *stallingConn) Read(b []byte) (int, error) {
 // to 5 s to resume after the next, short one. Told by the retry_in of the
 // reader's log line, not by a clock.
 func TestReadBackoffStartsOverAfterARead(t *testing.T) {
-	cfg := testConfig(t)
-	retries := &retryLog{}
-	cfgA := cfg
-	cfgA.Logger = slog.New(retries)
-	p := startProxy(t)
-	flaky := redis.NewClient(&redis.Options{Addr: p.addr})
-	defer flaky.Close()
-	brokerA, err := New(flaky, cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokerB, err := New(newRedis(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := testkit.Serve(t, server.Config{Broker: brokerA})
-	b := testkit.Serve(t, server.Config{Broker: brokerB})
+	n := startFlakyPair(t)
+	p, b, retries, notes := n.proxy, n.b, n.retries, &n.notes
 	ctx := testkit.Context(t)
-	var notes atomic.Int32
-	c := dialRawEvents(t, a.URL, map[string]any{"token": testkit.Token(t, 3)}, func([]any) { notes.Add(1) })
-	defer c.Close()
-	testkit.Eventually(t, "user 3 online on B", func() bool { return testkit.Online(t, b.Server, 3) })
 
 	// A first outage, long enough for the backoff to grow past 400 ms.
 	p.stop()
@@ -386,6 +367,43 @@ func TestReadBackoffStartsOverAfterARead(t *testing.T) {
 	if got := retries.all()[before]; got != readRetryFirst {
 		t.Fatalf("the first retry of the second outage waits %v, want %v (the retries so far: %v)", got, readRetryFirst, retries.all())
 	}
+}
+
+// flakyPair is two nodes of a cluster, A reaching Redis through a proxy
+// that the test cuts, B directly, with a client of user 3 on A counting
+// the events it gets, and A's read retries.
+type flakyPair struct {
+	proxy   *proxy
+	brokerA *Broker
+	a, b    *testkit.Served
+	retries *retryLog
+	notes   atomic.Int32
+}
+
+// startFlakyPair starts a flakyPair once user 3 is online on B.
+func startFlakyPair(t *testing.T) *flakyPair {
+	t.Helper()
+	cfg := testConfig(t)
+	n := &flakyPair{retries: &retryLog{}}
+	cfgA := cfg
+	cfgA.Logger = slog.New(n.retries)
+	n.proxy = startProxy(t)
+	flaky := redis.NewClient(&redis.Options{Addr: n.proxy.addr})
+	t.Cleanup(func() { flaky.Close() })
+	var err error
+	if n.brokerA, err = New(flaky, cfgA); err != nil {
+		t.Fatal(err)
+	}
+	brokerB, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.a = testkit.Serve(t, server.Config{Broker: n.brokerA})
+	n.b = testkit.Serve(t, server.Config{Broker: brokerB})
+	c := dialRawEvents(t, n.a.URL, map[string]any{"token": testkit.Token(t, 3)}, func([]any) { n.notes.Add(1) })
+	t.Cleanup(func() { c.Close() })
+	testkit.Eventually(t, "user 3 online on B", func() bool { return testkit.Online(t, n.b.Server, 3) })
+	return n
 }
 
 // retryLog is a slog.Handler that keeps the retry_in of each failed read
@@ -436,28 +454,9 @@ func (h *retryLog) next() time.Time {
 // own sockets get its events through the stream (Publish, the durable
 // path) would otherwise hold them all back that long.
 func TestReaderReadsAtOnceWhenPublishingWorksAgain(t *testing.T) {
-	cfg := testConfig(t)
-	retries := &retryLog{}
-	cfgA := cfg
-	cfgA.Logger = slog.New(retries)
-	p := startProxy(t)
-	flaky := redis.NewClient(&redis.Options{Addr: p.addr})
-	defer flaky.Close()
-	brokerA, err := New(flaky, cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokerB, err := New(newRedis(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := testkit.Serve(t, server.Config{Broker: brokerA})
-	b := testkit.Serve(t, server.Config{Broker: brokerB})
+	n := startFlakyPair(t)
+	p, brokerA, a, b, retries, notes := n.proxy, n.brokerA, n.a, n.b, n.retries, &n.notes
 	ctx := testkit.Context(t)
-	var notes atomic.Int32
-	c := dialRawEvents(t, a.URL, map[string]any{"token": testkit.Token(t, 3)}, func([]any) { notes.Add(1) })
-	defer c.Close()
-	testkit.Eventually(t, "user 3 online on B", func() bool { return testkit.Online(t, b.Server, 3) })
 
 	p.stop()
 	// Node A fails to publish, and its reader's backoff grows to its
