@@ -34,8 +34,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,6 +43,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/entreactive/reactive/internal/testkit"
 )
 
 // Environment of the tests of this file (see also durable_test.go's).
@@ -72,97 +72,18 @@ const (
 	outageQuiet = 7 * time.Second
 )
 
-// redisProxy forwards TCP connections to Redis until cut; restored, it
-// listens on the same address again (the idea of server/redisbroker's
-// test proxy).
-type redisProxy struct {
-	t      *testing.T
-	target string
-	mu     sync.Mutex
-	addr   string
-	ln     net.Listener
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
-}
-
 // proxyRedis puts a proxy between the cluster's nodes and its Redis: the
 // nodes started after it connect through the proxy.
-func proxyRedis(t *testing.T, c *cluster) *redisProxy {
+func proxyRedis(t *testing.T, c *cluster) *testkit.Proxy {
 	t.Helper()
 	u, err := url.Parse(c.redis)
 	if err != nil || u.Host == "" {
 		t.Fatalf("redis URL %q: %v", c.redis, err)
 	}
-	p := &redisProxy{t: t, target: u.Host, addr: "127.0.0.1:0", conns: make(map[net.Conn]bool)}
-	p.restore()
-	t.Cleanup(p.cut)
-	u.Host = p.addr
+	p := testkit.StartProxy(t, u.Host)
+	u.Host = p.Addr()
 	c.redis = u.String()
 	return p
-}
-
-// restore listens again and forwards every connection to Redis.
-func (p *redisProxy) restore() {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("redis proxy: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln { // cut meanwhile
-				p.mu.Unlock()
-				_ = c.Close()
-				_ = up.Close()
-				continue
-			}
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			pipe := func(dst, src net.Conn) {
-				defer p.wg.Done()
-				_, _ = io.Copy(dst, src)
-				_ = dst.Close()
-				_ = src.Close()
-				p.mu.Lock()
-				delete(p.conns, dst)
-				delete(p.conns, src)
-				p.mu.Unlock()
-			}
-			p.wg.Add(2)
-			go pipe(up, c)
-			go pipe(c, up)
-		}
-	}()
-}
-
-// cut closes the listener and every connection: Redis is gone, a node's
-// new connections are refused. It is safe to call when already cut.
-func (p *redisProxy) cut() {
-	p.mu.Lock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // outageEventsFrom returns the events r received from index i on; unlike
@@ -418,7 +339,7 @@ func TestRedisOutageLosesNoCommittedEvent(t *testing.T) {
 
 		time.Sleep(outageBefore)
 		cutBound := maxNotification(t, c.conn)
-		proxy.cut()
+		proxy.Cut()
 		phase.Store(int32(phaseDuring))
 		time.Sleep(outage)
 		// What the outage left to publish: the rows committed so far,
@@ -430,7 +351,7 @@ func TestRedisOutageLosesNoCommittedEvent(t *testing.T) {
 		for i, r := range recs {
 			atRestore[i] = r.count()
 		}
-		proxy.restore()
+		proxy.Restore()
 		restoredAt := time.Now()
 		phase.Store(int32(phaseAfter))
 

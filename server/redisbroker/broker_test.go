@@ -3,8 +3,6 @@ package redisbroker
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"reflect"
 	"sync"
 	"testing"
@@ -166,69 +164,21 @@ func TestBrokerLifecycle(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to Redis until stopped; restarted, it
-// listens on the same address again.
+// proxy is a testkit.Proxy to the tests' Redis: stop cuts it, start
+// restores it on the same address.
 type proxy struct {
-	t     *testing.T
-	addr  string
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-	wg    sync.WaitGroup
+	*testkit.Proxy
+	addr string
 }
 
 func startProxy(t *testing.T) *proxy {
-	p := &proxy{t: t, addr: "127.0.0.1:0"}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
+	p := testkit.StartProxy(t, redisAddr)
+	return &proxy{Proxy: p, addr: p.Addr()}
 }
 
-func (p *proxy) start() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", redisAddr)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	}()
-}
+func (p *proxy) start() { p.Restore() }
 
-// stop closes the listener and every connection: Redis is gone.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-}
+func (p *proxy) stop() { p.Cut() }
 
 // While Redis is unreachable, Publish and FetchSockets fail promptly and
 // nothing hangs; when it is back, the subscription and the stream reader

@@ -24,12 +24,12 @@ import (
 func TestClusterRedisOutage(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	red := startPrivateRedis(t)
-	proxy := startProxy(t, red.addr)
+	proxy := testkit.StartProxy(t, red.addr)
 	var logs testkit.Buffer
 	rcfg := redisNames(t, red.addr)
 	rcfg.RequestTimeout = time.Second
 	rcfg.BlockTime = 500 * time.Millisecond
-	c := newCluster(t, 2, proxy.addr, rcfg, func(string) *slog.Logger {
+	c := newCluster(t, 2, proxy.Addr(), rcfg, func(string) *slog.Logger {
 		var w io.Writer = &logs
 		if testing.Verbose() {
 			w = io.MultiWriter(&logs, tlog{t})
@@ -142,7 +142,7 @@ func TestClusterRedisOutage(t *testing.T) {
 	roomSizeBack("after the restart")
 
 	// Redis unreachable for 10 s.
-	proxy.cut()
+	proxy.Cut()
 	cut := time.Now()
 	down("Redis unreachable")
 	select {
@@ -150,7 +150,7 @@ func TestClusterRedisOutage(t *testing.T) {
 	case <-ctx.Done():
 	}
 	down("Redis unreachable for 10 s")
-	proxy.restore()
+	proxy.Restore()
 	t.Logf("after 10 s unreachable: events cross nodes again within %v", healed("after the cut").Round(time.Millisecond))
 	roomSizeBack("after the cut")
 
@@ -181,6 +181,6 @@ func TestClusterRedisOutage(t *testing.T) {
 		}
 	}
 	c.tr.CloseIdleConnections()
-	proxy.cut()
+	proxy.Cut()
 	goleak.VerifyNone(t, ignore)
 }
