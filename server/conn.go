@@ -37,8 +37,11 @@ type Conn struct {
 	expiry *time.Timer
 
 	// closed is set once, under mu, by close; read without the lock by
-	// delivery to skip sockets on their way out.
-	closed atomic.Bool
+	// delivery to skip sockets on their way out. leftRooms, set with it,
+	// are the rooms the socket was in: its session keeps them once the
+	// registry has let it go.
+	closed    atomic.Bool
+	leftRooms []string
 
 	// What the socket needs from its server: its rooms, a logger, and the
 	// hooks to run when it closes.
@@ -319,6 +322,7 @@ func (c *Conn) close(reason string) {
 		return
 	}
 	c.closed.Store(true)
+	c.leftRooms = c.reg.roomsOf(c)
 	c.gen++
 	if c.expiry != nil {
 		c.expiry.Stop()

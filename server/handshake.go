@@ -176,7 +176,9 @@ func (s *Server) onConnection(args ...any) {
 	}
 	if st := c.restored; st != nil {
 		s.restore(c, st, register)
+		c.mu.Lock()
 		c.restored = nil
+		c.mu.Unlock()
 	} else {
 		register()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,11 +272,14 @@ func (a *recoveryAdapter) PersistSession(sp *socket.SessionToPersist) {
 	if !a.root || sp == nil {
 		return
 	}
-	c, _ := sp.Data.(*Conn)
-	if c == nil {
-		return
+	switch d := sp.Data.(type) {
+	case *Conn:
+		a.s.persistSession(d.session(string(sp.Pid)))
+	case *restoreState:
+		// Dropped again before its handshake took it up: the session
+		// as it was restored.
+		a.s.persistSession(d.session)
 	}
-	a.s.persistSession(c.session(string(sp.Pid)))
 }
 
 // RestoreSession implements socket.Adapter: the library calls it when a
@@ -304,7 +308,16 @@ func (a *recoveryAdapter) RestoreSession(pid socket.PrivateSessionId, off string
 func (c *Conn) session(pid string) Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rooms := c.reg.roomsOf(c)
+	rooms, in := c.reg.roomsIfIn(c)
+	switch {
+	case in:
+	case c.closed.Load():
+		// Closed: the rooms it left, not none.
+		rooms = slices.Clone(c.leftRooms)
+	case c.restored != nil:
+		// Restored and not registered yet: the rooms it is restored to.
+		rooms = slices.DeleteFunc(slices.Clone(c.restored.session.Rooms), func(r string) bool { return r == c.id })
+	}
 	data := map[string]any{}
 	if c.deviceID != "" {
 		data["device_id"] = c.deviceID

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,4 +55,34 @@ func TestHistoryIsBoundedInCount(t *testing.T) {
 	if h.n != 3 || h.holdsLocked(offset{1, 2}) || !h.holdsLocked(offset{1, 3}) || h.bytes != 3*h.ring[h.start].frame.size() {
 		t.Fatalf("n %d, bytes %d, oldest %v", h.n, h.bytes, h.ring[h.start].frame.off)
 	}
+}
+
+// A session persisted while its socket is outside the registry keeps the
+// socket's rooms: closed (the keeper or the library persisting after the
+// registry let it go), or restored and not registered yet (dropped again
+// right after its restore). With none, the next restore would bring the
+// socket back outside its rooms for good.
+func TestSessionOutsideTheRegistryKeepsItsRooms(t *testing.T) {
+	s, _ := startInternal(t)
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &Conn{reg: s.reg, log: s.log, id: "s1", ctx: ctx, cancel: cancel}
+	s.reg.add(c)
+	s.reg.join(c, "all", "conversation_1", "user_2")
+	c.close(ReasonTransportClose)
+	if got := c.session("p1").Rooms; !sameRooms(got, "all", "conversation_1", "user_2", "s1") {
+		t.Fatalf("the session of a closed socket has rooms %v", got)
+	}
+
+	restored := &Conn{reg: s.reg, log: s.log, id: "s2", restored: &restoreState{session: Session{SID: "s2", PID: "p2", Rooms: []string{"all", "conversation_1", "s2"}}}}
+	if got := restored.session("p2").Rooms; !sameRooms(got, "all", "conversation_1", "s2") {
+		t.Fatalf("the session of a socket restored and not registered yet has rooms %v", got)
+	}
+}
+
+// sameRooms reports whether got holds exactly want, in any order.
+func sameRooms(got []string, want ...string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
 }

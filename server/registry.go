@@ -247,6 +247,18 @@ func (r *registry) has(c *Conn, room string) bool {
 	return ok
 }
 
+// roomsIfIn returns the rooms c is in, and whether it is registered.
+func (r *registry) roomsIfIn(c *Conn) ([]string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	mine, ok := r.conns[c]
+	out := make([]string, 0, len(mine))
+	for room := range mine {
+		out = append(out, room)
+	}
+	return out, ok
+}
+
 // roomsOf returns the rooms c is in.
 func (r *registry) roomsOf(c *Conn) []string {
 	r.mu.RLock()
