@@ -145,6 +145,12 @@ func (c *Conn) capturePID() {
 		}
 		if json.Unmarshal(data[1:], &reply) == nil && reply.SID == c.id && reply.PID != "" {
 			c.pid.Store(&reply.PID)
+			// Its session can be kept now: a restored socket's was taken
+			// out of the broker by its restore, and a drop before the next
+			// change of its rooms must find it again.
+			if f := c.reg.onChange; f != nil {
+				f(c)
+			}
 		}
 	})
 }

@@ -483,3 +483,44 @@ func TestReaderReadsAtOnceWhenPublishingWorksAgain(t *testing.T) {
 		t.Fatalf("the note arrived %v after the reader's own retry was due: it waited for its backoff (%v) although A published", got.Sub(retryAt), retries.all())
 	}
 }
+
+// A socket's session is in Redis as soon as the socket is connected, with
+// no change of its rooms to prompt it, and so is a restored socket's, whose
+// restore took it out: a client that drops again right after it (re)connects
+// can still be restored.
+func TestSessionIsKeptFromTheConnect(t *testing.T) {
+	cfg := testConfig(t)
+	ab, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testkit.Serve(t, server.Config{Broker: ab, Recovery: &server.Recovery{}})
+	bb, err := New(newRedis(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testkit.Serve(t, server.Config{Broker: bb, Recovery: &server.Recovery{}})
+	ctx := testkit.Context(t)
+	rdb := newRedis(t)
+	got := &noteLog{}
+	c1 := dialRaw(t, a.URL, map[string]any{"token": testkit.Token(t, 8)}, got)
+	key := wire.SessionKey(cfg.SessionKeyPrefix, c1.PID)
+	testkit.Eventually(t, "the session in Redis after the connect", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
+	if err := a.Server.EmitToUser(ctx, 8, "note", 1); err != nil {
+		t.Fatal(err)
+	}
+	got.waitFor(t, 1)
+	_, last := got.snapshot()
+
+	c1.Drop()
+	c2 := dialRaw(t, b.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
+	if c2.SID != c1.SID {
+		t.Fatalf("not restored: sid %s, was %s", c2.SID, c1.SID)
+	}
+	testkit.Eventually(t, "the session in Redis again after the restore", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
+	c2.Drop()
+	c3 := dialRaw(t, a.URL, map[string]any{"pid": c1.PID, "offset": last}, got)
+	if c3.SID != c1.SID {
+		t.Fatalf("a drop right after the restore: a fresh socket (sid %s, was %s)", c3.SID, c1.SID)
+	}
+}
