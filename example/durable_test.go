@@ -420,15 +420,7 @@ func orderTest(t *testing.T, mode durableMode, c *cluster, cfg orderConfig) {
 	runs, updates := cfg.runs, cfg.updates
 	busy := envInt(t, envLoad, 400)
 	grace := envDuration(t, envCutGrace, defaultCutGrace)
-	c.start(nodeA)
-	c.start(nodeB)
-	sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
-	code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
-	var conv struct{ ID int64 }
-	if code != http.StatusCreated || json.Unmarshal(body, &conv) != nil {
-		t.Fatalf("conversation: %d %s", code, body)
-	}
-	room := fmt.Sprintf("conversation_%d", conv.ID)
+	sender, member, conv, room := startConversation(t, c)
 	var clients []orderClient
 	if cfg.recovery {
 		// listen.mjs reconnects to its node; ours to either.
@@ -466,7 +458,7 @@ func orderTest(t *testing.T, mode durableMode, c *cluster, cfg orderConfig) {
 	newMessage := func(text string) int64 {
 		t.Helper()
 		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
-			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":%q}`, conv.ID, text))
+			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":%q}`, conv, text))
 		var m struct{ ID int64 }
 		if code != http.StatusCreated || json.Unmarshal(body, &m) != nil {
 			t.Fatalf("message: %d %s", code, body)
@@ -537,7 +529,7 @@ func orderTest(t *testing.T, mode durableMode, c *cluster, cfg orderConfig) {
 				}
 				return true
 			})
-			stored := storedText(t, c, sender, conv.ID, id)
+			stored := storedText(t, c, sender, conv, id)
 			if stored != final {
 				t.Fatalf("message %d: stored text %q after the last update %q", id, stored, final)
 			}
@@ -947,22 +939,14 @@ func TestNodeKilledBetweenCommitAndPublish(t *testing.T) {
 func TestConcurrentUpdatesOfOneRowEndOnTheStoredRow(t *testing.T) {
 	eachDurable(t, func(t *testing.T, mode durableMode, c *cluster) {
 		const writers, edits = 8, 12
-		c.start(nodeA)
-		c.start(nodeB)
-		sender, member := c.login(nodeA, 1), c.login(nodeB, 2)
-		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
-		var conv struct{ ID int64 }
-		if code != http.StatusCreated || json.Unmarshal(body, &conv) != nil {
-			t.Fatalf("conversation: %d %s", code, body)
-		}
-		room := fmt.Sprintf("conversation_%d", conv.ID)
+		sender, member, conv, room := startConversation(t, c)
 		recs := []*recorder{
 			goClient(t, "go@A", c.url(nodeA), sender, room),
 			nodeClient(t, "node@B", c.url(nodeB), member, room),
 			goClient(t, "go@B", c.url(nodeB), member, room),
 		}
-		code, body = call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
-			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":"start"}`, conv.ID))
+		code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/messages", sender,
+			fmt.Sprintf(`{"conversation_id":%d,"recipient_id":2,"text":"start"}`, conv))
 		var msg struct{ ID int64 }
 		if code != http.StatusCreated || json.Unmarshal(body, &msg) != nil {
 			t.Fatalf("message: %d %s", code, body)
@@ -985,7 +969,7 @@ func TestConcurrentUpdatesOfOneRowEndOnTheStoredRow(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		stored := storedText(t, c, sender, conv.ID, msg.ID)
+		stored := storedText(t, c, sender, conv, msg.ID)
 		settle(recs, mode.quiet(t), time.Minute, func() bool {
 			for _, r := range recs {
 				if last := lastText(r.events(t), msg.ID); last != stored {
@@ -1060,4 +1044,20 @@ func writerInversions(seq []string) int {
 		highest[w] = k
 	}
 	return n
+}
+
+// startConversation starts both nodes and has user 1 (the sender, logged in
+// on node A) open a conversation with user 2 (the member, on node B). It
+// returns their tokens, the conversation's id and its room.
+func startConversation(t *testing.T, c *cluster) (sender, member string, conv int64, room string) {
+	t.Helper()
+	c.start(nodeA)
+	c.start(nodeB)
+	sender, member = c.login(nodeA, 1), c.login(nodeB, 2)
+	code, body := call(t, http.DefaultClient, http.MethodPost, c.url(nodeA)+"/api/conversations", sender, `{"member_ids":[2]}`)
+	var created struct{ ID int64 }
+	if code != http.StatusCreated || json.Unmarshal(body, &created) != nil {
+		t.Fatalf("conversation: %d %s", code, body)
+	}
+	return sender, member, created.ID, fmt.Sprintf("conversation_%d", created.ID)
 }
