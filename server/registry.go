@@ -261,13 +261,8 @@ func (r *registry) roomsIfIn(c *Conn) ([]string, bool) {
 
 // roomsOf returns the rooms c is in.
 func (r *registry) roomsOf(c *Conn) []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.conns[c]))
-	for room := range r.conns[c] {
-		out = append(out, room)
-	}
-	return out
+	rooms, _ := r.roomsIfIn(c)
+	return rooms
 }
 
 // size returns the number of sockets in room.

@@ -227,7 +227,8 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []server.ClusterMessage)
 			run, onces = append(run, w), append(onces, m.Broadcast.Once)
 		}
 		bctx, cancel := b.bound(ctx)
-		n, err := b.pub.publishOnceBatch(bctx, run, onces)
+		ids, err := b.pub.publishOnceBatch(bctx, run, onces)
+		n := len(ids)
 		cancel()
 		done += n
 		b.published(err)

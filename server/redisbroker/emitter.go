@@ -173,8 +173,10 @@ func (e *Emitter) PublishBatch(ctx context.Context, events []entreactive.Outgoin
 		var err error
 		if len(msgs) > 0 {
 			bctx, cancel := context.WithTimeout(ctx, e.pub.cfg.RequestTimeout)
-			sent, err = e.pub.publishOnceBatch(bctx, msgs, onces)
+			var ids []string
+			ids, err = e.pub.publishOnceBatch(bctx, msgs, onces)
 			cancel()
+			sent = len(ids)
 		}
 		if err != nil {
 			if sent > 0 {

@@ -2,7 +2,6 @@ package redisbroker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -48,59 +47,16 @@ func (p publisher) publish(ctx context.Context, m wire.Message) (string, error) 
 	return id, nil
 }
 
-// onceScript adds a stream entry unless its id was published within the
-// window: SET KEYS[1] 1 NX PX ARGV[1], and only when that set it, XADD
-// KEYS[2] MAXLEN ~ ARGV[2] * ARGV[3...] (the entry's fields, as publish
-// writes them). It returns the entry id, or nil for a repeat. Should the
-// XADD fail (a key of another type), the key is deleted again, so that
-// the broadcast can be published when it is tried again.
+// onceScript adds stream entries, in order, each unless its id was
+// published within the window: SET <its once key> 1 NX PX ARGV[1], and
+// only when that set it, XADD KEYS[1] MAXLEN ~ ARGV[2] * <its fields> (as
+// publish writes them). KEYS[2...] are the entries' once keys; after the
+// window and MAXLEN, ARGV holds, for each entry, its number of fields and
+// the fields. It returns {ids} ("" for a repeat), or, when an XADD fails
+// (a key of another type), {ids so far, error}: that entry's once key is
+// deleted again, so that it can be published when tried again, and no
+// later entry is added.
 var onceScript = redis.NewScript(`
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-	return false
-end
-local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
-if type(id) == 'table' and id.err then
-	redis.call('DEL', KEYS[1])
-end
-return id
-`)
-
-// publishOnce adds m to the stream, as publish does, unless a broadcast
-// published as once was within Config.OnceWindow: then it returns "" and
-// no error. The check and the XADD are one script (EVALSHA, EVAL when
-// Redis does not have it yet), so that of several nodes and emitters
-// publishing once concurrently, one adds it. m must not be ephemeral.
-func (p publisher) publishOnce(ctx context.Context, m wire.Message, once string) (string, error) {
-	if m.Ephemeral() {
-		return "", fmt.Errorf("redisbroker: publish type %d once: not a stream entry", m.Type())
-	}
-	fields, err := wire.EntryFields(m)
-	if err != nil {
-		return "", err
-	}
-	args := make([]any, 0, 2+len(fields))
-	args = append(args, max(p.cfg.OnceWindow.Milliseconds(), 1), p.cfg.MaxLen)
-	for _, f := range fields {
-		args = append(args, f)
-	}
-	keys := []string{p.cfg.onceKey(once), p.cfg.streamKey(m.Nsp)}
-	id, err := onceScript.Run(ctx, p.rdb, keys, args...).Text()
-	if errors.Is(err, redis.Nil) {
-		return "", nil // a repeat
-	}
-	if err != nil {
-		return "", fmt.Errorf("redisbroker: xadd type %d once: %w", m.Type(), err)
-	}
-	return id, nil
-}
-
-// onceBatchScript is onceScript for several entries, in order, in one
-// call: KEYS[1] is the stream, KEYS[2...] the entries' once keys; ARGV[1]
-// and ARGV[2] the window and MAXLEN, then, for each entry, its number of
-// fields and the fields. It returns {ids} ("" for a repeat), or, when an
-// XADD fails, {ids so far, error}: that entry's key is deleted again and
-// no later entry is added.
-var onceBatchScript = redis.NewScript(`
 local ids = {}
 local a = 3
 for i = 2, #KEYS do
@@ -120,20 +76,34 @@ end
 return {ids}
 `)
 
+// publishOnce adds m to the stream, as publish does, unless a broadcast
+// published as once was within Config.OnceWindow: then it returns "" and
+// no error. The check and the XADD are one script (EVALSHA, EVAL when
+// Redis does not have it yet), so that of several nodes and emitters
+// publishing once concurrently, one adds it. m must not be ephemeral.
+func (p publisher) publishOnce(ctx context.Context, m wire.Message, once string) (string, error) {
+	ids, err := p.publishOnceBatch(ctx, []wire.Message{m}, []string{once})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
 // publishOnceBatch adds msgs to the stream, each as publishOnce would, in
-// order, in one script call; onces are their once ids. It returns how many
-// were added or dropped as repeats before the first failure.
-func (p publisher) publishOnceBatch(ctx context.Context, msgs []wire.Message, onces []string) (int, error) {
+// order, in one script call; onces are their once ids. It returns the
+// entry ids ("" for a repeat) of those added or dropped as repeats before
+// the first failure.
+func (p publisher) publishOnceBatch(ctx context.Context, msgs []wire.Message, onces []string) ([]string, error) {
 	keys := make([]string, 0, 1+len(msgs))
 	keys = append(keys, p.cfg.streamKey(nsp))
 	args := []any{max(p.cfg.OnceWindow.Milliseconds(), 1), p.cfg.MaxLen}
 	for i, m := range msgs {
 		if m.Ephemeral() || m.Nsp != nsp {
-			return 0, fmt.Errorf("redisbroker: publish type %d once in a batch: not a stream entry of %q", m.Type(), nsp)
+			return nil, fmt.Errorf("redisbroker: publish type %d once: not a stream entry of %q", m.Type(), nsp)
 		}
 		fields, err := wire.EntryFields(m)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		keys = append(keys, p.cfg.onceKey(onces[i]))
 		args = append(args, len(fields))
@@ -141,21 +111,25 @@ func (p publisher) publishOnceBatch(ctx context.Context, msgs []wire.Message, on
 			args = append(args, f)
 		}
 	}
-	res, err := onceBatchScript.Run(ctx, p.rdb, keys, args...).Slice()
+	res, err := onceScript.Run(ctx, p.rdb, keys, args...).Slice()
 	if err != nil {
-		return 0, fmt.Errorf("redisbroker: xadd %d entries once: %w", len(msgs), err)
+		return nil, fmt.Errorf("redisbroker: xadd %d entries once: %w", len(msgs), err)
 	}
-	var ids []any
+	var ids []string
 	if len(res) > 0 {
-		ids, _ = res[0].([]any)
+		added, _ := res[0].([]any)
+		for _, id := range added {
+			s, _ := id.(string)
+			ids = append(ids, s)
+		}
 	}
-	if len(res) > 1 {
-		return len(ids), fmt.Errorf("redisbroker: xadd type %d once: %v", msgs[len(ids)].Type(), res[1])
+	switch {
+	case len(res) > 1:
+		return ids, fmt.Errorf("redisbroker: xadd type %d once: %v", msgs[len(ids)].Type(), res[1])
+	case len(ids) != len(msgs):
+		return ids, fmt.Errorf("redisbroker: xadd %d entries once: the script answered %d", len(msgs), len(ids))
 	}
-	if len(ids) != len(msgs) {
-		return len(ids), fmt.Errorf("redisbroker: xadd %d entries once: the script answered %d", len(msgs), len(ids))
-	}
-	return len(ids), nil
+	return ids, nil
 }
 
 // publishResponse sends a response (types 8, 10, 11, 12) to the private

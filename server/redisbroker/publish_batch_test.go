@@ -94,16 +94,16 @@ func TestBrokerPublishBatchStopsAtAFailure(t *testing.T) {
 		return wire.Message{UID: "u", Nsp: nsp, Data: &wire.Broadcast{Packet: wire.Packet{Type: wire.PacketTypeEvent, Nsp: nsp, Data: []any{"ev", s}}}}
 	}
 	msgs, onces := []wire.Message{m("a"), m("b")}, []string{"a", "b"}
-	n, err := pub.publishOnceBatch(ctx, msgs, onces)
-	if n != 0 || err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
-		t.Fatalf("a batch onto a string: %d, %v; want 0, WRONGTYPE", n, err)
+	ids, err := pub.publishOnceBatch(ctx, msgs, onces)
+	if len(ids) != 0 || err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("a batch onto a string: %d, %v; want 0, WRONGTYPE", len(ids), err)
 	}
 	if k, err := rdb.Exists(ctx, cfg.onceKey("a"), cfg.onceKey("b")).Result(); err != nil || k != 0 {
 		t.Fatalf("%d once keys left behind after the failed XADD (%v)", k, err)
 	}
 	rdb.Del(ctx, cfg.streamKey(nsp))
-	if n, err := pub.publishOnceBatch(ctx, msgs, onces); n != 2 || err != nil {
-		t.Fatalf("the batch tried again: %d, %v; want 2, nil", n, err)
+	if ids, err := pub.publishOnceBatch(ctx, msgs, onces); len(ids) != 2 || err != nil {
+		t.Fatalf("the batch tried again: %d, %v; want 2, nil", len(ids), err)
 	}
 	if l, err := rdb.XLen(ctx, cfg.streamKey(nsp)).Result(); err != nil || l != 2 {
 		t.Fatalf("the stream holds %d entries (%v), want 2", l, err)
