@@ -108,7 +108,7 @@ type durableGlue interface {
 
 // errOldGlue is the error of a mutation whose generated code predates the
 // durable path.
-var errOldGlue = errors.New("entreactive: the emitter is durable, and the ent code was generated before the durable path (contract version 4): regenerate it with go generate ./...")
+var errOldGlue = errors.New("entreactive: the emitter is durable, and the ent code was generated before the durable path (contract version 4); regenerate it (go generate ./...)")
 
 // LazyTx is a dialect.Tx that begins its transaction on the driver when
 // it is first used: the transaction generated code (version 4) opens for

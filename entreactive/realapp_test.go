@@ -276,14 +276,13 @@ func TestBulkUpsertThatSkipsRowsSendsTheInsertedOnesWithTheirIDs(t *testing.T) {
 func TestPrivacyAndInterceptorsDoNotHideAffectedRows(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, drv *entsql.Driver) {
 		tr := newTracker(t, drv)
-		c := tr.client
 		// The caller's context: no viewer (reads are denied), tenant "a"
 		// (reads see tenant a only), and a value of the caller's own.
 		type callerKey struct{}
 		ctx := context.WithValue(schema.NewTenantContext(t.Context(), "a"), callerKey{}, "caller")
 		var contexts []any
 		rec := tr.rec
-		c = testent.NewClient(testent.Driver(drv), testent.Emitter(entreactive.EmitterFunc(
+		c := testent.NewClient(testent.Driver(drv), testent.Emitter(entreactive.EmitterFunc(
 			func(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
 				contexts = append(contexts, ctx.Value(callerKey{}))
 				return rec.Emit(ctx, to, ev)

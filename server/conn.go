@@ -32,7 +32,6 @@ type Conn struct {
 	// close); it is taken before the registry's lock, never after.
 	mu     sync.Mutex
 	user   *User
-	rawID  any // the user id as found in the token (string or json.Number)
 	gen    uint64
 	expiry *time.Timer
 

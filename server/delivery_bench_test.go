@@ -22,7 +22,8 @@ type sinkConn struct {
 func (s *sinkConn) Write(b []byte) (int, error) {
 	if s.hold != nil {
 		s.hold.RLock()
-		s.hold.RUnlock() //nolint:staticcheck // waits for the hold to be released
+		//lint:ignore SA2001 waits for the hold to be released
+		s.hold.RUnlock()
 	}
 	s.mu.Lock()
 	s.n += len(b)

@@ -262,7 +262,7 @@ func New(cfg Config) (*Server, error) {
 	opts.SetPingTimeout(cfg.PingTimeout)
 	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	opts.SetMaxHttpBufferSize(cfg.MaxPayload)
-	opts.SetTransports(engineTransports.Set())
+	opts.SetTransports(engineTransports.set)
 	if cfg.CORS != nil {
 		opts.SetCors(cfg.CORS.toLibrary())
 	}
@@ -280,7 +280,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: register connection handler: %w", err)
 	}
 	s.engine = s.io.ServeHandler(nil)
-	engineTransports.Attach(s.io.Engine())
+	engineTransports.upgrades.watch(s.io.Engine())
 
 	cl, err := startCluster(ctx, s)
 	if err != nil {

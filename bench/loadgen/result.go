@@ -146,9 +146,7 @@ func CDFQuantiles() []float64 {
 	for i := 0; i <= 99; i++ {
 		qs = append(qs, float64(i)/100)
 	}
-	for _, q := range []float64{0.992, 0.994, 0.996, 0.998, 0.999, 0.9995, 1} {
-		qs = append(qs, q)
-	}
+	qs = append(qs, 0.992, 0.994, 0.996, 0.998, 0.999, 0.9995, 1)
 	return qs
 }
 

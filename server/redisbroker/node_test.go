@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -165,9 +164,7 @@ type goNode struct {
 	pub     publisher
 	entries received
 	msgs    chan wire.Message
-
-	mu     sync.Mutex
-	replyC chan wire.Message // responses to our own requests
+	replyC  chan wire.Message // responses to our own requests
 }
 
 var goSocket = wire.SocketInfo{

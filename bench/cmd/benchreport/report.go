@@ -15,22 +15,6 @@ import (
 // targetOrder lists the servers in the order they appear in tables.
 func targetOrder() []string { return []string{"go", "node", "node-hook", "floor", "floor-coalesced"} }
 
-func targetName(t string) string {
-	switch t {
-	case "go":
-		return "entreactive (Go example app)"
-	case "node":
-		return "Node socket.io baseline (after commit)"
-	case "node-hook":
-		return "Node baseline, reference hook style"
-	case "floor":
-		return "raw websocket floor, one write per frame"
-	case "floor-coalesced":
-		return "raw websocket floor, frames coalesced per connection (writev)"
-	}
-	return t
-}
-
 type key struct{ caseName, target string }
 
 type group struct {

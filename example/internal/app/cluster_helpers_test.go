@@ -876,14 +876,6 @@ func (r *privateRedis) kill() {
 	r.cmd = nil
 }
 
-// signal sends sig to redis-server (SIGSTOP pauses it, SIGCONT resumes).
-func (r *privateRedis) signal(sig os.Signal) {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		r.t.Fatalf("signal redis-server: %v", err)
-	}
-}
-
 // socketUsers lists the user of every socket: users 1..users, then users
 // 1..twice again for their second socket.
 func socketUsers(users, twice int64) []int64 {
