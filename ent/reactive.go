@@ -275,15 +275,6 @@ func reactiveKeysMessage(m *MessageMutation) []predicate.Message {
 	return keys
 }
 
-// reactiveConflictingMessage returns the rows an upsert of m may update.
-func reactiveConflictingMessage(ctx context.Context, cfg config, m *MessageMutation) ([]*Message, error) {
-	keys := reactiveKeysMessage(m)
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	return reactiveLoadMessage(ctx, cfg, entreactive.LoadRows, message.Or(keys...))
-}
-
 // reactiveDiffMessage returns the fields whose values differ between a and b,
 // without Sensitive ones.
 func reactiveDiffMessage(a, b *Message) []string {
@@ -395,21 +386,11 @@ func (m *MessageMutation) reactiveBeforeOne(ctx context.Context, cfg config, par
 }
 
 // reactiveBeforeBulkMessage marks the mutations of a CreateBulk statement as one
-// batch, so that their events leave in row order; with conflict (ON
-// CONFLICT), each loads the rows it may update.
-func reactiveBeforeBulkMessage(ctx context.Context, cfg config, builders []*MessageCreate, conflict bool) {
+// batch, so that their events leave in row order.
+func reactiveBeforeBulkMessage(ctx context.Context, cfg config, builders []*MessageCreate, _ bool) {
 	batch := entreactive.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
-	}
-	if !conflict {
-		return
-	}
-	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
-			st.Upsert = true
-			st.Loaded(reactiveConflictingMessage(ctx, cfg, b.mutation))
-		}
 	}
 }
 
@@ -585,15 +566,6 @@ func reactiveKeysNotification(m *NotificationMutation) []predicate.Notification 
 	return keys
 }
 
-// reactiveConflictingNotification returns the rows an upsert of m may update.
-func reactiveConflictingNotification(ctx context.Context, cfg config, m *NotificationMutation) ([]*Notification, error) {
-	keys := reactiveKeysNotification(m)
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	return reactiveLoadNotification(ctx, cfg, entreactive.LoadRows, notification.Or(keys...))
-}
-
 // reactiveDiffNotification returns the fields whose values differ between a and b,
 // without Sensitive ones.
 func reactiveDiffNotification(a, b *Notification) []string {
@@ -679,21 +651,11 @@ func (m *NotificationMutation) reactiveBeforeOne(ctx context.Context, cfg config
 }
 
 // reactiveBeforeBulkNotification marks the mutations of a CreateBulk statement as one
-// batch, so that their events leave in row order; with conflict (ON
-// CONFLICT), each loads the rows it may update.
-func reactiveBeforeBulkNotification(ctx context.Context, cfg config, builders []*NotificationCreate, conflict bool) {
+// batch, so that their events leave in row order.
+func reactiveBeforeBulkNotification(ctx context.Context, cfg config, builders []*NotificationCreate, _ bool) {
 	batch := entreactive.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
-	}
-	if !conflict {
-		return
-	}
-	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
-			st.Upsert = true
-			st.Loaded(reactiveConflictingNotification(ctx, cfg, b.mutation))
-		}
 	}
 }
 
@@ -813,53 +775,4 @@ func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Messa
 		}
 	}
 	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, before, rows, []string{changed}, nil)
-}
-
-// reactiveRefsNotification returns the Notification rows whose foreign key column a
-// mutation of another schema may change: those with the given ids, and,
-// when owners is not nil, those whose column points to a row owners selects.
-func reactiveRefsNotification(ctx context.Context, cfg config, ids []int, column string, owners func(*sql.Selector) *sql.Selector) ([]*Notification, error) {
-	var match []predicate.Notification
-	if len(ids) > 0 {
-		match = append(match, notification.IDIn(ids...))
-	}
-	if owners != nil {
-		match = append(match, func(s *sql.Selector) {
-			s.Where(sql.In(s.C(column), owners(s)))
-		})
-	}
-	if len(match) == 0 {
-		return nil, nil
-	}
-	return reactiveLoadNotification(ctx, cfg, entreactive.LoadRows, notification.Or(match...))
-}
-
-// reactiveRefsChangedNotification sends an update for each row of before whose
-// foreign key changed, named changed. Without a field to compare (field
-// false), every row of before is sent.
-func reactiveRefsChangedNotification(ctx context.Context, cfg config, before []*Notification, loadErr error, changed string, field bool) {
-	if loadErr == nil && len(before) == 0 {
-		return
-	}
-	glue := newNotificationMutation(cfg, OpUpdate).Reactive()
-	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, loadErr)
-		return
-	}
-	after, err := glue.Reload(ctx, before)
-	if err != nil {
-		entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, nil, nil, nil, err)
-		return
-	}
-	old := make(map[int]*Notification, len(before))
-	for _, row := range before {
-		old[row.ID] = row
-	}
-	rows := after[:0]
-	for _, row := range after {
-		if !field || slices.Contains(reactiveDiffNotification(old[row.ID], row), changed) {
-			rows = append(rows, row)
-		}
-	}
-	entreactive.NotifyUpdated(ctx, notification.Hooks[:], glue, before, rows, []string{changed}, nil)
 }

@@ -64,6 +64,7 @@ var templateFuncs = template.FuncMap{
 	"uniqueIndexes":        uniqueIndexes,
 	"differs":              differs,
 	"refEdges":             refEdges,
+	"refTarget":            refTarget,
 	"payloadKey":           payloadKey,
 	"edgeKey":              edgeKey,
 	"payloadWrite":         payloadWrite,
@@ -191,6 +192,20 @@ func refEdges(t *gen.Type) []refEdge {
 		edges = append(edges, r)
 	}
 	return edges
+}
+
+// refTarget reports whether t is the target of an edge refEdges returns
+// for one of nodes: whether the code of one of them reloads t's rows when
+// it changes their foreign key.
+func refTarget(nodes []*gen.Type, t *gen.Type) bool {
+	for _, n := range nodes {
+		for _, r := range refEdges(n) {
+			if r.Target == t {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // goComparable reports whether the Go values of field f compare with ==.
