@@ -192,7 +192,7 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 		}
 	}
 	if len(s.rows) > 0 {
-		s.ctx.parent = ctx
+		s.ctx = ctx
 		scheduleWith(glue, s)
 	}
 }
@@ -232,7 +232,7 @@ func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], b
 			s.previous = previousOf(glue, before, after)
 		}
 		if len(after) > 0 {
-			s.ctx.parent = ctx
+			s.ctx = ctx
 			scheduleWith(glue, s)
 		}
 		return
@@ -287,7 +287,7 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		if c.Action == ActionUpdate && m.rules.previous {
 			cs.previous = []any{c.Previous}
 		}
-		cs.ctx.parent = ctx
+		cs.ctx = ctx
 		list = append(list, cs)
 	}
 	scheduleWith(s.glue, list)
@@ -335,51 +335,23 @@ func previousOf[T any](glue Glue[T], before, after []T) []any {
 	return previous
 }
 
-// emitContext is the context target functions and the emitter get: the
-// mutation's values without its cancellation (the commit is done; the
-// events must not be lost to a finished request), plus the action for
-// ActionFromContext. It is context.WithoutCancel and context.WithValue in
-// one allocation.
-type emitContext struct {
-	parent context.Context
-	action Action
-	update *updateContext // nil but for updates
-}
-
-// updateContext is what the context of an update's target function adds.
-type updateContext struct {
-	changed  []string
-	previous any // the row before the update, when the rules load it
-}
-
-// Deadline reports no deadline.
-func (*emitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-// Done returns nil: the context is never canceled.
-func (*emitContext) Done() <-chan struct{} { return nil }
-
-// Err returns nil: the context is never canceled.
-func (*emitContext) Err() error { return nil }
-
-// Value returns the action for actionKey, the changed fields and the
-// previous row for theirs, and the parent's values otherwise.
-func (c *emitContext) Value(key any) any {
-	switch key {
-	case actionKey{}:
-	case changedKey{}:
-		if c.update == nil {
-			return nil
-		}
-		return c.update.changed
-	case previousKey{}:
-		if c.update == nil {
-			return nil
-		}
-		return c.update.previous
-	default:
-		return c.parent.Value(key)
+// ruleContext returns the context target functions and the emitter get:
+// the mutation's values without its cancellation (the commit is done; the
+// events must not be lost to a finished request), the action for
+// ActionFromContext and, for an update, upd for ChangedFromContext and
+// Previous.
+func ruleContext(parent context.Context, action Action, upd *updateContext) context.Context {
+	ctx := context.WithValue(context.WithoutCancel(parent), actionKey{}, actionValue(action))
+	if upd != nil {
+		ctx = context.WithValue(ctx, updateKey{}, upd)
 	}
-	switch c.action { // constants convert to any without allocating
+	return ctx
+}
+
+// actionValue returns a as an interface value; the constants convert
+// without allocating.
+func actionValue(a Action) any {
+	switch a {
 	case ActionCreate:
 		return ActionCreate
 	case ActionUpdate:
@@ -387,7 +359,13 @@ func (c *emitContext) Value(key any) any {
 	case ActionDelete:
 		return ActionDelete
 	}
-	return c.action
+	return a
+}
+
+// updateContext is what the context of an update's target function adds.
+type updateContext struct {
+	changed  []string
+	previous any // the row before the update, when the rules load it
 }
 
 // actionOf maps an ent operation to the action it reports.
@@ -410,10 +388,10 @@ type sender[T any] struct {
 	action   Action
 	target   TargetFunc[T]
 	rows     []T
-	previous []any         // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
-	one      [1]T          // backs rows for single-row mutations
-	upd      updateContext // changed fields, for updates
-	ctx      emitContext   // the context of Emit, allocated with the sender; its parent is the mutation's context, set when scheduled
+	previous []any           // the rows before an update, by index of rows (nil: unknown); nil unless the rules load them
+	one      [1]T            // backs rows for single-row mutations
+	upd      updateContext   // changed fields, for updates
+	ctx      context.Context // the mutation's context, set when scheduled
 }
 
 // Emit sends one event per row, in order. It runs after the commit; the
@@ -445,20 +423,20 @@ func (s *sender[T]) outgoing(out []Outgoing) []Outgoing {
 // each computes the target and the event of each row, in order, and
 // hands them to use with the row's context and id.
 func (s *sender[T]) each(use func(ctx context.Context, id any, to Target, ev Event)) {
-	ctx := s.ctx.parent
-	s.ctx = emitContext{parent: ctx, action: s.action}
+	var upd *updateContext
 	if s.action == ActionUpdate {
-		s.ctx.update = &s.upd
+		upd = &s.upd
 	}
+	ctx := ruleContext(s.ctx, s.action, upd)
 	now := time.Now()
 	for i, row := range s.rows {
 		if s.previous == nil {
-			s.eachRow(&s.ctx, now, row, use)
+			s.eachRow(ctx, now, row, use)
 			continue
 		}
 		// Each row its own previous row, even for an emitter that keeps ctx.
 		upd := &updateContext{changed: s.upd.changed, previous: s.previous[i]}
-		s.eachRow(&emitContext{parent: ctx, action: s.action, update: upd}, now, row, use)
+		s.eachRow(ruleContext(s.ctx, s.action, upd), now, row, use)
 	}
 }
 

@@ -73,17 +73,20 @@ func ActionFromContext(ctx context.Context) (Action, bool) {
 	return a, ok
 }
 
-// changedKey is the context key under which target functions find the
-// changed fields.
-type changedKey struct{}
+// updateKey is the context key under which the target functions of
+// updates find the changed fields and the previous row (an
+// *updateContext).
+type updateKey struct{}
 
 // ChangedFromContext returns the fields an update changed, as in the
 // event's Changed: what the mutation set, added to or cleared, inner hooks
 // included, and the M2M edges it changed; Sensitive fields are left out.
 // It returns nil outside an update's target function.
 func ChangedFromContext(ctx context.Context) []string {
-	changed, _ := ctx.Value(changedKey{}).([]string)
-	return changed
+	if upd, _ := ctx.Value(updateKey{}).(*updateContext); upd != nil {
+		return upd.changed
+	}
+	return nil
 }
 
 // HasChanged reports whether an update changed any of fields. In an update
@@ -106,14 +109,12 @@ func HasChanged(ctx context.Context, fields ...string) bool {
 	return false
 }
 
-// previousKey is the context key under which target functions find the
-// row before an update.
-type previousKey struct{}
-
 // Previous returns the row as it was before the update whose target is
 // being computed. It is there when the schema's rules call LoadPrevious;
 // otherwise, and outside an update's target function, ok is false.
 func Previous[T any](ctx context.Context) (row T, ok bool) {
-	row, ok = ctx.Value(previousKey{}).(T)
+	if upd, _ := ctx.Value(updateKey{}).(*updateContext); upd != nil {
+		row, ok = upd.previous.(T)
+	}
 	return row, ok
 }
