@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Plays the README's first-time path in a fresh module outside the repo, so
-# that a README snippet or command that stops working is a red CI:
+# that a README or docs/ snippet or command that stops working is a red CI:
 #   1. `go mod init example.com/app` in a temporary directory, with a replace
 #      directive to this checkout;
 #   2. the commands of the README's "Make a schema reactive" (its command
 #      blocks: fenced without a language), as they are written;
-#   3. every Go block of the README whose first line names a file
-#      (`// ent/schema/task.go`, optionally followed by ` — a comment`),
-#      written to that path as it is, and a test of the app (below);
+#   3. every Go block of the README and of the pages of docs/ (the files
+#      of soft delete and privacy are in docs/rules.md) whose first line
+#      names a file (`// ent/schema/task.go`, optionally followed by
+#      ` — a comment`), written to that path as it is, and a test of the
+#      app (below);
 #   4. the commands of the README's "Generate and wire", as they are
 #      written, then `go build ./...` and the test: a task created in a
 #      transaction reaches its assignee once committed; soft-deleting a
@@ -28,13 +30,15 @@
 # again. Every other module comes from GOPROXY and the module cache (with
 # warm caches it runs with GOPROXY=off too).
 #
-# Usage: bash scripts/fresh-module.sh [README]; README plays another copy of
-# the README (a proposed change) against this checkout. KEEP=1 keeps the
+# Usage: bash scripts/fresh-module.sh [README [DOCS]]; README plays another
+# copy of the README (a proposed change) against this checkout, DOCS another
+# directory of pages (default: the checkout's docs/). KEEP=1 keeps the
 # temporary directory.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 readme=$(realpath "${1:-$root/README.md}") # another README to play, to check a change of it
+docs=$(realpath "${2:-$root/docs}")          # the pages whose file blocks are played too
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 app=$work/app
@@ -44,62 +48,71 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
 # The files every first-time app of the README has, and the ones the test
 # needs: the snippets of "Make a schema reactive", "Generate and wire" and
-# "Soft delete and privacy".
+# "Soft delete and privacy" (docs/rules.md).
 required="ent/generate.go ent/entc.go ent/schema/task.go ent/schema/reactive.go
 ent/schema/reactive_placeholder.go ent/schema/comment.go ent/schema/comment_rules.go
 ent/schema/comment_placeholder.go ent/schema/softdelete.go ent/schema/softdelete_hooks.go"
 
-say "snippets and commands of README.md"
-python3 - "$readme" "$work/files" "$work" <<'PY'
+say "snippets and commands of README.md and docs/"
+python3 - "$readme" "$docs" "$work/files" "$work" <<'PY'
 import pathlib, re, sys
 
-readme, files, work = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-lines = pathlib.Path(readme).read_text().split("\n")
+readme, docs = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+files, work = pathlib.Path(sys.argv[3]), pathlib.Path(sys.argv[4])
 marker = re.compile(r"^// (ent/[\w./-]+\.go)(?: — .*)?$")
 sections = {"Make a schema reactive": "commands-1", "Generate and wire": "commands-2"}
 commands = {name: [] for name in sections.values()}
-section, written, i = None, {}, 0
-while i < len(lines):
-    line = lines[i]
-    heading = re.match(r"^#{2,3} (.*)$", line)
-    if heading:
-        section = heading.group(1).strip()
-    if not line.startswith("```"):
+written = {}
+
+def play(page, name, with_commands):
+    """Writes page's file blocks; collects its commands when with_commands."""
+    lines = page.read_text().split("\n")
+    section, i = None, 0
+    while i < len(lines):
+        line = lines[i]
+        heading = re.match(r"^#{1,3} (.*)$", line)
+        if heading:
+            section = heading.group(1).strip()
+        if not line.startswith("```"):
+            i += 1
+            continue
+        lang, start = line[3:].strip(), i + 1
+        i = start
+        while i < len(lines) and not lines[i].startswith("```"):
+            i += 1
+        if i == len(lines):
+            sys.exit(f"{name}:{start}: a fenced block is not closed")
+        block = lines[start:i]
         i += 1
-        continue
-    lang, start = line[3:].strip(), i + 1
-    i = start
-    while i < len(lines) and not lines[i].startswith("```"):
-        i += 1
-    if i == len(lines):
-        sys.exit(f"README.md:{start}: a fenced block is not closed")
-    block = lines[start:i]
-    i += 1
-    if lang == "" and section in sections:
-        for line in block:
-            cmd = re.sub(r"\s+#.*$", "", line).strip()
-            if cmd:
-                commands[sections[section]].append(cmd)
-        continue
-    m = marker.match(block[0]) if lang == "go" and block else None
-    if not m:
-        continue
-    path = m.group(1)
-    if path in written:
-        sys.exit(f"README.md:{start + 1}: a second block for {path} (the first is at line {written[path]})")
-    written[path] = start + 1
-    dest = files / path
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text("\n".join(block) + "\n")
-    print(f"  {path} (README.md:{start + 1})")
+        if lang == "" and with_commands and section in sections:
+            for line in block:
+                cmd = re.sub(r"\s+#.*$", "", line).strip()
+                if cmd:
+                    commands[sections[section]].append(cmd)
+            continue
+        m = marker.match(block[0]) if lang == "go" and block else None
+        if not m:
+            continue
+        path = m.group(1)
+        if path in written:
+            sys.exit(f"{name}:{start + 1}: a second block for {path} (the first is at {written[path]})")
+        written[path] = f"{name}:{start + 1}"
+        dest = files / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text("\n".join(block) + "\n")
+        print(f"  {path} ({name}:{start + 1})")
+
+play(readme, "README.md", True)
+for page in sorted(docs.glob("*.md")):
+    play(page, f"docs/{page.name}", False)
 for name, cmds in commands.items():
     (work / name).write_text("".join(c + "\n" for c in cmds))
 PY
 for f in $required; do
-	[ -f "$work/files/$f" ] || fail "README.md has no block that starts with // $f"
+	[ -f "$work/files/$f" ] || fail "neither README.md nor a page of docs/ has a block that starts with // $f"
 done
 unformatted=$(cd "$work/files" && gofmt -l .)
-[ -z "$unformatted" ] || fail "gofmt would change README.md's $unformatted"
+[ -z "$unformatted" ] || fail "gofmt would change the README's or docs/' $unformatted"
 [ -s "$work/commands-1" ] || fail "README.md's \"Make a schema reactive\" has no commands"
 [ -s "$work/commands-2" ] || fail "README.md's \"Generate and wire\" has no commands"
 

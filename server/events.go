@@ -2,7 +2,7 @@ package server
 
 import "context"
 
-// Event names of the wire protocol (the protocol table of the README).
+// Event names of the wire protocol (the protocol table of docs/protocol.md).
 const (
 	// EventConnected is sent to every socket once connected:
 	// {socketId, deviceId|null, timestamp}.

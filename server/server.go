@@ -9,7 +9,7 @@
 //	mux.Handle("/socket.io/", srv)
 //	client := ent.NewClient(ent.Driver(drv), ent.Emitter(srv))
 //
-// The wire protocol is the protocol table of the repository's README.
+// The wire protocol is the protocol table of the repository's docs/protocol.md.
 package server
 
 import (

@@ -1,6 +1,6 @@
 // Package loadgen drives a server that speaks the example app's HTTP API
-// (example/README.md) and socket protocol (the protocol table of the
-// README) with thousands of Socket.IO connections from one process, and
+// (example/README.md) and socket protocol (the protocol table of
+// docs/protocol.md) with thousands of Socket.IO connections from one process, and
 // measures delivery, latency and the server's cost. The scenarios are
 // Fanout, Targeted, Rollback and SlowConsumers; each returns a Result,
 // which bench/cmd/benchreport turns into BENCHMARKS.md.

@@ -1,6 +1,6 @@
 // The Node reference for the benchmarks: what a team would otherwise run.
 // It serves the example app's HTTP API (example/README.md) and socket protocol
-// (the protocol table of README.md) with express, socket.io 4.8 and Sequelize hooks on in-memory SQLite,
+// (the protocol table of docs/protocol.md) with express, socket.io 4.8 and Sequelize hooks on in-memory SQLite,
 // in the style of the reference system (Etherial's Reactive module): a
 // model's afterCreate/afterUpdate/afterDestroy hook emits the row to its
 // target rooms.

@@ -21,8 +21,8 @@
 // logins and actions; entreactive_build_info says which version of this
 // module and of Go built the binary.
 //
-// The metrics, all prefixed entreactive_, are listed in the README's
-// "Metrics" section and in each metric's HELP text.
+// The metrics, all prefixed entreactive_, are listed in docs/metrics.md
+// and in each metric's HELP text.
 package metrics
 
 import (

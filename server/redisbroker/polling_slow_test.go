@@ -17,7 +17,7 @@ import (
 
 // A polling client that stops polling is closed as a slow consumer and
 // keeps its session, as a websocket one does (TestSlowConsumerRecovers)
-// and as README promises: it recovers what it missed on another node.
+// and as docs/recovery.md promises: it recovers what it missed on another node.
 // The polling path marks the socket slow itself (the library's reason is
 // its own, recoverable one); the session must be kept by that reason, not
 // dropped for ReasonSlowConsumer, which the library does not recover.

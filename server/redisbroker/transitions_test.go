@@ -212,8 +212,8 @@ func TestRemoteJoinNeverEntersReservedRooms(t *testing.T) {
 	}
 }
 
-// A slow consumer closed on one node keeps its session, as README
-// promises: its client recovers what it missed, on any node.
+// A slow consumer closed on one node keeps its session, as
+// docs/recovery.md promises: its client recovers what it missed, on any node.
 func TestSlowConsumerRecovers(t *testing.T) {
 	cfg := testConfig(t)
 	ab, err := New(newRedis(t), cfg)

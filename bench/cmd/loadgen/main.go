@@ -1,5 +1,5 @@
 // Command loadgen drives a server that speaks the example app's HTTP API and
-// socket protocol (example/README.md, README.md) and prints what it measured as one JSON
+// socket protocol (example/README.md, docs/protocol.md) and prints what it measured as one JSON
 // line (a loadgen.Result). It only talks to loopback addresses and every run
 // is bounded by -timeout.
 //

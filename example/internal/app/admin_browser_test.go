@@ -20,7 +20,7 @@ import (
 
 // adminScreenshot is where TestAdminUI keeps its screenshot of the
 // example's sockets in the Admin UI when ADMIN_UI_SCREENSHOT=1 (the
-// README shows it).
+// docs/admin-ui.md shows it).
 const adminScreenshot = "../../../docs/admin-ui.png"
 
 // TestAdminUI serves the example with the official Socket.IO Admin UI
