@@ -3,7 +3,7 @@
 //go:build !entreactivegen
 
 // This file is the entreactive glue, the one file of the package that calls
-// package entreactive. entc leaves it out while it loads the schema (build
+// packages entreactive and entreactive/glue. entc leaves it out while it loads the schema (build
 // tag entreactivegen), and compiles reactive_placeholder.go instead.
 
 package ent
@@ -21,13 +21,14 @@ import (
 	"github.com/entreactive/reactive/ent/notification"
 	"github.com/entreactive/reactive/ent/predicate"
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/glue"
 )
 
-// This code was generated for version 4 of the contract between
-// entreactive's generated code and package entreactive: it fails to compile,
+// This code was generated for version 5 of the contract between
+// entreactive's generated code and package glue: it fails to compile,
 // with a message that says what to run, against a version of the package
 // that does not run it.
-type _ entreactive.GeneratedCodeV4
+type _ glue.GeneratedCodeV5
 
 // The rest of this package is generated with this file, by entc with the
 // entreactivegen extension (ent/entc.go, which ent/generate.go runs with
@@ -46,8 +47,8 @@ type reactiveEmitter = entreactive.Emitter
 // entreactive hook: its record of the mutation, and the CreateBulk
 // statement the mutation belongs to with its row.
 type reactiveMutation[T any] struct {
-	statement entreactive.Statement[T]
-	batch     *entreactive.Batch
+	statement glue.Statement[T]
+	batch     *glue.Batch
 	index     int
 	// tx is the transaction the durable path opened for a mutation made
 	// outside of one (see InTx), or nil.
@@ -71,10 +72,10 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/ent/runtime" to the main package`)
 		}
 		c.emitter = e
-		if entreactive.HooksBefore[*Message](message.Hooks[:]) {
+		if glue.HooksBefore[*Message](message.Hooks[:]) {
 			c.hooks.Message = append([]Hook{reactiveMessageStart}, c.hooks.Message...)
 		}
-		if entreactive.HooksBefore[*Notification](notification.Hooks[:]) {
+		if glue.HooksBefore[*Notification](notification.Hooks[:]) {
 			c.hooks.Notification = append([]Hook{reactiveNotificationStart}, c.hooks.Notification...)
 		}
 		c.hooks.Conversation = append([]Hook{reactiveConversationRefs}, c.hooks.Conversation...)
@@ -84,14 +85,14 @@ func Emitter(e entreactive.Emitter) Option {
 // reactiveAfterCommit runs e after the transaction drv belongs to commits,
 // or at once when drv is not transactional. It sees through debug drivers,
 // as tx.Client().Debug() returns.
-func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
+func reactiveAfterCommit(drv dialect.Driver, e glue.Emission) {
 	for {
 		switch d := drv.(type) {
 		case *txDriver:
 			d.mu.Lock()
 			d.onCommit = append(d.onCommit, func(next Committer) Committer {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
-					return entreactive.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
+					return glue.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
 					}, e)
 				})
@@ -143,15 +144,20 @@ const reactiveChunk = 500
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Message mutations.
-func (m *MessageMutation) Reactive() entreactive.Glue[*Message] {
+func (m *MessageMutation) Reactive() glue.Glue[*Message] {
 	return messageReactive{m: m}
 }
 
-// messageReactive implements entreactive.Glue for Message.
+// messageReactive implements glue.Glue for Message.
 type messageReactive struct{ m *MessageMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r messageReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r messageReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Message".
 func (messageReactive) Model() string { return "Message" }
@@ -160,7 +166,7 @@ func (messageReactive) Model() string { return "Message" }
 func (messageReactive) ID(row *Message) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r messageReactive) Statement() *entreactive.Statement[*Message] { return &r.m.reactive.statement }
+func (r messageReactive) Statement() *glue.Statement[*Message] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears.
 func (r messageReactive) Changed() (changed []string, onlySensitive bool) {
@@ -178,7 +184,7 @@ func (r messageReactive) Reload(ctx context.Context, rows []*Message) ([]*Messag
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadMessage(ctx, r.m.config, entreactive.LoadRows, message.IDIn(ids...))
+		loaded, err := reactiveLoadMessage(ctx, r.m.config, glue.LoadRows, message.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +194,7 @@ func (r messageReactive) Reload(ctx context.Context, rows []*Message) ([]*Messag
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entreactive.Change[*Message], error) {
+func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]glue.Change[*Message], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -205,19 +211,19 @@ func (r messageReactive) Upserted(ctx context.Context, created *Message) ([]entr
 		before[row.ID] = row
 		match = append(match, message.ID(row.ID))
 	}
-	after, err := reactiveLoadMessage(ctx, r.m.config, entreactive.LoadRows, message.Or(match...))
+	after, err := reactiveLoadMessage(ctx, r.m.config, glue.LoadRows, message.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Message]
+	var changes []glue.Change[*Message]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Message]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffMessage(old, row); len(changed) > 0 && !reactiveOnlyUpdateDefaultsMessage(changed) {
-			changes = append(changes, entreactive.Change[*Message]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Message]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -240,10 +246,10 @@ func reactiveMessageStart(next Mutator) Mutator {
 // reactiveLoadMessage reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadMessage(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Message) ([]*Message, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadMessage(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Message) ([]*Message, error) {
 	columns := message.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{message.FieldID}
 	}
 	var nodes []*Message
@@ -319,11 +325,11 @@ func reactiveOnlyUpdateDefaultsMessage(changed []string) bool {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r messageReactive) InTx() entreactive.TxEnd {
+func (r messageReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -356,7 +362,7 @@ func reactiveBulkConfigMessage(cfg config, builders []*MessageCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r messageReactive) Schedule(e entreactive.Emission) {
+func (r messageReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -368,7 +374,7 @@ func (r messageReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *MessageMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadMessage(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -378,7 +384,7 @@ func (m *MessageMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *MessageMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], message.ID(id))
 		st.Loaded(reactiveLoadMessage(ctx, cfg, st.Load, ps...))
@@ -388,7 +394,7 @@ func (m *MessageMutation) reactiveBeforeOne(ctx context.Context, cfg config, par
 // reactiveBeforeBulkMessage marks the mutations of a CreateBulk statement as one
 // batch, so that their events leave in row order.
 func reactiveBeforeBulkMessage(ctx context.Context, cfg config, builders []*MessageCreate, _ bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -406,7 +412,7 @@ func (_m *Message) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.Int("conversation_id", int64(_m.ConversationID))
 	o.Int("sender_id", int64(_m.SenderID))
@@ -432,15 +438,20 @@ func (_m *Message) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Notification mutations.
-func (m *NotificationMutation) Reactive() entreactive.Glue[*Notification] {
+func (m *NotificationMutation) Reactive() glue.Glue[*Notification] {
 	return notificationReactive{m: m}
 }
 
-// notificationReactive implements entreactive.Glue for Notification.
+// notificationReactive implements glue.Glue for Notification.
 type notificationReactive struct{ m *NotificationMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r notificationReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r notificationReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Notification".
 func (notificationReactive) Model() string { return "Notification" }
@@ -449,7 +460,7 @@ func (notificationReactive) Model() string { return "Notification" }
 func (notificationReactive) ID(row *Notification) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r notificationReactive) Statement() *entreactive.Statement[*Notification] {
+func (r notificationReactive) Statement() *glue.Statement[*Notification] {
 	return &r.m.reactive.statement
 }
 
@@ -469,7 +480,7 @@ func (r notificationReactive) Reload(ctx context.Context, rows []*Notification) 
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadNotification(ctx, r.m.config, entreactive.LoadRows, notification.IDIn(ids...))
+		loaded, err := reactiveLoadNotification(ctx, r.m.config, glue.LoadRows, notification.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -479,7 +490,7 @@ func (r notificationReactive) Reload(ctx context.Context, rows []*Notification) 
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r notificationReactive) Upserted(ctx context.Context, created *Notification) ([]entreactive.Change[*Notification], error) {
+func (r notificationReactive) Upserted(ctx context.Context, created *Notification) ([]glue.Change[*Notification], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -496,19 +507,19 @@ func (r notificationReactive) Upserted(ctx context.Context, created *Notificatio
 		before[row.ID] = row
 		match = append(match, notification.ID(row.ID))
 	}
-	after, err := reactiveLoadNotification(ctx, r.m.config, entreactive.LoadRows, notification.Or(match...))
+	after, err := reactiveLoadNotification(ctx, r.m.config, glue.LoadRows, notification.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Notification]
+	var changes []glue.Change[*Notification]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Notification]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Notification]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffNotification(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Notification]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Notification]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -531,10 +542,10 @@ func reactiveNotificationStart(next Mutator) Mutator {
 // reactiveLoadNotification reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadNotification(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Notification) ([]*Notification, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadNotification(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Notification) ([]*Notification, error) {
 	columns := notification.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{notification.FieldID}
 	}
 	var nodes []*Notification
@@ -584,11 +595,11 @@ func reactiveDiffNotification(a, b *Notification) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r notificationReactive) InTx() entreactive.TxEnd {
+func (r notificationReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -621,7 +632,7 @@ func reactiveBulkConfigNotification(cfg config, builders []*NotificationCreate) 
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r notificationReactive) Schedule(e entreactive.Emission) {
+func (r notificationReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -633,7 +644,7 @@ func (r notificationReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *NotificationMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadNotification(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -643,7 +654,7 @@ func (m *NotificationMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *NotificationMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], notification.ID(id))
 		st.Loaded(reactiveLoadNotification(ctx, cfg, st.Load, ps...))
@@ -653,7 +664,7 @@ func (m *NotificationMutation) reactiveBeforeOne(ctx context.Context, cfg config
 // reactiveBeforeBulkNotification marks the mutations of a CreateBulk statement as one
 // batch, so that their events leave in row order.
 func reactiveBeforeBulkNotification(ctx context.Context, cfg config, builders []*NotificationCreate, _ bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -671,7 +682,7 @@ func (_m *Notification) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.String("message", _m.Message)
 	o.Time("created_at", _m.CreatedAt)
@@ -744,7 +755,7 @@ func reactiveRefsMessage(ctx context.Context, cfg config, ids []int, column stri
 	if len(match) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadMessage(ctx, cfg, entreactive.LoadRows, message.Or(match...))
+	return reactiveLoadMessage(ctx, cfg, glue.LoadRows, message.Or(match...))
 }
 
 // reactiveRefsChangedMessage sends an update for each row of before whose
@@ -754,14 +765,14 @@ func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Messa
 	if loadErr == nil && len(before) == 0 {
 		return
 	}
-	glue := newMessageMutation(cfg, OpUpdate).Reactive()
+	g := newMessageMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, loadErr)
+		glue.NotifyUpdated(ctx, message.Hooks[:], g, nil, nil, nil, loadErr)
 		return
 	}
-	after, err := glue.Reload(ctx, before)
+	after, err := g.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, nil, nil, nil, err)
+		glue.NotifyUpdated(ctx, message.Hooks[:], g, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Message, len(before))
@@ -774,5 +785,5 @@ func reactiveRefsChangedMessage(ctx context.Context, cfg config, before []*Messa
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, message.Hooks[:], glue, before, rows, []string{changed}, nil)
+	glue.NotifyUpdated(ctx, message.Hooks[:], g, before, rows, []string{changed}, nil)
 }

@@ -1,59 +1,71 @@
 package entreactive_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/glue"
 )
 
-// TestGeneratedCodeMarkers checks the markers of contract.go against
-// GeneratedCodeVersion and MinGeneratedCodeVersion: a type for the current
-// version, variables whose message names the right versions and command for
-// the versions before the oldest one run (go generate) and for the next
-// three (go get), and nothing else.
+// TestGeneratedCodeMarkers checks the markers of package glue (versions 5
+// and later) and of this package (versions 1 to 4, whose code imported it)
+// against glue.GeneratedCodeVersion and glue.MinGeneratedCodeVersion: a
+// type for each version run, variables whose message names the right
+// versions and command for the versions before the oldest one run (go
+// generate) and for the next three (go get), and nothing else.
 func TestGeneratedCodeMarkers(t *testing.T) {
-	cur, lowest := entreactive.GeneratedCodeVersion, entreactive.MinGeneratedCodeVersion
+	cur, lowest := glue.GeneratedCodeVersion, glue.MinGeneratedCodeVersion
 	if lowest > cur {
 		t.Fatalf("MinGeneratedCodeVersion %d > GeneratedCodeVersion %d", lowest, cur)
 	}
-	f, err := parser.ParseFile(token.NewFileSet(), "contract.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := regexp.MustCompile(`^GeneratedCodeV(\d+)$`)
 	types, vars := map[int]bool{}, map[int]string{}
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok {
-			continue
+	var afterCommit string
+	for _, file := range []string{"contract.go", "compat_v4.go", "glue/doc.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, spec := range gd.Specs {
-			switch s := spec.(type) {
-			case *ast.TypeSpec:
-				if m := name.FindStringSubmatch(s.Name.Name); m != nil {
-					types[atoi(t, m[1])] = true
-				}
-			case *ast.ValueSpec:
-				for _, id := range s.Names {
-					if m := name.FindStringSubmatch(id.Name); m != nil {
-						vars[atoi(t, m[1])] = markerMessage(t, id.Name, s.Type)
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				switch s := spec.(type) {
+				case *ast.TypeSpec:
+					if m := name.FindStringSubmatch(s.Name.Name); m != nil {
+						types[atoi(t, m[1])] = true
+					}
+				case *ast.ValueSpec:
+					for _, id := range s.Names {
+						if m := name.FindStringSubmatch(id.Name); m != nil {
+							vars[atoi(t, m[1])] = markerMessage(t, id.Name, s.Type)
+						}
+						if id.Name == "AfterCommit" {
+							afterCommit = markerMessage(t, id.Name, s.Type)
+						}
 					}
 				}
 			}
 		}
 	}
-	if !types[cur] {
-		t.Errorf("no type GeneratedCodeV%d for the current version", cur)
+	for v := lowest; v <= cur; v++ {
+		if !types[v] {
+			t.Errorf("no type GeneratedCodeV%d for version %d, which this module runs", v, v)
+		}
+	}
+	// Versions 1 and 2 had no marker: their code calls AfterCommit first.
+	for _, w := range []string{"version 1 or 2 of entreactive's generated-code contract", fmt.Sprintf("runs versions %d to %d", lowest, cur), "go get github.com/entreactive/reactive@d67a8ae", "go generate ./..."} {
+		if !strings.Contains(afterCommit, w) {
+			t.Errorf("the message of AfterCommit does not say %q: %q", w, afterCommit)
+		}
 	}
 	for v := range types {
 		if v < lowest || v > cur {
@@ -115,93 +127,4 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// emission is an Emission that appends its name to a log.
-type emission struct {
-	name string
-	log  *[]string
-}
-
-// Emit appends the emission's name to its log.
-func (e emission) Emit() { *e.log = append(*e.log, e.name) }
-
-// TestDeprecatedBatchAddRunsCodeOfVersion1 runs Batch.Add as the Schedule
-// of code generated for version 1 does, with funcs: the rows of a
-// three-row statement report in reverse order, and the last to report gets
-// the function that emits them all, in row order.
-func TestDeprecatedBatchAddRunsCodeOfVersion1(t *testing.T) {
-	var log []string
-	b := entreactive.NewBatch(3)
-	var scheduled []func()
-	for i := 2; i >= 0; i-- {
-		emit := func() { log = append(log, strconv.Itoa(i)) }
-		// The Schedule of version 1's glue.
-		if emit = b.Add(i, emit); emit == nil {
-			continue
-		}
-		scheduled = append(scheduled, emit)
-	}
-	if len(scheduled) != 1 {
-		t.Fatalf("%d functions scheduled, want 1", len(scheduled))
-	}
-	scheduled[0]()
-	if want := []string{"0", "1", "2"}; !slices.Equal(log, want) {
-		t.Errorf("emitted %v, want %v", log, want)
-	}
-}
-
-// TestDeprecatedBatchAddRunsCodeOfVersion2 runs Batch.Add as the Schedule
-// of code generated for version 2 does, with Emissions: the rows that are
-// not the last to report schedule emissions of nothing, and the last one
-// emits them all, in row order.
-func TestDeprecatedBatchAddRunsCodeOfVersion2(t *testing.T) {
-	var log []string
-	b := entreactive.NewBatch(3)
-	var scheduled []entreactive.Emission
-	for i := 2; i >= 0; i-- {
-		var e entreactive.Emission = emission{name: strconv.Itoa(i), log: &log}
-		// The Schedule of version 2's glue, whose comparison with nil is
-		// never true since Add's result became a func type.
-		//lint:ignore SA4023 the shape of version 2's generated code
-		if e = b.Add(i, e); e == nil {
-			continue
-		}
-		scheduled = append(scheduled, e)
-	}
-	for _, e := range scheduled {
-		e.Emit()
-	}
-	if want := []string{"0", "1", "2"}; !slices.Equal(log, want) {
-		t.Errorf("emitted %v, want %v", log, want)
-	}
-}
-
-// TestDeprecatedAfterCommitTakesFuncsAndEmissions nests AfterCommit as the
-// commit hooks of code generated for versions 1 and 2 do, and checks that
-// the emissions run after the commit in registration order, and not at all
-// when the commit fails.
-func TestDeprecatedAfterCommitTakesFuncsAndEmissions(t *testing.T) {
-	var log []string
-	commit := func(context.Context) error {
-		log = append(log, "commit")
-		return nil
-	}
-	inner := func(ctx context.Context) error {
-		return entreactive.AfterCommit(ctx, commit, emission{name: "second", log: &log})
-	}
-	err := entreactive.AfterCommit(context.Background(), inner, func() { log = append(log, "first") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"commit", "first", "second"}; !slices.Equal(log, want) {
-		t.Errorf("ran %v, want %v", log, want)
-	}
-
-	log = nil
-	refused := errors.New("refused")
-	err = entreactive.AfterCommit(context.Background(), func(context.Context) error { return refused }, func() { log = append(log, "emitted") })
-	if !errors.Is(err, refused) || len(log) != 0 {
-		t.Errorf("a refused commit: err %v, ran %v", err, log)
-	}
 }

@@ -1,6 +1,10 @@
 package entreactive
 
-import "time"
+import (
+	"time"
+
+	"github.com/entreactive/reactive/entreactive/glue"
+)
 
 // Action is the kind of change an Event reports.
 type Action string
@@ -53,7 +57,7 @@ type Event struct {
 // Marshaler (the generated entities of reactive schemas) is encoded by it,
 // anything else with encoding/json.
 func (e Event) MarshalJSON() ([]byte, error) {
-	o := NewObject(make([]byte, 0, 512))
+	o := glue.NewObject(make([]byte, 0, 512))
 	o.String("action", string(e.Action))
 	o.String("model", e.Model)
 	o.Value("id", e.ID)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"entgo.io/ent"
+
+	"github.com/entreactive/reactive/entreactive/glue"
 )
 
 // hook is the mixin's hook. It runs the mutation, collects the rows it
@@ -25,8 +27,8 @@ func (m reactiveMixin[T]) hook(next ent.Mutator) ent.Mutator {
 }
 
 // mutator is what the mixin's hook returns. It is a type of its own, not a
-// MutateFunc, so that NotifyUpdated can find the rules of a schema among
-// its hooks.
+// MutateFunc, so that the generated code finds it among a schema's hooks
+// (glue.HooksBefore, glue.NotifyUpdated).
 type mutator[T any] struct {
 	mixin reactiveMixin[T]
 	next  ent.Mutator
@@ -35,18 +37,17 @@ type mutator[T any] struct {
 // Mutate runs the mutation and schedules its events.
 func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, error) {
 	m, next := mu.mixin, mu.next
-	rm, ok := mut.(Mutation[T])
-	if !ok {
-		return nil, noGlue[T](mut)
+	g, err := glueOf[T](mut)
+	if err != nil {
+		return nil, err
 	}
-	glue := rm.Reactive()
-	emitter := glue.Emitter()
+	emitter, _ := g.Emitter().(Emitter)
 	if emitter == nil {
 		return next.Mutate(ctx, mut)
 	}
-	st := glue.Statement()
+	st := g.Statement()
 	started := st.Start(mut.Op())
-	if !st.claim() {
+	if !st.Claim() {
 		return next.Mutate(ctx, mut)
 	}
 	if started {
@@ -60,12 +61,8 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	}
 	st.Ctx = ctx
 	st.Load = m.load(op)
-	var tx TxEnd
+	var tx glue.TxEnd
 	if _, ok := emitter.(DurableEmitter); ok {
-		g, ok := glue.(durableGlue)
-		if !ok {
-			return nil, errOldGlue
-		}
 		tx = g.InTx()
 	}
 	v, err := next.Mutate(ctx, mut)
@@ -77,7 +74,7 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		}
 		return v, err
 	}
-	s := &sender[T]{glue: glue, emitter: emitter, action: action, target: target}
+	s := &sender[T]{glue: g, emitter: emitter, action: action, target: target}
 	m.schedule(ctx, s, st, v)
 	if tx != nil {
 		// The commit hooks store the events first: a commit that fails
@@ -92,15 +89,21 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	return v, nil
 }
 
-// rulesTyped is implemented by the mutator of every reactive mixin's hook,
-// whatever the type of its rules.
-type rulesTyped interface {
-	// rulesType returns the type of the rules, T of Rules[T].
-	rulesType() reflect.Type
-}
+// ReactiveRules returns T, the type of the mixin's rules (glue.Hook).
+func (*mutator[T]) ReactiveRules() reflect.Type { return reflect.TypeFor[T]() }
 
-// rulesType returns T.
-func (*mutator[T]) rulesType() reflect.Type { return reflect.TypeFor[T]() }
+// glueOf returns the glue of mut, a mutation of a schema with a reactive
+// mixin whose rules are for T, or the error of noGlue. Code generated for
+// version 4 of the contract has glue of the deprecated Glue interface.
+func glueOf[T any](mut ent.Mutation) (glue.Glue[T], error) {
+	switch m := mut.(type) {
+	case glue.Mutation[T]:
+		return m.Reactive(), nil
+	case Mutation[T]:
+		return v4Glue[T]{m.Reactive()}, nil
+	}
+	return nil, noGlue[T](mut)
+}
 
 // noGlue returns the error of a mutation that is not a Mutation[T], T being
 // the type of the rules of the reactive mixin of its schema: the rules are
@@ -114,26 +117,19 @@ func noGlue[T any](mut ent.Mutation) error {
 	}
 	if rules.Kind() != reflect.Pointer || rules.Elem().Name() != mut.Type() || rules.Elem().PkgPath() != mt.PkgPath() {
 		pkg, _, _ := strings.Cut(mt.String(), ".")
-		return wrongRules(mut.Type(), "*"+pkg+"."+mut.Type(), rules)
+		return fmt.Errorf("entreactive: schema %s's reactive mixin has rules for %s: use entreactive.Rules[*%s.%s]", mut.Type(), rules, pkg, mut.Type())
 	}
 	return fmt.Errorf("entreactive: %T has no reactive glue: regenerate the ent code with the entreactivegen extension", mut)
 }
 
-// wrongRules returns the error of the reactive mixin of schema whose rules
-// are for the type rules rather than entity, the schema's entity type (e.g.
-// *ent.Label).
-func wrongRules(schema, entity string, rules reflect.Type) error {
-	return fmt.Errorf("entreactive: schema %s's reactive mixin has rules for %s: use entreactive.Rules[%s]", schema, rules, entity)
-}
-
 // schedule collects the rows of a statement that succeeded, v being what
 // it returned, and schedules their events with s.
-func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statement[T], v ent.Value) {
+func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *glue.Statement[T], v ent.Value) {
 	if err := st.Err(); err != nil {
 		s.fail(ctx, nil, fmt.Errorf("entreactive: load affected rows: %w", err))
 		return
 	}
-	glue, op := s.glue, st.Op
+	g, op := s.glue, st.Op
 	var err error
 	switch {
 	case op.Is(ent.OpCreate):
@@ -162,8 +158,8 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 		s.one[0] = row
 		s.rows = s.one[:]
 		if st.Partial {
-			if s.rows, err = glue.Reload(ctx, s.rows); err != nil {
-				s.fail(ctx, glue.ID(row), fmt.Errorf("entreactive: reload updated row: %w", err))
+			if s.rows, err = g.Reload(ctx, s.rows); err != nil {
+				s.fail(ctx, g.ID(row), fmt.Errorf("entreactive: reload updated row: %w", err))
 				return
 			}
 		}
@@ -171,12 +167,12 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 			s.previous = []any{before[0]}
 		}
 	case op.Is(ent.OpUpdate):
-		if s.rows, err = glue.Reload(ctx, st.Before()); err != nil {
+		if s.rows, err = g.Reload(ctx, st.Before()); err != nil {
 			s.fail(ctx, nil, fmt.Errorf("entreactive: reload updated rows: %w", err))
 			return
 		}
 		if m.rules.previous {
-			s.previous = previousOf(glue, st.Before(), s.rows)
+			s.previous = previousOf(g, st.Before(), s.rows)
 		}
 	case op.Is(ent.OpDelete | ent.OpDeleteOne):
 		if n, ok := v.(int); ok && n == 0 {
@@ -186,83 +182,63 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *Statem
 	}
 	if s.action == ActionUpdate {
 		var onlySensitive bool
-		s.upd.changed, onlySensitive = glue.Changed()
+		s.upd.changed, onlySensitive = g.Changed()
 		if onlySensitive && !m.rules.sensitive {
 			return
 		}
 	}
 	if len(s.rows) > 0 {
 		s.ctx = ctx
-		scheduleWith(glue, s)
+		g.Schedule(s)
 	}
 }
 
 // NotifyUpdated sends an update of each row of after, with changed as the
-// changed fields, to the update target function of the schema whose hooks
-// are given (its reactive mixin's hook is found among them); before holds
+// changed fields, to the update target function of the rules; before holds
 // the same rows as they were, for rules that load previous rows. The
-// generated code calls it for the rows whose foreign key a mutation of
-// another schema changed, e.g. team.Update().AddTaskIDs(...) for tasks;
-// loadErr, when not nil, is the error of loading them, reported as a lost
-// event.
-//
-// The hooks are found by building each one's mutator, which runs none of
-// them.
-func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, glue Glue[T], before, after []T, changed []string, loadErr error) {
-	emitter := glue.Emitter()
-	if emitter == nil {
+// generated code calls it through glue.NotifyUpdated for the rows whose
+// foreign key a mutation of another schema changed, e.g.
+// team.Update().AddTaskIDs(...) for tasks; loadErr, when not nil, is the
+// error of loading them, reported as a lost event.
+func (mu *mutator[T]) NotifyUpdated(ctx context.Context, g glue.Glue[T], before, after []T, changed []string, loadErr error) {
+	emitter, _ := g.Emitter().(Emitter)
+	rules := mu.mixin.rules
+	if emitter == nil || rules.update == nil {
 		return
 	}
-	for _, h := range hooks {
-		mu, ok := h(nopMutator{}).(*mutator[T])
-		if !ok {
-			continue
-		}
-		rules := mu.mixin.rules
-		if rules.update == nil {
-			return
-		}
-		s := &sender[T]{glue: glue, emitter: emitter, action: ActionUpdate, target: rules.update, rows: after}
-		s.upd.changed = changed
-		if loadErr != nil {
-			s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
-			return
-		}
-		if rules.previous {
-			s.previous = previousOf(glue, before, after)
-		}
-		if len(after) > 0 {
-			s.ctx = ctx
-			scheduleWith(glue, s)
-		}
+	s := &sender[T]{glue: g, emitter: emitter, action: ActionUpdate, target: rules.update, rows: after}
+	s.upd.changed = changed
+	if loadErr != nil {
+		s.fail(ctx, nil, fmt.Errorf("entreactive: load rows whose foreign key changed: %w", loadErr))
 		return
+	}
+	if rules.previous {
+		s.previous = previousOf(g, before, after)
+	}
+	if len(after) > 0 {
+		s.ctx = ctx
+		g.Schedule(s)
 	}
 }
 
-// nopMutator is the next mutator of hooks built only to be recognised.
-type nopMutator struct{}
-
-// Mutate does nothing.
-func (nopMutator) Mutate(context.Context, ent.Mutation) (ent.Value, error) { return nil, nil }
-
 // load returns what the statement code of op loads before it runs.
-func (m reactiveMixin[T]) load(op ent.Op) Load {
+func (m reactiveMixin[T]) load(op ent.Op) glue.Load {
 	switch {
 	case op.Is(ent.OpDelete | ent.OpDeleteOne):
-		return LoadRows
+		return glue.LoadRows
 	case op.Is(ent.OpUpdate):
 		if m.rules.previous {
-			return LoadRows
+			return glue.LoadRows
 		}
-		return LoadIDs
+		return glue.LoadIDs
 	case op.Is(ent.OpUpdateOne):
 		if m.rules.previous {
-			return LoadRows
+			return glue.LoadRows
 		}
-		return LoadNone
+		return glue.LoadNone
 	}
 	// A create loads the rows an ON CONFLICT clause may update, if it has one.
-	return LoadRows
+	return glue.LoadRows
 }
 
 // scheduleUpsert schedules the events of an insert with ON CONFLICT: a
@@ -276,21 +252,25 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 	}
 	var list senders[T]
 	for _, c := range changes {
-		target := m.rules.target(c.Action)
+		action := ActionUpdate
+		if c.Created {
+			action = ActionCreate
+		}
+		target := m.rules.target(action)
 		if target == nil {
 			continue
 		}
-		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: c.Action, target: target}
+		cs := &sender[T]{glue: s.glue, emitter: s.emitter, action: action, target: target}
 		cs.upd.changed = c.Changed
 		cs.one[0] = c.Row
 		cs.rows = cs.one[:]
-		if c.Action == ActionUpdate && m.rules.previous {
+		if action == ActionUpdate && m.rules.previous {
 			cs.previous = []any{c.Previous}
 		}
 		cs.ctx = ctx
 		list = append(list, cs)
 	}
-	scheduleWith(s.glue, list)
+	s.glue.Schedule(list)
 }
 
 // senders are the emissions of one insert with ON CONFLICT, one per action.
@@ -321,14 +301,14 @@ func (ss senders[T]) outgoing(out []Outgoing) []Outgoing {
 
 // previousOf returns, for each row of after, the row of before with the
 // same id, or nil.
-func previousOf[T any](glue Glue[T], before, after []T) []any {
+func previousOf[T any](g glue.Glue[T], before, after []T) []any {
 	byID := make(map[any]T, len(before))
 	for _, row := range before {
-		byID[glue.ID(row)] = row
+		byID[g.ID(row)] = row
 	}
 	previous := make([]any, len(after))
 	for i, row := range after {
-		if old, ok := byID[glue.ID(row)]; ok {
+		if old, ok := byID[g.ID(row)]; ok {
 			previous[i] = old
 		}
 	}
@@ -383,7 +363,7 @@ func actionOf(op ent.Op) Action {
 // sender emits the events of the rows of one committed mutation: it is the
 // Emission the hook schedules.
 type sender[T any] struct {
-	glue     Glue[T]
+	glue     glue.Glue[T]
 	emitter  Emitter
 	action   Action
 	target   TargetFunc[T]

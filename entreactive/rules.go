@@ -1,6 +1,10 @@
 package entreactive
 
-import "context"
+import (
+	"context"
+
+	"github.com/entreactive/reactive/entreactive/glue"
+)
 
 // TargetFunc decides who receives the event of one row. T is the generated
 // entity type, e.g. *ent.Message. It runs after the commit, once per row.
@@ -118,3 +122,12 @@ func Previous[T any](ctx context.Context) (row T, ok bool) {
 	}
 	return row, ok
 }
+
+// SamePointee reports whether two optional values are both nil or equal.
+// Target functions compare the Nillable fields of a row and its Previous
+// with it:
+//
+//	if old, ok := entreactive.Previous[*ent.Task](ctx); ok && !entreactive.SamePointee(old.AssigneeID, t.AssigneeID) {
+//		to.Users = append(to.Users, old.AssigneeID) // the old assignee hears it too
+//	}
+func SamePointee[V comparable](a, b *V) bool { return glue.SamePointee(a, b) }

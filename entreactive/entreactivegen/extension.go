@@ -1,6 +1,6 @@
 // Package entreactivegen is the entc extension of entreactive. It generates
-// the typed glue that the reactive mixin's hook reaches through
-// entreactive.Glue, and the client option that sets the emitter:
+// the typed glue that the reactive mixin's hook reaches through glue.Glue
+// (package entreactive/glue), and the client option that sets the emitter:
 //
 //	// ent/entc.go
 //	ex, err := entreactivegen.NewExtension()
@@ -16,11 +16,11 @@
 // The extension also sets the build tag entreactive.BuildTag while entc
 // loads the schema, so that rule files importing the generated package are
 // swapped for their placeholders, and so is the generated glue: reactive.go,
-// the one generated file that calls package entreactive, is built with
-// !entreactivegen, and reactive_placeholder.go stands in for it, so that
-// go generate never needs the old glue to compile against a newer (or
-// older) package entreactive. reactive.go names the version of the
-// contract it was written for; see entreactive.GeneratedCodeVersion. The tag is merged into the -tags flag of
+// the one generated file that calls packages entreactive and glue, is built
+// with !entreactivegen, and reactive_placeholder.go stands in for it, so
+// that go generate never needs the old glue to compile against a newer (or
+// older) runtime. reactive.go names the version of the contract it was
+// written for; see glue.GeneratedCodeVersion. The tag is merged into the -tags flag of
 // any entc.BuildTags option given before the extension; give such options
 // before entc.Extensions.
 package entreactivegen

@@ -89,7 +89,7 @@ func TestTemplateFuncsOnTheTestSchemas(t *testing.T) {
 	for name, want := range map[string]string{
 		"text":        "a.Text != b.Text",
 		"update_time": "!a.UpdateTime.Equal(b.UpdateTime)",
-		"team_id":     "!entreactive.SamePointee(a.TeamID, b.TeamID)",
+		"team_id":     "!glue.SamePointee(a.TeamID, b.TeamID)",
 	} {
 		if got := differs(fields[name], "a", "b"); got != want {
 			t.Errorf("differs(%s) = %q, want %q", name, got, want)

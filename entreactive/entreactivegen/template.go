@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/glue"
 )
 
 // templateDir holds the extension's templates.
@@ -69,7 +70,7 @@ var templateFuncs = template.FuncMap{
 	"edgeKey":              edgeKey,
 	"payloadWrite":         payloadWrite,
 	"buildTag":             func() string { return entreactive.BuildTag },
-	"generatedCodeVersion": func() int { return entreactive.GeneratedCodeVersion },
+	"generatedCodeVersion": func() int { return glue.GeneratedCodeVersion },
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the
@@ -151,11 +152,11 @@ func differs(f *gen.Field, a, b string) string {
 	x, y := a+"."+f.StructField(), b+"."+f.StructField()
 	switch {
 	case f.IsTime() && f.NillableValue():
-		return fmt.Sprintf("!entreactive.SameTime(%s, %s)", x, y)
+		return fmt.Sprintf("!glue.SameTime(%s, %s)", x, y)
 	case f.IsTime():
 		return fmt.Sprintf("!%s.Equal(%s)", x, y)
 	case goComparable(f) && f.NillableValue():
-		return fmt.Sprintf("!entreactive.SamePointee(%s, %s)", x, y)
+		return fmt.Sprintf("!glue.SamePointee(%s, %s)", x, y)
 	case goComparable(f):
 		return fmt.Sprintf("%s != %s", x, y)
 	}

@@ -3,7 +3,7 @@
 //go:build !entreactivegen
 
 // This file is the entreactive glue, the one file of the package that calls
-// package entreactive. entc leaves it out while it loads the schema (build
+// packages entreactive and entreactive/glue. entc leaves it out while it loads the schema (build
 // tag entreactivegen), and compiles reactive_placeholder.go instead.
 
 package ent
@@ -18,6 +18,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/glue"
 	"github.com/entreactive/reactive/entreactive/internal/ent/item"
 	"github.com/entreactive/reactive/entreactive/internal/ent/memo"
 	"github.com/entreactive/reactive/entreactive/internal/ent/predicate"
@@ -29,11 +30,11 @@ import (
 	"github.com/entreactive/reactive/entreactive/internal/ent/widget"
 )
 
-// This code was generated for version 4 of the contract between
-// entreactive's generated code and package entreactive: it fails to compile,
+// This code was generated for version 5 of the contract between
+// entreactive's generated code and package glue: it fails to compile,
 // with a message that says what to run, against a version of the package
 // that does not run it.
-type _ entreactive.GeneratedCodeV4
+type _ glue.GeneratedCodeV5
 
 // The rest of this package is generated with this file, by entc with the
 // entreactivegen extension (ent/entc.go, which ent/generate.go runs with
@@ -52,8 +53,8 @@ type reactiveEmitter = entreactive.Emitter
 // entreactive hook: its record of the mutation, and the CreateBulk
 // statement the mutation belongs to with its row.
 type reactiveMutation[T any] struct {
-	statement entreactive.Statement[T]
-	batch     *entreactive.Batch
+	statement glue.Statement[T]
+	batch     *glue.Batch
 	index     int
 	// tx is the transaction the durable path opened for a mutation made
 	// outside of one (see InTx), or nil.
@@ -77,22 +78,22 @@ func Emitter(e entreactive.Emitter) Option {
 			panic(`ent: the reactive hooks are not registered: add import _ "github.com/entreactive/reactive/entreactive/internal/ent/runtime" to the main package`)
 		}
 		c.emitter = e
-		if entreactive.HooksBefore[*Item](item.Hooks[:]) {
+		if glue.HooksBefore[*Item](item.Hooks[:]) {
 			c.hooks.Item = append([]Hook{reactiveItemStart}, c.hooks.Item...)
 		}
-		if entreactive.HooksBefore[*Memo](memo.Hooks[:]) {
+		if glue.HooksBefore[*Memo](memo.Hooks[:]) {
 			c.hooks.Memo = append([]Hook{reactiveMemoStart}, c.hooks.Memo...)
 		}
-		if entreactive.HooksBefore[*Setting](setting.Hooks[:]) {
+		if glue.HooksBefore[*Setting](setting.Hooks[:]) {
 			c.hooks.Setting = append([]Hook{reactiveSettingStart}, c.hooks.Setting...)
 		}
-		if entreactive.HooksBefore[*Tag](tag.Hooks[:]) {
+		if glue.HooksBefore[*Tag](tag.Hooks[:]) {
 			c.hooks.Tag = append([]Hook{reactiveTagStart}, c.hooks.Tag...)
 		}
-		if entreactive.HooksBefore[*Task](task.Hooks[:]) {
+		if glue.HooksBefore[*Task](task.Hooks[:]) {
 			c.hooks.Task = append([]Hook{reactiveTaskStart}, c.hooks.Task...)
 		}
-		if entreactive.HooksBefore[*Widget](widget.Hooks[:]) {
+		if glue.HooksBefore[*Widget](widget.Hooks[:]) {
 			c.hooks.Widget = append([]Hook{reactiveWidgetStart}, c.hooks.Widget...)
 		}
 		c.hooks.Team = append([]Hook{reactiveTeamRefs}, c.hooks.Team...)
@@ -104,14 +105,14 @@ func Emitter(e entreactive.Emitter) Option {
 // reactiveAfterCommit runs e after the transaction drv belongs to commits,
 // or at once when drv is not transactional. It sees through debug drivers,
 // as tx.Client().Debug() returns.
-func reactiveAfterCommit(drv dialect.Driver, e entreactive.Emission) {
+func reactiveAfterCommit(drv dialect.Driver, e glue.Emission) {
 	for {
 		switch d := drv.(type) {
 		case *txDriver:
 			d.mu.Lock()
 			d.onCommit = append(d.onCommit, func(next Committer) Committer {
 				return CommitFunc(func(ctx context.Context, tx *Tx) error {
-					return entreactive.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
+					return glue.EmitAfterCommitIn(ctx, d.tx, func(ctx context.Context) error {
 						return next.Commit(ctx, tx)
 					}, e)
 				})
@@ -163,15 +164,20 @@ const reactiveChunk = 500
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Item mutations.
-func (m *ItemMutation) Reactive() entreactive.Glue[*Item] {
+func (m *ItemMutation) Reactive() glue.Glue[*Item] {
 	return itemReactive{m: m}
 }
 
-// itemReactive implements entreactive.Glue for Item.
+// itemReactive implements glue.Glue for Item.
 type itemReactive struct{ m *ItemMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r itemReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r itemReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Item".
 func (itemReactive) Model() string { return "Item" }
@@ -180,7 +186,7 @@ func (itemReactive) Model() string { return "Item" }
 func (itemReactive) ID(row *Item) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r itemReactive) Statement() *entreactive.Statement[*Item] { return &r.m.reactive.statement }
+func (r itemReactive) Statement() *glue.Statement[*Item] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
 func (r itemReactive) Changed() (changed []string, onlySensitive bool) {
@@ -217,7 +223,7 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.IDIn(ids...))
+		loaded, err := reactiveLoadItem(ctx, r.m.config, glue.LoadRows, item.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +233,7 @@ func (r itemReactive) Reload(ctx context.Context, rows []*Item) ([]*Item, error)
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactive.Change[*Item], error) {
+func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]glue.Change[*Item], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -244,19 +250,19 @@ func (r itemReactive) Upserted(ctx context.Context, created *Item) ([]entreactiv
 		before[row.ID] = row
 		match = append(match, item.ID(row.ID))
 	}
-	after, err := reactiveLoadItem(ctx, r.m.config, entreactive.LoadRows, item.Or(match...))
+	after, err := reactiveLoadItem(ctx, r.m.config, glue.LoadRows, item.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Item]
+	var changes []glue.Change[*Item]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Item]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffItem(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Item]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Item]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -279,10 +285,10 @@ func reactiveItemStart(next Mutator) Mutator {
 // reactiveLoadItem reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadItem(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Item) ([]*Item, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadItem(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Item) ([]*Item, error) {
 	columns := item.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{item.FieldID}
 	}
 	var nodes []*Item
@@ -320,7 +326,7 @@ func reactiveConflictingItem(ctx context.Context, cfg config, m *ItemMutation) (
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadItem(ctx, cfg, entreactive.LoadRows, item.Or(keys...))
+	return reactiveLoadItem(ctx, cfg, glue.LoadRows, item.Or(keys...))
 }
 
 // reactiveDiffItem returns the fields whose values differ between a and b,
@@ -336,7 +342,7 @@ func reactiveDiffItem(a, b *Item) []string {
 	if a.Count != b.Count {
 		changed = append(changed, item.FieldCount)
 	}
-	if !entreactive.SamePointee(a.Note, b.Note) {
+	if !glue.SamePointee(a.Note, b.Note) {
 		changed = append(changed, item.FieldNote)
 	}
 	return changed
@@ -347,11 +353,11 @@ func reactiveDiffItem(a, b *Item) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r itemReactive) InTx() entreactive.TxEnd {
+func (r itemReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -384,7 +390,7 @@ func reactiveBulkConfigItem(cfg config, builders []*ItemCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r itemReactive) Schedule(e entreactive.Emission) {
+func (r itemReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -396,7 +402,7 @@ func (r itemReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *ItemMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadItem(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -406,7 +412,7 @@ func (m *ItemMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *ItemMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], item.ID(id))
 		st.Loaded(reactiveLoadItem(ctx, cfg, st.Load, ps...))
@@ -416,7 +422,7 @@ func (m *ItemMutation) reactiveBeforeOne(ctx context.Context, cfg config, partia
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *ItemMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingItem(st.Ctx, cfg, m))
 	}
@@ -426,7 +432,7 @@ func (m *ItemMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkItem(ctx context.Context, cfg config, builders []*ItemCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -434,7 +440,7 @@ func reactiveBeforeBulkItem(ctx context.Context, cfg config, builders []*ItemCre
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingItem(ctx, cfg, b.mutation))
 		}
@@ -453,7 +459,7 @@ func (_m *Item) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.String("label", _m.Label)
 	o.String("audience", _m.Audience)
@@ -468,15 +474,20 @@ func (_m *Item) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Memo mutations.
-func (m *MemoMutation) Reactive() entreactive.Glue[*Memo] {
+func (m *MemoMutation) Reactive() glue.Glue[*Memo] {
 	return memoReactive{m: m}
 }
 
-// memoReactive implements entreactive.Glue for Memo.
+// memoReactive implements glue.Glue for Memo.
 type memoReactive struct{ m *MemoMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r memoReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r memoReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Memo".
 func (memoReactive) Model() string { return "Memo" }
@@ -485,7 +496,7 @@ func (memoReactive) Model() string { return "Memo" }
 func (memoReactive) ID(row *Memo) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r memoReactive) Statement() *entreactive.Statement[*Memo] { return &r.m.reactive.statement }
+func (r memoReactive) Statement() *glue.Statement[*Memo] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears, without Sensitive ones.
 func (r memoReactive) Changed() (changed []string, onlySensitive bool) {
@@ -522,7 +533,7 @@ func (r memoReactive) Reload(ctx context.Context, rows []*Memo) ([]*Memo, error)
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.IDIn(ids...))
+		loaded, err := reactiveLoadMemo(ctx, r.m.config, glue.LoadRows, memo.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +543,7 @@ func (r memoReactive) Reload(ctx context.Context, rows []*Memo) ([]*Memo, error)
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactive.Change[*Memo], error) {
+func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]glue.Change[*Memo], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -549,19 +560,19 @@ func (r memoReactive) Upserted(ctx context.Context, created *Memo) ([]entreactiv
 		before[row.ID] = row
 		match = append(match, memo.ID(row.ID))
 	}
-	after, err := reactiveLoadMemo(ctx, r.m.config, entreactive.LoadRows, memo.Or(match...))
+	after, err := reactiveLoadMemo(ctx, r.m.config, glue.LoadRows, memo.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Memo]
+	var changes []glue.Change[*Memo]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Memo]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffMemo(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Memo]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Memo]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -584,10 +595,10 @@ func reactiveMemoStart(next Mutator) Mutator {
 // reactiveLoadMemo reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadMemo(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Memo) ([]*Memo, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadMemo(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Memo) ([]*Memo, error) {
 	columns := memo.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{memo.FieldID}
 	}
 	var nodes []*Memo
@@ -625,7 +636,7 @@ func reactiveConflictingMemo(ctx context.Context, cfg config, m *MemoMutation) (
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadMemo(ctx, cfg, entreactive.LoadRows, memo.Or(keys...))
+	return reactiveLoadMemo(ctx, cfg, glue.LoadRows, memo.Or(keys...))
 }
 
 // reactiveDiffMemo returns the fields whose values differ between a and b,
@@ -649,11 +660,11 @@ func reactiveDiffMemo(a, b *Memo) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r memoReactive) InTx() entreactive.TxEnd {
+func (r memoReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -686,7 +697,7 @@ func reactiveBulkConfigMemo(cfg config, builders []*MemoCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r memoReactive) Schedule(e entreactive.Emission) {
+func (r memoReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -698,7 +709,7 @@ func (r memoReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *MemoMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadMemo(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -708,7 +719,7 @@ func (m *MemoMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *MemoMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], memo.ID(id))
 		st.Loaded(reactiveLoadMemo(ctx, cfg, st.Load, ps...))
@@ -718,7 +729,7 @@ func (m *MemoMutation) reactiveBeforeOne(ctx context.Context, cfg config, partia
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *MemoMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingMemo(st.Ctx, cfg, m))
 	}
@@ -728,7 +739,7 @@ func (m *MemoMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkMemo(ctx context.Context, cfg config, builders []*MemoCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -736,7 +747,7 @@ func reactiveBeforeBulkMemo(ctx context.Context, cfg config, builders []*MemoCre
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingMemo(ctx, cfg, b.mutation))
 		}
@@ -755,7 +766,7 @@ func (_m *Memo) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.Time("delete_time", _m.DeleteTime)
 	o.String("text", _m.Text)
@@ -765,15 +776,20 @@ func (_m *Memo) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Setting mutations.
-func (m *SettingMutation) Reactive() entreactive.Glue[*Setting] {
+func (m *SettingMutation) Reactive() glue.Glue[*Setting] {
 	return settingReactive{m: m}
 }
 
-// settingReactive implements entreactive.Glue for Setting.
+// settingReactive implements glue.Glue for Setting.
 type settingReactive struct{ m *SettingMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r settingReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r settingReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Setting".
 func (settingReactive) Model() string { return "Setting" }
@@ -782,7 +798,7 @@ func (settingReactive) Model() string { return "Setting" }
 func (settingReactive) ID(row *Setting) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r settingReactive) Statement() *entreactive.Statement[*Setting] { return &r.m.reactive.statement }
+func (r settingReactive) Statement() *glue.Statement[*Setting] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears.
 func (r settingReactive) Changed() (changed []string, onlySensitive bool) {
@@ -800,7 +816,7 @@ func (r settingReactive) Reload(ctx context.Context, rows []*Setting) ([]*Settin
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadSetting(ctx, r.m.config, entreactive.LoadRows, setting.IDIn(ids...))
+		loaded, err := reactiveLoadSetting(ctx, r.m.config, glue.LoadRows, setting.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -810,7 +826,7 @@ func (r settingReactive) Reload(ctx context.Context, rows []*Setting) ([]*Settin
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r settingReactive) Upserted(ctx context.Context, created *Setting) ([]entreactive.Change[*Setting], error) {
+func (r settingReactive) Upserted(ctx context.Context, created *Setting) ([]glue.Change[*Setting], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -827,19 +843,19 @@ func (r settingReactive) Upserted(ctx context.Context, created *Setting) ([]entr
 		before[row.ID] = row
 		match = append(match, setting.ID(row.ID))
 	}
-	after, err := reactiveLoadSetting(ctx, r.m.config, entreactive.LoadRows, setting.Or(match...))
+	after, err := reactiveLoadSetting(ctx, r.m.config, glue.LoadRows, setting.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Setting]
+	var changes []glue.Change[*Setting]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Setting]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Setting]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffSetting(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Setting]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Setting]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -862,10 +878,10 @@ func reactiveSettingStart(next Mutator) Mutator {
 // reactiveLoadSetting reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadSetting(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Setting) ([]*Setting, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadSetting(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Setting) ([]*Setting, error) {
 	columns := setting.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{setting.FieldID}
 	}
 	var nodes []*Setting
@@ -906,7 +922,7 @@ func reactiveConflictingSetting(ctx context.Context, cfg config, m *SettingMutat
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadSetting(ctx, cfg, entreactive.LoadRows, setting.Or(keys...))
+	return reactiveLoadSetting(ctx, cfg, glue.LoadRows, setting.Or(keys...))
 }
 
 // reactiveDiffSetting returns the fields whose values differ between a and b,
@@ -927,11 +943,11 @@ func reactiveDiffSetting(a, b *Setting) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r settingReactive) InTx() entreactive.TxEnd {
+func (r settingReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -964,7 +980,7 @@ func reactiveBulkConfigSetting(cfg config, builders []*SettingCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r settingReactive) Schedule(e entreactive.Emission) {
+func (r settingReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -976,7 +992,7 @@ func (r settingReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *SettingMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadSetting(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -986,7 +1002,7 @@ func (m *SettingMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *SettingMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], setting.ID(id))
 		st.Loaded(reactiveLoadSetting(ctx, cfg, st.Load, ps...))
@@ -996,7 +1012,7 @@ func (m *SettingMutation) reactiveBeforeOne(ctx context.Context, cfg config, par
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *SettingMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingSetting(st.Ctx, cfg, m))
 	}
@@ -1006,7 +1022,7 @@ func (m *SettingMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkSetting(ctx context.Context, cfg config, builders []*SettingCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -1014,7 +1030,7 @@ func reactiveBeforeBulkSetting(ctx context.Context, cfg config, builders []*Sett
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingSetting(ctx, cfg, b.mutation))
 		}
@@ -1033,7 +1049,7 @@ func (_m *Setting) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.String("key", _m.Key)
 	o.String("value", _m.Value)
@@ -1042,15 +1058,20 @@ func (_m *Setting) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Tag mutations.
-func (m *TagMutation) Reactive() entreactive.Glue[*Tag] {
+func (m *TagMutation) Reactive() glue.Glue[*Tag] {
 	return tagReactive{m: m}
 }
 
-// tagReactive implements entreactive.Glue for Tag.
+// tagReactive implements glue.Glue for Tag.
 type tagReactive struct{ m *TagMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r tagReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r tagReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Tag".
 func (tagReactive) Model() string { return "Tag" }
@@ -1059,7 +1080,7 @@ func (tagReactive) Model() string { return "Tag" }
 func (tagReactive) ID(row *Tag) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r tagReactive) Statement() *entreactive.Statement[*Tag] { return &r.m.reactive.statement }
+func (r tagReactive) Statement() *glue.Statement[*Tag] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears.
 func (r tagReactive) Changed() (changed []string, onlySensitive bool) {
@@ -1077,7 +1098,7 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.IDIn(ids...))
+		loaded, err := reactiveLoadTag(ctx, r.m.config, glue.LoadRows, tag.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -1087,7 +1108,7 @@ func (r tagReactive) Reload(ctx context.Context, rows []*Tag) ([]*Tag, error) {
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.Change[*Tag], error) {
+func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]glue.Change[*Tag], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -1104,19 +1125,19 @@ func (r tagReactive) Upserted(ctx context.Context, created *Tag) ([]entreactive.
 		before[row.ID] = row
 		match = append(match, tag.ID(row.ID))
 	}
-	after, err := reactiveLoadTag(ctx, r.m.config, entreactive.LoadRows, tag.Or(match...))
+	after, err := reactiveLoadTag(ctx, r.m.config, glue.LoadRows, tag.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Tag]
+	var changes []glue.Change[*Tag]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Tag]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffTag(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Tag]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Tag]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -1139,10 +1160,10 @@ func reactiveTagStart(next Mutator) Mutator {
 // reactiveLoadTag reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadTag(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Tag) ([]*Tag, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadTag(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Tag) ([]*Tag, error) {
 	columns := tag.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{tag.FieldID}
 	}
 	var nodes []*Tag
@@ -1183,7 +1204,7 @@ func reactiveConflictingTag(ctx context.Context, cfg config, m *TagMutation) ([]
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadTag(ctx, cfg, entreactive.LoadRows, tag.Or(keys...))
+	return reactiveLoadTag(ctx, cfg, glue.LoadRows, tag.Or(keys...))
 }
 
 // reactiveDiffTag returns the fields whose values differ between a and b,
@@ -1201,11 +1222,11 @@ func reactiveDiffTag(a, b *Tag) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r tagReactive) InTx() entreactive.TxEnd {
+func (r tagReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -1238,7 +1259,7 @@ func reactiveBulkConfigTag(cfg config, builders []*TagCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r tagReactive) Schedule(e entreactive.Emission) {
+func (r tagReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -1250,7 +1271,7 @@ func (r tagReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *TagMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadTag(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -1260,7 +1281,7 @@ func (m *TagMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *TagMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], tag.ID(id))
 		st.Loaded(reactiveLoadTag(ctx, cfg, st.Load, ps...))
@@ -1270,7 +1291,7 @@ func (m *TagMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *TagMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingTag(st.Ctx, cfg, m))
 	}
@@ -1280,7 +1301,7 @@ func (m *TagMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkTag(ctx context.Context, cfg config, builders []*TagCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -1288,7 +1309,7 @@ func reactiveBeforeBulkTag(ctx context.Context, cfg config, builders []*TagCreat
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingTag(ctx, cfg, b.mutation))
 		}
@@ -1307,7 +1328,7 @@ func (_m *Tag) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.String("id", _m.ID)
 	o.String("name", _m.Name)
 	return o.Bytes()
@@ -1315,15 +1336,20 @@ func (_m *Tag) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Task mutations.
-func (m *TaskMutation) Reactive() entreactive.Glue[*Task] {
+func (m *TaskMutation) Reactive() glue.Glue[*Task] {
 	return taskReactive{m: m}
 }
 
-// taskReactive implements entreactive.Glue for Task.
+// taskReactive implements glue.Glue for Task.
 type taskReactive struct{ m *TaskMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r taskReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r taskReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Task".
 func (taskReactive) Model() string { return "Task" }
@@ -1332,7 +1358,7 @@ func (taskReactive) Model() string { return "Task" }
 func (taskReactive) ID(row *Task) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r taskReactive) Statement() *entreactive.Statement[*Task] { return &r.m.reactive.statement }
+func (r taskReactive) Statement() *glue.Statement[*Task] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears, and the
 // edges without a field it changes, without Sensitive ones.
@@ -1381,7 +1407,7 @@ func (r taskReactive) Reload(ctx context.Context, rows []*Task) ([]*Task, error)
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.IDIn(ids...))
+		loaded, err := reactiveLoadTask(ctx, r.m.config, glue.LoadRows, task.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -1391,7 +1417,7 @@ func (r taskReactive) Reload(ctx context.Context, rows []*Task) ([]*Task, error)
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactive.Change[*Task], error) {
+func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]glue.Change[*Task], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -1408,19 +1434,19 @@ func (r taskReactive) Upserted(ctx context.Context, created *Task) ([]entreactiv
 		before[row.ID] = row
 		match = append(match, task.ID(row.ID))
 	}
-	after, err := reactiveLoadTask(ctx, r.m.config, entreactive.LoadRows, task.Or(match...))
+	after, err := reactiveLoadTask(ctx, r.m.config, glue.LoadRows, task.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Task]
+	var changes []glue.Change[*Task]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Task]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffTask(old, row); len(changed) > 0 && !reactiveOnlyUpdateDefaultsTask(changed) {
-			changes = append(changes, entreactive.Change[*Task]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Task]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -1443,10 +1469,10 @@ func reactiveTaskStart(next Mutator) Mutator {
 // reactiveLoadTask reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadTask(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Task) ([]*Task, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadTask(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Task) ([]*Task, error) {
 	columns := task.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{task.FieldID}
 	}
 	var nodes []*Task
@@ -1490,7 +1516,7 @@ func reactiveConflictingTask(ctx context.Context, cfg config, m *TaskMutation) (
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(keys...))
+	return reactiveLoadTask(ctx, cfg, glue.LoadRows, task.Or(keys...))
 }
 
 // reactiveDiffTask returns the fields whose values differ between a and b,
@@ -1509,7 +1535,7 @@ func reactiveDiffTask(a, b *Task) []string {
 	if a.Key != b.Key {
 		changed = append(changed, task.FieldKey)
 	}
-	if !entreactive.SamePointee(a.Slug, b.Slug) {
+	if !glue.SamePointee(a.Slug, b.Slug) {
 		changed = append(changed, task.FieldSlug)
 	}
 	if a.Text != b.Text {
@@ -1524,10 +1550,10 @@ func reactiveDiffTask(a, b *Task) []string {
 	if a.Tenant != b.Tenant {
 		changed = append(changed, task.FieldTenant)
 	}
-	if !entreactive.SamePointee(a.AssigneeID, b.AssigneeID) {
+	if !glue.SamePointee(a.AssigneeID, b.AssigneeID) {
 		changed = append(changed, task.FieldAssigneeID)
 	}
-	if !entreactive.SamePointee(a.TeamID, b.TeamID) {
+	if !glue.SamePointee(a.TeamID, b.TeamID) {
 		changed = append(changed, task.FieldTeamID)
 	}
 	return changed
@@ -1552,11 +1578,11 @@ func reactiveOnlyUpdateDefaultsTask(changed []string) bool {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r taskReactive) InTx() entreactive.TxEnd {
+func (r taskReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -1589,7 +1615,7 @@ func reactiveBulkConfigTask(cfg config, builders []*TaskCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r taskReactive) Schedule(e entreactive.Emission) {
+func (r taskReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -1601,7 +1627,7 @@ func (r taskReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *TaskMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadTask(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -1611,7 +1637,7 @@ func (m *TaskMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *TaskMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], task.ID(id))
 		st.Loaded(reactiveLoadTask(ctx, cfg, st.Load, ps...))
@@ -1621,7 +1647,7 @@ func (m *TaskMutation) reactiveBeforeOne(ctx context.Context, cfg config, partia
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *TaskMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingTask(st.Ctx, cfg, m))
 	}
@@ -1631,7 +1657,7 @@ func (m *TaskMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkTask(ctx context.Context, cfg config, builders []*TaskCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -1639,7 +1665,7 @@ func reactiveBeforeBulkTask(ctx context.Context, cfg config, builders []*TaskCre
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingTask(ctx, cfg, b.mutation))
 		}
@@ -1658,7 +1684,7 @@ func (_m *Task) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.Time("create_time", _m.CreateTime)
 	o.Time("update_time", _m.UpdateTime)
@@ -1692,7 +1718,7 @@ func (_m *Task) AppendReactive(b []byte) ([]byte, error) {
 			o.Value("team", _m.Edges.Team)
 		}
 		if _m.Edges.loadedTypes[2] {
-			entreactive.List(&o, "labels", _m.Edges.Labels)
+			glue.List(&o, "labels", _m.Edges.Labels)
 		}
 		o.Close()
 	}
@@ -1701,15 +1727,20 @@ func (_m *Task) AppendReactive(b []byte) ([]byte, error) {
 
 // Reactive returns the glue through which the entreactive hook reaches
 // Widget mutations.
-func (m *WidgetMutation) Reactive() entreactive.Glue[*Widget] {
+func (m *WidgetMutation) Reactive() glue.Glue[*Widget] {
 	return widgetReactive{m: m}
 }
 
-// widgetReactive implements entreactive.Glue for Widget.
+// widgetReactive implements glue.Glue for Widget.
 type widgetReactive struct{ m *WidgetMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r widgetReactive) Emitter() entreactive.Emitter { return r.m.emitter }
+func (r widgetReactive) Emitter() any {
+	if r.m.emitter == nil {
+		return nil
+	}
+	return r.m.emitter
+}
 
 // Model returns "Widget".
 func (widgetReactive) Model() string { return "Widget" }
@@ -1718,7 +1749,7 @@ func (widgetReactive) Model() string { return "Widget" }
 func (widgetReactive) ID(row *Widget) any { return row.ID }
 
 // Statement returns the hook's record of the mutation.
-func (r widgetReactive) Statement() *entreactive.Statement[*Widget] { return &r.m.reactive.statement }
+func (r widgetReactive) Statement() *glue.Statement[*Widget] { return &r.m.reactive.statement }
 
 // Changed returns the fields the mutation sets, adds to or clears, and the
 // edges without a field it changes, without Sensitive ones.
@@ -1766,7 +1797,7 @@ func (r widgetReactive) Reload(ctx context.Context, rows []*Widget) ([]*Widget, 
 		for i, row := range chunk {
 			ids[i] = row.ID
 		}
-		loaded, err := reactiveLoadWidget(ctx, r.m.config, entreactive.LoadRows, widget.IDIn(ids...))
+		loaded, err := reactiveLoadWidget(ctx, r.m.config, glue.LoadRows, widget.IDIn(ids...))
 		if err != nil {
 			return nil, err
 		}
@@ -1776,7 +1807,7 @@ func (r widgetReactive) Reload(ctx context.Context, rows []*Widget) ([]*Widget, 
 }
 
 // Upserted returns the rows an insert with ON CONFLICT created or changed.
-func (r widgetReactive) Upserted(ctx context.Context, created *Widget) ([]entreactive.Change[*Widget], error) {
+func (r widgetReactive) Upserted(ctx context.Context, created *Widget) ([]glue.Change[*Widget], error) {
 	st := &r.m.reactive.statement
 	if err := st.Err(); err != nil {
 		return nil, err
@@ -1793,19 +1824,19 @@ func (r widgetReactive) Upserted(ctx context.Context, created *Widget) ([]entrea
 		before[row.ID] = row
 		match = append(match, widget.ID(row.ID))
 	}
-	after, err := reactiveLoadWidget(ctx, r.m.config, entreactive.LoadRows, widget.Or(match...))
+	after, err := reactiveLoadWidget(ctx, r.m.config, glue.LoadRows, widget.Or(match...))
 	if err != nil {
 		return nil, err
 	}
-	var changes []entreactive.Change[*Widget]
+	var changes []glue.Change[*Widget]
 	for _, row := range after {
 		old, ok := before[row.ID]
 		if !ok {
-			changes = append(changes, entreactive.Change[*Widget]{Action: entreactive.ActionCreate, Row: row})
+			changes = append(changes, glue.Change[*Widget]{Created: true, Row: row})
 			continue
 		}
 		if changed := reactiveDiffWidget(old, row); len(changed) > 0 {
-			changes = append(changes, entreactive.Change[*Widget]{Action: entreactive.ActionUpdate, Row: row, Previous: old, Changed: changed})
+			changes = append(changes, glue.Change[*Widget]{Row: row, Previous: old, Changed: changed})
 		}
 	}
 	return changes, nil
@@ -1828,10 +1859,10 @@ func reactiveWidgetStart(next Mutator) Mutator {
 // reactiveLoadWidget reads the rows that match ps the way a statement sees
 // them: on the driver of cfg, which is the statement's transaction when it has one, and
 // without the privacy rules and interceptors of queries. With
-// entreactive.LoadIDs only the ids are read.
-func reactiveLoadWidget(ctx context.Context, cfg config, load entreactive.Load, ps ...predicate.Widget) ([]*Widget, error) {
+// glue.LoadIDs only the ids are read.
+func reactiveLoadWidget(ctx context.Context, cfg config, load glue.Load, ps ...predicate.Widget) ([]*Widget, error) {
 	columns := widget.Columns
-	if load == entreactive.LoadIDs {
+	if load == glue.LoadIDs {
 		columns = []string{widget.FieldID}
 	}
 	var nodes []*Widget
@@ -1869,7 +1900,7 @@ func reactiveConflictingWidget(ctx context.Context, cfg config, m *WidgetMutatio
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadWidget(ctx, cfg, entreactive.LoadRows, widget.Or(keys...))
+	return reactiveLoadWidget(ctx, cfg, glue.LoadRows, widget.Or(keys...))
 }
 
 // reactiveDiffWidget returns the fields whose values differ between a and b,
@@ -1894,7 +1925,7 @@ func reactiveDiffWidget(a, b *Widget) []string {
 	if a.Status != b.Status {
 		changed = append(changed, widget.FieldStatus)
 	}
-	if !entreactive.SamePointee(a.OwnerID, b.OwnerID) {
+	if !glue.SamePointee(a.OwnerID, b.OwnerID) {
 		changed = append(changed, widget.FieldOwnerID)
 	}
 	if a.Note != b.Note {
@@ -1903,7 +1934,7 @@ func reactiveDiffWidget(a, b *Widget) []string {
 	if a.Nick != b.Nick {
 		changed = append(changed, widget.FieldNick)
 	}
-	if !entreactive.SameTime(a.Due, b.Due) {
+	if !glue.SameTime(a.Due, b.Due) {
 		changed = append(changed, widget.FieldDue)
 	}
 	if !reflect.DeepEqual(a.Meta, b.Meta) {
@@ -1912,10 +1943,10 @@ func reactiveDiffWidget(a, b *Widget) []string {
 	if a.Token != b.Token {
 		changed = append(changed, widget.FieldToken)
 	}
-	if !entreactive.SamePointee(a.Reviewer, b.Reviewer) {
+	if !glue.SamePointee(a.Reviewer, b.Reviewer) {
 		changed = append(changed, widget.FieldReviewer)
 	}
-	if !entreactive.SamePointee(a.ParentID, b.ParentID) {
+	if !glue.SamePointee(a.ParentID, b.ParentID) {
 		changed = append(changed, widget.FieldParentID)
 	}
 	if !a.CreatedAt.Equal(b.CreatedAt) {
@@ -1929,11 +1960,11 @@ func reactiveDiffWidget(a, b *Widget) []string {
 // returns nil when the mutation is in a transaction already. The
 // entreactive hook calls it when the client's emitter is durable: the
 // events are stored in the transaction of their change.
-func (r widgetReactive) InTx() entreactive.TxEnd {
+func (r widgetReactive) InTx() glue.TxEnd {
 	if reactiveInTx(r.m.driver) {
 		return nil
 	}
-	d := &txDriver{drv: r.m.driver, tx: entreactive.NewLazyTx(r.m.driver)}
+	d := &txDriver{drv: r.m.driver, tx: glue.NewLazyTx(r.m.driver)}
 	r.m.driver, r.m.reactive.tx = d, d
 	return reactiveTx{cfg: r.m.config}
 }
@@ -1966,7 +1997,7 @@ func reactiveBulkConfigWidget(cfg config, builders []*WidgetCreate) config {
 
 // Schedule runs e once the mutation is committed; the rows of one
 // CreateBulk statement are emitted together, in row order.
-func (r widgetReactive) Schedule(e entreactive.Emission) {
+func (r widgetReactive) Schedule(e glue.Emission) {
 	if b := r.m.reactive.batch; b != nil {
 		if e = b.Record(r.m.reactive.index, e); e == nil {
 			return
@@ -1978,7 +2009,7 @@ func (r widgetReactive) Schedule(e entreactive.Emission) {
 // reactiveBefore loads what the entreactive hook asked for right before an
 // update or a delete runs, with its final predicates.
 func (m *WidgetMutation) reactiveBefore(ctx context.Context, cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Loaded(reactiveLoadWidget(ctx, cfg, st.Load, m.predicates...))
 	}
 }
@@ -1988,7 +2019,7 @@ func (m *WidgetMutation) reactiveBefore(ctx context.Context, cfg config) {
 func (m *WidgetMutation) reactiveBeforeOne(ctx context.Context, cfg config, partial bool) {
 	st := &m.reactive.statement
 	st.Partial = partial
-	if st.Load != entreactive.LoadNone {
+	if st.Load != glue.LoadNone {
 		id, _ := m.ID()
 		ps := append(m.predicates[:len(m.predicates):len(m.predicates)], widget.ID(id))
 		st.Loaded(reactiveLoadWidget(ctx, cfg, st.Load, ps...))
@@ -1998,7 +2029,7 @@ func (m *WidgetMutation) reactiveBeforeOne(ctx context.Context, cfg config, part
 // reactiveBeforeUpsert loads, right before an insert with ON CONFLICT runs,
 // the rows it may update.
 func (m *WidgetMutation) reactiveBeforeUpsert(cfg config) {
-	if st := &m.reactive.statement; st.Load != entreactive.LoadNone {
+	if st := &m.reactive.statement; st.Load != glue.LoadNone {
 		st.Upsert = true
 		st.Loaded(reactiveConflictingWidget(st.Ctx, cfg, m))
 	}
@@ -2008,7 +2039,7 @@ func (m *WidgetMutation) reactiveBeforeUpsert(cfg config) {
 // batch, so that their events leave in row order; with conflict (ON
 // CONFLICT), each loads the rows it may update.
 func reactiveBeforeBulkWidget(ctx context.Context, cfg config, builders []*WidgetCreate, conflict bool) {
-	batch := entreactive.NewBatch(len(builders))
+	batch := glue.NewBatch(len(builders))
 	for i, b := range builders {
 		b.mutation.reactive.batch, b.mutation.reactive.index = batch, i
 	}
@@ -2016,7 +2047,7 @@ func reactiveBeforeBulkWidget(ctx context.Context, cfg config, builders []*Widge
 		return
 	}
 	for _, b := range builders {
-		if st := &b.mutation.reactive.statement; st.Load != entreactive.LoadNone {
+		if st := &b.mutation.reactive.statement; st.Load != glue.LoadNone {
 			st.Upsert = true
 			st.Loaded(reactiveConflictingWidget(ctx, cfg, b.mutation))
 		}
@@ -2035,7 +2066,7 @@ func (_m *Widget) AppendReactive(b []byte) ([]byte, error) {
 	if _m == nil {
 		return append(b, "null"...), nil
 	}
-	o := entreactive.NewObject(b)
+	o := glue.NewObject(b)
 	o.Int("id", int64(_m.ID))
 	o.String("name", _m.Name)
 	o.Bool("done", _m.Done)
@@ -2074,10 +2105,10 @@ func (_m *Widget) AppendReactive(b []byte) ([]byte, error) {
 			o.Value("parent", _m.Edges.Parent)
 		}
 		if _m.Edges.loadedTypes[1] {
-			entreactive.List(&o, "children", _m.Edges.Children)
+			glue.List(&o, "children", _m.Edges.Children)
 		}
 		if _m.Edges.loadedTypes[2] {
-			entreactive.List(&o, "parts", _m.Edges.Parts)
+			glue.List(&o, "parts", _m.Edges.Parts)
 		}
 		o.Close()
 	}
@@ -2250,7 +2281,7 @@ func reactiveRefsTask(ctx context.Context, cfg config, ids []int, column string,
 	if len(match) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadTask(ctx, cfg, entreactive.LoadRows, task.Or(match...))
+	return reactiveLoadTask(ctx, cfg, glue.LoadRows, task.Or(match...))
 }
 
 // reactiveRefsChangedTask sends an update for each row of before whose
@@ -2260,14 +2291,14 @@ func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, lo
 	if loadErr == nil && len(before) == 0 {
 		return
 	}
-	glue := newTaskMutation(cfg, OpUpdate).Reactive()
+	g := newTaskMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, loadErr)
+		glue.NotifyUpdated(ctx, task.Hooks[:], g, nil, nil, nil, loadErr)
 		return
 	}
-	after, err := glue.Reload(ctx, before)
+	after, err := g.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, nil, nil, nil, err)
+		glue.NotifyUpdated(ctx, task.Hooks[:], g, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Task, len(before))
@@ -2280,7 +2311,7 @@ func reactiveRefsChangedTask(ctx context.Context, cfg config, before []*Task, lo
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, task.Hooks[:], glue, before, rows, []string{changed}, nil)
+	glue.NotifyUpdated(ctx, task.Hooks[:], g, before, rows, []string{changed}, nil)
 }
 
 // reactiveRefsWidget returns the Widget rows whose foreign key column a
@@ -2299,7 +2330,7 @@ func reactiveRefsWidget(ctx context.Context, cfg config, ids []int, column strin
 	if len(match) == 0 {
 		return nil, nil
 	}
-	return reactiveLoadWidget(ctx, cfg, entreactive.LoadRows, widget.Or(match...))
+	return reactiveLoadWidget(ctx, cfg, glue.LoadRows, widget.Or(match...))
 }
 
 // reactiveRefsChangedWidget sends an update for each row of before whose
@@ -2309,14 +2340,14 @@ func reactiveRefsChangedWidget(ctx context.Context, cfg config, before []*Widget
 	if loadErr == nil && len(before) == 0 {
 		return
 	}
-	glue := newWidgetMutation(cfg, OpUpdate).Reactive()
+	g := newWidgetMutation(cfg, OpUpdate).Reactive()
 	if loadErr != nil {
-		entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, nil, nil, nil, loadErr)
+		glue.NotifyUpdated(ctx, widget.Hooks[:], g, nil, nil, nil, loadErr)
 		return
 	}
-	after, err := glue.Reload(ctx, before)
+	after, err := g.Reload(ctx, before)
 	if err != nil {
-		entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, nil, nil, nil, err)
+		glue.NotifyUpdated(ctx, widget.Hooks[:], g, nil, nil, nil, err)
 		return
 	}
 	old := make(map[int]*Widget, len(before))
@@ -2329,5 +2360,5 @@ func reactiveRefsChangedWidget(ctx context.Context, cfg config, before []*Widget
 			rows = append(rows, row)
 		}
 	}
-	entreactive.NotifyUpdated(ctx, widget.Hooks[:], glue, before, rows, []string{changed}, nil)
+	glue.NotifyUpdated(ctx, widget.Hooks[:], g, before, rows, []string{changed}, nil)
 }

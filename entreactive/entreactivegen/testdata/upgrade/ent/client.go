@@ -15,8 +15,6 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"example.com/upgrade/ent/note"
-
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Client is the client that holds all ent builders.
@@ -55,7 +53,7 @@ type (
 		inters *inters
 
 		// emitter receives the reactive events of committed mutations.
-		emitter entreactive.Emitter
+		emitter reactiveEmitter
 	}
 	// Option function to configure the client.
 	Option func(*config)
@@ -344,3 +342,11 @@ type (
 		Note []ent.Interceptor
 	}
 )
+
+// The constant below is declared by the templates of the entreactivegen
+// extension, and reactive.go refers to it. Should this package be
+// regenerated without the extension (by ent's CLI, go run
+// entgo.io/ent/cmd/ent generate, which the generate.go of ent new runs),
+// reactive.go is left behind, and the first error of go build names this
+// constant, which says what to do.
+const ent_code_generated_without_entreactivegen__regenerate_with_go_run_entc_go_not_the_ent_CLI = true

@@ -12,7 +12,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"example.com/upgrade/ent/note"
 	"example.com/upgrade/ent/predicate"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 const (
@@ -38,9 +37,7 @@ type NoteMutation struct {
 	done          bool
 	oldValue      func(context.Context) (*Note, error)
 	predicates    []predicate.Note
-	reactive      entreactive.Statement[*Note]
-	reactiveBatch *entreactive.Batch
-	reactiveIndex int
+	reactive      reactiveMutation[*Note]
 }
 
 var _ ent.Mutation = (*NoteMutation)(nil)

@@ -9,7 +9,6 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"example.com/upgrade/ent/note"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Note is the model entity for the Note schema.
@@ -98,24 +97,6 @@ func (_m *Note) String() string {
 	builder.WriteString(_m.Text)
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// MarshalReactive returns the Note as the data of a reactive event:
-// every field that is not Sensitive, zero values and nulls included, and
-// "edges" only when edges were loaded. See entreactive.Marshaler.
-func (_m *Note) MarshalReactive() ([]byte, error) {
-	return _m.AppendReactive(make([]byte, 0, 256))
-}
-
-// AppendReactive appends the encoding of MarshalReactive to b.
-func (_m *Note) AppendReactive(b []byte) ([]byte, error) {
-	if _m == nil {
-		return append(b, "null"...), nil
-	}
-	o := entreactive.NewObject(b)
-	o.Int("id", int64(_m.ID))
-	o.String("text", _m.Text)
-	return o.Bytes()
 }
 
 // Notes is a parsable slice of Note.

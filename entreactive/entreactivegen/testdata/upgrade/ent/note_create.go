@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"example.com/upgrade/ent/note"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // NoteCreate is the builder for creating a Note entity.
@@ -94,6 +93,7 @@ func (_c *NoteCreate) createSpec() (*Note, *sqlgraph.CreateSpec) {
 		_node = &Note{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(note.Table, sqlgraph.NewFieldSpec(note.FieldID, field.TypeInt))
 	)
+	_c.config = _c.mutation.reactiveConfig(_c.config)
 
 	if value, ok := _c.mutation.Text(); ok {
 		_spec.SetField(note.FieldText, field.TypeString, value)
@@ -135,10 +135,8 @@ func (_c *NoteCreateBulk) Save(ctx context.Context) ([]*Note, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					reactiveBatch := entreactive.NewBatch(len(_c.builders))
-					for i, b := range _c.builders {
-						b.mutation.reactiveBatch, b.mutation.reactiveIndex = reactiveBatch, i
-					}
+					_c.config = reactiveBulkConfigNote(_c.config, _c.builders)
+					reactiveBeforeBulkNote(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {

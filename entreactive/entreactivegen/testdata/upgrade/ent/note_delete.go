@@ -10,7 +10,6 @@ import (
 	"entgo.io/ent/schema/field"
 	"example.com/upgrade/ent/note"
 	"example.com/upgrade/ent/predicate"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // NoteDelete is the builder for deleting a Note entity.
@@ -42,9 +41,8 @@ func (_d *NoteDelete) ExecX(ctx context.Context) int {
 
 func (_d *NoteDelete) sqlExec(ctx context.Context) (int, error) {
 	_spec := sqlgraph.NewDeleteSpec(note.Table, sqlgraph.NewFieldSpec(note.FieldID, field.TypeInt))
-	if st := &_d.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadNote(ctx, _d.config, st.Load, _d.mutation.predicates...))
-	}
+	_d.config = _d.mutation.reactiveConfig(_d.config)
+	_d.mutation.reactiveBefore(ctx, _d.config)
 
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {

@@ -12,7 +12,6 @@ import (
 	"entgo.io/ent/schema/field"
 	"example.com/upgrade/ent/note"
 	"example.com/upgrade/ent/predicate"
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // NoteUpdate is the builder for updating Note entities.
@@ -99,9 +98,8 @@ func (_u *NoteUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(note.FieldText, field.TypeString, value)
 	}
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		st.Loaded(reactiveLoadNote(ctx, _u.config, st.Load, _u.mutation.predicates...))
-	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
+	_u.mutation.reactiveBefore(ctx, _u.config)
 
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -224,12 +222,8 @@ func (_u *NoteUpdateOne) sqlSave(ctx context.Context) (_node *Note, err error) {
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(note.FieldText, field.TypeString, value)
 	}
-	_u.mutation.reactive.Partial = len(_u.fields) > 0
-	if st := &_u.mutation.reactive; st.Load != entreactive.LoadNone {
-		id, _ := _u.mutation.ID()
-		ps := append(_u.mutation.predicates[:len(_u.mutation.predicates):len(_u.mutation.predicates)], note.ID(id))
-		st.Loaded(reactiveLoadNote(ctx, _u.config, st.Load, ps...))
-	}
+	_u.config = _u.mutation.reactiveConfig(_u.config)
+	_u.mutation.reactiveBeforeOne(ctx, _u.config, len(_u.fields) > 0)
 
 	_node = &Note{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -1,9 +1,7 @@
-package entreactive
+package glue
 
 import (
 	"context"
-	"reflect"
-	"time"
 
 	"entgo.io/ent"
 )
@@ -40,8 +38,6 @@ const (
 // statement's driver (inside its transaction), and without privacy rules
 // or query interceptors, which filter what the app's queries see but not
 // what its statements change.
-//
-// Applications do not use it.
 type Statement[T any] struct {
 	// Op is the operation the caller asked for; zero before the statement
 	// starts.
@@ -105,75 +101,12 @@ func (s *Statement[T]) Start(op ent.Op) bool {
 // Reset forgets the statement once the mutation returned to its caller.
 func (s *Statement[T]) Reset() { *s = Statement[T]{} }
 
-// claim reports whether the calling run of the mixin's hook is the one that
-// reports the mutation: no outer run of the hook claimed it.
-func (s *Statement[T]) claim() bool {
+// Claim reports whether the calling run of the mixin's hook is the one
+// that reports the mutation: no outer run of the hook claimed it.
+func (s *Statement[T]) Claim() bool {
 	if s.claimed {
 		return false
 	}
 	s.claimed = true
 	return true
-}
-
-// HooksBefore reports whether a schema hook runs before the reactive
-// mixin's hook among hooks, the hooks of a schema. The generated Emitter
-// option then adds the client hook that starts the Statement of the
-// schema's mutations. The hooks are found by building each one's mutator,
-// which runs none of them.
-//
-// It panics when the schema's reactive mixin has rules for another type
-// than T, the schema's entity (Rules[*ent.Board] in Label's mixin, a
-// copy-paste slip that compiles), so that the client with an emitter is
-// refused as it is created, rather than failing every write of the schema.
-func HooksBefore[T any](hooks []ent.Hook) bool {
-	for i, h := range hooks {
-		switch mu := h(nopMutator{}).(type) {
-		case *mutator[T]:
-			return i > 0
-		case rulesTyped:
-			entity := reflect.TypeFor[T]()
-			schema := entity.Name()
-			if entity.Kind() == reflect.Pointer {
-				schema = entity.Elem().Name()
-			}
-			panic(wrongRules(schema, entity.String(), mu.rulesType()))
-		}
-	}
-	return true
-}
-
-// Change is what an upsert did to one row.
-type Change[T any] struct {
-	// Action is ActionCreate for an inserted row, ActionUpdate for a row a
-	// conflict updated.
-	Action Action
-	// Row is the row as stored.
-	Row T
-	// Previous is the row before an update.
-	Previous T
-	// Changed lists the fields an update changed, Sensitive fields left out.
-	Changed []string
-}
-
-// SameTime reports whether two optional times are both nil or the same
-// instant. The generated code compares rows with it.
-func SameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(*b)
-}
-
-// SamePointee reports whether two optional values are both nil or equal.
-// The generated code compares rows with it, and target functions compare
-// the Nillable fields of a row and its Previous with it:
-//
-//	if old, ok := entreactive.Previous[*ent.Task](ctx); ok && !entreactive.SamePointee(old.AssigneeID, t.AssigneeID) {
-//		to.Users = append(to.Users, old.AssigneeID) // the old assignee hears it too
-//	}
-func SamePointee[V comparable](a, b *V) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
