@@ -104,17 +104,17 @@ func HooksBefore[T any](hooks []ent.Hook) bool {
 			continue
 		}
 		if rules := mu.ReactiveRules(); rules != reflect.TypeFor[T]() {
-			panic(WrongRules(reflect.TypeFor[T](), rules))
+			panic(wrongRules(reflect.TypeFor[T](), rules))
 		}
 		return i > 0
 	}
 	return true
 }
 
-// WrongRules returns the error of the reactive mixin of the schema whose
+// wrongRules returns the error of the reactive mixin of the schema whose
 // entity type is entity (e.g. *ent.Label) and whose rules are for the type
 // rules instead.
-func WrongRules(entity, rules reflect.Type) error {
+func wrongRules(entity, rules reflect.Type) error {
 	schema := entity.Name()
 	if entity.Kind() == reflect.Pointer {
 		schema = entity.Elem().Name()
