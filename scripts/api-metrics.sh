@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=$(go list ./entreactive/... ./server/... | grep -v '/internal/')
-printf '| package | go doc -short lines | exported names |\n|---|---|---|\n'
+printf '| package | go doc -short lines | exported names | of which deprecated declarations |\n|---|---|---|---|\n'
 total=0
 for p in $pkgs; do
 	short=$(go doc -short "$p" 2>/dev/null | wc -l)
@@ -16,10 +16,11 @@ for p in $pkgs; do
 	fn=$(go doc -all "$p" 2>/dev/null | grep -cE '^(func|type) ' || true)
 	cv=$(go doc -short "$p" 2>/dev/null | grep -cE '^(const|var) ' || true)
 	names=$((fn + cv))
+	dep=$(go doc -all "$p" 2>/dev/null | grep -c 'Deprecated:' || true)
 	total=$((total + names))
-	printf '| %s | %s | %s |\n' "${p#github.com/entreactive/reactive/}" "$short" "$names"
+	printf '| %s | %s | %s | %s |\n' "${p#github.com/entreactive/reactive/}" "$short" "$names" "$dep"
 done
-printf '| all | | %s |\n\n' "$total"
+printf '| all | | %s | |\n\n' "$total"
 printf 'methods on *server.Server: %s\n' "$(go doc -all ./server Server | grep -c '^func (s \*Server)')"
 printf 'non-test, non-generated Go files over 400 lines (library and example):\n'
 git ls-files '*.go' | grep -v '_test.go$' | grep -v '^ent/\|/internal/ent/' | while read -r f; do
