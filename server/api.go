@@ -158,16 +158,16 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 }
 
 // broadcast delivers j to this node's sockets and publishes it to the
-// other nodes, if there are any. Under recovery with a broker, this node's
-// sockets get it when the broker hands it back, in the history's order
-// (see Broadcast.Echo).
+// other nodes, if there are any. Under recovery with a SessionStore
+// broker, this node's sockets get it when the broker hands it back, in the
+// history's order (see Broadcast.Echo).
 func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) error {
 	if len(j.rooms) == 0 {
 		return nil
 	}
 	if s.cluster != nil {
 		b := j.frame.broadcast(j.rooms)
-		if s.hist != nil && s.cluster.publishEcho(b, j) {
+		if s.store != nil && s.cluster.publishEcho(b, j) {
 			return nil
 		}
 		s.cluster.publish(b)

@@ -5,11 +5,29 @@ import (
 )
 
 // Broker makes one Server a node of a cluster: it carries the node's
-// broadcasts and socket operations to the other nodes, brings theirs back,
-// and asks the other nodes for their sockets. Set Config.Broker to use one;
-// without, a Server is a cluster of one and everything stays in process.
-// Package redisbroker has the Redis broker, which speaks the wire format of
-// Node's @socket.io/redis-streams-adapter.
+// broadcasts and socket operations to the other nodes and brings theirs
+// back. Set Config.Broker to use one; without, a Server is a cluster of one
+// and everything stays in process. Package redisbroker has the Redis
+// broker, which speaks the wire format of Node's
+// @socket.io/redis-streams-adapter and implements every optional interface
+// below.
+//
+// Broker is the one required job, publish/subscribe. A broker adds the
+// rest by implementing optional interfaces, which the server detects when
+// New starts it:
+//
+//   - Requester: FetchSockets, the cluster-wide queries built on it
+//     (IsUserOnline, RoomSize, ...) and ServerSideEmit ask the other
+//     nodes. Without it they fail with ErrNoRequester rather than answer
+//     for this node alone.
+//   - SessionStore: connection state recovery (Config.Recovery) across
+//     nodes. Without it recovery works per node, as without a Broker: a
+//     client recovers when it comes back to the node it left (sticky
+//     sessions), and elsewhere gets a fresh connection.
+//   - Closer: Server.Close closes the broker. Without it the broker's
+//     owner stops it, after Server.Close.
+//   - BatchBroker, Pinger, BrokerReporter: PublishBatch in one round
+//     trip, the readiness check, Server.BrokerStats.
 //
 // The cluster spans the root namespace "/": the reactive events, the Emit*
 // methods and the utility API. Other namespaces (see Server.Namespace) stay
@@ -20,20 +38,30 @@ import (
 // server never calls Publish for what it received from its broker.
 type Broker interface {
 	// Start is called once, by New, before the server serves: from then
-	// on the broker hands node what other nodes publish and answers their
-	// requests with node's sockets. It returns once the node receives
-	// everything published after it returns.
+	// on the broker hands node what other nodes publish (and, for a
+	// Requester, answers their requests with node's sockets). It returns
+	// once the node receives everything published after it returns.
 	Start(ctx context.Context, node Node) error
 	// Publish sends m to the other nodes, the sockets of this node aside
-	// (the server delivers to them itself). For a broadcast it returns
-	// the offset the broker gave it in the cluster's history ("" when the
-	// broker keeps none): clients that recover send it back. A broadcast
-	// whose Once the broker published before, within its window, is
-	// dropped: no offset, no error (see Broadcast.Once), which makes
-	// trying again after an error safe (an error after the message
-	// reached the broker, a timeout, cannot say whether it was
+	// (the server delivers to them itself), except that a broadcast with
+	// Echo comes back to this node too (see Broadcast.Echo). For a
+	// broadcast it returns the offset the broker gave it in the cluster's
+	// history ("" when the broker keeps none): clients that recover send
+	// it back. A broadcast whose Once the broker published before, within
+	// its window, is dropped: no offset, no error (see Broadcast.Once),
+	// which makes trying again after an error safe (an error after the
+	// message reached the broker, a timeout, cannot say whether it was
 	// published).
 	Publish(ctx context.Context, m ClusterMessage) (offset string, err error)
+}
+
+// Requester is the request/reply side of a Broker: a server whose Broker
+// implements it asks the other nodes for their sockets and sends events to
+// their servers. Without it, FetchSockets, IsUserOnline, IsDeviceOnline,
+// RoomSize, ConnectionCount, UserCount, UserDevices, ServerSideEmit and
+// ServerSideEmitWithAck fail with ErrNoRequester: an answer for this node
+// alone would be wrong without saying so.
+type Requester interface {
 	// FetchSockets returns the sockets of the other nodes that sel
 	// selects. It fails when a node does not answer before ctx is done or
 	// the broker's own timeout.
@@ -42,8 +70,21 @@ type Broker interface {
 	// sockets). With ack it waits for one answer per node and returns
 	// them, failing when a node does not answer in time.
 	ServerSideEmit(ctx context.Context, event string, args []any, ack bool) ([]any, error)
-	// PersistSession keeps the state of a socket that dropped, for the
-	// recovery window, so that it can be restored on any node.
+}
+
+// SessionStore is the cluster's store of recovery sessions: under
+// Config.Recovery, a server whose Broker implements it keeps its sockets'
+// sessions there and restores them from it, with what they missed from the
+// broker's history, so that a client recovers on any node. The broker must
+// then keep a history: Publish returns each broadcast's offset and
+// Node.Deliver hands it on.
+//
+// Without it, a server under recovery keeps the history and the sessions
+// in its own memory, as without a Broker, and gives broadcasts offsets of
+// its own: a client recovers only on the node it left.
+type SessionStore interface {
+	// PersistSession keeps the state of a socket, for the recovery
+	// window, so that it can be restored on any node.
 	PersistSession(ctx context.Context, s Session) error
 	// DropSession forgets the session pid, if it is kept: its socket left
 	// for good (the client disconnected, the server disconnected it).
@@ -53,8 +94,12 @@ type Broker interface {
 	// fails (ErrNotRecoverable, wrapped) when the session is gone or the
 	// history no longer holds offset: the client gets a fresh connection.
 	RestoreSession(ctx context.Context, pid, offset string) (*RestoredSession, error)
-	// Close stops the broker. The server calls it from Close, after the
-	// last Publish.
+}
+
+// Closer is a Broker the server stops: Server.Close calls Close after the
+// last Publish. A Broker without it is stopped by its owner.
+type Closer interface {
+	// Close stops the broker.
 	Close(ctx context.Context) error
 }
 

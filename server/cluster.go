@@ -38,8 +38,10 @@ type publication struct {
 type cluster struct {
 	srv    *Server
 	broker Broker
-	queue  chan publication
-	log    *slog.Logger
+	// requester is the broker's Requester side, nil when it has none.
+	requester Requester
+	queue     chan publication
+	log       *slog.Logger
 	// degraded is set while publishing fails (Redis down): local
 	// deliveries then stop waiting for the broker's offsets.
 	degraded atomic.Bool
@@ -65,6 +67,7 @@ func startCluster(ctx context.Context, s *Server) (*cluster, error) {
 		queue:  make(chan publication, DefaultPublishQueue),
 		log:    s.log,
 	}
+	cl.requester, _ = s.cfg.Broker.(Requester)
 	if err := cl.broker.Start(ctx, clusterNode{s}); err != nil {
 		return nil, fmt.Errorf("server: start broker: %w", err)
 	}
@@ -72,7 +75,8 @@ func startCluster(ctx context.Context, s *Server) (*cluster, error) {
 }
 
 // run publishes the queued messages in order until done is closed, then
-// publishes what is left (for a few seconds at most) and closes the broker.
+// publishes what is left (for a few seconds at most) and closes the broker
+// when it is a Closer.
 func (cl *cluster) run(done <-chan struct{}) {
 	for {
 		select {
@@ -81,15 +85,24 @@ func (cl *cluster) run(done <-chan struct{}) {
 			cl.stopped = true
 			cl.stopMu.Unlock()
 			cl.flush()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := cl.broker.Close(ctx); err != nil {
-				cl.log.Error("server: close broker", "err", err)
-			}
-			cancel()
+			cl.closeBroker()
 			return
 		case p := <-cl.queue:
 			cl.handle(context.Background(), p)
 		}
+	}
+}
+
+// closeBroker closes the broker, for 5 s at most, when it is a Closer.
+func (cl *cluster) closeBroker() {
+	c, ok := cl.broker.(Closer)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		cl.log.Error("server: close broker", "err", err)
 	}
 }
 
@@ -294,11 +307,24 @@ func (cl *cluster) apply(ctx context.Context, op *Operation) error {
 	}
 }
 
-// fetch returns the other nodes' sockets that sel selects.
+// fetch returns the other nodes' sockets that sel selects; it fails with
+// ErrNoRequester when the broker cannot ask them.
 func (cl *cluster) fetch(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
-	socks, err := cl.broker.FetchSockets(ctx, sel)
+	if cl.requester == nil {
+		return nil, fmt.Errorf("server: fetch sockets from the cluster: %w", ErrNoRequester)
+	}
+	socks, err := cl.requester.FetchSockets(ctx, sel)
 	if err != nil {
 		return nil, fmt.Errorf("server: fetch sockets from the cluster: %w", err)
 	}
 	return socks, nil
+}
+
+// serverSideEmit sends an event to the other nodes' servers; it fails with
+// ErrNoRequester when the broker cannot.
+func (cl *cluster) serverSideEmit(ctx context.Context, event string, args []any, ack bool) ([]any, error) {
+	if cl.requester == nil {
+		return nil, ErrNoRequester
+	}
+	return cl.requester.ServerSideEmit(ctx, event, args, ack)
 }

@@ -8,7 +8,7 @@ import (
 
 // FetchSockets returns the sockets of every node that sel selects, this
 // node's first. With a broker it fails when a node does not answer in
-// time.
+// time, and with ErrNoRequester when the broker is no Requester.
 func (s *Server) FetchSockets(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
 	out := clusterNode{s}.Sockets(sel)
 	if s.cluster == nil {
@@ -48,12 +48,13 @@ func (s *Server) OnServerEvent(event string, h ServerEventHandler) {
 
 // ServerSideEmit sends an event to the servers of the other nodes (their
 // OnServerEvent handlers, or io.on(event) on a Node server). Without a
-// broker there are none and it does nothing.
+// broker there are none and it does nothing; with a broker that is no
+// Requester it fails with ErrNoRequester.
 func (s *Server) ServerSideEmit(ctx context.Context, event string, args ...any) error {
 	if s.cluster == nil {
 		return nil
 	}
-	if _, err := s.cluster.broker.ServerSideEmit(ctx, event, args, false); err != nil {
+	if _, err := s.cluster.serverSideEmit(ctx, event, args, false); err != nil {
 		return fmt.Errorf("server: server-side emit %q: %w", event, err)
 	}
 	return nil
@@ -61,12 +62,14 @@ func (s *Server) ServerSideEmit(ctx context.Context, event string, args ...any) 
 
 // ServerSideEmitWithAck sends an event to the servers of the other nodes
 // and returns one answer per node. It fails when a node does not answer
-// in time (a Node server without a listener never answers).
+// in time (a Node server without a listener never answers), and with
+// ErrNoRequester when the broker is no Requester. Without a broker there
+// are no other nodes and it returns no answer.
 func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]any, error) {
 	if s.cluster == nil {
 		return nil, nil
 	}
-	replies, err := s.cluster.broker.ServerSideEmit(ctx, event, args, true)
+	replies, err := s.cluster.serverSideEmit(ctx, event, args, true)
 	if err != nil {
 		return nil, fmt.Errorf("server: server-side emit %q: %w", event, err)
 	}

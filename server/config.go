@@ -93,7 +93,8 @@ type Config struct {
 	Recovery *Recovery
 	// Broker, when set, makes the server one node of a cluster (see
 	// Broker): emits and the utility API reach the sockets of every node.
-	// New starts it and Close closes it. Nil: a single node.
+	// New starts it and Close closes it when it is a Closer. Nil: a
+	// single node.
 	Broker Broker
 	// PublishWindow is how long a server without a Broker remembers the
 	// EventID of an event it published (see Server.Publish), so as to drop

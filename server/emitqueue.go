@@ -10,17 +10,17 @@ import (
 )
 
 // enqueue queues a broadcast for this node's sockets. Under recovery the
-// broadcast first gets its offset (without a broker) and goes into the
-// history, in the order of the queue; when the queue is full it is not
-// lost: the sockets it is for are closed, as a slow consumer is, and get
-// it from the history when they come back.
+// broadcast first gets its offset (unless a SessionStore broker gave it
+// one) and goes into the history, in the order of the queue; when the
+// queue is full it is not lost: the sockets it is for are closed, as a
+// slow consumer is, and get it from the history when they come back.
 func (s *Server) enqueue(ctx context.Context, j job, ev *entreactive.Event) error {
 	if s.hist == nil || j.volatile {
 		return s.del.enqueue(ctx, j, ev)
 	}
 	h := s.hist
 	h.mu.Lock()
-	if j.frame.off.none() && s.cluster == nil {
+	if j.frame.off.none() && s.store == nil {
 		j.frame = j.frame.withOffset(h.next(time.Now()))
 	}
 	if j.frame.off.none() {

@@ -13,10 +13,11 @@ type record struct {
 }
 
 // history is the server's recent broadcasts with their offsets, in order:
-// the whole recovery history without a broker; with one, the tail that
-// covers the moment between the broker's history walk and a restored
-// socket's return to its rooms. It is a ring of at most size records of at
-// most maxBytes in all (the newest record is kept whatever its size).
+// the whole recovery history without a SessionStore broker; with one, the
+// tail that covers the moment between the broker's history walk and a
+// restored socket's return to its rooms. It is a ring of at most size
+// records of at most maxBytes in all (the newest record is kept whatever
+// its size).
 type history struct {
 	mu       sync.Mutex
 	ring     []record

@@ -16,7 +16,7 @@ func (n clusterNode) Deliver(m ClusterMessage, offset string) {
 	case m.Broadcast != nil:
 		b := m.Broadcast
 		var f *frame
-		if o, ok := parseOffset(offset); ok && s.hist != nil && !b.Volatile {
+		if o, ok := parseOffset(offset); ok && s.store != nil && !b.Volatile {
 			f = frameWithOffset(b.Event, b.Packet, b.Attachments, o)
 		} else {
 			f = frameFromWire(b.Event, b.Packet, b.Attachments)

@@ -16,12 +16,14 @@ import (
 //
 // Without a Broker the history and the sessions are kept in memory: at most
 // HistorySize broadcasts of at most HistoryBytes in all, and one session
-// per dropped socket for MaxDisconnection. With a Broker they are the broker's (see
-// redisbroker), and a client recovers on any node: each live socket's
-// session is kept in the broker ahead of time (at connect, after each
-// change of its rooms or user, and every MaxDisconnection/2), so the
-// clients of a node that dies without closing recover too; a socket the
-// server disconnected, or whose client left, has its session dropped.
+// per dropped socket for MaxDisconnection. So they are with a Broker that
+// is no SessionStore, and a client recovers only on the node it left. With
+// a SessionStore Broker they are the broker's (see redisbroker), and a
+// client recovers on any node: each live socket's session is kept in the
+// broker ahead of time (at connect, after each change of its rooms or
+// user, and every MaxDisconnection/2), so the clients of a node that dies
+// without closing recover too; a socket the server disconnected, or whose
+// client left, has its session dropped.
 type Recovery struct {
 	// MaxDisconnection is how long a dropped socket can come back.
 	// Default 2 minutes.

@@ -38,13 +38,13 @@ func (c *Conn) session(pid string) Session {
 
 // persistSession keeps s for the recovery window.
 func (s *Server) persistSession(ses Session) {
-	if s.cluster == nil {
+	if s.store == nil {
 		s.sessions.persist(ses, time.Now())
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
-	if err := s.cluster.broker.PersistSession(ctx, ses); err != nil {
+	if err := s.store.PersistSession(ctx, ses); err != nil {
 		s.log.Warn("server: persist session for recovery", "socket", ses.SID, "err", err)
 	}
 }
@@ -55,10 +55,10 @@ func (s *Server) restoreSession(pid, off string) (*restoreState, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: offset %q", ErrNotRecoverable, off)
 	}
-	if s.cluster != nil {
+	if s.store != nil {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		defer cancel()
-		r, err := s.cluster.broker.RestoreSession(ctx, pid, off)
+		r, err := s.store.RestoreSession(ctx, pid, off)
 		if err != nil {
 			return nil, err
 		}

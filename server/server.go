@@ -47,8 +47,11 @@ type Server struct {
 	// hist and sessions serve Config.Recovery; nil without it.
 	hist     *history
 	sessions *sessionStore
-	// keeper keeps live sockets' sessions in the broker; nil unless both
-	// Recovery and Broker are set.
+	// store is the broker's SessionStore under Recovery: nil without
+	// Recovery, without a Broker, or when the Broker is no SessionStore
+	// (then hist and sessions serve recovery, on this node only).
+	store SessionStore
+	// keeper keeps live sockets' sessions in store; nil without store.
 	keeper *sessionKeeper
 	// engineConns holds, per namespace, the Engine.IO connections
 	// (nspClient) that have a socket there, admitted or being admitted.
@@ -122,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Recovery != nil {
 		s.hist = newHistory(cfg.Recovery.HistorySize, cfg.Recovery.HistoryBytes)
 		s.sessions = newSessionStore(cfg.Recovery.MaxDisconnection)
+		s.store, _ = cfg.Broker.(SessionStore)
 	}
 	engineTransports := newEngineTransports(cfg, &s.stats, &s.flushers)
 
@@ -159,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.cluster = cl
-	if cl != nil && s.hist != nil {
+	if s.store != nil {
 		s.keeper = newSessionKeeper(s, cfg.Recovery.MaxDisconnection)
 		s.reg.onChange = s.keeper.mark
 		s.enter()
@@ -237,7 +241,7 @@ func (s *Server) Close(ctx context.Context) error {
 			close(s.idle)
 		}
 		s.closeMu.Unlock()
-		if s.cluster != nil && s.hist != nil {
+		if s.store != nil {
 			s.handOver(ctx)
 		}
 		close(s.done)

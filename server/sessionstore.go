@@ -6,7 +6,7 @@ import (
 )
 
 // sessionStore keeps the sessions of dropped sockets in memory for the
-// recovery window (without a broker).
+// recovery window (without a SessionStore broker).
 type sessionStore struct {
 	mu    sync.Mutex
 	ttl   time.Duration
