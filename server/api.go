@@ -24,7 +24,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if to.Empty() {
 		return nil
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	rooms, f, err := s.encodeEvent(ctx, to, &ev)
@@ -146,7 +146,7 @@ func (s *Server) ReportFailure(ctx context.Context, f entreactive.Failure) {
 // EmitToRooms sends an event to the sockets in any of rooms, each once.
 // Args are encoded with encoding/json, once.
 func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, args ...any) error {
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	f, err := encodeFrame(event, args...)
@@ -279,7 +279,7 @@ func (s *Server) userOperation(ctx context.Context, userID any, op *Operation) e
 
 // operate applies op here, then on the other nodes.
 func (s *Server) operate(ctx context.Context, op *Operation) error {
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	s.applyLocal(op)

@@ -49,9 +49,9 @@ func (s *Server) enqueue(ctx context.Context, j job, ev *entreactive.Event) erro
 	s.stats.recoveryCloses.Add(uint64(len(conns)))
 	s.log.LogAttrs(ctx, slog.LevelWarn, "server: delivery queue full, closing the sockets of the event to recover it from the history",
 		slog.String("event", j.frame.event), slog.Int("sockets", len(conns)), slog.String("offset", j.frame.off.String()))
-	if s.enter() {
+	if s.work.enter() {
 		go func() {
-			defer s.exit()
+			defer s.work.done()
 			for _, c := range conns {
 				c.closeToRecover()
 			}

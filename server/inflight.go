@@ -5,21 +5,39 @@ import (
 	"sync"
 )
 
-// inflight counts goroutines that may start at any time, for a Close to
-// wait until none runs. Unlike a sync.WaitGroup, it may be added to while
-// someone waits.
+// inflight counts units of work in flight so that Close can wait until
+// none runs: the server's own work (the delivery goroutine, handlers, timer
+// callbacks), and the websocket writers' flush goroutines. Unlike a
+// sync.WaitGroup it may be added to while someone waits. Once closed it
+// refuses new work to enter; add still counts work that must run to its
+// end whatever (a writer's last flush).
 type inflight struct {
 	mu      sync.Mutex
 	n       int
+	closed  bool
 	waiters []chan struct{}
 }
 
+// add counts one unit of work, closed or not.
 func (f *inflight) add() {
 	f.mu.Lock()
 	f.n++
 	f.mu.Unlock()
 }
 
+// enter counts one unit of work and reports true, unless f is closed:
+// then it reports false and the caller must do nothing.
+func (f *inflight) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.n++
+	return true
+}
+
+// done ends a unit of work counted by add or a successful enter.
 func (f *inflight) done() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -30,6 +48,20 @@ func (f *inflight) done() {
 		}
 		f.waiters = nil
 	}
+}
+
+// close makes enter refuse from now on.
+func (f *inflight) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+}
+
+// isClosed reports whether close was called.
+func (f *inflight) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }
 
 // wait returns once none runs, or with ctx's error.

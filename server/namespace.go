@@ -68,7 +68,7 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	if err := validNamespace(name); err != nil {
 		return nil, err
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return nil, ErrClosed
 	}
 	s.nspMu.Lock()
@@ -181,7 +181,7 @@ func (n *Namespace) EmitToRooms(rooms []string, event string, args ...any) error
 }
 
 func (n *Namespace) emitTo(to []*Socket, event string, args []any) error {
-	if n.srv.isClosed() {
+	if n.srv.work.isClosed() {
 		return ErrClosed
 	}
 	var errs []error

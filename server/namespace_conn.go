@@ -12,11 +12,11 @@ import (
 // Socket and runs the namespace's middlewares.
 func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	srv := n.srv
-	if !srv.enter() {
+	if !srv.work.enter() {
 		next(connectError(errServerClosed))
 		return
 	}
-	defer srv.exit()
+	defer srv.work.done()
 
 	release, gone, ok := srv.claimConnection(sock.Client(), n.name)
 	if !ok {
@@ -65,11 +65,11 @@ func (n *Namespace) onConnection(args ...any) {
 		return
 	}
 	s.markRecorded()
-	if !n.srv.enter() {
+	if !n.srv.work.enter() {
 		s.shutdown()
 		return
 	}
-	defer n.srv.exit()
+	defer n.srv.work.done()
 
 	_ = sock.On("disconnect", func(args ...any) {
 		if sock.Connected() {
@@ -124,10 +124,10 @@ func (n *Namespace) route(s *Socket, args []any) {
 			ack(ackArgs(v), nil)
 		}
 	}
-	if !n.srv.enter() {
+	if !n.srv.work.enter() {
 		return
 	}
-	defer n.srv.exit()
+	defer n.srv.work.done()
 	n.srv.stats.received.Add(1)
 	n.srv.eventReceived(n.name, s.id, name, rest)
 

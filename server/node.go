@@ -116,10 +116,10 @@ func (n clusterNode) ServerEvent(event string, args []any) (any, bool) {
 	if h == nil {
 		return nil, false
 	}
-	if !s.enter() {
+	if !s.work.enter() {
 		return nil, false
 	}
-	defer s.exit()
+	defer s.work.done()
 	return runServerEvent(s, h, event, args)
 }
 

@@ -78,13 +78,10 @@ type Server struct {
 	onConnect    []func(ctx context.Context, c *Conn)
 	onDisconnect []func(ctx context.Context, c *Conn, reason string)
 
-	// closeMu guards closed and active. active counts the server's own
-	// units of work in flight (the delivery goroutine, handlers, timer
-	// callbacks); idle is closed when the server is closed and active is 0.
-	closeMu   sync.Mutex
-	closed    bool
-	active    int
-	idle      chan struct{}
+	// work counts the server's own units of work in flight (the delivery
+	// goroutine, handlers, timer callbacks): Close closes it, so that no
+	// more enter, and waits for it.
+	work      inflight
 	closeOnce sync.Once
 	done      chan struct{}
 
@@ -118,7 +115,6 @@ func New(cfg Config) (*Server, error) {
 		serverEvents: make(map[string]ServerEventHandler),
 		namespaces:   make(map[string]*Namespace),
 		done:         make(chan struct{}),
-		idle:         make(chan struct{}),
 		once:         newOnceSet(cfg.PublishWindow, cfg.PublishMemory),
 	}
 	s.del = newDelivery(s.reg, cfg.QueueSize, s.log, &s.stats)
@@ -166,22 +162,22 @@ func New(cfg Config) (*Server, error) {
 	if s.store != nil {
 		s.keeper = newSessionKeeper(s, cfg.Recovery.MaxDisconnection)
 		s.reg.onChange = s.keeper.mark
-		s.enter()
+		s.work.enter()
 		go func() {
-			defer s.exit()
+			defer s.work.done()
 			s.keeper.run(s.done)
 		}()
 	}
 
-	s.enter()
+	s.work.enter()
 	go func() {
-		defer s.exit()
+		defer s.work.done()
 		s.del.run(s.done)
 	}()
 	if cl != nil {
-		s.enter()
+		s.work.enter()
 		go func() {
-			defer s.exit()
+			defer s.work.done()
 			cl.run(s.done)
 		}()
 	}
@@ -196,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		http.Error(w, "server closed", http.StatusServiceUnavailable)
 		return
 	}
@@ -235,12 +231,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Shutdown.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		s.closeMu.Lock()
-		s.closed = true
-		if s.active == 0 {
-			close(s.idle)
-		}
-		s.closeMu.Unlock()
+		s.work.close()
 		if s.store != nil {
 			s.handOver(ctx)
 		}
@@ -256,10 +247,8 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		s.io.Close(nil)
 	})
-	select {
-	case <-s.idle:
-	case <-ctx.Done():
-		return fmt.Errorf("server: close: %w", ctx.Err())
+	if err := s.work.wait(ctx); err != nil {
+		return fmt.Errorf("server: close: %w", err)
 	}
 	// The connections are closed: their writers' last writes fail or
 	// finish at once.
@@ -288,34 +277,5 @@ func (s *Server) handOver(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-func (s *Server) isClosed() bool {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	return s.closed
-}
-
-// enter registers a unit of the server's own work (a handler, a timer
-// callback) so that Close waits for it. It reports false once the server
-// is closed: the caller must then do nothing.
-func (s *Server) enter() bool {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.active++
-	return true
-}
-
-// exit ends a unit of work started by a successful enter.
-func (s *Server) exit() {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	s.active--
-	if s.closed && s.active == 0 {
-		close(s.idle)
 	}
 }
