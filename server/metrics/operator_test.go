@@ -253,7 +253,7 @@ func TestMetricsCountUnknownEventsEncodeErrorsAndBytes(t *testing.T) {
 func poll(t *testing.T, url string, srv *server.Server) {
 	t.Helper()
 	var sid string
-	for _, s := range srv.Sockets() {
+	for _, s := range srv.Operator().Sockets() {
 		if s.Transport == "polling" {
 			sid = s.ClientID
 		}
