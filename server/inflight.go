@@ -9,8 +9,8 @@ import (
 // none runs: the server's own work (the delivery goroutine, handlers, timer
 // callbacks), and the websocket writers' flush goroutines. Unlike a
 // sync.WaitGroup it may be added to while someone waits. Once closed it
-// refuses new work to enter; add still counts work that must run to its
-// end whatever (a writer's last flush).
+// refuses new work to enter; add still counts work that runs whatever (the
+// goroutines New starts, a writer's last flush).
 type inflight struct {
 	mu      sync.Mutex
 	n       int

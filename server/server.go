@@ -80,7 +80,7 @@ type Server struct {
 
 	// work counts the server's own units of work in flight (the delivery
 	// goroutine, handlers, timer callbacks): Close closes it, so that no
-	// more enter, and waits for it.
+	// more work enters, and waits for it.
 	work      inflight
 	closeOnce sync.Once
 	done      chan struct{}
@@ -162,20 +162,20 @@ func New(cfg Config) (*Server, error) {
 	if s.store != nil {
 		s.keeper = newSessionKeeper(s, cfg.Recovery.MaxDisconnection)
 		s.reg.onChange = s.keeper.mark
-		s.work.enter()
+		s.work.add()
 		go func() {
 			defer s.work.done()
 			s.keeper.run(s.done)
 		}()
 	}
 
-	s.work.enter()
+	s.work.add()
 	go func() {
 		defer s.work.done()
 		s.del.run(s.done)
 	}()
 	if cl != nil {
-		s.work.enter()
+		s.work.add()
 		go func() {
 			defer s.work.done()
 			cl.run(s.done)
