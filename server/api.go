@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -25,7 +24,7 @@ func (s *Server) Emit(ctx context.Context, to entreactive.Target, ev entreactive
 	if to.Empty() {
 		return nil
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	rooms, f, err := s.encodeEvent(ctx, to, &ev)
@@ -147,7 +146,7 @@ func (s *Server) ReportFailure(ctx context.Context, f entreactive.Failure) {
 // EmitToRooms sends an event to the sockets in any of rooms, each once.
 // Args are encoded with encoding/json, once.
 func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, args ...any) error {
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	f, err := encodeFrame(event, args...)
@@ -159,16 +158,16 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 }
 
 // broadcast delivers j to this node's sockets and publishes it to the
-// other nodes, if there are any. Under recovery with a broker, this node's
-// sockets get it when the broker hands it back, in the history's order
-// (see Broadcast.Echo).
+// other nodes, if there are any. Under recovery with a SessionStore
+// broker, this node's sockets get it when the broker hands it back, in the
+// history's order (see Broadcast.Echo).
 func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) error {
 	if len(j.rooms) == 0 {
 		return nil
 	}
 	if s.cluster != nil {
 		b := j.frame.broadcast(j.rooms)
-		if s.hist != nil && s.cluster.publishEcho(b, j) {
+		if s.store != nil && s.cluster.publishEcho(b, j) {
 			return nil
 		}
 		s.cluster.publish(b)
@@ -280,7 +279,7 @@ func (s *Server) userOperation(ctx context.Context, userID any, op *Operation) e
 
 // operate applies op here, then on the other nodes.
 func (s *Server) operate(ctx context.Context, op *Operation) error {
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	s.applyLocal(op)
@@ -303,152 +302,4 @@ func (s *Server) leaveConns(conns []*Conn, room string) int {
 		c.mu.Unlock()
 	}
 	return n
-}
-
-// IsUserOnline reports whether a user has a socket on any node.
-func (s *Server) IsUserOnline(ctx context.Context, userID any) (bool, error) {
-	room := UserRoom(userID)
-	if room == "" {
-		return false, fmt.Errorf("%w: user %v", ErrInvalidID, userID)
-	}
-	n, err := s.RoomSize(ctx, room)
-	return n > 0, err
-}
-
-// IsDeviceOnline reports whether a socket on any node announced deviceID.
-func (s *Server) IsDeviceOnline(ctx context.Context, deviceID string) (bool, error) {
-	room := DeviceRoom(deviceID)
-	if room == "" {
-		return false, fmt.Errorf("%w: device %q", ErrInvalidID, deviceID)
-	}
-	n, err := s.RoomSize(ctx, room)
-	return n > 0, err
-}
-
-// RoomSize returns the number of sockets in room, on every node.
-func (s *Server) RoomSize(ctx context.Context, room string) (int, error) {
-	if room == "" {
-		return 0, nil
-	}
-	n := s.reg.size(room)
-	if s.cluster == nil {
-		return n, nil
-	}
-	remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{room}})
-	return n + len(remote), err
-}
-
-// ConnectionCount returns the number of connected sockets, on every node.
-func (s *Server) ConnectionCount(ctx context.Context) (int, error) {
-	n := s.reg.count()
-	if s.cluster == nil {
-		return n, nil
-	}
-	remote, err := s.cluster.fetch(ctx, Selector{})
-	return n + len(remote), err
-}
-
-// UserCount returns the number of distinct users with a socket on any
-// node.
-func (s *Server) UserCount(ctx context.Context) (int, error) {
-	users := s.localUsers()
-	if s.cluster != nil {
-		remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{entreactive.RoomUsers}})
-		if err != nil {
-			return 0, err
-		}
-		for _, r := range remote {
-			for _, id := range roomsWithPrefix(r.Rooms, userRoomPrefix) {
-				if !strings.Contains(id, deviceInfix) {
-					users[id] = struct{}{}
-				}
-			}
-		}
-	}
-	return len(users), nil
-}
-
-// localUsers returns the ids of this node's authenticated users.
-func (s *Server) localUsers() map[string]struct{} {
-	users := make(map[string]struct{})
-	for _, c := range s.reg.members(entreactive.RoomUsers) {
-		if u, ok := c.User(); ok {
-			users[u.ID] = struct{}{}
-		}
-	}
-	return users
-}
-
-// UserDevices returns the distinct device ids of a user's sockets, on
-// every node.
-func (s *Server) UserDevices(ctx context.Context, userID any) ([]string, error) {
-	room := UserRoom(userID)
-	if room == "" {
-		return nil, fmt.Errorf("%w: user %v", ErrInvalidID, userID)
-	}
-	seen := make(map[string]struct{})
-	var out []string
-	add := func(d string) {
-		if _, dup := seen[d]; d != "" && !dup {
-			seen[d] = struct{}{}
-			out = append(out, d)
-		}
-	}
-	for _, c := range s.reg.members(room) {
-		add(c.deviceID)
-	}
-	if s.cluster != nil {
-		remote, err := s.cluster.fetch(ctx, Selector{Rooms: []string{room}})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range remote {
-			for _, d := range roomsWithPrefix(r.Rooms, deviceRoomPrefix) {
-				add(d)
-			}
-		}
-	}
-	return out, nil
-}
-
-// On registers the handler of a custom client event, replacing any previous
-// one. The protocol's events (auth, deauth, join, leave) and Socket.IO's
-// reserved names cannot be registered. Events without a handler are
-// ignored; a client that asked for an ack gets {success:false, error:
-// "unknown event"}.
-func (s *Server) On(event string, h EventHandler) error {
-	switch event {
-	case "", EventAuth, EventDeauth, EventJoin, EventLeave,
-		"connect", "connect_error", "disconnect", "disconnecting", "error", "newListener", "removeListener":
-		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
-	}
-	if h == nil {
-		return errors.New("server: nil handler")
-	}
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
-	s.handlers[event] = h
-	return nil
-}
-
-// Use adds a connection middleware. Middlewares run in the order added.
-func (s *Server) Use(mw Middleware) {
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
-	s.middlewares = append(s.middlewares[:len(s.middlewares):len(s.middlewares)], mw)
-}
-
-// OnConnect adds a hook run once a socket is connected and in its rooms.
-func (s *Server) OnConnect(h func(ctx context.Context, c *Conn)) {
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
-	s.onConnect = append(s.onConnect[:len(s.onConnect):len(s.onConnect)], h)
-}
-
-// OnDisconnect adds a hook run exactly once per socket, after it has left
-// every room.
-func (s *Server) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
-	s.onDisconnect = append(s.onDisconnect[:len(s.onDisconnect):len(s.onDisconnect)], h)
 }

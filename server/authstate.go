@@ -92,10 +92,10 @@ func (s *Server) handleDeauth(c *Conn, reply func(any)) {
 
 // expire deauthenticates c when the token of authentication gen expires.
 func (s *Server) expire(c *Conn, gen uint64) {
-	if !s.enter() {
+	if !s.work.enter() {
 		return
 	}
-	defer s.exit()
+	defer s.work.done()
 	c.mu.Lock()
 	if c.closed.Load() || c.gen != gen || c.user == nil {
 		c.mu.Unlock()

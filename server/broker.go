@@ -2,23 +2,32 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/entreactive/reactive/entreactive"
 )
 
 // Broker makes one Server a node of a cluster: it carries the node's
-// broadcasts and socket operations to the other nodes, brings theirs back,
-// and asks the other nodes for their sockets. Set Config.Broker to use one;
-// without, a Server is a cluster of one and everything stays in process.
-// Package redisbroker has the Redis broker, which speaks the wire format of
-// Node's @socket.io/redis-streams-adapter.
+// broadcasts and socket operations to the other nodes and brings theirs
+// back. Set Config.Broker to use one; without, a Server is a cluster of one
+// and everything stays in process. Package redisbroker has the Redis
+// broker, which speaks the wire format of Node's
+// @socket.io/redis-streams-adapter and implements every optional interface
+// below.
+//
+// Broker is the one required job, publish/subscribe. A broker adds the
+// rest by implementing optional interfaces, which the server detects when
+// New starts it:
+//
+//   - Requester: FetchSockets, the cluster-wide queries built on it
+//     (IsUserOnline, RoomSize, ...) and ServerSideEmit ask the other
+//     nodes. Without it they fail with ErrNoRequester rather than answer
+//     for this node alone.
+//   - SessionStore: connection state recovery (Config.Recovery) across
+//     nodes. Without it recovery works per node, as without a Broker: a
+//     client recovers when it comes back to the node it left (sticky
+//     sessions), and elsewhere gets a fresh connection.
+//   - Closer: Server.Close closes the broker. Without it the broker's
+//     owner stops it, after Server.Close.
+//   - BatchBroker, Pinger, BrokerReporter: PublishBatch in one round
+//     trip, the readiness check, Server.BrokerStats.
 //
 // The cluster spans the root namespace "/": the reactive events, the Emit*
 // methods and the utility API. Other namespaces (see Server.Namespace) stay
@@ -29,20 +38,30 @@ import (
 // server never calls Publish for what it received from its broker.
 type Broker interface {
 	// Start is called once, by New, before the server serves: from then
-	// on the broker hands node what other nodes publish and answers their
-	// requests with node's sockets. It returns once the node receives
-	// everything published after it returns.
+	// on the broker hands node what other nodes publish (and, for a
+	// Requester, answers their requests with node's sockets). It returns
+	// once the node receives everything published after it returns.
 	Start(ctx context.Context, node Node) error
 	// Publish sends m to the other nodes, the sockets of this node aside
-	// (the server delivers to them itself). For a broadcast it returns
-	// the offset the broker gave it in the cluster's history ("" when the
-	// broker keeps none): clients that recover send it back. A broadcast
-	// whose Once the broker published before, within its window, is
-	// dropped: no offset, no error (see Broadcast.Once), which makes
-	// trying again after an error safe (an error after the message
-	// reached the broker, a timeout, cannot say whether it was
+	// (the server delivers to them itself), except that a broadcast with
+	// Echo comes back to this node too (see Broadcast.Echo). For a
+	// broadcast it returns the offset the broker gave it in the cluster's
+	// history ("" when the broker keeps none): clients that recover send
+	// it back. A broadcast whose Once the broker published before, within
+	// its window, is dropped: no offset, no error (see Broadcast.Once),
+	// which makes trying again after an error safe (an error after the
+	// message reached the broker, a timeout, cannot say whether it was
 	// published).
 	Publish(ctx context.Context, m ClusterMessage) (offset string, err error)
+}
+
+// Requester is the request/reply side of a Broker: a server whose Broker
+// implements it asks the other nodes for their sockets and sends events to
+// their servers. Without it, FetchSockets, IsUserOnline, IsDeviceOnline,
+// RoomSize, ConnectionCount, UserCount, UserDevices, ServerSideEmit and
+// ServerSideEmitWithAck fail with ErrNoRequester: an answer for this node
+// alone would be wrong without saying so.
+type Requester interface {
 	// FetchSockets returns the sockets of the other nodes that sel
 	// selects. It fails when a node does not answer before ctx is done or
 	// the broker's own timeout.
@@ -51,8 +70,21 @@ type Broker interface {
 	// sockets). With ack it waits for one answer per node and returns
 	// them, failing when a node does not answer in time.
 	ServerSideEmit(ctx context.Context, event string, args []any, ack bool) ([]any, error)
-	// PersistSession keeps the state of a socket that dropped, for the
-	// recovery window, so that it can be restored on any node.
+}
+
+// SessionStore is the cluster's store of recovery sessions: under
+// Config.Recovery, a server whose Broker implements it keeps its sockets'
+// sessions there and restores them from it, with what they missed from the
+// broker's history, so that a client recovers on any node. The broker must
+// then keep a history: Publish returns each broadcast's offset and
+// Node.Deliver hands it on.
+//
+// Without it, a server under recovery keeps the history and the sessions
+// in its own memory, as without a Broker, and gives broadcasts offsets of
+// its own: a client recovers only on the node it left.
+type SessionStore interface {
+	// PersistSession keeps the state of a socket, for the recovery
+	// window, so that it can be restored on any node.
 	PersistSession(ctx context.Context, s Session) error
 	// DropSession forgets the session pid, if it is kept: its socket left
 	// for good (the client disconnected, the server disconnected it).
@@ -62,8 +94,12 @@ type Broker interface {
 	// fails (ErrNotRecoverable, wrapped) when the session is gone or the
 	// history no longer holds offset: the client gets a fresh connection.
 	RestoreSession(ctx context.Context, pid, offset string) (*RestoredSession, error)
-	// Close stops the broker. The server calls it from Close, after the
-	// last Publish.
+}
+
+// Closer is a Broker the server stops: Server.Close calls Close after the
+// last Publish. A Broker without it is stopped by its owner.
+type Closer interface {
+	// Close stops the broker.
 	Close(ctx context.Context) error
 }
 
@@ -214,493 +250,4 @@ type RemoteSocket struct {
 	// map with "user_id" (absent for a guest) and "device_id" (when one
 	// was announced); for a Node socket, its socket.data.
 	Data any
-}
-
-// DefaultPublishQueue is the capacity of the queue between the server and
-// its broker's Publish.
-const DefaultPublishQueue = 8192
-
-// publication is one message on its way to the broker; done, when set,
-// receives Publish's result.
-type publication struct {
-	msg ClusterMessage
-	// batch, when set instead of msg, is published in order up to the
-	// first failure; sent is then set to how many were, before done is.
-	batch []ClusterMessage
-	sent  *int
-	done  chan error
-	// local, set for a broadcast published with Echo, is what this node's
-	// sockets get should the broker fail to publish it (and so never hand
-	// it back).
-	local *job
-	// ctx, when set, is the context of the caller waiting on done
-	// (publishWait): the broker's Publish runs under it, and not at all
-	// once it is done (the caller was told the message was not
-	// published).
-	ctx context.Context
-}
-
-// cluster is the server's side of its broker: the publishing goroutine and
-// the Node the broker delivers to.
-type cluster struct {
-	srv    *Server
-	broker Broker
-	queue  chan publication
-	log    *slog.Logger
-	// degraded is set while publishing fails (Redis down): local
-	// deliveries then stop waiting for the broker's offsets.
-	degraded atomic.Bool
-	// lastLog and suppressed rate-limit the logs of failed publishes
-	// (run's goroutine only).
-	lastLog    time.Time
-	suppressed int
-	// stopMu guards stopped, set by run once the server closes and before
-	// it flushes the queue: publishWait queues nothing after that, so that
-	// every publication it queued is answered.
-	stopMu  sync.RWMutex
-	stopped bool
-}
-
-// startCluster starts cfg.Broker for s; it returns nil when there is none.
-func startCluster(ctx context.Context, s *Server) (*cluster, error) {
-	if s.cfg.Broker == nil {
-		return nil, nil
-	}
-	cl := &cluster{
-		srv:    s,
-		broker: s.cfg.Broker,
-		queue:  make(chan publication, DefaultPublishQueue),
-		log:    s.log,
-	}
-	if err := cl.broker.Start(ctx, clusterNode{s}); err != nil {
-		return nil, fmt.Errorf("server: start broker: %w", err)
-	}
-	return cl, nil
-}
-
-// run publishes the queued messages in order until done is closed, then
-// publishes what is left (for a few seconds at most) and closes the broker.
-func (cl *cluster) run(done <-chan struct{}) {
-	for {
-		select {
-		case <-done:
-			cl.stopMu.Lock()
-			cl.stopped = true
-			cl.stopMu.Unlock()
-			cl.flush()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := cl.broker.Close(ctx); err != nil {
-				cl.log.Error("server: close broker", "err", err)
-			}
-			cancel()
-			return
-		case p := <-cl.queue:
-			cl.handle(context.Background(), p)
-		}
-	}
-}
-
-// handle publishes p and delivers its local part.
-func (cl *cluster) handle(ctx context.Context, p publication) {
-	if p.ctx != nil {
-		if err := p.ctx.Err(); err != nil {
-			p.done <- err // its caller has gone: not published
-			return
-		}
-		pctx, cancel := context.WithCancel(p.ctx)
-		defer cancel()
-		defer context.AfterFunc(ctx, cancel)()
-		ctx = pctx
-	}
-	var err error
-	if p.batch != nil {
-		*p.sent, err = cl.publishBatch(ctx, p.batch)
-	} else {
-		_, err = cl.broker.Publish(ctx, p.msg)
-	}
-	cl.degraded.Store(err != nil)
-	if p.local != nil && err != nil {
-		// Not in the history: the broker will not hand it back. This
-		// node's sockets get it without an offset.
-		_ = cl.srv.enqueue(cl.srv.ctx, *p.local, nil)
-	}
-	if p.done != nil {
-		p.done <- err
-		return
-	}
-	if err != nil {
-		cl.srv.stats.publishErrors.Add(1)
-		cl.logFailure(eventName(p.msg), err)
-	}
-}
-
-// logFailure logs a failed publish: the first at once, then at most one
-// line a second with the number of failures in between, so that an
-// unreachable Redis does not flood the logs.
-func (cl *cluster) logFailure(event string, err error) {
-	now := time.Now()
-	if now.Sub(cl.lastLog) < time.Second {
-		cl.suppressed++
-		return
-	}
-	cl.log.Error("server: publish to the cluster", "event", event, "err", err, "failures_not_logged", cl.suppressed)
-	cl.lastLog, cl.suppressed = now, 0
-}
-
-// flush publishes what was queued before Close, for 5 s at most; what is
-// left then is counted as not published, and waiters are answered
-// ErrClosed.
-func (cl *cluster) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		select {
-		case p := <-cl.queue:
-			if ctx.Err() == nil {
-				cl.handle(ctx, p)
-				continue
-			}
-			if p.done != nil {
-				p.done <- ErrClosed
-			} else {
-				cl.srv.stats.publishErrors.Add(1)
-			}
-		default:
-			return
-		}
-	}
-}
-
-func eventName(m ClusterMessage) string {
-	if m.Broadcast != nil {
-		return m.Broadcast.Event
-	}
-	return ""
-}
-
-// publish queues a broadcast for the other nodes without blocking; a full
-// queue drops it (logged, counted).
-func (cl *cluster) publish(b *Broadcast) {
-	select {
-	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}}:
-	default:
-		cl.srv.stats.publishErrors.Add(1)
-		cl.log.Warn("server: cluster publish queue full, event not sent to other nodes",
-			"event", b.Event, "queue_capacity", cap(cl.queue))
-	}
-}
-
-// publishEcho queues a broadcast for every node, this one included: the
-// broker hands it back in the history's order (Broadcast.Echo). It reports
-// false when publishing fails lately (Redis down) or the queue is full:
-// the caller then delivers at once and publishes as without recovery.
-func (cl *cluster) publishEcho(b *Broadcast, j job) bool {
-	if cl.degraded.Load() {
-		return false
-	}
-	b.Echo = true
-	select {
-	case cl.queue <- publication{msg: ClusterMessage{Broadcast: b}, local: &j}:
-		return true
-	default:
-		b.Echo = false
-		return false
-	}
-}
-
-// publishWait publishes a broadcast after every message queued before it
-// and returns the broker's answer. It fails, without publishing, when ctx
-// is done before the broker's Publish starts, or when the server closes
-// first; a ctx done while the broker publishes may leave the broadcast
-// published (b.Once makes trying again safe).
-func (cl *cluster) publishWait(ctx context.Context, b *Broadcast) error {
-	p := publication{msg: ClusterMessage{Broadcast: b}, done: make(chan error, 1), ctx: ctx}
-	cl.stopMu.RLock()
-	if cl.stopped {
-		cl.stopMu.RUnlock()
-		return ErrClosed
-	}
-	select {
-	case cl.queue <- p:
-		cl.stopMu.RUnlock()
-	case <-ctx.Done():
-		cl.stopMu.RUnlock()
-		return ctx.Err()
-	case <-cl.srv.done:
-		cl.stopMu.RUnlock()
-		return ErrClosed
-	}
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// publishWaitBatch is publishWait for several broadcasts, published in
-// order up to the first that fails: it returns how many were.
-func (cl *cluster) publishWaitBatch(ctx context.Context, msgs []ClusterMessage) (int, error) {
-	sent := 0
-	p := publication{batch: msgs, sent: &sent, done: make(chan error, 1), ctx: ctx}
-	cl.stopMu.RLock()
-	if cl.stopped {
-		cl.stopMu.RUnlock()
-		return 0, ErrClosed
-	}
-	select {
-	case cl.queue <- p:
-		cl.stopMu.RUnlock()
-	case <-ctx.Done():
-		cl.stopMu.RUnlock()
-		return 0, ctx.Err()
-	case <-cl.srv.done:
-		cl.stopMu.RUnlock()
-		return 0, ErrClosed
-	}
-	select {
-	case err := <-p.done:
-		return sent, err
-	case <-ctx.Done():
-		// The run goroutine may still write sent: report none.
-		return 0, ctx.Err()
-	}
-}
-
-// publishBatch publishes msgs in order, in one call when the broker is a
-// BatchBroker, up to the first failure; it returns how many it published.
-func (cl *cluster) publishBatch(ctx context.Context, msgs []ClusterMessage) (int, error) {
-	if bb, ok := cl.broker.(BatchBroker); ok {
-		return bb.PublishBatch(ctx, msgs)
-	}
-	for i, m := range msgs {
-		if _, err := cl.broker.Publish(ctx, m); err != nil {
-			return i, err
-		}
-	}
-	return len(msgs), nil
-}
-
-// apply publishes an operation, after every message queued before it, and
-// waits for it to be sent.
-func (cl *cluster) apply(ctx context.Context, op *Operation) error {
-	p := publication{msg: ClusterMessage{Operation: op}, done: make(chan error, 1)}
-	select {
-	case cl.queue <- p:
-	case <-ctx.Done():
-		return fmt.Errorf("server: cluster operation: %w", ctx.Err())
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			return fmt.Errorf("server: cluster operation: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("server: cluster operation: %w", ctx.Err())
-	}
-}
-
-// fetch returns the other nodes' sockets that sel selects.
-func (cl *cluster) fetch(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
-	socks, err := cl.broker.FetchSockets(ctx, sel)
-	if err != nil {
-		return nil, fmt.Errorf("server: fetch sockets from the cluster: %w", err)
-	}
-	return socks, nil
-}
-
-// clusterNode is the Node of a server.
-type clusterNode struct{ s *Server }
-
-// Deliver implements Node.
-func (n clusterNode) Deliver(m ClusterMessage, offset string) {
-	s := n.s
-	switch {
-	case m.Broadcast != nil:
-		b := m.Broadcast
-		var f *frame
-		if o, ok := parseOffset(offset); ok && s.hist != nil && !b.Volatile {
-			f = frameWithOffset(b.Event, b.Packet, b.Attachments, o)
-		} else {
-			f = frameFromWire(b.Event, b.Packet, b.Attachments)
-		}
-		rooms := b.Selector.Rooms
-		if len(rooms) == 0 {
-			rooms = []string{entreactive.RoomAll} // every socket is in it
-		}
-		j := job{rooms: rooms, except: b.Selector.Except, frame: f, volatile: b.Volatile}
-		for _, id := range b.Selector.Rooms {
-			if c := s.reg.conn(id); c != nil {
-				j.direct = append(j.direct, c)
-			}
-		}
-		_ = s.enqueue(s.ctx, j, nil)
-	case m.Operation != nil:
-		s.applyLocal(m.Operation)
-	}
-}
-
-// Sockets implements Node.
-func (n clusterNode) Sockets(sel Selector) []RemoteSocket {
-	conns := n.s.selectLocal(sel)
-	out := make([]RemoteSocket, 0, len(conns))
-	for _, c := range conns {
-		out = append(out, c.remote())
-	}
-	return out
-}
-
-// selectLocal returns this node's sockets that sel selects.
-func (s *Server) selectLocal(sel Selector) []*Conn {
-	var conns []*Conn
-	if len(sel.Rooms) == 0 {
-		conns = s.reg.all()
-	} else {
-		conns = s.reg.members(sel.Rooms...)
-		for _, id := range sel.Rooms {
-			if c := s.reg.conn(id); c != nil && !slices.Contains(conns, c) {
-				conns = append(conns, c)
-			}
-		}
-	}
-	if len(sel.Except) == 0 {
-		return conns
-	}
-	return slices.DeleteFunc(conns, func(c *Conn) bool { return s.reg.inAny(c, sel.Except) })
-}
-
-// applyLocal applies an operation to this node's sockets.
-func (s *Server) applyLocal(op *Operation) {
-	conns := s.selectLocal(op.Selector)
-	switch op.Kind {
-	case OperationJoin:
-		rooms := slices.DeleteFunc(slices.Clone(op.Rooms), func(r string) bool { return reservedRoom(r) || !validRoom(r) })
-		for _, c := range conns {
-			c.mu.Lock()
-			if !c.closed.Load() {
-				s.reg.join(c, rooms...)
-			}
-			c.mu.Unlock()
-		}
-	case OperationLeave:
-		for _, room := range op.Rooms {
-			if reservedRoom(room) {
-				continue
-			}
-			s.leaveConns(conns, room)
-		}
-	case OperationDisconnect:
-		for _, c := range conns {
-			c.disconnect(ReasonServerDisconnect)
-		}
-	}
-}
-
-// remote describes c for fetchSockets.
-func (c *Conn) remote() RemoteSocket {
-	rooms := append(c.Rooms(), c.id)
-	slices.Sort(rooms)
-	data := map[string]any{}
-	if u, ok := c.User(); ok {
-		data["user_id"] = u.ID
-	}
-	if c.deviceID != "" {
-		data["device_id"] = c.deviceID
-	}
-	return RemoteSocket{ID: c.id, Rooms: rooms, Handshake: c.handshake, Data: data}
-}
-
-// FetchSockets returns the sockets of every node that sel selects, this
-// node's first. With a broker it fails when a node does not answer in
-// time.
-func (s *Server) FetchSockets(ctx context.Context, sel Selector) ([]RemoteSocket, error) {
-	out := clusterNode{s}.Sockets(sel)
-	if s.cluster == nil {
-		return out, nil
-	}
-	remote, err := s.cluster.fetch(ctx, sel)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, remote...), nil
-}
-
-// roomsWithPrefix returns, of a fetched socket's rooms, those that start
-// with prefix, prefix removed.
-func roomsWithPrefix(rooms []string, prefix string) []string {
-	var out []string
-	for _, r := range rooms {
-		if rest, ok := strings.CutPrefix(r, prefix); ok {
-			out = append(out, rest)
-		}
-	}
-	return out
-}
-
-// ServerEvent implements Node.
-func (n clusterNode) ServerEvent(event string, args []any) (any, bool) {
-	s := n.s
-	s.hooksMu.RLock()
-	h := s.serverEvents[event]
-	s.hooksMu.RUnlock()
-	if h == nil {
-		return nil, false
-	}
-	if !s.enter() {
-		return nil, false
-	}
-	defer s.exit()
-	return runServerEvent(s, h, event, args)
-}
-
-// runServerEvent runs h, turning a panic into a logged nil answer.
-func runServerEvent(s *Server, h ServerEventHandler, event string, args []any) (reply any, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("server: server event handler panicked", "event", event, "panic", r)
-			reply, ok = nil, true
-		}
-	}()
-	return h(s.ctx, args), true
-}
-
-// ServerEventHandler handles an event another node sent with
-// ServerSideEmit; what it returns answers the sender's acknowledgement.
-type ServerEventHandler func(ctx context.Context, args []any) any
-
-// OnServerEvent registers the handler of an event the other nodes send
-// with ServerSideEmit (io.serverSideEmit in Node), replacing any previous
-// one.
-func (s *Server) OnServerEvent(event string, h ServerEventHandler) {
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
-	s.serverEvents[event] = h
-}
-
-// ServerSideEmit sends an event to the servers of the other nodes (their
-// OnServerEvent handlers, or io.on(event) on a Node server). Without a
-// broker there are none and it does nothing.
-func (s *Server) ServerSideEmit(ctx context.Context, event string, args ...any) error {
-	if s.cluster == nil {
-		return nil
-	}
-	if _, err := s.cluster.broker.ServerSideEmit(ctx, event, args, false); err != nil {
-		return fmt.Errorf("server: server-side emit %q: %w", event, err)
-	}
-	return nil
-}
-
-// ServerSideEmitWithAck sends an event to the servers of the other nodes
-// and returns one answer per node. It fails when a node does not answer
-// in time (a Node server without a listener never answers).
-func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]any, error) {
-	if s.cluster == nil {
-		return nil, nil
-	}
-	replies, err := s.cluster.broker.ServerSideEmit(ctx, event, args, true)
-	if err != nil {
-		return nil, fmt.Errorf("server: server-side emit %q: %w", event, err)
-	}
-	return replies, nil
 }

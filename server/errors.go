@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
@@ -28,7 +29,7 @@ var (
 	// ErrInvalidRoom is returned for a room name that cannot be a room
 	// (empty, longer than 256 bytes, or with control characters).
 	ErrInvalidRoom = errors.New("server: invalid room")
-	// ErrNotRecoverable is returned (wrapped) by Broker.RestoreSession
+	// ErrNotRecoverable is returned (wrapped) by SessionStore.RestoreSession
 	// when a session cannot be restored: it expired or was restored
 	// already, or the history no longer holds the client's offset.
 	ErrNotRecoverable = errors.New("server: session not recoverable")
@@ -45,6 +46,11 @@ var (
 	// redisbroker's Emitter.Publish) for an event without an EventID:
 	// only an event that names itself can be published once.
 	ErrNoEventID = errors.New("server: publish of an event without an EventID")
+	// ErrNoRequester is returned (wrapped) by FetchSockets, the
+	// cluster-wide queries and ServerSideEmit when the server has a
+	// Broker that is no Requester: it cannot ask the other nodes. It
+	// wraps errors.ErrUnsupported.
+	ErrNoRequester = fmt.Errorf("server: the broker cannot ask the other nodes (it is no Requester): %w", errors.ErrUnsupported)
 )
 
 // Error strings clients see in acks and connect errors.

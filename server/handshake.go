@@ -14,11 +14,11 @@ import (
 // admit is the library's namespace middleware: it reads the handshake,
 // verifies a handshake token and runs the application's middlewares.
 func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	if !s.enter() {
+	if !s.work.enter() {
 		next(connectError(errServerClosed))
 		return
 	}
-	defer s.exit()
+	defer s.work.done()
 
 	release, gone, ok := s.claimConnection(sock.Client(), "/")
 	if !ok {
@@ -137,11 +137,11 @@ func (s *Server) onConnection(args ...any) {
 	}
 	// The library has recorded the socket: its packets may flow.
 	c.markRecorded()
-	if !s.enter() {
+	if !s.work.enter() {
 		c.shutdown()
 		return
 	}
-	defer s.exit()
+	defer s.work.done()
 
 	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
 	sock.OnAny(func(args ...any) { s.route(c, args) })

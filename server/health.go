@@ -26,7 +26,7 @@ const readyTimeout = time.Second
 // the process would not bring Redis back.
 func (s *Server) LivenessHandler() http.Handler {
 	return probeHandler(func(context.Context) error {
-		if s.isClosed() {
+		if s.work.isClosed() {
 			return errClosedForProbe
 		}
 		return nil
@@ -46,7 +46,7 @@ func (s *Server) ReadinessHandler() http.Handler {
 // ready returns why the server cannot take new sockets, or nil.
 func (s *Server) ready(ctx context.Context) error {
 	switch {
-	case s.isClosed():
+	case s.work.isClosed():
 		return errClosedForProbe
 	case s.draining.Load():
 		return errDrainingForProbe
@@ -122,11 +122,11 @@ func (s *Server) Drain(ctx context.Context) {
 	s.drainOnce.Do(func() {
 		s.drainEnd = time.Now().Add(s.cfg.DrainPeriod)
 		s.draining.Store(true)
-		if !s.isClosed() {
+		if !s.work.isClosed() {
 			s.log.Info("server: draining: unready, refusing new clients", "period", s.cfg.DrainPeriod)
 		}
 	})
-	if wait := time.Until(s.drainEnd); wait > 0 && !s.isClosed() {
+	if wait := time.Until(s.drainEnd); wait > 0 && !s.work.isClosed() {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {

@@ -39,7 +39,8 @@ type NamespaceInfo struct {
 
 // Sockets returns every connected socket of every namespace: the Conns of
 // "/" and the sockets of the namespaces made with Server.Namespace.
-func (s *Server) Sockets() []SocketInfo {
+func (o Operator) Sockets() []SocketInfo {
+	s := o.s
 	conns := s.reg.all()
 	out := make([]SocketInfo, 0, len(conns))
 	for _, c := range conns {
@@ -55,7 +56,8 @@ func (s *Server) Sockets() []SocketInfo {
 
 // Namespaces returns "/" and every namespace made with Server.Namespace,
 // sorted by name, with their socket counts.
-func (s *Server) Namespaces() []NamespaceInfo {
+func (o Operator) Namespaces() []NamespaceInfo {
+	s := o.s
 	out := []NamespaceInfo{{Name: RootNamespace, Sockets: s.reg.count()}}
 	for _, n := range s.namespaceList() {
 		out = append(out, NamespaceInfo{Name: n.name, Sockets: n.count()})
@@ -67,7 +69,8 @@ func (s *Server) Namespaces() []NamespaceInfo {
 // Clients returns the number of open Engine.IO connections (one per
 // client, carrying its sockets of every namespace) and how many of them
 // are on the polling transport.
-func (s *Server) Clients() (total, polling int) {
+func (o Operator) Clients() (total, polling int) {
+	s := o.s
 	s.io.Engine().Clients().Range(func(_ string, sock engine.Socket) bool {
 		total++
 		if t := sock.Transport(); t != nil && t.Name() == transports.POLLING {
@@ -78,7 +81,7 @@ func (s *Server) Clients() (total, polling int) {
 	return total, polling
 }
 
-// info describes c for Server.Sockets.
+// info describes c for Operator.Sockets.
 func (c *Conn) info() SocketInfo {
 	si := SocketInfo{
 		Namespace: RootNamespace,

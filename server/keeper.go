@@ -10,8 +10,8 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
-// sessionKeeper keeps, under recovery with a broker, the session of every
-// live socket in the broker ahead of time — at connect, after each change
+// sessionKeeper keeps, under recovery with a SessionStore broker, the
+// session of every live socket in the store ahead of time — at connect, after each change
 // of its rooms or user, and again every half recovery window — so that a
 // node that dies without closing its sockets (SIGKILL, a power cut) leaves
 // them recoverable on the other nodes. A socket closed for a reason that
@@ -92,10 +92,10 @@ func (k *sessionKeeper) flush() {
 		if pid == "" || c.closed.Load() {
 			continue
 		}
-		k.call(func(ctx context.Context) error { return k.s.cluster.broker.PersistSession(ctx, c.session(pid)) }, "persist", c.id)
+		k.call(func(ctx context.Context) error { return k.s.store.PersistSession(ctx, c.session(pid)) }, "persist", c.id)
 	}
 	for _, pid := range drops {
-		k.call(func(ctx context.Context) error { return k.s.cluster.broker.DropSession(ctx, pid) }, "drop", "")
+		k.call(func(ctx context.Context) error { return k.s.store.DropSession(ctx, pid) }, "drop", "")
 	}
 }
 

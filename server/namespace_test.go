@@ -115,7 +115,7 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 	if n := testkit.Connections(t, srv); n != 0 {
 		t.Errorf("ConnectionCount = %d, want 0", n)
 	}
-	if ns := srv.Namespaces(); len(ns) != 2 || ns[0] != (server.NamespaceInfo{Name: "/", Sockets: 0}) ||
+	if ns := srv.Operator().Namespaces(); len(ns) != 2 || ns[0] != (server.NamespaceInfo{Name: "/", Sockets: 0}) ||
 		ns[1] != (server.NamespaceInfo{Name: "/chat", Sockets: 2}) {
 		t.Errorf("Namespaces = %+v", ns)
 	}
@@ -225,7 +225,7 @@ func TestWatch(t *testing.T) {
 	chatNamespace(t, srv)
 	var mu sync.Mutex
 	var got []server.Change
-	stop := srv.Watch(func(ch server.Change) {
+	stop := srv.Operator().Watch(func(ch server.Change) {
 		mu.Lock()
 		got = append(got, ch)
 		mu.Unlock()

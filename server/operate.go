@@ -5,16 +5,12 @@ import (
 	"fmt"
 )
 
-// Operator actions on the sockets of any namespace, as the Socket.IO Admin
-// UI asks for them. A filter selects sockets the way Socket.IO's
-// io.of(nsp).in(filter) does: "" selects every socket of the namespace,
-// otherwise the sockets in room filter, or the socket whose id is filter.
-
 // JoinSockets makes the sockets of namespace nsp selected by filter join
 // room and returns how many joined. In "/" the reserved rooms (all,
 // guests, users, user_*, device_*) cannot be joined: they follow the
 // sockets' authentication (ErrReservedRoom).
-func (s *Server) JoinSockets(ctx context.Context, nsp, filter, room string) (int, error) {
+func (o Operator) JoinSockets(ctx context.Context, nsp, filter, room string) (int, error) {
+	s := o.s
 	if !validRoom(room) {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidRoom, room)
 	}
@@ -47,7 +43,8 @@ func (s *Server) JoinSockets(ctx context.Context, nsp, filter, room string) (int
 // LeaveSockets makes the sockets of namespace nsp selected by filter leave
 // room and returns how many were in it. In "/" the reserved rooms cannot
 // be left (ErrReservedRoom).
-func (s *Server) LeaveSockets(ctx context.Context, nsp, filter, room string) (int, error) {
+func (o Operator) LeaveSockets(ctx context.Context, nsp, filter, room string) (int, error) {
+	s := o.s
 	if !validRoom(room) {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidRoom, room)
 	}
@@ -75,7 +72,8 @@ func (s *Server) LeaveSockets(ctx context.Context, nsp, filter, room string) (in
 // filter and returns how many. With closeConn their connections close too
 // (with the client's sockets in other namespaces); without, they only
 // leave the namespace.
-func (s *Server) DisconnectSockets(ctx context.Context, nsp, filter string, closeConn bool) (int, error) {
+func (o Operator) DisconnectSockets(ctx context.Context, nsp, filter string, closeConn bool) (int, error) {
+	s := o.s
 	if nsp == RootNamespace {
 		conns := s.selectConns(filter)
 		for _, c := range conns {
@@ -97,7 +95,8 @@ func (s *Server) DisconnectSockets(ctx context.Context, nsp, filter string, clos
 
 // EmitToSockets sends an event to the sockets of namespace nsp selected by
 // filter.
-func (s *Server) EmitToSockets(ctx context.Context, nsp, filter, event string, args ...any) error {
+func (o Operator) EmitToSockets(ctx context.Context, nsp, filter, event string, args ...any) error {
+	s := o.s
 	if nsp == RootNamespace {
 		if filter == "" {
 			return s.EmitToAll(ctx, event, args...)

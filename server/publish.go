@@ -45,7 +45,7 @@ func (s *Server) Publish(ctx context.Context, to entreactive.Target, ev entreact
 	if ev.EventID == "" {
 		return fmt.Errorf("%w (%s %s %v)", ErrNoEventID, ev.Model, ev.Action, ev.ID)
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return ErrClosed
 	}
 	if to.Empty() {
@@ -168,7 +168,7 @@ func (s *Server) PublishBatch(ctx context.Context, events []entreactive.Outgoing
 		}
 		return len(events), nil
 	}
-	if s.isClosed() {
+	if s.work.isClosed() {
 		return 0, ErrClosed
 	}
 	// need[i] is how many of msgs must be published for events[i] to be:

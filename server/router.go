@@ -53,10 +53,10 @@ func (s *Server) route(c *Conn, args []any) {
 			ack(ackArgs(v), nil)
 		}
 	}
-	if !s.enter() {
+	if !s.work.enter() {
 		return
 	}
-	defer s.exit()
+	defer s.work.done()
 	s.stats.received.Add(1)
 	s.eventReceived(RootNamespace, c.id, name, rest)
 

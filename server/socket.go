@@ -138,7 +138,7 @@ func (s *Socket) close(reason string) {
 	})
 }
 
-// info describes the socket for Server.Sockets.
+// info describes the socket for Operator.Sockets.
 func (s *Socket) info() SocketInfo {
 	return SocketInfo{
 		Namespace: s.nsp.name,

@@ -65,7 +65,7 @@ func (k ChangeKind) String() string {
 }
 
 // Change is one change of the server's sockets, rooms or connections, as
-// Server.Watch reports it.
+// Operator.Watch reports it.
 type Change struct {
 	Kind ChangeKind
 	// Time is when the change happened.
@@ -104,7 +104,8 @@ type watcher struct{ fn func(Change) }
 // never block and never call back into the server (queue the change and
 // handle it on a goroutine of your own). Watching costs nothing until the
 // first Watch; the delivery of events never calls it.
-func (s *Server) Watch(fn func(Change)) (stop func()) {
+func (o Operator) Watch(fn func(Change)) (stop func()) {
+	s := o.s
 	s.watchOnce.Do(s.startWatching)
 	w := &watcher{fn: fn}
 	s.watchMu.Lock()

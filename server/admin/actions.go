@@ -45,7 +45,7 @@ func (a *Admin) disconnect(ctx context.Context, _ *server.Socket, args []any) (a
 	if !ok1 || !ok2 || !ok3 {
 		return nil, errArguments
 	}
-	n, err := a.srv.DisconnectSockets(ctx, nsp, filter, closeConn)
+	n, err := a.srv.Operator().DisconnectSockets(ctx, nsp, filter, closeConn)
 	return done(n, err)
 }
 
@@ -55,7 +55,7 @@ func (a *Admin) join(ctx context.Context, _ *server.Socket, args []any) (any, er
 	if !ok {
 		return nil, errArguments
 	}
-	n, err := a.srv.JoinSockets(ctx, nsp, filter, room)
+	n, err := a.srv.Operator().JoinSockets(ctx, nsp, filter, room)
 	return done(n, err)
 }
 
@@ -65,7 +65,7 @@ func (a *Admin) leave(ctx context.Context, _ *server.Socket, args []any) (any, e
 	if !ok {
 		return nil, errArguments
 	}
-	n, err := a.srv.LeaveSockets(ctx, nsp, filter, room)
+	n, err := a.srv.Operator().LeaveSockets(ctx, nsp, filter, room)
 	return done(n, err)
 }
 
@@ -77,7 +77,7 @@ func (a *Admin) emit(ctx context.Context, _ *server.Socket, args []any) (any, er
 	if !ok1 || !ok2 || !ok3 || event == "" {
 		return nil, errArguments
 	}
-	if err := a.srv.EmitToSockets(ctx, nsp, filter, event, args[3:]...); err != nil {
+	if err := a.srv.Operator().EmitToSockets(ctx, nsp, filter, event, args[3:]...); err != nil {
 		return nil, err
 	}
 	return map[string]any{"success": true}, nil

@@ -160,7 +160,7 @@ func New(srv *server.Server, cfg Config) (*Admin, error) {
 			return nil, fmt.Errorf("admin: %w", err)
 		}
 	}
-	a.stopWatch = srv.Watch(a.watch)
+	a.stopWatch = srv.Operator().Watch(a.watch)
 	a.wg.Go(a.run)
 	return a, nil
 }
@@ -285,7 +285,7 @@ func (a *Admin) resync() {
 }
 
 func (a *Admin) allSockets() []serializedSocket {
-	infos := a.srv.Sockets()
+	infos := a.srv.Operator().Sockets()
 	out := make([]serializedSocket, 0, len(infos))
 	for i := range infos {
 		out = append(out, serialize(&infos[i]))

@@ -495,7 +495,7 @@ func pollingSocket(t *testing.T, url string) string {
 }
 
 func roomsOf(srv *server.Server, id string) []string {
-	for _, si := range srv.Sockets() {
+	for _, si := range srv.Operator().Sockets() {
 		if si.ID == id {
 			return si.Rooms
 		}
@@ -522,7 +522,7 @@ func TestOffByDefault(t *testing.T) {
 	if _, err := login(t, s.URL, map[string]any{"username": "admin", "password": password}); !errors.Is(err, sioclient.ErrConnect) {
 		t.Errorf("login without an Admin: err = %v, want a connect error", err)
 	}
-	if ns := srv.Namespaces(); len(ns) != 1 || ns[0].Name != "/" {
+	if ns := srv.Operator().Namespaces(); len(ns) != 1 || ns[0].Name != "/" {
 		t.Errorf("Namespaces = %+v, want only /", ns)
 	}
 }

@@ -41,7 +41,7 @@ func (a *Admin) sendStats() {
 
 // stats returns the server's stats with events. Uptime counts from New.
 func (a *Admin) stats(events []aggregatedEvent) serverStats {
-	total, polling := a.srv.Clients()
+	total, polling := a.srv.Operator().Clients()
 	st := serverStats{
 		ServerID:            a.cfg.ServerID,
 		Hostname:            a.hostname,
@@ -54,7 +54,7 @@ func (a *Admin) stats(events []aggregatedEvent) serverStats {
 	if st.AggregatedEvents == nil {
 		st.AggregatedEvents = []aggregatedEvent{}
 	}
-	for _, n := range a.srv.Namespaces() {
+	for _, n := range a.srv.Operator().Namespaces() {
 		st.Namespaces = append(st.Namespaces, namespaceStats{Name: n.Name, SocketsCount: n.Sockets})
 	}
 	return st

@@ -173,6 +173,8 @@ func TestMetricsCountRecoveredSessions(t *testing.T) {
 	}
 
 	first := dialSIO(map[string]any{"token": testkit.Token(t, 7)})
+	// Registered is not yet in its user's room: the note would miss it.
+	testkit.Eventually(t, "user 7 online", func() bool { return testkit.Online(t, e.srv, 7) })
 	if err := e.srv.EmitToUser(testkit.Context(t), 7, "note", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestMetricsCountUnknownEventsEncodeErrorsAndBytes(t *testing.T) {
 func poll(t *testing.T, url string, srv *server.Server) {
 	t.Helper()
 	var sid string
-	for _, s := range srv.Sockets() {
+	for _, s := range srv.Operator().Sockets() {
 		if s.Transport == "polling" {
 			sid = s.ClientID
 		}

@@ -17,6 +17,10 @@ import (
 
 var (
 	_ server.Broker         = (*Broker)(nil)
+	_ server.BatchBroker    = (*Broker)(nil)
+	_ server.Requester      = (*Broker)(nil)
+	_ server.SessionStore   = (*Broker)(nil)
+	_ server.Closer         = (*Broker)(nil)
 	_ server.Pinger         = (*Broker)(nil)
 	_ server.BrokerReporter = (*Broker)(nil)
 )
@@ -194,8 +198,6 @@ func (b *Broker) Publish(ctx context.Context, m server.ClusterMessage) (string, 
 // batchScriptEntries bounds the entries of one script call of
 // PublishBatch: Redis runs nothing else meanwhile.
 const batchScriptEntries = 100
-
-var _ server.BatchBroker = (*Broker)(nil)
 
 // PublishBatch implements server.BatchBroker: the broadcasts with Once set
 // go to the stream as Publish sends them, up to 100 in one script call
@@ -447,7 +449,7 @@ func (b *Broker) request(ctx context.Context, what string, build func(requestID 
 	return out, nil
 }
 
-// FetchSockets implements server.Broker: a FETCH_SOCKETS request (type 7)
+// FetchSockets implements server.Requester: a FETCH_SOCKETS request (type 7)
 // answered by every other node (type 8). With no other node it returns at
 // once.
 func (b *Broker) FetchSockets(ctx context.Context, sel server.Selector) ([]server.RemoteSocket, error) {
@@ -466,7 +468,7 @@ func (b *Broker) FetchSockets(ctx context.Context, sel server.Selector) ([]serve
 	return out, nil
 }
 
-// ServerSideEmit implements server.Broker: a SERVER_SIDE_EMIT (type 9) on
+// ServerSideEmit implements server.Requester: a SERVER_SIDE_EMIT (type 9) on
 // the public channel; with ack, one answer (type 10) per other node is
 // awaited. A node without a handler for event does not answer, and the
 // request then fails at RequestTimeout.
@@ -494,7 +496,7 @@ func (b *Broker) ServerSideEmit(ctx context.Context, event string, args []any, a
 	return out, nil
 }
 
-// PersistSession implements server.Broker: SET <prefix><pid>
+// PersistSession implements server.SessionStore: SET <prefix><pid>
 // base64(msgpack({sid, pid, rooms, data})) PX SessionTTL, as Node does, so
 // that a Node node can restore it too.
 func (b *Broker) PersistSession(ctx context.Context, s server.Session) error {
@@ -503,14 +505,14 @@ func (b *Broker) PersistSession(ctx context.Context, s server.Session) error {
 	return b.ss.persist(ctx, wire.Session{SID: s.SID, PID: s.PID, Rooms: s.Rooms, Data: s.Data})
 }
 
-// DropSession implements server.Broker: it deletes the session's key.
+// DropSession implements server.SessionStore: it deletes the session's key.
 func (b *Broker) DropSession(ctx context.Context, pid string) error {
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	return b.ss.drop(ctx, pid)
 }
 
-// RestoreSession implements server.Broker. The missed broadcasts are those
+// RestoreSession implements server.SessionStore. The missed broadcasts are those
 // of the stream after offset that the session's rooms select and that were
 // neither volatile nor waiting for acknowledgements, without their offset
 // (the server appends it). Every failure meaning the session cannot be
@@ -562,7 +564,7 @@ func (b *Broker) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements server.Broker: it stops the stream reader and the
+// Close implements server.Closer: it stops the stream reader and the
 // subscription (closing their connections), ends the requests still
 // waiting, and waits for the answers being sent, or for ctx. rdb is left
 // open. It is safe to call more than once.

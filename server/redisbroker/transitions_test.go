@@ -162,7 +162,7 @@ func TestEmitToSocketsReachesAnotherNode(t *testing.T) {
 	testkit.Eventually(t, "both online on A", func() bool {
 		return testkit.Online(t, a.Server, 4) && testkit.Online(t, a.Server, 5)
 	})
-	if err := a.Server.EmitToSockets(ctx, server.RootNamespace, onB.ID(), "direct", "hi"); err != nil {
+	if err := a.Server.Operator().EmitToSockets(ctx, server.RootNamespace, onB.ID(), "direct", "hi"); err != nil {
 		t.Fatal(err)
 	}
 	if err := onB.WaitCount(ctx, "direct", 1); err != nil {
