@@ -99,10 +99,14 @@ func ReactiveBroadcast(to entreactive.Target, ev entreactive.Event) (*Broadcast,
 	return f.broadcast(rooms), nil
 }
 
-// NewBroadcast encodes an event for the sockets in any of rooms, as
-// Server.EmitToRooms does, for a process that publishes to a cluster
-// without serving sockets.
-func NewBroadcast(rooms []string, event string, args ...any) (*Broadcast, error) {
+// NewBroadcast encodes an event for the sockets of to, as Server.EmitTo
+// does (with the same errors for ids that cannot name a user or a room),
+// for a process that publishes to a cluster without serving sockets.
+func NewBroadcast(to entreactive.Target, event string, args ...any) (*Broadcast, error) {
+	rooms, err := targetRooms(to)
+	if err != nil {
+		return nil, err
+	}
 	f, err := encodeFrame(event, args...)
 	if err != nil {
 		return nil, err
@@ -143,9 +147,28 @@ func (s *Server) ReportFailure(ctx context.Context, f entreactive.Failure) {
 		slog.Any("id", f.ID), slog.Any("err", f.Err))
 }
 
-// EmitToRooms sends an event to the sockets in any of rooms, each once.
-// Args are encoded with encoding/json, once.
-func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, args ...any) error {
+// EmitTo sends event, with args, to the sockets of to, on every node: the
+// sockets in its rooms and every socket of its users, each socket once.
+// Build to with entreactive's ToRooms, ToUserIDs, ToAll, ToUsers and
+// ToGuests; a device's sockets are a room, ToRooms(DeviceRoom(id)), and so
+// are one user's sockets on one device, ToRooms(UserDeviceRoom(user, id)).
+//
+//	err := srv.EmitTo(ctx, entreactive.ToUserIDs(userID), "typing", convID)
+//
+// Args are encoded with encoding/json, once. User ids are resolved as a
+// target function's are (entreactive.UserID: pointers followed, a nil one
+// reaching nobody); an id that cannot name a user and an empty room name
+// (DeviceRoom's answer for an invalid id) fail with an error wrapping
+// ErrInvalidID, and nothing is sent. A Skip or empty Target sends nothing.
+// Target.Instance is for reactive events (Emit) and is ignored here.
+func (s *Server) EmitTo(ctx context.Context, to entreactive.Target, event string, args ...any) error {
+	if to.Empty() {
+		return nil
+	}
+	rooms, err := targetRooms(to)
+	if err != nil {
+		return err
+	}
 	if s.work.isClosed() {
 		return ErrClosed
 	}
@@ -155,6 +178,34 @@ func (s *Server) EmitToRooms(ctx context.Context, rooms []string, event string, 
 		return err
 	}
 	return s.broadcast(ctx, job{rooms: rooms, frame: f}, nil)
+}
+
+// targetRooms returns the rooms of to: its rooms, then its users' rooms.
+// An empty room name or a user id that cannot name a user is an error
+// wrapping ErrInvalidID; a nil user id reaches nobody.
+func targetRooms(to entreactive.Target) ([]string, error) {
+	rooms := make([]string, 0, len(to.Rooms)+len(to.Users))
+	for _, r := range to.Rooms {
+		if r == "" {
+			return nil, fmt.Errorf("%w: empty room name", ErrInvalidID)
+		}
+		rooms = append(rooms, r)
+	}
+	for _, u := range to.Users {
+		id, err := entreactive.UserID(u)
+		if err != nil {
+			return nil, fmt.Errorf("%w: user %v: %w", ErrInvalidID, u, err)
+		}
+		if id == nil {
+			continue
+		}
+		room := UserRoom(id)
+		if room == "" {
+			return nil, fmt.Errorf("%w: user %v", ErrInvalidID, u)
+		}
+		rooms = append(rooms, room)
+	}
+	return rooms, nil
 }
 
 // broadcast delivers j to this node's sockets and publishes it to the
@@ -184,58 +235,6 @@ func (s *Server) broadcast(ctx context.Context, j job, ev *entreactive.Event) er
 // MaxEmitWait bounds how long an emit waits for the fan-out
 // (Config.EmitBacklog).
 const MaxEmitWait = time.Second
-
-// EmitToAll sends an event to every socket.
-func (s *Server) EmitToAll(ctx context.Context, event string, args ...any) error {
-	return s.EmitToRooms(ctx, []string{entreactive.RoomAll}, event, args...)
-}
-
-// EmitToUsers sends an event to every authenticated socket.
-func (s *Server) EmitToUsers(ctx context.Context, event string, args ...any) error {
-	return s.EmitToRooms(ctx, []string{entreactive.RoomUsers}, event, args...)
-}
-
-// EmitToGuests sends an event to every socket that is not authenticated.
-func (s *Server) EmitToGuests(ctx context.Context, event string, args ...any) error {
-	return s.EmitToRooms(ctx, []string{entreactive.RoomGuests}, event, args...)
-}
-
-// EmitToUser sends an event to every socket of one user.
-func (s *Server) EmitToUser(ctx context.Context, userID any, event string, args ...any) error {
-	return s.EmitToUserIDs(ctx, []any{userID}, event, args...)
-}
-
-// EmitToUserIDs sends an event to every socket of the given users, each
-// socket once.
-func (s *Server) EmitToUserIDs(ctx context.Context, userIDs []any, event string, args ...any) error {
-	rooms := make([]string, 0, len(userIDs))
-	for _, id := range userIDs {
-		room := UserRoom(id)
-		if room == "" {
-			return fmt.Errorf("%w: user %v", ErrInvalidID, id)
-		}
-		rooms = append(rooms, room)
-	}
-	return s.EmitToRooms(ctx, rooms, event, args...)
-}
-
-// EmitToDevice sends an event to every socket that announced deviceID.
-func (s *Server) EmitToDevice(ctx context.Context, deviceID string, event string, args ...any) error {
-	room := DeviceRoom(deviceID)
-	if room == "" {
-		return fmt.Errorf("%w: device %q", ErrInvalidID, deviceID)
-	}
-	return s.EmitToRooms(ctx, []string{room}, event, args...)
-}
-
-// EmitToUserDevice sends an event to one user's sockets on one device.
-func (s *Server) EmitToUserDevice(ctx context.Context, userID any, deviceID string, event string, args ...any) error {
-	room := UserDeviceRoom(userID, deviceID)
-	if room == "" {
-		return fmt.Errorf("%w: user %v device %q", ErrInvalidID, userID, deviceID)
-	}
-	return s.EmitToRooms(ctx, []string{room}, event, args...)
-}
 
 // JoinUser makes every socket of a user, on every node, join room.
 func (s *Server) JoinUser(ctx context.Context, userID any, room string) error {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -67,14 +68,28 @@ func TestUtilityAPI(t *testing.T) {
 		}
 		return out
 	}
-	must(srv.EmitToAll(ctx, "note", "all"))
-	must(srv.EmitToUsers(ctx, "note", "users"))
-	must(srv.EmitToGuests(ctx, "note", "guests"))
-	must(srv.EmitToUser(ctx, 1, "note", "user1"))
-	must(srv.EmitToUserIDs(ctx, []any{1, 2, "2"}, "note", "users12"))
-	must(srv.EmitToDevice(ctx, "laptop", "note", "laptop"))
-	must(srv.EmitToUserDevice(ctx, 1, "phone", "note", "user1phone"))
-	must(srv.EmitToRooms(ctx, []string{"user_2", "guests", "nobody"}, "note", "rooms"))
+	must(srv.EmitTo(ctx, entreactive.ToAll(), "note", "all"))
+	must(srv.EmitTo(ctx, entreactive.ToUsers(), "note", "users"))
+	must(srv.EmitTo(ctx, entreactive.ToGuests(), "note", "guests"))
+	must(srv.EmitTo(ctx, entreactive.ToUserIDs(1), "note", "user1"))
+	must(srv.EmitTo(ctx, entreactive.ToUserIDs[any](1, 2, "2"), "note", "users12"))
+	must(srv.EmitTo(ctx, entreactive.ToRooms(server.DeviceRoom("laptop")), "note", "laptop"))
+	must(srv.EmitTo(ctx, entreactive.ToRooms(server.UserDeviceRoom(1, "phone")), "note", "user1phone"))
+	must(srv.EmitTo(ctx, entreactive.ToRooms("user_2", "guests", "nobody"), "note", "rooms"))
+	// A nil user id reaches nobody, as in a target function; ids that
+	// cannot name a user or a room are errors, and send nothing.
+	var nobody *int
+	must(srv.EmitTo(ctx, entreactive.ToUserIDs(nobody), "note", "nil user"))
+	must(srv.EmitTo(ctx, entreactive.Skip(), "note", "skip"))
+	for _, to := range []entreactive.Target{
+		entreactive.ToRooms(server.DeviceRoom("bad device")),
+		entreactive.ToUserIDs[any](1, "bad id"),
+		entreactive.ToUserIDs(1.5),
+	} {
+		if err := srv.EmitTo(ctx, to, "note", "invalid"); !errors.Is(err, server.ErrInvalidID) {
+			t.Errorf("EmitTo(%+v) = %v, want ErrInvalidID", to, err)
+		}
+	}
 	marker(t, srv, everyone, 1)
 
 	want := map[*sioclient.Client][]string{
@@ -94,12 +109,12 @@ func TestUtilityAPI(t *testing.T) {
 	if err := srv.JoinUser(ctx, 2, "team"); err != nil || testkit.RoomSize(t, srv, "team") != 1 {
 		t.Fatalf("JoinUser: %v, team has %d", err, testkit.RoomSize(t, srv, "team"))
 	}
-	must(srv.EmitToRooms(ctx, []string{"team"}, "note", "team"))
+	must(srv.EmitTo(ctx, entreactive.ToRooms("team"), "note", "team"))
 	marker(t, srv, everyone, 2)
 	if err := srv.LeaveUser(ctx, 2, "team"); err != nil {
 		t.Fatalf("LeaveUser: %v", err)
 	}
-	must(srv.EmitToRooms(ctx, []string{"team"}, "note", "team-after-leave"))
+	must(srv.EmitTo(ctx, entreactive.ToRooms("team"), "note", "team-after-leave"))
 	marker(t, srv, everyone, 3)
 	if got := notes(bob); !slices.Equal(got[len(got)-1:], []string{"team"}) {
 		t.Fatalf("bob got %v", got)

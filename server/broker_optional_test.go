@@ -88,7 +88,7 @@ func TestPubSubOnlyBrokerBroadcastsAcrossNodes(t *testing.T) {
 		}
 	}
 
-	if err := a.EmitToUser(ctx, 7, "note", 1); err != nil {
+	if err := a.EmitTo(ctx, entreactive.ToUserIDs(7), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	next(1)
@@ -96,7 +96,7 @@ func TestPubSubOnlyBrokerBroadcastsAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "user 7 in team on b", func() bool { return b.Stats().Rooms["team"] == 1 })
-	if err := a.EmitToRooms(ctx, []string{"team"}, "note", 2); err != nil {
+	if err := a.EmitTo(ctx, entreactive.ToRooms("team"), "note", 2); err != nil {
 		t.Fatal(err)
 	}
 	next(2)
@@ -181,7 +181,7 @@ func TestRecoveryWithoutSessionStoreIsPerNode(t *testing.T) {
 	ctx := testkit.Context(t)
 	emit := func(srv *server.Server, n int) {
 		t.Helper()
-		if err := srv.EmitToUser(ctx, 7, "note", n); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToUserIDs(7), "note", n); err != nil {
 			t.Fatal(err)
 		}
 	}

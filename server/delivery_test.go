@@ -201,8 +201,8 @@ func TestEmitErrors(t *testing.T) {
 	if srv.Stats().EventsQueued != 0 {
 		t.Fatal("queued")
 	}
-	if err := srv.EmitToUser(ctx, "bad_id", "x"); !errors.Is(err, server.ErrInvalidID) {
-		t.Fatalf("EmitToUser(bad_id) = %v", err)
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs("bad_id"), "x"); !errors.Is(err, server.ErrInvalidID) {
+		t.Fatalf("EmitTo(ToUserIDs(bad_id)) = %v", err)
 	}
 	srv.ReportFailure(ctx, entreactive.Failure{Model: "X", Action: entreactive.ActionCreate, ID: 1, Err: errors.New("boom")})
 	if srv.Stats().Failures != 1 {

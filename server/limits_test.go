@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -55,7 +56,7 @@ func TestFramesAtLengthBoundariesReachTheClient(t *testing.T) {
 	}
 	for _, n := range sizes {
 		text := strings.Repeat("x", n)
-		if err := srv.EmitToAll(ctx, "big", text); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToAll(), "big", text); err != nil {
 			t.Fatal(err)
 		}
 		if err := conn.Emit("mine", text); err != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/entreactive/reactive/entreactive"
+
 	"context"
 	"fmt"
 )
@@ -99,12 +101,12 @@ func (o Operator) EmitToSockets(ctx context.Context, nsp, filter, event string, 
 	s := o.s
 	if nsp == RootNamespace {
 		if filter == "" {
-			return s.EmitToAll(ctx, event, args...)
+			return s.EmitTo(ctx, entreactive.ToAll(), event, args...)
 		}
 		if c := s.connByID(filter); c != nil {
 			return c.Emit(event, args...)
 		}
-		return s.EmitToRooms(ctx, []string{filter}, event, args...)
+		return s.EmitTo(ctx, entreactive.ToRooms(filter), event, args...)
 	}
 	ns, err := s.namespaceOf(nsp)
 	if err != nil {

@@ -159,7 +159,7 @@ func TestPublishGivesUpBeforeTheBroker(t *testing.T) {
 	c := dialPublishUser(t, srv, url, 1)
 	gate := make(chan struct{})
 	b.set(func(b *echoBroker) { b.gate = gate })
-	if err := srv.EmitToUser(ctx, 1, "ahead"); err != nil { // holds the publishing goroutine
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs(1), "ahead"); err != nil { // holds the publishing goroutine
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)

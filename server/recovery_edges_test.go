@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -70,7 +71,7 @@ func TestRecoveryRestoresASessionOnce(t *testing.T) {
 	ctx := testkit.Context(t)
 	got := newNotes()
 	c1 := dialUser(t, srv, url, 5, got)
-	if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", 0); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
@@ -88,7 +89,7 @@ func TestRecoveryRestoresASessionOnce(t *testing.T) {
 	testkit.Eventually(t, "the restored socket and a fresh one", func() bool { return testkit.Connections(t, srv) == 2 })
 	// The restored socket is the user's only one, and it still gets its
 	// notes.
-	if err := srv.EmitToUser(ctx, 5, "note", 1); err != nil {
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 2)
@@ -114,7 +115,7 @@ func TestRecoverySessionsExpire(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got := newNotes()
 			c1 := dialUser(t, srv, url, 5, got)
-			if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
+			if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", 0); err != nil {
 				t.Fatal(err)
 			}
 			got.waitFor(t, 1)
@@ -151,7 +152,7 @@ func TestRestoredSessionKeepsItsTokenExpiry(t *testing.T) {
 			e := newEvents()
 			c1 := dialEvents(t, url, map[string]any{"token": tok}, e)
 			testkit.Eventually(t, "user 5 online", func() bool { return testkit.Online(t, srv, 5) })
-			if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
+			if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", 0); err != nil {
 				t.Fatal(err)
 			}
 			e.notes.waitFor(t, 1)

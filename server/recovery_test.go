@@ -113,7 +113,7 @@ func TestRecoveryGivesBackWhatWasMissed(t *testing.T) {
 	ctx := testkit.Context(t)
 	emit := func(room string, n int) {
 		t.Helper()
-		if err := srv.EmitToRooms(ctx, []string{room}, "note", n); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToRooms(room), "note", n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,7 +182,7 @@ func TestRecoveryHistoryBytes(t *testing.T) {
 	ctx := testkit.Context(t)
 	got := newNotes()
 	c1 := dialUser(t, srv, url, 7, got)
-	if err := srv.EmitToUser(ctx, 7, "note", 1); err != nil {
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs(7), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
@@ -190,7 +190,7 @@ func TestRecoveryHistoryBytes(t *testing.T) {
 	// Missed: 2 KiB in all, within the bound: restored.
 	dropAndWait(t, srv, c1)
 	for n := 2; n <= 3; n++ {
-		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 1<<10)); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToUserIDs(7), "note", n, strings.Repeat("x", 1<<10)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,7 +203,7 @@ func TestRecoveryHistoryBytes(t *testing.T) {
 	// Missed: 12 KiB, past the bound: a fresh socket, nothing replayed.
 	dropAndWait(t, srv, c2)
 	for n := 4; n <= 9; n++ {
-		if err := srv.EmitToUser(ctx, 7, "note", n, strings.Repeat("x", 2<<10)); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToUserIDs(7), "note", n, strings.Repeat("x", 2<<10)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +230,7 @@ func TestRecoveryUnderConcurrentEmits(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := 1; i <= total; i++ {
-			if err := srv.EmitToUser(ctx, 3, "note", i); err != nil {
+			if err := srv.EmitTo(ctx, entreactive.ToUserIDs(3), "note", i); err != nil {
 				done <- err
 				return
 			}
@@ -286,7 +286,7 @@ func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
 
 	got := newNotes()
 	c1 := dialUser(t, srv, url, 5, got)
-	if err := srv.EmitToUser(ctx, 5, "note", 0); err != nil {
+	if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", 0); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
@@ -302,7 +302,7 @@ func TestRecoveryClosesWhatAFullQueueCannotServe(t *testing.T) {
 	<-o.held
 	const total = 600 // more than the queues hold
 	for i := 1; i <= total; i++ {
-		if err := srv.EmitToUser(ctx, 5, "note", i); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToUserIDs(5), "note", i); err != nil {
 			t.Fatalf("note %d: %v", i, err)
 		}
 	}
@@ -386,7 +386,7 @@ func TestRecoveryNodeClient(t *testing.T) {
 	testkit.Eventually(t, "the socket registered", func() bool { return testkit.Online(t, srv, 4) })
 	emit := func(n int) {
 		t.Helper()
-		if err := srv.EmitToUser(ctx, 4, "note", n); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToUserIDs(4), "note", n); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
@@ -203,8 +204,8 @@ func TestBinaryArgumentsGoAsAttachments(t *testing.T) {
 			t.Fatalf("payload %q", body)
 		}
 	})
-	if err := srv.EmitToAll(context.Background(), "blob", []byte("x")); err != nil {
-		t.Fatalf("EmitToAll with []byte: %v", err)
+	if err := srv.EmitTo(context.Background(), entreactive.ToAll(), "blob", []byte("x")); err != nil {
+		t.Fatalf("EmitTo(ToAll) with []byte: %v", err)
 	}
 }
 
@@ -253,7 +254,7 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 		defer close(done)
 		for i := range events {
 			for {
-				err := srv.EmitToAll(context.Background(), "big", payload)
+				err := srv.EmitTo(context.Background(), entreactive.ToAll(), "big", payload)
 				if err == nil {
 					break
 				}
@@ -341,7 +342,7 @@ func TestPollingSlowConsumerIsClosed(t *testing.T) {
 	ctx := testkit.Context(t)
 	big := strings.Repeat("x", 8<<10)
 	for i := 0; i < 20 && testkit.Connections(t, srv) > 0; i++ {
-		if err := srv.EmitToGuests(ctx, "big", big); err != nil {
+		if err := srv.EmitTo(ctx, entreactive.ToGuests(), "big", big); err != nil {
 			t.Fatal(err)
 		}
 		testkit.Eventually(t, "delivered", func() bool { return srv.Stats().QueueDepth == 0 })

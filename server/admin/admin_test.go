@@ -15,6 +15,7 @@ import (
 	ws "github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -318,7 +319,7 @@ func TestActions(t *testing.T) {
 	}
 	nextWhere(t, ui, "room_joined", func(a []any) bool { return a[1] == "ops" && a[2] == c7.ID() })
 	// Events sent to the room reach the socket the admin put there.
-	if err := srv.EmitToRooms(context.Background(), []string{"ops"}, "news", 1); err != nil {
+	if err := srv.EmitTo(context.Background(), entreactive.ToRooms("ops"), "news", 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := c7.WaitCount(testkit.Context(t), "news", 1); err != nil {

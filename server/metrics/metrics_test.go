@@ -107,7 +107,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 
 	// Reactive events: 3 Message creates to user 2 (one socket), 2
 	// Notification creates to users (3 sockets), 1 Message update to
-	// everyone (4 sockets); and one EmitToAll, which is no reactive event.
+	// everyone (4 sockets); and one EmitTo(ToAll), which is no reactive event.
 	emit := func(model string, action entreactive.Action, to entreactive.Target, id int) {
 		ev := entreactive.Event{Action: action, Model: model, ID: id, Data: map[string]any{"id": id}, Timestamp: time.Now()}
 		if err := e.srv.Emit(context.Background(), to, ev); err != nil {
@@ -121,7 +121,7 @@ func TestMetricsFollowTheTraffic(t *testing.T) {
 		emit("Notification", entreactive.ActionCreate, entreactive.ToUsers(), i+1)
 	}
 	emit("Message", entreactive.ActionUpdate, entreactive.ToAll(), 1)
-	if err := e.srv.EmitToAll(context.Background(), "news", "hello"); err != nil {
+	if err := e.srv.EmitTo(context.Background(), entreactive.ToAll(), "news", "hello"); err != nil {
 		t.Fatal(err)
 	}
 	const reactiveDeliveries = 3*1 + 2*3 + 1*4
@@ -229,7 +229,7 @@ func TestMetricsCountSlowConsumers(t *testing.T) {
 	big := strings.Repeat("x", 16<<10)
 	sent, dropped := 0, 0
 	testkit.Eventually(t, "the stalled client to be disconnected", func() bool {
-		switch err := e.srv.EmitToAll(context.Background(), "big", big); {
+		switch err := e.srv.EmitTo(context.Background(), entreactive.ToAll(), "big", big); {
 		case err == nil:
 			sent++
 		case errors.Is(err, server.ErrQueueFull):

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/internal/testkit"
@@ -175,7 +176,7 @@ func TestMetricsCountRecoveredSessions(t *testing.T) {
 	first := dialSIO(map[string]any{"token": testkit.Token(t, 7)})
 	// Registered is not yet in its user's room: the note would miss it.
 	testkit.Eventually(t, "user 7 online", func() bool { return testkit.Online(t, e.srv, 7) })
-	if err := e.srv.EmitToUser(testkit.Context(t), 7, "note", 1); err != nil {
+	if err := e.srv.EmitTo(testkit.Context(t), entreactive.ToUserIDs(7), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "the note", func() bool { return offset() != "" })
@@ -221,11 +222,11 @@ func TestMetricsCountUnknownEventsEncodeErrorsAndBytes(t *testing.T) {
 			t.Fatalf("unknown event answered %v, %v", ack, err)
 		}
 	}
-	if err := e.srv.EmitToAll(context.Background(), "bad", make(chan int)); err == nil {
+	if err := e.srv.EmitTo(context.Background(), entreactive.ToAll(), "bad", make(chan int)); err == nil {
 		t.Fatal("a channel encoded")
 	}
 	big := strings.Repeat("x", 100_000)
-	if err := e.srv.EmitToAll(context.Background(), "big", big); err != nil {
+	if err := e.srv.EmitTo(context.Background(), entreactive.ToAll(), "big", big); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.WaitCount(testkit.Context(t), "big", 1); err != nil {
@@ -349,7 +350,7 @@ func TestMetricsOfABroker(t *testing.T) {
 			s.Value("entreactive_broker_read_lag_seconds") == 0
 	})
 	c := dial(t, e.url, sioclient.WebSocketOnly, nil)
-	if err := other.srv.EmitToAll(context.Background(), "hello", 1); err != nil {
+	if err := other.srv.EmitTo(context.Background(), entreactive.ToAll(), "hello", 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WaitCount(testkit.Context(t), "hello", 1); err != nil {
@@ -365,7 +366,7 @@ func TestMetricsOfABroker(t *testing.T) {
 	// This node's Redis connection gone: its broadcast does not reach the
 	// cluster, and the broker says it cannot see it.
 	_ = rdb.Close()
-	if err := e.srv.EmitToAll(context.Background(), "lost", 1); err != nil {
+	if err := e.srv.EmitTo(context.Background(), entreactive.ToAll(), "lost", 1); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "the failed publish counted", func() bool {

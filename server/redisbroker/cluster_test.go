@@ -67,7 +67,7 @@ func dial(t *testing.T, node *goServer, user any, device string) *sioclient.Clie
 func fence(t *testing.T, node *goServer, n int, clients ...*sioclient.Client) {
 	t.Helper()
 	ctx := testkit.Context(t)
-	if err := node.Server.EmitToAll(ctx, "fence", n); err != nil {
+	if err := node.Server.EmitTo(ctx, entreactive.ToAll(), "fence", n); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range clients {
@@ -89,7 +89,7 @@ func counts(c *sioclient.Client, events ...string) map[string]int {
 }
 
 // An event emitted on node A reaches the right clients on B and C, and on A
-// itself, exactly once, and nobody else: user rooms, EmitToRooms, the
+// itself, exactly once, and nobody else: user rooms, EmitTo with rooms, the
 // reactive Emit, binary arguments; the arguments arrive as they were sent.
 func TestClusterBroadcasts(t *testing.T) {
 	_, nodes := startGoCluster(t, 3)
@@ -108,11 +108,11 @@ func TestClusterBroadcasts(t *testing.T) {
 		}
 	}
 	big := map[string]any{"n": 12345678901234567, "s": "é\u2028", "f": 1.5, "nested": []any{nil, true}}
-	must(a.Server.EmitToUser(ctx, 1, "to-alice", big))
-	must(a.Server.EmitToRooms(ctx, []string{"user_1", "user_2", "user_9"}, "to-rooms", "x"))
-	must(a.Server.EmitToUserDevice(ctx, 1, "phone", "to-phone"))
-	must(a.Server.EmitToGuests(ctx, "to-guests"))
-	must(a.Server.EmitToRooms(ctx, []string{"user_2", "user_3"}, "binary", []byte{1, 2, 3}, map[string]any{"b": []byte{4}}))
+	must(a.Server.EmitTo(ctx, entreactive.ToUserIDs(1), "to-alice", big))
+	must(a.Server.EmitTo(ctx, entreactive.ToRooms("user_1", "user_2", "user_9"), "to-rooms", "x"))
+	must(a.Server.EmitTo(ctx, entreactive.ToRooms(server.UserDeviceRoom(1, "phone")), "to-phone"))
+	must(a.Server.EmitTo(ctx, entreactive.ToGuests(), "to-guests"))
+	must(a.Server.EmitTo(ctx, entreactive.ToRooms("user_2", "user_3"), "binary", []byte{1, 2, 3}, map[string]any{"b": []byte{4}}))
 	must(a.Server.Emit(ctx, entreactive.Target{Users: []any{1, 3}}, entreactive.Event{
 		Action: entreactive.ActionCreate, Model: "Message", ID: 7, Data: map[string]any{"text": "hi"},
 	}))
@@ -158,7 +158,7 @@ func TestClusterOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "both of alice's sockets in team", func() bool { return testkit.RoomSize(t, a.Server, "team") == 2 })
-	if err := c.Server.EmitToRooms(ctx, []string{"team"}, "team-news"); err != nil {
+	if err := c.Server.EmitTo(ctx, entreactive.ToRooms("team"), "team-news"); err != nil {
 		t.Fatal(err)
 	}
 	fence(t, c, 1, alice, alice2, bob)
@@ -351,7 +351,7 @@ func TestEmitter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.EmitToRooms(ctx, []string{"user_1", "user_2"}, "from-worker", "hello", []byte{7}); err != nil {
+	if err := e.EmitTo(ctx, entreactive.ToRooms("user_1", "user_2"), "from-worker", "hello", []byte{7}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Emit(ctx, entreactive.Target{Users: []any{2}}, entreactive.Event{Action: entreactive.ActionDelete, Model: "Message", ID: 9}); err != nil {
@@ -360,7 +360,7 @@ func TestEmitter(t *testing.T) {
 	if err := e.Emit(ctx, entreactive.Target{}, entreactive.Event{Action: entreactive.ActionDelete, Model: "Message", ID: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.EmitToRooms(ctx, nil, "nowhere"); err != nil {
+	if err := e.EmitTo(ctx, entreactive.ToRooms(nil...), "nowhere"); err != nil {
 		t.Fatal(err)
 	}
 	if n := numsub(); n != 2 {
@@ -369,7 +369,7 @@ func TestEmitter(t *testing.T) {
 	// The emitter's own fence: a node's fence reaches that node's clients
 	// without crossing Redis, so it can overtake the emitter's events there;
 	// the emitter's events reach every node in the order it published them.
-	if err := e.EmitToRooms(ctx, []string{entreactive.RoomAll}, "fence", 1); err != nil {
+	if err := e.EmitTo(ctx, entreactive.ToRooms(entreactive.RoomAll), "fence", 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, cl := range []*sioclient.Client{alice, bob, guest} {

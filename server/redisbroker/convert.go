@@ -53,7 +53,7 @@ func toWireBroadcast(b *server.Broadcast) (*wire.Broadcast, error) {
 
 // wireRooms returns the target rooms of a selector on the wire: none (every
 // socket) when they include entreactive.RoomAll, which every socket of a Go
-// node is in but no socket of a Node node is, so that EmitToAll reaches
+// node is in but no socket of a Node node is, so that EmitTo(ToAll) reaches
 // those too.
 func wireRooms(rooms []string) []string {
 	if slices.Contains(rooms, entreactive.RoomAll) {
@@ -143,7 +143,7 @@ func fromWireBroadcast(b *wire.Broadcast) (*server.Broadcast, error) {
 	}
 	// Encoded as the server encodes its own events: binary values become
 	// attachments of a BINARY_EVENT.
-	enc, err := server.NewBroadcast(nil, out.Event, args...)
+	enc, err := server.NewBroadcast(entreactive.Target{}, out.Event, args...)
 	if err != nil {
 		return nil, fmt.Errorf("redisbroker: encode broadcast %q: %w", out.Event, err)
 	}

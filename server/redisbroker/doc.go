@@ -19,7 +19,7 @@
 //
 // Emitter publishes broadcasts from a process that serves no sockets (a
 // worker, a cron job): it implements entreactive.Publisher (Emit, and
-// Publish for the durable path) and EmitToRooms, and never subscribes (see
+// Publish for the durable path) and EmitTo, and never subscribes (see
 // below).
 //
 // The codec is in internal/wire.
@@ -38,7 +38,7 @@
 //     decoded on the way. A binary event (BINARY_EVENT and its attachments)
 //     goes as msgpack with the bytes in place of the placeholders, as Node
 //     writes it, and is turned back into a BINARY_EVENT on arrival.
-//   - A selector that includes the room "all" (server.EmitToAll) goes out
+//   - A selector that includes the room "all" (EmitTo with entreactive.ToAll) goes out
 //     as "every socket": Node's sockets are in no room "all". The other
 //     rooms entreactive keeps (users, guests, user_<id>, device_<id>) exist
 //     only on Go nodes.

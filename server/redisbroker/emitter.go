@@ -57,14 +57,17 @@ func (e *Emitter) Emit(ctx context.Context, to entreactive.Target, ev entreactiv
 	return e.publish(ctx, b)
 }
 
-// EmitToRooms sends an event to the sockets in any of rooms, on every node,
-// each socket once; args are encoded with encoding/json ([]byte values as
-// binary attachments). No rooms sends nothing.
-func (e *Emitter) EmitToRooms(ctx context.Context, rooms []string, event string, args ...any) error {
-	if len(rooms) == 0 {
+// EmitTo sends an event to the sockets of to, on every node, each socket
+// once, as server.Server.EmitTo does: its rooms and its users' sockets
+// (entreactive.ToRooms, ToUserIDs, ToAll, ...); args are encoded with
+// encoding/json ([]byte values as binary attachments). A Skip or empty
+// Target sends nothing; an id that cannot name a user or a room is an
+// error wrapping server.ErrInvalidID.
+func (e *Emitter) EmitTo(ctx context.Context, to entreactive.Target, event string, args ...any) error {
+	if to.Empty() {
 		return nil
 	}
-	b, err := server.NewBroadcast(rooms, event, args...)
+	b, err := server.NewBroadcast(to, event, args...)
 	if err != nil {
 		return err
 	}

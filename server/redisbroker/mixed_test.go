@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 )
@@ -41,14 +42,14 @@ func TestMixedBroadcasts(t *testing.T) {
 	alice := dial(t, g, 1, "phone")
 	guest := dial(t, g, nil, "")
 
-	// Go → Node and Go → Go; EmitToAll reaches Node's sockets too.
-	if err := g.Server.EmitToRooms(ctx, []string{"r1", "user_1"}, "from-go", map[string]any{"k": "v"}); err != nil {
+	// Go → Node and Go → Go; EmitTo(ToAll) reaches Node's sockets too.
+	if err := g.Server.EmitTo(ctx, entreactive.ToRooms("r1", "user_1"), "from-go", map[string]any{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "bin-from-go", []byte{5, 6}); err != nil {
+	if err := g.Server.EmitTo(ctx, entreactive.ToRooms("r1"), "bin-from-go", []byte{5, 6}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Server.EmitToAll(ctx, "fence"); err != nil {
+	if err := g.Server.EmitTo(ctx, entreactive.ToAll(), "fence"); err != nil {
 		t.Fatal(err)
 	}
 	names := func(events []clientEvent) []string {

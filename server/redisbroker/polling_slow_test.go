@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -69,7 +70,7 @@ func TestPollingSlowConsumerRecovers(t *testing.T) {
 	testkit.Eventually(t, "user 7 online", func() bool { return testkit.Online(t, a.Server, 7) })
 
 	// Note 0 is polled: its offset is where the client is.
-	if err := a.Server.EmitToUser(ctx, 7, "note", 0); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(7), "note", 0); err != nil {
 		t.Fatal(err)
 	}
 	var from string
@@ -103,7 +104,7 @@ func TestPollingSlowConsumerRecovers(t *testing.T) {
 	sent := 0
 	for closed := false; !closed; {
 		sent++
-		if err := a.Server.EmitToUser(ctx, 7, "note", sent, big); err != nil {
+		if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(7), "note", sent, big); err != nil {
 			t.Fatal(err)
 		}
 		select {

@@ -296,7 +296,7 @@ func TestPublishWhileRedisIsDown(t *testing.T) {
 			t.Logf("Publish without Redis: %v", err)
 			// A's fence: A cannot publish, it delivers its emits at once,
 			// after anything Publish might have queued for its sockets.
-			if err := a.Server.EmitToUser(ctx, 1, "local-fence"); err != nil {
+			if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(1), "local-fence"); err != nil {
 				t.Fatal(err)
 			}
 			testkit.Eventually(t, "A's local fence", func() bool { return onA.has("", "local-fence") })
@@ -394,7 +394,7 @@ func TestPublishReachesANodePeer(t *testing.T) {
 			t.Fatalf("Publish %s: %v", id, err)
 		}
 	}
-	if err := g.Server.EmitToAll(ctx, "fence"); err != nil { // after the Published events in the stream
+	if err := g.Server.EmitTo(ctx, entreactive.ToAll(), "fence"); err != nil { // after the Published events in the stream
 		t.Fatal(err)
 	}
 	var ids []string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -84,7 +85,7 @@ func TestClusterRecovery(t *testing.T) {
 	ctx := testkit.Context(t)
 	note := func(node *goServer, room string, n int) {
 		t.Helper()
-		if err := node.Server.EmitToRooms(ctx, []string{room}, "note", n); err != nil {
+		if err := node.Server.EmitTo(ctx, entreactive.ToRooms(room), "note", n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestMixedRecovery(t *testing.T) {
 	peer.syncWithGo(publisher{newRedis(t), cfg}, "n")
 
 	// Node → Go.
-	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 1); err != nil {
+	if err := g.Server.EmitTo(ctx, entreactive.ToRooms("r1"), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	peer.clientEvent("n", "note")
@@ -148,7 +149,7 @@ func TestMixedRecovery(t *testing.T) {
 	testkit.Eventually(t, "Node persisted the session", func() bool {
 		return newRedis(t).Exists(ctx, cfg.SessionKeyPrefix+dropped.PID).Val() == 1
 	})
-	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 2); err != nil {
+	if err := g.Server.EmitTo(ctx, entreactive.ToRooms("r1"), "note", 2); err != nil {
 		t.Fatal(err)
 	}
 	peer.do("broadcast", map[string]any{"rooms": []string{"r1"}, "event": "note", "args": []any{3}})
@@ -165,7 +166,7 @@ func TestMixedRecovery(t *testing.T) {
 	testkit.Eventually(t, "Go persisted the session", func() bool {
 		return newRedis(t).Exists(ctx, cfg.SessionKeyPrefix+c.PID).Val() == 1
 	})
-	if err := g.Server.EmitToRooms(ctx, []string{"r1"}, "note", 4); err != nil {
+	if err := g.Server.EmitTo(ctx, entreactive.ToRooms("r1"), "note", 4); err != nil {
 		t.Fatal(err)
 	}
 	back := peer.client("back", map[string]any{"pid": c.PID, "offset": last})
@@ -198,7 +199,7 @@ func TestRecoveryAfterANodeDies(t *testing.T) {
 	if err := a.Server.JoinUser(ctx, 8, "team"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Server.EmitToRooms(ctx, []string{"team"}, "note", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToRooms("team"), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
@@ -216,10 +217,10 @@ func TestRecoveryAfterANodeDies(t *testing.T) {
 	// connection goes.
 	_ = rdbB.Close()
 	c1.Drop()
-	if err := a.Server.EmitToRooms(ctx, []string{"team"}, "note", 2); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToRooms("team"), "note", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Server.EmitToUser(ctx, 8, "note", 3); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(8), "note", 3); err != nil {
 		t.Fatal(err)
 	}
 	_, last := got.snapshot()
@@ -245,7 +246,7 @@ func TestKickedSocketIsNotRestored(t *testing.T) {
 	got := &noteLog{}
 	c1 := dialRaw(t, a.URL, map[string]any{"token": testkit.Token(t, 9)}, got)
 	testkit.Eventually(t, "user 9 online", func() bool { return testkit.Online(t, a.Server, 9) })
-	if err := a.Server.EmitToUser(ctx, 9, "note", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(9), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -44,7 +45,7 @@ func TestSessionOutlivesTheWindowWhileLive(t *testing.T) {
 	got := &noteLog{}
 	c1 := dialRaw(t, b.URL, map[string]any{"token": testkit.Token(t, 8)}, got)
 	testkit.Eventually(t, "user 8 online", func() bool { return testkit.Online(t, a.Server, 8) })
-	if err := a.Server.EmitToUser(ctx, 8, "note", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(8), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)
@@ -99,7 +100,7 @@ func TestPublishingHealsWhenRedisReturns(t *testing.T) {
 
 	p.stop()
 	for i := range 3 {
-		if err := s.Server.EmitToUser(ctx, 3, "note", i); err != nil {
+		if err := s.Server.EmitTo(ctx, entreactive.ToUserIDs(3), "note", i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +111,7 @@ func TestPublishingHealsWhenRedisReturns(t *testing.T) {
 	// from then on its broadcasts carry offsets again.
 	next := 3
 	testkit.Eventually(t, "a note with an offset", func() bool {
-		if err := s.Server.EmitToUser(ctx, 3, "note", next); err != nil {
+		if err := s.Server.EmitTo(ctx, entreactive.ToUserIDs(3), "note", next); err != nil {
 			t.Fatal(err)
 		}
 		next++
@@ -120,7 +121,7 @@ func TestPublishingHealsWhenRedisReturns(t *testing.T) {
 		return offsets[len(offsets)-1]
 	})
 	for range 5 {
-		if err := s.Server.EmitToUser(ctx, 3, "note", next); err != nil {
+		if err := s.Server.EmitTo(ctx, entreactive.ToUserIDs(3), "note", next); err != nil {
 			t.Fatal(err)
 		}
 		next++
@@ -269,7 +270,7 @@ func TestSlowConsumerRecovers(t *testing.T) {
 	}
 	defer c1.Close()
 	testkit.Eventually(t, "user 6 online", func() bool { return testkit.Online(t, a.Server, 6) })
-	if err := a.Server.EmitToUser(ctx, 6, "note", 0); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(6), "note", 0); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "note 0", func() bool { mu.Lock(); defer mu.Unlock(); return len(nums) == 1 })
@@ -282,7 +283,7 @@ func TestSlowConsumerRecovers(t *testing.T) {
 	sent := 0
 	for closed := false; !closed; {
 		sent++
-		if err := a.Server.EmitToUser(ctx, 6, "note", sent, big); err != nil {
+		if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(6), "note", sent, big); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -355,7 +356,7 @@ func TestReadBackoffStartsOverAfterARead(t *testing.T) {
 	// A first outage, long enough for the backoff to grow past 400 ms.
 	p.stop()
 	testkit.Eventually(t, "three failed reads", func() bool { return len(retries.all()) >= 3 })
-	if err := b.Server.EmitToUser(ctx, 3, "note", 1); err != nil {
+	if err := b.Server.EmitTo(ctx, entreactive.ToUserIDs(3), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	p.start()
@@ -462,7 +463,7 @@ func TestReaderReadsAtOnceWhenPublishingWorksAgain(t *testing.T) {
 	// Node A fails to publish, and its reader's backoff grows to its
 	// longest: Redis comes back right after the reader failed and went to
 	// sleep for readRetryLast.
-	if err := a.Server.EmitToUser(ctx, 4, "lost", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(4), "lost", 1); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "a failed publish on A", func() bool { return brokerA.publishErrors.Load() > 0 })
@@ -471,11 +472,11 @@ func TestReaderReadsAtOnceWhenPublishingWorksAgain(t *testing.T) {
 		return len(w) > 0 && w[len(w)-1] == readRetryLast
 	})
 	retryAt := retries.next()
-	if err := b.Server.EmitToUser(ctx, 3, "note", 1); err != nil {
+	if err := b.Server.EmitTo(ctx, entreactive.ToUserIDs(3), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	p.start()
-	if err := a.Server.EmitToUser(ctx, 4, "again", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(4), "again", 1); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "the note", func() bool { return notes.Load() == 1 })
@@ -506,7 +507,7 @@ func TestSessionIsKeptFromTheConnect(t *testing.T) {
 	c1 := dialRaw(t, a.URL, map[string]any{"token": testkit.Token(t, 8)}, got)
 	key := wire.SessionKey(cfg.SessionKeyPrefix, c1.PID)
 	testkit.Eventually(t, "the session in Redis after the connect", func() bool { return rdb.Exists(ctx, key).Val() == 1 })
-	if err := a.Server.EmitToUser(ctx, 8, "note", 1); err != nil {
+	if err := a.Server.EmitTo(ctx, entreactive.ToUserIDs(8), "note", 1); err != nil {
 		t.Fatal(err)
 	}
 	got.waitFor(t, 1)

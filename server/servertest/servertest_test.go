@@ -15,6 +15,7 @@ import (
 	"github.com/entreactive/reactive/ent"
 	"github.com/entreactive/reactive/ent/enttest"
 	_ "github.com/entreactive/reactive/ent/runtime"
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
 	"github.com/entreactive/reactive/server/servertest"
@@ -107,7 +108,7 @@ func TestClientsReceiveTheEventsTargetedAtThem(t *testing.T) {
 	if _, err := bobC.WaitReactive(done(), nil); err == nil {
 		t.Error("a Wait returned an event an earlier Wait had returned")
 	}
-	a.srv.EmitToRooms(ctx, []string{"all"}, "ping", "after")
+	a.srv.EmitTo(ctx, entreactive.ToRooms("all"), "ping", "after")
 	if _, err := guest.WaitEvent(testkit.Context(t), "ping", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestDialRefusesTokensTheServerRefuses(t *testing.T) {
 func TestWaitTellsWhatArrivedWhenNothingMatches(t *testing.T) {
 	a := startApp(t, server.Config{})
 	c := a.dial(t, 3)
-	a.srv.EmitToRooms(t.Context(), []string{"all"}, "hello")
+	a.srv.EmitTo(t.Context(), entreactive.ToRooms("all"), "hello")
 	if _, err := c.WaitEvent(testkit.Context(t), "hello", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestJoinIsDecidedByTheAuthorizer(t *testing.T) {
 	if err := c.Join(testkit.Context(t), "open"); err != nil {
 		t.Fatalf("join open: %v", err)
 	}
-	a.srv.EmitToRooms(t.Context(), []string{"closed", "open"}, "news", 1)
+	a.srv.EmitTo(t.Context(), entreactive.ToRooms("closed", "open"), "news", 1)
 	args, err := c.WaitEvent(testkit.Context(t), "news", nil)
 	if err != nil || !slices.Equal([]string{string(args[0])}, []string{"1"}) {
 		t.Errorf("news = %s (%v)", args, err)

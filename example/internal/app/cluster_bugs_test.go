@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/example/internal/app"
 	"github.com/entreactive/reactive/internal/sio"
 	"github.com/entreactive/reactive/internal/testkit"
@@ -56,7 +57,7 @@ func TestClusterOffsetOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := n.app.Server().EmitToUser(ctx, 7, "note", i); err != nil {
+				if err := n.app.Server().EmitTo(ctx, entreactive.ToUserIDs(7), "note", i); err != nil {
 					t.Error(err)
 					return
 				}
