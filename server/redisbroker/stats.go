@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -79,4 +80,22 @@ func entryTime(id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(n), true
+}
+
+// Ping implements server.Pinger for the server's readiness check: it
+// pings Redis (within RequestTimeout at most) and fails once the broker is
+// closed.
+func (b *Broker) Ping(ctx context.Context) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return errors.New("redisbroker: closed")
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisbroker: ping: %w", err)
+	}
+	return nil
 }
