@@ -56,7 +56,7 @@ package glue
 // compile, and the first message the compiler prints for it names both
 // versions and what to run (one line):
 //
-//	ent/reactive.go:31:8: glue.GeneratedCodeV6 (variable of type struct{_
+//	ent/reactive.go:32:8: glue.GeneratedCodeV6 (variable of type struct{_
 //	int "entreactive:\"this code was generated for version 6 of
 //	entreactive's generated-code contract, and the
 //	github.com/entreactive/reactive it builds with runs versions 4 to 5: go

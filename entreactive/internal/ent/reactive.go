@@ -3,8 +3,9 @@
 //go:build !entreactivegen
 
 // This file is the entreactive glue, the one file of the package that calls
-// packages entreactive and entreactive/glue. entc leaves it out while it loads the schema (build
-// tag entreactivegen), and compiles reactive_placeholder.go instead.
+// packages entreactive and entreactive/glue. entc leaves it out while it
+// loads the schema (build tag entreactivegen), and compiles
+// reactive_placeholder.go instead.
 
 package ent
 
@@ -31,9 +32,9 @@ import (
 )
 
 // This code was generated for version 5 of the contract between
-// entreactive's generated code and package glue: it fails to compile,
-// with a message that says what to run, against a version of the package
-// that does not run it.
+// entreactive's generated code and package glue: it fails to compile, with a
+// message that says what to run, against a version of the package that does
+// not run it.
 type _ glue.GeneratedCodeV5
 
 // The rest of this package is generated with this file, by entc with the
