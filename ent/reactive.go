@@ -153,12 +153,7 @@ func (m *MessageMutation) Reactive() glue.Glue[*Message] {
 type messageReactive struct{ m *MessageMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r messageReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r messageReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Message".
 func (messageReactive) Model() string { return "Message" }
@@ -447,12 +442,7 @@ func (m *NotificationMutation) Reactive() glue.Glue[*Notification] {
 type notificationReactive struct{ m *NotificationMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r notificationReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r notificationReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Notification".
 func (notificationReactive) Model() string { return "Notification" }

@@ -154,12 +154,7 @@ func SameTime(a, b *time.Time) bool { return glue.SameTime(a, b) }
 // v4Glue is the glue of code generated for version 4 as a glue.Glue.
 type v4Glue[T any] struct{ g Glue[T] }
 
-func (v v4Glue[T]) Emitter() any {
-	if e := v.g.Emitter(); e != nil {
-		return e
-	}
-	return nil
-}
+func (v v4Glue[T]) Emitter() any                  { return v.g.Emitter() }
 func (v v4Glue[T]) Model() string                 { return v.g.Model() }
 func (v v4Glue[T]) ID(row T) any                  { return v.g.ID(row) }
 func (v v4Glue[T]) Statement() *glue.Statement[T] { return v.g.Statement() }

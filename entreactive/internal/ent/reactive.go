@@ -173,12 +173,7 @@ func (m *ItemMutation) Reactive() glue.Glue[*Item] {
 type itemReactive struct{ m *ItemMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r itemReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r itemReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Item".
 func (itemReactive) Model() string { return "Item" }
@@ -483,12 +478,7 @@ func (m *MemoMutation) Reactive() glue.Glue[*Memo] {
 type memoReactive struct{ m *MemoMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r memoReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r memoReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Memo".
 func (memoReactive) Model() string { return "Memo" }
@@ -785,12 +775,7 @@ func (m *SettingMutation) Reactive() glue.Glue[*Setting] {
 type settingReactive struct{ m *SettingMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r settingReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r settingReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Setting".
 func (settingReactive) Model() string { return "Setting" }
@@ -1067,12 +1052,7 @@ func (m *TagMutation) Reactive() glue.Glue[*Tag] {
 type tagReactive struct{ m *TagMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r tagReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r tagReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Tag".
 func (tagReactive) Model() string { return "Tag" }
@@ -1345,12 +1325,7 @@ func (m *TaskMutation) Reactive() glue.Glue[*Task] {
 type taskReactive struct{ m *TaskMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r taskReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r taskReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Task".
 func (taskReactive) Model() string { return "Task" }
@@ -1736,12 +1711,7 @@ func (m *WidgetMutation) Reactive() glue.Glue[*Widget] {
 type widgetReactive struct{ m *WidgetMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r widgetReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r widgetReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Widget".
 func (widgetReactive) Model() string { return "Widget" }

@@ -146,12 +146,7 @@ func (m *NoteMutation) Reactive() glue.Glue[*Note] {
 type noteReactive struct{ m *NoteMutation }
 
 // Emitter returns the emitter of the client, or nil.
-func (r noteReactive) Emitter() any {
-	if r.m.emitter == nil {
-		return nil
-	}
-	return r.m.emitter
-}
+func (r noteReactive) Emitter() any { return r.m.emitter }
 
 // Model returns "Note".
 func (noteReactive) Model() string { return "Note" }
