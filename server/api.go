@@ -287,18 +287,3 @@ func (s *Server) operate(ctx context.Context, op *Operation) error {
 	}
 	return s.cluster.apply(ctx, op)
 }
-
-// leaveConns makes each of conns that is in room leave it, under the
-// socket's lock, and returns how many left.
-func (s *Server) leaveConns(conns []*Conn, room string) int {
-	n := 0
-	for _, c := range conns {
-		c.mu.Lock()
-		if s.reg.has(c, room) {
-			s.reg.leave(c, room)
-			n++
-		}
-		c.mu.Unlock()
-	}
-	return n
-}

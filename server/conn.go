@@ -13,13 +13,26 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
-// Conn is one connected socket. Hooks, middlewares and event handlers
-// receive it; it is safe for concurrent use.
+// Conn is one connected socket, of "/" (the reactive protocol's
+// namespace) or of a namespace made with Server.Namespace: a client has
+// one per namespace it connects to, all over one connection. Hooks,
+// middlewares and event handlers receive it; it is safe for concurrent
+// use. Only sockets of "/" have a user and a device id.
 type Conn struct {
 	sock      *socket.Socket
 	id        string
 	deviceID  string
 	handshake Handshake
+	// nsp is the socket's namespace, nil for "/". token is the
+	// handshake's auth.token, kept out of handshake (see AuthToken).
+	nsp   *Namespace
+	token any
+	// release frees the connection's claim on the namespace (see
+	// Server.claimConnection).
+	release func()
+
+	dataMu sync.Mutex
+	data   any
 
 	// ctx is cancelled when the socket disconnects or the server closes.
 	ctx    context.Context
@@ -146,7 +159,7 @@ func (c *Conn) Rooms() []string { return c.reg.roomsOf(c) }
 // encoding/json; binary data ([]byte) is sent as binary attachments (see
 // encodeFrame). It returns an error if they cannot be encoded.
 func (c *Conn) Emit(event string, args ...any) error {
-	f, err := encodeFrame(event, args...)
+	f, err := encodeFrameIn(c.Namespace(), event, args...)
 	if err != nil {
 		c.stats.encodeErrors.Add(1)
 		return err
@@ -275,7 +288,8 @@ func (c *Conn) watchPolling() {
 // packet.
 var preEncoded = &socket.WriteOptions{PreEncoded: true}
 
-// Disconnect closes the socket's connection.
+// Disconnect disconnects the socket and closes its client's connection
+// (with the client's sockets in every other namespace).
 func (c *Conn) Disconnect() { c.disconnect(ReasonServerDisconnect) }
 
 // emit sends a protocol event to this socket, logging encoding errors
@@ -331,13 +345,16 @@ func (c *Conn) close(reason string) {
 	c.mu.Unlock()
 
 	if c.reg.remove(c) {
-		if c.stats != nil {
+		if c.stats != nil && c.nsp == nil {
 			c.stats.disconnects[reasonIndex(reason)].Add(1)
 		}
-		c.log.Debug("server: socket disconnected", "socket", c.id, "reason", reason)
+		c.log.Debug("server: socket disconnected", "namespace", c.Namespace(), "socket", c.id, "reason", reason)
 		if c.onClosed != nil {
 			c.onClosed(ctx, c, reason)
 		}
+	}
+	if c.release != nil {
+		c.release()
 	}
 	c.cancel()
 }

@@ -77,20 +77,53 @@ func frameWithOffset(event string, packet []byte, attachments [][]byte, o offset
 // a BINARY_EVENT packet with placeholders, followed by the attachments.
 // (Binary inside a struct is encoded by encoding/json: base64 text.)
 func encodeFrame(event string, args ...any) (*frame, error) {
-	var atts [][]byte
-	data := make([]any, 0, len(args)+1)
-	data = append(data, event)
-	for _, a := range args {
-		data = append(data, placeBinary(a, &atts))
-	}
-	body, err := json.Marshal(data)
+	body, atts, err := marshalEvent(event, args)
 	if err != nil {
-		return nil, fmt.Errorf("server: encode %q: %w", event, err)
+		return nil, err
 	}
 	if len(atts) > 0 {
 		return newBinaryFrame(event, body, atts), nil
 	}
 	return newFrame(event, body), nil
+}
+
+// marshalEvent encodes the JSON array `["event",...args]`, the binary data
+// of args taken out as attachments (see encodeFrame).
+func marshalEvent(event string, args []any) (body []byte, atts [][]byte, err error) {
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	for _, a := range args {
+		data = append(data, placeBinary(a, &atts))
+	}
+	body, err = json.Marshal(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: encode %q: %w", event, err)
+	}
+	return body, atts, nil
+}
+
+// encodeFrameIn is encodeFrame for a socket of namespace nsp: outside
+// "/" the packet names its namespace (`2/chat,["event",...]`).
+func encodeFrameIn(nsp, event string, args ...any) (*frame, error) {
+	if nsp == RootNamespace {
+		return encodeFrame(event, args...)
+	}
+	body, atts, err := marshalEvent(event, args)
+	if err != nil {
+		return nil, err
+	}
+	packet := make([]byte, 0, 8+len(nsp)+len(body))
+	if len(atts) > 0 {
+		packet = append(packet, '5')
+		packet = strconv.AppendInt(packet, int64(len(atts)), 10)
+		packet = append(packet, '-')
+	} else {
+		packet = append(packet, '2')
+	}
+	packet = append(packet, nsp...)
+	packet = append(packet, ',')
+	packet = append(packet, body...)
+	return frameFromWire(event, packet, atts), nil
 }
 
 // placeBinary returns v with every []byte it holds (directly, or in

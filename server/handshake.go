@@ -48,6 +48,8 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		cancel:       cancel,
 		markRecorded: sync.OnceFunc(func() { close(connected) }),
 		handshake:    handshakeOf(sock),
+		token:        hs.Auth["token"],
+		release:      release,
 	}
 	if sock.Recovered() {
 		c.restored, _ = sock.Data().(*restoreState)

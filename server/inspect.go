@@ -10,7 +10,8 @@ import (
 // SocketInfo describes a connected socket of any namespace, for
 // inspection tools such as an admin view.
 type SocketInfo struct {
-	// Namespace is the socket's namespace, "/" for a Conn.
+	// Namespace is the socket's namespace, "/" or one made with
+	// Server.Namespace.
 	Namespace string
 	// ID is the socket id.
 	ID string
@@ -37,8 +38,8 @@ type NamespaceInfo struct {
 	Sockets int
 }
 
-// Sockets returns every connected socket of every namespace: the Conns of
-// "/" and the sockets of the namespaces made with Server.Namespace.
+// Sockets returns every connected socket of every namespace: "/" and the
+// namespaces made with Server.Namespace.
 func (o Operator) Sockets() []SocketInfo {
 	s := o.s
 	conns := s.reg.all()
@@ -47,8 +48,8 @@ func (o Operator) Sockets() []SocketInfo {
 		out = append(out, c.info())
 	}
 	for _, n := range s.namespaceList() {
-		for _, sk := range n.Sockets() {
-			out = append(out, sk.info())
+		for _, c := range n.Sockets() {
+			out = append(out, c.info())
 		}
 	}
 	return out
@@ -60,7 +61,7 @@ func (o Operator) Namespaces() []NamespaceInfo {
 	s := o.s
 	out := []NamespaceInfo{{Name: RootNamespace, Sockets: s.reg.count()}}
 	for _, n := range s.namespaceList() {
-		out = append(out, NamespaceInfo{Name: n.name, Sockets: n.count()})
+		out = append(out, NamespaceInfo{Name: n.name, Sockets: n.reg.count()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -84,7 +85,7 @@ func (o Operator) Clients() (total, polling int) {
 // info describes c for Operator.Sockets.
 func (c *Conn) info() SocketInfo {
 	si := SocketInfo{
-		Namespace: RootNamespace,
+		Namespace: c.Namespace(),
 		ID:        c.id,
 		ClientID:  clientID(c.sock),
 		Transport: c.Transport(),

@@ -21,7 +21,9 @@ const maxNamespaceLen = 128
 // connection middlewares, event handlers, connect and disconnect hooks,
 // rooms and emits. Sockets connect to it with the namespace in their URL
 // (io("https://host/admin") in socket.io-client); a client may be connected
-// to "/" and to any number of namespaces over one connection.
+// to "/" and to any number of namespaces over one connection. Its sockets
+// are Conns, as those of "/" are, and its events reach them the same way:
+// encoded once, then queued on each client's connection.
 //
 // Nothing of the reactive protocol runs in a namespace: no JWT, no
 // reserved rooms, no "reactive" events. Its rooms are its own: a room
@@ -36,29 +38,14 @@ type Namespace struct {
 	nsp  socket.Namespace
 
 	hooksMu      sync.RWMutex
-	middlewares  []SocketMiddleware
-	handlers     map[string]SocketHandler
-	onConnect    []func(ctx context.Context, s *Socket)
-	onDisconnect []func(ctx context.Context, s *Socket, reason string)
+	middlewares  []Middleware
+	handlers     map[string]EventHandler
+	onConnect    []func(ctx context.Context, c *Conn)
+	onDisconnect []func(ctx context.Context, c *Conn, reason string)
 
-	// mu guards the namespace's sockets and rooms. It is taken after a
-	// socket's own lock, never before.
-	mu      sync.RWMutex
-	sockets map[string]*Socket
-	rooms   map[string]map[*Socket]struct{}
+	// reg holds the namespace's sockets and rooms.
+	reg *registry
 }
-
-// SocketMiddleware runs for every socket connecting to a Namespace, in
-// the order added. An error refuses the connection: the client gets a
-// connect_error with the error's text.
-type SocketMiddleware func(ctx context.Context, s *Socket) error
-
-// SocketHandler handles a client event in a Namespace. args are the
-// event's decoded arguments (JSON numbers are float64). When the client
-// asked for an ack, it receives the returned value (several values when it
-// is an AckValues), or {success:false, error: err.Error()} when err is not
-// nil.
-type SocketHandler func(ctx context.Context, s *Socket, args []any) (any, error)
 
 // Namespace returns the namespace called name (such as "/admin"),
 // creating it on first use; later calls return the same *Namespace. The
@@ -79,10 +66,10 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	n := &Namespace{
 		name:     name,
 		srv:      s,
-		handlers: make(map[string]SocketHandler),
-		sockets:  make(map[string]*Socket),
-		rooms:    make(map[string]map[*Socket]struct{}),
+		handlers: make(map[string]EventHandler),
+		reg:      newRegistry(1),
 	}
+	n.reg.watch(func(c *Conn, room string, joined bool) { s.roomChanged(name, c.id, room, joined) })
 	n.nsp = s.io.Of(name, nil)
 	n.nsp.Use(n.admit)
 	if err := n.nsp.On("connection", n.onConnection); err != nil {
@@ -129,8 +116,8 @@ func validNamespace(name string) error {
 // Name returns the namespace's name, e.g. "/admin".
 func (n *Namespace) Name() string { return n.name }
 
-// Use adds a connection middleware.
-func (n *Namespace) Use(mw SocketMiddleware) {
+// Use adds a connection middleware. Middlewares run in the order added.
+func (n *Namespace) Use(mw Middleware) {
 	n.hooksMu.Lock()
 	defer n.hooksMu.Unlock()
 	n.middlewares = append(n.middlewares[:len(n.middlewares):len(n.middlewares)], mw)
@@ -140,7 +127,7 @@ func (n *Namespace) Use(mw SocketMiddleware) {
 // Socket.IO's reserved names cannot be registered. A client that asks for
 // an ack of an event without a handler gets {success:false, error:
 // "unknown event"}.
-func (n *Namespace) On(event string, h SocketHandler) error {
+func (n *Namespace) On(event string, h EventHandler) error {
 	switch event {
 	case "", "connect", "connect_error", "disconnect", "disconnecting", "error", "newListener", "removeListener":
 		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
@@ -155,7 +142,7 @@ func (n *Namespace) On(event string, h SocketHandler) error {
 }
 
 // OnConnect adds a hook run once a socket is connected.
-func (n *Namespace) OnConnect(h func(ctx context.Context, s *Socket)) {
+func (n *Namespace) OnConnect(h func(ctx context.Context, c *Conn)) {
 	n.hooksMu.Lock()
 	defer n.hooksMu.Unlock()
 	n.onConnect = append(n.onConnect[:len(n.onConnect):len(n.onConnect)], h)
@@ -163,82 +150,48 @@ func (n *Namespace) OnConnect(h func(ctx context.Context, s *Socket)) {
 
 // OnDisconnect adds a hook run exactly once per socket, after it has left
 // every room.
-func (n *Namespace) OnDisconnect(h func(ctx context.Context, s *Socket, reason string)) {
+func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
 	n.hooksMu.Lock()
 	defer n.hooksMu.Unlock()
 	n.onDisconnect = append(n.onDisconnect[:len(n.onDisconnect):len(n.onDisconnect)], h)
 }
 
-// Emit sends an event to every socket of the namespace.
+// Emit sends an event to every socket of the namespace. Args are encoded
+// as Conn.Emit encodes them, once for all the sockets.
 func (n *Namespace) Emit(event string, args ...any) error {
-	return n.emitTo(n.Sockets(), event, args)
+	return n.emitTo(n.reg.all(), event, args)
 }
 
 // EmitToRooms sends an event to the namespace's sockets in any of rooms,
 // each once.
 func (n *Namespace) EmitToRooms(rooms []string, event string, args ...any) error {
-	return n.emitTo(n.members(rooms...), event, args)
+	return n.emitTo(n.reg.members(rooms...), event, args)
 }
 
-func (n *Namespace) emitTo(to []*Socket, event string, args []any) error {
+// emitTo encodes the event once and queues it on each socket of to.
+func (n *Namespace) emitTo(to []*Conn, event string, args []any) error {
 	if n.srv.work.isClosed() {
 		return ErrClosed
 	}
-	var errs []error
-	for _, s := range to {
-		if err := s.Emit(event, args...); err != nil {
-			errs = append(errs, err)
-		}
+	f, err := encodeFrameIn(n.name, event, args...)
+	if err != nil {
+		n.srv.stats.encodeErrors.Add(1)
+		return err
 	}
-	return errors.Join(errs...)
+	for _, c := range to {
+		c.deliver(f, true)
+	}
+	return nil
 }
 
 // Sockets returns the namespace's connected sockets.
-func (n *Namespace) Sockets() []*Socket {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	out := make([]*Socket, 0, len(n.sockets))
-	for _, s := range n.sockets {
-		out = append(out, s)
-	}
-	return out
-}
+func (n *Namespace) Sockets() []*Conn { return n.reg.all() }
 
 // Socket returns the namespace's socket with id, if it is connected.
-func (n *Namespace) Socket(id string) (*Socket, bool) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	s, ok := n.sockets[id]
-	return s, ok
+func (n *Namespace) Socket(id string) (*Conn, bool) {
+	c := n.reg.conn(id)
+	return c, c != nil
 }
 
 // RoomSize returns the number of the namespace's sockets in room.
-func (n *Namespace) RoomSize(room string) int {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return len(n.rooms[room])
-}
-
-// members returns the sockets in any of rooms, each once.
-func (n *Namespace) members(rooms ...string) []*Socket {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	seen := make(map[*Socket]struct{})
-	var out []*Socket
-	for _, room := range rooms {
-		for s := range n.rooms[room] {
-			if _, dup := seen[s]; !dup {
-				seen[s] = struct{}{}
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-// count returns the number of connected sockets.
-func (n *Namespace) count() int {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return len(n.sockets)
-}
+func (n *Namespace) RoomSize(room string) int { return n.reg.size(room) }

@@ -9,7 +9,7 @@ import (
 )
 
 // admit is the library's middleware of the namespace: it builds the
-// Socket and runs the namespace's middlewares.
+// socket's Conn and runs the namespace's middlewares.
 func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	srv := n.srv
 	if !srv.work.enter() {
@@ -25,8 +25,13 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 	}
 	ctx, cancel := context.WithCancel(srv.ctx)
 	connected := make(chan struct{})
-	s := &Socket{
+	c := &Conn{
 		nsp:          n,
+		reg:          n.reg,
+		log:          srv.log,
+		onClosed:     n.closed,
+		maxPending:   srv.cfg.MaxPendingBytes,
+		stats:        &srv.stats,
 		sock:         sock,
 		id:           string(sock.Id()),
 		handshake:    handshakeOf(sock),
@@ -35,22 +40,21 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 		cancel:       cancel,
 		markRecorded: sync.OnceFunc(func() { close(connected) }),
 		release:      release,
-		rooms:        make(map[string]struct{}),
 	}
 	n.hooksMu.RLock()
 	mws := n.middlewares
 	n.hooksMu.RUnlock()
 	for _, mw := range mws {
-		if err := n.runMiddleware(mw, s); err != nil {
+		if err := n.runMiddleware(mw, c); err != nil {
 			cancel()
 			release()
 			next(connectError(err.Error()))
 			return
 		}
 	}
-	sock.SetData(s)
+	sock.SetData(c)
 	next(nil)
-	srv.awaitRecorded(s.id, connected, gone)
+	srv.awaitRecorded(c.id, connected, gone)
 }
 
 // onConnection sets up a socket the library has connected.
@@ -59,14 +63,14 @@ func (n *Namespace) onConnection(args ...any) {
 	if sock == nil {
 		return
 	}
-	s, _ := sock.Data().(*Socket)
-	if s == nil {
+	c, _ := sock.Data().(*Conn)
+	if c == nil {
 		sock.Disconnect(true)
 		return
 	}
-	s.markRecorded()
+	c.markRecorded()
 	if !n.srv.work.enter() {
-		s.shutdown()
+		c.shutdown()
 		return
 	}
 	defer n.srv.work.done()
@@ -76,37 +80,38 @@ func (n *Namespace) onConnection(args ...any) {
 			return // a client event named "disconnect", not a disconnection
 		}
 		reason, _ := firstArg(args).(string)
-		s.close(reason)
+		c.close(reason)
 	})
-	sock.OnAny(func(args ...any) { n.route(s, args) })
+	sock.OnAny(func(args ...any) { n.route(c, args) })
+	c.watchPolling()
 
-	n.mu.Lock()
-	if s.closed.Load() {
-		n.mu.Unlock()
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
 		return
 	}
-	n.sockets[s.id] = s
-	n.mu.Unlock()
+	n.reg.add(c)
+	c.mu.Unlock()
 	if !sock.Connected() {
-		s.close(ReasonTransportClose)
+		c.close(ReasonTransportClose)
 		return
 	}
-	n.srv.socketConnected(n.name, sock, s.info)
+	n.srv.socketConnected(n.name, sock, c.info)
 
 	n.hooksMu.RLock()
 	hooks := n.onConnect
 	n.hooksMu.RUnlock()
 	for _, h := range hooks {
 		func() {
-			defer n.recoverHook("connect", s)
-			h(s.ctx, s)
+			defer n.recoverHook("connect", c)
+			h(c.ctx, c)
 		}()
 	}
 }
 
 // route handles every event a client sends, in order, on the socket's own
 // goroutine.
-func (n *Namespace) route(s *Socket, args []any) {
+func (n *Namespace) route(c *Conn, args []any) {
 	if len(args) == 0 {
 		return
 	}
@@ -129,7 +134,7 @@ func (n *Namespace) route(s *Socket, args []any) {
 	}
 	defer n.srv.work.done()
 	n.srv.stats.received.Add(1)
-	n.srv.eventReceived(n.name, s.id, name, rest)
+	n.srv.eventReceived(n.name, c.id, name, rest)
 
 	n.hooksMu.RLock()
 	h := n.handlers[name]
@@ -139,7 +144,7 @@ func (n *Namespace) route(s *Socket, args []any) {
 		reply(ackFail(errUnknownEvent))
 		return
 	}
-	v, err := n.runHandler(h, s, rest)
+	v, err := n.runHandler(h, c, rest)
 	if err != nil {
 		reply(ackFail(err.Error()))
 		return
@@ -147,100 +152,43 @@ func (n *Namespace) route(s *Socket, args []any) {
 	reply(v)
 }
 
-// join adds s to rooms, leave removes it; both report the rooms that
-// changed to the server's watchers while the namespace's lock is held, so
-// that they see every socket's changes in order.
-func (n *Namespace) join(s *Socket, rooms ...string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.sockets[s.id]; !ok {
-		return
-	}
-	for _, room := range rooms {
-		members := n.rooms[room]
-		if members == nil {
-			members = make(map[*Socket]struct{})
-			n.rooms[room] = members
-		}
-		if _, in := members[s]; in {
-			continue
-		}
-		members[s] = struct{}{}
-		s.rooms[room] = struct{}{}
-		n.srv.roomChanged(n.name, s.id, room, true)
-	}
-}
-
-func (n *Namespace) leave(s *Socket, rooms ...string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, room := range rooms {
-		n.leaveLocked(s, room)
-	}
-}
-
-func (n *Namespace) leaveLocked(s *Socket, room string) {
-	members := n.rooms[room]
-	if _, in := members[s]; !in {
-		return
-	}
-	delete(members, s)
-	delete(s.rooms, room)
-	if len(members) == 0 {
-		delete(n.rooms, room)
-	}
-	n.srv.roomChanged(n.name, s.id, room, false)
-}
-
-// remove takes s out of every room and forgets it. It reports false if s
-// was not there.
-func (n *Namespace) remove(s *Socket) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.sockets[s.id] != s {
-		return false
-	}
-	for room := range s.rooms {
-		n.leaveLocked(s, room)
-	}
-	delete(n.sockets, s.id)
-	return true
-}
-
-func (n *Namespace) runDisconnectHooks(s *Socket, reason string) {
+// closed tells the watchers that c has disconnected and runs the
+// namespace's disconnect hooks.
+func (n *Namespace) closed(ctx context.Context, c *Conn, reason string) {
+	n.srv.socketDisconnected(n.name, c.id, reason)
 	n.hooksMu.RLock()
 	hooks := n.onDisconnect
 	n.hooksMu.RUnlock()
 	for _, h := range hooks {
 		func() {
-			defer n.recoverHook("disconnect", s)
-			h(s.ctx, s, reason)
+			defer n.recoverHook("disconnect", c)
+			h(ctx, c, reason)
 		}()
 	}
 }
 
-func (n *Namespace) runMiddleware(mw SocketMiddleware, s *Socket) (err error) {
+func (n *Namespace) runMiddleware(mw Middleware, c *Conn) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n.srv.log.Error("server: middleware panicked", "namespace", n.name, "socket", s.id, "panic", r)
+			n.srv.log.Error("server: middleware panicked", "namespace", n.name, "socket", c.id, "panic", r)
 			err = errors.New(errInternal)
 		}
 	}()
-	return mw(s.ctx, s)
+	return mw(c.ctx, c)
 }
 
-func (n *Namespace) runHandler(h SocketHandler, s *Socket, args []any) (v any, err error) {
+func (n *Namespace) runHandler(h EventHandler, c *Conn, args []any) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n.srv.log.Error("server: event handler panicked", "namespace", n.name, "socket", s.id, "panic", r)
+			n.srv.log.Error("server: event handler panicked", "namespace", n.name, "socket", c.id, "panic", r)
 			v, err = nil, errors.New(errInternal)
 		}
 	}()
-	return h(s.ctx, s, args)
+	return h(c.ctx, c, args)
 }
 
-func (n *Namespace) recoverHook(kind string, s *Socket) {
+func (n *Namespace) recoverHook(kind string, c *Conn) {
 	if r := recover(); r != nil {
-		n.srv.log.Error("server: hook panicked", "hook", kind, "namespace", n.name, "socket", s.id, "panic", r)
+		n.srv.log.Error("server: hook panicked", "hook", kind, "namespace", n.name, "socket", c.id, "panic", r)
 	}
 }

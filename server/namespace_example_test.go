@@ -22,14 +22,14 @@ func ExampleServer_Namespace() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	chat.Use(func(ctx context.Context, s *server.Socket) error {
-		if s.Handshake().Auth["ticket"] == nil {
+	chat.Use(func(ctx context.Context, c *server.Conn) error {
+		if c.Handshake().Auth["ticket"] == nil {
 			return errors.New("no ticket")
 		}
 		return nil
 	})
-	chat.OnConnect(func(ctx context.Context, s *server.Socket) { s.Join("lobby") })
-	_ = chat.On("say", func(ctx context.Context, s *server.Socket, args []any) (any, error) {
+	chat.OnConnect(func(ctx context.Context, c *server.Conn) { _ = c.Join("lobby") })
+	_ = chat.On("say", func(ctx context.Context, c *server.Conn, args []any) (any, error) {
 		return nil, chat.EmitToRooms([]string{"lobby"}, "said", args...)
 	})
 }

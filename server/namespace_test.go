@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/entreactive/reactive/entreactive"
 	"github.com/entreactive/reactive/internal/sioclient"
 	"github.com/entreactive/reactive/internal/testkit"
 	"github.com/entreactive/reactive/server"
@@ -23,34 +24,40 @@ import (
 
 // chatNamespace makes "/chat" on srv: its middleware refuses the name
 // "eve" and keeps the others, "echo" acks its argument, "join" joins the
-// room it names, and disconnections are sent on the returned channel.
+// room it names, "blob" sends the socket binary data, and disconnections
+// are sent on the returned channel.
 func chatNamespace(t *testing.T, srv *server.Server) (*server.Namespace, <-chan string) {
 	t.Helper()
 	chat, err := srv.Namespace("/chat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	chat.Use(func(ctx context.Context, s *server.Socket) error {
+	chat.Use(func(ctx context.Context, s *server.Conn) error {
 		if s.Handshake().Auth["name"] == "eve" {
 			return errors.New("not you")
 		}
 		return nil
 	})
-	if err := chat.On("echo", func(ctx context.Context, s *server.Socket, args []any) (any, error) {
+	if err := chat.On("echo", func(ctx context.Context, s *server.Conn, args []any) (any, error) {
 		return args[0], nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := chat.On("join", func(ctx context.Context, s *server.Socket, args []any) (any, error) {
+	if err := chat.On("join", func(ctx context.Context, s *server.Conn, args []any) (any, error) {
 		room, _ := args[0].(string)
 		s.Join(room)
 		return "ok", nil
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := chat.On("blob", func(ctx context.Context, s *server.Conn, args []any) (any, error) {
+		return "sent", s.Emit("blob", []byte{1, 2, 255})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	gone := make(chan string, 16)
-	chat.OnDisconnect(func(ctx context.Context, s *server.Socket, reason string) { gone <- s.ID() })
-	chat.OnConnect(func(ctx context.Context, s *server.Socket) {
+	chat.OnDisconnect(func(ctx context.Context, s *server.Conn, reason string) { gone <- s.ID() })
+	chat.OnConnect(func(ctx context.Context, s *server.Conn) {
 		_ = s.Emit("welcome", s.ID())
 	})
 	return chat, gone
@@ -213,6 +220,14 @@ func TestNamespaceNodeClient(t *testing.T) {
 			if steps["nope"] != `"Invalid namespace"` {
 				t.Errorf("nope = %s, want \"Invalid namespace\"", steps["nope"])
 			}
+			if steps["blob"] != `[1,2,255]` {
+				t.Errorf("blob = %s, want [1,2,255]", steps["blob"])
+			}
+			// "/" disconnected and connected again over the connection
+			// "/chat" kept open: the server let its first socket go.
+			if steps["rejoined"] != `{"same":true,"chat":true,"echo":"again"}` {
+				t.Errorf("rejoined = %s", steps["rejoined"])
+			}
 		})
 	}
 }
@@ -343,7 +358,7 @@ func TestNamespaceAuthToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	users := make(chan string, 1)
-	secure.Use(func(ctx context.Context, s *server.Socket) error {
+	secure.Use(func(ctx context.Context, s *server.Conn) error {
 		tok, _ := s.AuthToken()
 		raw, _ := tok.(string)
 		u, err := srv.VerifyToken(raw)
@@ -366,5 +381,84 @@ func TestNamespaceAuthToken(t *testing.T) {
 	defer c.Close()
 	if id := <-users; id != "12" {
 		t.Fatalf("user %q", id)
+	}
+}
+
+// Conn.Join and Leave work the same in "/" and in other namespaces, except
+// that the reserved rooms of "/" follow authentication.
+func TestConnJoinLeave(t *testing.T) {
+	srv, url := startServer(t, server.Config{})
+	chat, _ := chatNamespace(t, srv)
+	enter := func(ctx context.Context, c *server.Conn, args []any) (any, error) {
+		room, _ := args[0].(string)
+		if err := c.Join(room); err != nil {
+			return nil, err
+		}
+		return c.Rooms(), nil
+	}
+	exit := func(ctx context.Context, c *server.Conn, args []any) (any, error) {
+		room, _ := args[0].(string)
+		return nil, c.Leave(room)
+	}
+	for _, on := range []func(string, server.EventHandler) error{srv.On, chat.On} {
+		if err := on("enter", enter); err != nil {
+			t.Fatal(err)
+		}
+		if err := on("exit", exit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := dialNamespace(t, url, "/", nil)
+	sub := dialNamespace(t, url, "/chat", map[string]any{"name": "ada"})
+	ctx := testkit.Context(t)
+
+	for _, c := range []*sioclient.Client{root, sub} {
+		ack, err := c.EmitAck(ctx, "enter", "ops")
+		if err != nil || !strings.Contains(jsonOf(t, ack), `"ops"`) {
+			t.Fatalf("enter ops = %v, %v", ack, err)
+		}
+		ack, err = c.EmitAck(ctx, "enter", "")
+		if err != nil || !strings.Contains(jsonOf(t, ack), "invalid room") {
+			t.Errorf("enter \"\" = %v, %v, want an invalid room error", ack, err)
+		}
+	}
+	// A reserved room of "/" is refused there, and is an ordinary room
+	// name elsewhere.
+	ack, err := root.EmitAck(ctx, "enter", "users")
+	if err != nil || !strings.Contains(jsonOf(t, ack), "reserved") {
+		t.Errorf("enter users in / = %v, %v, want a reserved room error", ack, err)
+	}
+	if testkit.RoomSize(t, srv, "users") != 0 {
+		t.Error("a guest of / joined users")
+	}
+	if ack, err := sub.EmitAck(ctx, "enter", "users"); err != nil || !strings.Contains(jsonOf(t, ack), `"users"`) {
+		t.Errorf("enter users in /chat = %v, %v", ack, err)
+	}
+
+	if err := srv.EmitTo(ctx, entreactive.ToRooms("ops"), "news", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := chat.EmitToRooms([]string{"ops"}, "news", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.WaitCount(ctx, "news", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.WaitCount(ctx, "news", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := root.Events("news")[0][0]; got != 1.0 {
+		t.Errorf("/ got news %v, want 1", got)
+	}
+	if got := sub.Events("news")[0][0]; got != 2.0 {
+		t.Errorf("/chat got news %v, want 2", got)
+	}
+	for _, c := range []*sioclient.Client{root, sub} {
+		if _, err := c.EmitAck(ctx, "exit", "ops"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if testkit.RoomSize(t, srv, "ops") != 0 || chat.RoomSize("ops") != 0 {
+		t.Errorf("ops after leaving: / %d, /chat %d", testkit.RoomSize(t, srv, "ops"), chat.RoomSize("ops"))
 	}
 }

@@ -84,7 +84,7 @@ func (s *Server) applyLocal(op *Operation) {
 			if reservedRoom(room) {
 				continue
 			}
-			s.leaveConns(conns, room)
+			changeRooms(s.reg, conns, room, false)
 		}
 	case OperationDisconnect:
 		for _, c := range conns {

@@ -12,62 +12,46 @@ import (
 // guests, users, user_*, device_*) cannot be joined: they follow the
 // sockets' authentication (ErrReservedRoom).
 func (o Operator) JoinSockets(ctx context.Context, nsp, filter, room string) (int, error) {
-	s := o.s
-	if !validRoom(room) {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidRoom, room)
-	}
-	if nsp == RootNamespace {
-		if reservedRoom(room) {
-			return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
-		}
-		n := 0
-		for _, c := range s.selectConns(filter) {
-			c.mu.Lock()
-			if !c.closed.Load() && !s.reg.has(c, room) {
-				s.reg.join(c, room)
-				n++
-			}
-			c.mu.Unlock()
-		}
-		return n, nil
-	}
-	ns, err := s.namespaceOf(nsp)
-	if err != nil {
-		return 0, err
-	}
-	sockets := ns.selectSockets(filter)
-	for _, sk := range sockets {
-		sk.Join(room)
-	}
-	return len(sockets), nil
+	return o.setRoom(nsp, filter, room, true)
 }
 
 // LeaveSockets makes the sockets of namespace nsp selected by filter leave
 // room and returns how many were in it. In "/" the reserved rooms cannot
 // be left (ErrReservedRoom).
 func (o Operator) LeaveSockets(ctx context.Context, nsp, filter, room string) (int, error) {
-	s := o.s
-	if !validRoom(room) {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidRoom, room)
-	}
-	if nsp == RootNamespace {
-		if reservedRoom(room) {
-			return 0, fmt.Errorf("%w: %q", ErrReservedRoom, room)
-		}
-		return s.leaveConns(s.selectConns(filter), room), nil
-	}
-	ns, err := s.namespaceOf(nsp)
+	return o.setRoom(nsp, filter, room, false)
+}
+
+// setRoom makes the sockets of nsp selected by filter join room (or
+// leave it) and returns how many changed.
+func (o Operator) setRoom(nsp, filter, room string, join bool) (int, error) {
+	reg, err := o.s.registryOf(nsp)
 	if err != nil {
 		return 0, err
 	}
+	if err := checkAppRoom(nsp, room); err != nil {
+		return 0, err
+	}
+	return changeRooms(reg, selectConns(reg, filter), room, join), nil
+}
+
+// changeRooms makes each of conns that is not in room join it (or each
+// that is, leave it), under the socket's lock, and returns how many did.
+func changeRooms(reg *registry, conns []*Conn, room string, join bool) int {
 	n := 0
-	for _, sk := range ns.selectSockets(filter) {
-		if ns.has(sk, room) {
-			sk.Leave(room)
+	for _, c := range conns {
+		c.mu.Lock()
+		if !c.closed.Load() && reg.has(c, room) != join {
+			if join {
+				reg.join(c, room)
+			} else {
+				reg.leave(c, room)
+			}
 			n++
 		}
+		c.mu.Unlock()
 	}
-	return n, nil
+	return n
 }
 
 // DisconnectSockets disconnects the sockets of namespace nsp selected by
@@ -75,28 +59,21 @@ func (o Operator) LeaveSockets(ctx context.Context, nsp, filter, room string) (i
 // (with the client's sockets in other namespaces); without, they only
 // leave the namespace.
 func (o Operator) DisconnectSockets(ctx context.Context, nsp, filter string, closeConn bool) (int, error) {
-	s := o.s
-	if nsp == RootNamespace {
-		conns := s.selectConns(filter)
-		for _, c := range conns {
-			c.close(ReasonServerDisconnect)
-			c.sock.Disconnect(closeConn)
-		}
-		return len(conns), nil
-	}
-	ns, err := s.namespaceOf(nsp)
+	reg, err := o.s.registryOf(nsp)
 	if err != nil {
 		return 0, err
 	}
-	sockets := ns.selectSockets(filter)
-	for _, sk := range sockets {
-		sk.disconnect(ReasonServerDisconnect, closeConn)
+	conns := selectConns(reg, filter)
+	for _, c := range conns {
+		c.close(ReasonServerDisconnect)
+		c.sock.Disconnect(closeConn)
 	}
-	return len(sockets), nil
+	return len(conns), nil
 }
 
 // EmitToSockets sends an event to the sockets of namespace nsp selected by
-// filter.
+// filter. In "/" it reaches the cluster's sockets, as EmitTo does; in
+// other namespaces this server's.
 func (o Operator) EmitToSockets(ctx context.Context, nsp, filter, event string, args ...any) error {
 	s := o.s
 	if nsp == RootNamespace {
@@ -112,7 +89,7 @@ func (o Operator) EmitToSockets(ctx context.Context, nsp, filter, event string, 
 	if err != nil {
 		return err
 	}
-	return ns.emitTo(ns.selectSockets(filter), event, args)
+	return ns.emitTo(selectConns(ns.reg, filter), event, args)
 }
 
 func (s *Server) namespaceOf(name string) (*Namespace, error) {
@@ -123,35 +100,29 @@ func (s *Server) namespaceOf(name string) (*Namespace, error) {
 	return ns, nil
 }
 
-// selectConns returns the sockets of "/" that filter selects.
-func (s *Server) selectConns(filter string) []*Conn {
-	if filter == "" {
-		return s.reg.all()
+// registryOf returns the sockets and rooms of namespace nsp.
+func (s *Server) registryOf(nsp string) (*registry, error) {
+	if nsp == RootNamespace {
+		return s.reg, nil
 	}
-	if c := s.connByID(filter); c != nil {
+	ns, err := s.namespaceOf(nsp)
+	if err != nil {
+		return nil, err
+	}
+	return ns.reg, nil
+}
+
+// selectConns returns the sockets of reg that filter selects: all of them
+// (""), the socket with that id, or the members of that room.
+func selectConns(reg *registry, filter string) []*Conn {
+	if filter == "" {
+		return reg.all()
+	}
+	if c := reg.conn(filter); c != nil {
 		return []*Conn{c}
 	}
-	return s.reg.members(filter)
+	return reg.members(filter)
 }
 
 // connByID returns the socket of "/" with id, or nil.
 func (s *Server) connByID(id string) *Conn { return s.reg.conn(id) }
-
-// selectSockets returns the namespace's sockets that filter selects.
-func (n *Namespace) selectSockets(filter string) []*Socket {
-	if filter == "" {
-		return n.Sockets()
-	}
-	if sk, ok := n.Socket(filter); ok {
-		return []*Socket{sk}
-	}
-	return n.members(filter)
-}
-
-// has reports whether sk is in room.
-func (n *Namespace) has(sk *Socket, room string) bool {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	_, ok := n.rooms[room][sk]
-	return ok
-}

@@ -241,8 +241,8 @@ func (s *Server) Close(ctx context.Context) error {
 			c.shutdown()
 		}
 		for _, n := range s.namespaceList() {
-			for _, sk := range n.Sockets() {
-				sk.shutdown()
+			for _, c := range n.Sockets() {
+				c.shutdown()
 			}
 		}
 		s.io.Close(nil)

@@ -1,153 +1,113 @@
 package server
 
 import (
-	"context"
-	"sync"
-	"sync/atomic"
+	"fmt"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
-// Socket is one socket connected to a Namespace other than "/" (sockets of
-// "/" are Conns). It is safe for concurrent use.
-type Socket struct {
-	nsp       *Namespace
-	sock      *socket.Socket
-	id        string
-	handshake Handshake
-	// token is the handshake's auth.token, kept out of handshake (see
-	// AuthToken).
-	token any
+// Socket is the former name of a socket of a namespace other than "/".
+// Every namespace's sockets are Conns now.
+//
+// Deprecated: use Conn. Socket goes in a later minor version.
+type Socket = Conn
 
-	// ctx is cancelled when the socket disconnects or the server closes.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// markRecorded tells admit that the library has recorded the socket
-	// (see Server.awaitRecorded); release frees the connection's claim on
-	// the namespace (see Server.claimConnection).
-	markRecorded func()
-	release      func()
+// SocketMiddleware is the former name of a namespace's middleware type.
+//
+// Deprecated: use Middleware. SocketMiddleware goes in a later minor
+// version.
+type SocketMiddleware = Middleware
 
-	// rooms are the socket's rooms, guarded by the namespace's mu.
-	rooms map[string]struct{}
+// SocketHandler is the former name of a namespace's event handler type.
+//
+// Deprecated: use EventHandler. SocketHandler goes in a later minor
+// version.
+type SocketHandler = EventHandler
 
-	closeOnce sync.Once
-	closed    atomic.Bool
-
-	dataMu sync.Mutex
-	data   any
+// Namespace returns the name of the socket's namespace: "/" (the reactive
+// protocol's) or one made with Server.Namespace.
+func (c *Conn) Namespace() string {
+	if c.nsp == nil {
+		return RootNamespace
+	}
+	return c.nsp.name
 }
 
-// ID returns the socket id.
-func (s *Socket) ID() string { return s.id }
-
-// Namespace returns the socket's namespace.
-func (s *Socket) Namespace() *Namespace { return s.nsp }
-
-// Handshake returns what the client sent when it connected.
-func (s *Socket) Handshake() Handshake { return s.handshake }
-
-// Context returns a context that is cancelled when the socket disconnects.
-func (s *Socket) Context() context.Context { return s.ctx }
-
 // AuthToken returns the "token" of the client's handshake auth, for a
-// namespace middleware that authenticates its sockets (for instance with
-// Server.VerifyToken). Handshake().Auth never holds it, so that tools that
-// show handshakes (the Admin UI, Watch) never see a token.
-func (s *Socket) AuthToken() (any, bool) {
-	return s.token, s.token != nil
+// middleware that authenticates sockets of a namespace other than "/"
+// (for instance with Server.VerifyToken). Handshake().Auth never holds it,
+// so that tools that show handshakes (the Admin UI, Watch) never see a
+// token.
+func (c *Conn) AuthToken() (any, bool) {
+	return c.token, c.token != nil
 }
 
 // SetData attaches an application value to the socket (Socket.IO's
 // socket.data), e.g. from a middleware for the handlers.
-func (s *Socket) SetData(v any) {
-	s.dataMu.Lock()
-	defer s.dataMu.Unlock()
-	s.data = v
+func (c *Conn) SetData(v any) {
+	c.dataMu.Lock()
+	defer c.dataMu.Unlock()
+	c.data = v
 }
 
 // Data returns the value attached with SetData, or nil.
-func (s *Socket) Data() any {
-	s.dataMu.Lock()
-	defer s.dataMu.Unlock()
-	return s.data
+func (c *Conn) Data() any {
+	c.dataMu.Lock()
+	defer c.dataMu.Unlock()
+	return c.data
 }
 
-// Transport returns the name of the socket's current transport:
-// "polling" or "websocket".
-func (s *Socket) Transport() string { return transportName(s.sock) }
-
-// Rooms returns the rooms the socket is in.
-func (s *Socket) Rooms() []string {
-	s.nsp.mu.RLock()
-	defer s.nsp.mu.RUnlock()
-	out := make([]string, 0, len(s.rooms))
-	for room := range s.rooms {
-		out = append(out, room)
+// Join adds the socket to rooms of its namespace; a socket that has
+// disconnected joins nothing. In "/" the reserved rooms (all, guests,
+// users, user_*, device_*) follow the socket's authentication and cannot
+// be joined (ErrReservedRoom); a name that cannot be a room is
+// ErrInvalidRoom. Either error joins no room.
+func (c *Conn) Join(rooms ...string) error {
+	if err := c.checkRooms(rooms); err != nil {
+		return err
 	}
-	return out
-}
-
-// Join adds the socket to rooms of its namespace.
-func (s *Socket) Join(rooms ...string) { s.nsp.join(s, rooms...) }
-
-// Leave removes the socket from rooms of its namespace.
-func (s *Socket) Leave(rooms ...string) { s.nsp.leave(s, rooms...) }
-
-// Emit sends an event to this socket only. Arguments are encoded by
-// Socket.IO: JSON, with []byte sent as binary attachments. Once the socket
-// has disconnected, events are dropped.
-func (s *Socket) Emit(event string, args ...any) error {
-	if s.closed.Load() {
-		return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed.Load() {
+		c.reg.join(c, rooms...)
 	}
-	return s.sock.Emit(event, args...)
+	return nil
 }
 
-// Disconnect disconnects the socket from its namespace and closes the
-// client's connection (with every other namespace it carries).
-func (s *Socket) Disconnect() { s.disconnect(ReasonServerDisconnect, true) }
-
-// disconnect forgets the socket, then disconnects it; closeConn also
-// closes the underlying connection.
-func (s *Socket) disconnect(reason string, closeConn bool) {
-	s.close(reason)
-	s.sock.Disconnect(closeConn)
+// Leave removes the socket from rooms of its namespace, with the errors of
+// Join.
+func (c *Conn) Leave(rooms ...string) error {
+	if err := c.checkRooms(rooms); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reg.leave(c, rooms...)
+	return nil
 }
 
-// shutdown forgets the socket and closes the client's connection without a
-// DISCONNECT, so that the client reconnects (see Conn.shutdown).
-func (s *Socket) shutdown() {
-	s.close(ReasonServerShutdown)
-	closeEngineConn(s.sock)
-}
-
-// close forgets the socket once: it leaves every room and the disconnect
-// hooks run.
-func (s *Socket) close(reason string) {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		n := s.nsp
-		if n.remove(s) {
-			n.srv.log.Debug("server: socket disconnected", "namespace", n.name, "socket", s.id, "reason", reason)
-			n.srv.socketDisconnected(n.name, s.id, reason)
-			n.runDisconnectHooks(s, reason)
+// checkRooms returns the error of the first room of rooms the application
+// may not join or leave.
+func (c *Conn) checkRooms(rooms []string) error {
+	for _, room := range rooms {
+		if err := checkAppRoom(c.Namespace(), room); err != nil {
+			return err
 		}
-		s.release()
-		s.cancel()
-	})
+	}
+	return nil
 }
 
-// info describes the socket for Operator.Sockets.
-func (s *Socket) info() SocketInfo {
-	return SocketInfo{
-		Namespace: s.nsp.name,
-		ID:        s.id,
-		ClientID:  clientID(s.sock),
-		Transport: s.Transport(),
-		Handshake: s.handshake,
-		Rooms:     s.Rooms(),
+// checkAppRoom returns why the application may not make sockets of nsp
+// join or leave room, or nil: a name that cannot be a room, or in "/" a
+// reserved room, which follows authentication.
+func checkAppRoom(nsp, room string) error {
+	if !validRoom(room) {
+		return fmt.Errorf("%w: %q", ErrInvalidRoom, room)
 	}
+	if nsp == RootNamespace && reservedRoom(room) {
+		return fmt.Errorf("%w: %q", ErrReservedRoom, room)
+	}
+	return nil
 }
 
 // transportName returns the name of sock's current transport.

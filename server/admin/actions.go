@@ -19,8 +19,8 @@ var errArguments = errors.New("invalid arguments")
 // a refused action, such as joining a room the server manages, is logged
 // at warn level and counted in Stats.ActionsRefused. A client that asks
 // for an ack gets {success:true, count:n} or {success:false, error:...}.
-func (a *Admin) action(name string, h server.SocketHandler) server.SocketHandler {
-	return func(ctx context.Context, s *server.Socket, args []any) (any, error) {
+func (a *Admin) action(name string, h server.EventHandler) server.EventHandler {
+	return func(ctx context.Context, s *server.Conn, args []any) (any, error) {
 		if a.cfg.ReadOnly {
 			a.counts.actionsRefused.Add(1)
 			a.log.Warn("admin: action refused, read-only", "action", name, "socket", s.ID())
@@ -38,7 +38,7 @@ func (a *Admin) action(name string, h server.SocketHandler) server.SocketHandler
 }
 
 // disconnect is "_disconnect"(nsp, close, filter?).
-func (a *Admin) disconnect(ctx context.Context, _ *server.Socket, args []any) (any, error) {
+func (a *Admin) disconnect(ctx context.Context, _ *server.Conn, args []any) (any, error) {
 	nsp, ok1 := arg[string](args, 0)
 	closeConn, ok2 := arg[bool](args, 1)
 	filter, ok3 := optionalArg(args, 2)
@@ -50,7 +50,7 @@ func (a *Admin) disconnect(ctx context.Context, _ *server.Socket, args []any) (a
 }
 
 // join is "join"(nsp, room, filter?).
-func (a *Admin) join(ctx context.Context, _ *server.Socket, args []any) (any, error) {
+func (a *Admin) join(ctx context.Context, _ *server.Conn, args []any) (any, error) {
 	nsp, room, filter, ok := roomArgs(args)
 	if !ok {
 		return nil, errArguments
@@ -60,7 +60,7 @@ func (a *Admin) join(ctx context.Context, _ *server.Socket, args []any) (any, er
 }
 
 // leave is "leave"(nsp, room, filter?).
-func (a *Admin) leave(ctx context.Context, _ *server.Socket, args []any) (any, error) {
+func (a *Admin) leave(ctx context.Context, _ *server.Conn, args []any) (any, error) {
 	nsp, room, filter, ok := roomArgs(args)
 	if !ok {
 		return nil, errArguments
@@ -70,7 +70,7 @@ func (a *Admin) leave(ctx context.Context, _ *server.Socket, args []any) (any, e
 }
 
 // emit is "emit"(nsp, filter?, event, ...args).
-func (a *Admin) emit(ctx context.Context, _ *server.Socket, args []any) (any, error) {
+func (a *Admin) emit(ctx context.Context, _ *server.Conn, args []any) (any, error) {
 	nsp, ok1 := arg[string](args, 0)
 	filter, ok2 := optionalArg(args, 1)
 	event, ok3 := arg[string](args, 2)

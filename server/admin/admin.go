@@ -150,7 +150,7 @@ func New(srv *server.Server, cfg Config) (*Admin, error) {
 	a.feed = newFeed(a.emitChange)
 	nsp.Use(a.authenticate)
 	nsp.OnConnect(a.onConnect)
-	for event, h := range map[string]server.SocketHandler{
+	for event, h := range map[string]server.EventHandler{
 		"_disconnect": a.disconnect,
 		"join":        a.join,
 		"leave":       a.leave,
@@ -263,7 +263,7 @@ func (a *Admin) run() {
 
 // onConnect greets a logged-in UI: its session, the features, every
 // socket, and the stats at once rather than at the next tick.
-func (a *Admin) onConnect(ctx context.Context, s *server.Socket) {
+func (a *Admin) onConnect(ctx context.Context, s *server.Conn) {
 	// A UI whose CONNECT was answered just before Close may join the
 	// namespace's sockets after Close listed them: it leaves here.
 	if a.isClosed() {

@@ -34,7 +34,7 @@ type uiSession struct {
 // successful password login opens a session, sent to the UI on connect.
 // Password logins are rate-limited per client address (see
 // Config.MaxLoginFailures).
-func (a *Admin) authenticate(ctx context.Context, s *server.Socket) error {
+func (a *Admin) authenticate(ctx context.Context, s *server.Conn) error {
 	if a.isClosed() {
 		return errors.New("admin closed")
 	}

@@ -4,7 +4,9 @@
 //   node namespace.mjs <url> <transports>
 //
 // Over one multiplexed connection it connects to "/" and "/chat", calls
-// "echo" on "/chat" with an ack, then tries "/nope", which must be refused.
+// "echo" on "/chat" with an ack, asks "/chat" for binary data, tries
+// "/nope", which must be refused, then disconnects "/" and connects it
+// again over the same connection while "/chat" stays connected.
 // It prints one JSON line per step and exits 0 when every step passed.
 import { io, Manager } from "socket.io-client";
 
@@ -36,6 +38,22 @@ try {
   } catch (err) {
     out("nope", err.message);
   }
+  const blob = new Promise((resolve) => chat.once("blob", resolve));
+  await chat.timeout(10000).emitWithAck("blob");
+  out("blob", Array.from(new Uint8Array(await blob)));
+  root.disconnect();
+  // The library (zishang520/socket.io v3.0.6) handles a DISCONNECT on the
+  // socket's own goroutine, after the CONNECT that follows it in the same
+  // payload: that CONNECT finds "/" still connected and the connection
+  // closes ("invalid state"). Give the DISCONNECT time to land first.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  root.connect();
+  await connected(root);
+  out("rejoined", {
+    same: root.io === chat.io,
+    chat: chat.connected,
+    echo: await chat.timeout(10000).emitWithAck("echo", "again"),
+  });
   root.disconnect();
   chat.disconnect();
   process.exit(0);
