@@ -9,6 +9,13 @@
 //	mux.Handle("/socket.io/", srv)
 //	client := ent.NewClient(ent.Driver(drv), ent.Emitter(srv))
 //
+// Every socket is a *Conn, of "/" (the reactive protocol's namespace, with
+// its users, devices and reserved rooms) or of a namespace the application
+// adds with Server.Namespace; middlewares, event handlers and hooks take it
+// in both. Every event, whatever its namespace, is encoded once and queued
+// on each recipient's connection. Server.Operator gives tools (the Admin UI
+// of package admin) the operations across namespaces.
+//
 // The wire protocol is the protocol table of the repository's docs/protocol.md.
 package server
 
