@@ -122,13 +122,15 @@ type Handshake struct {
 // ID returns the socket id.
 func (c *Conn) ID() string { return c.id }
 
-// DeviceID returns the device id announced at handshake, or "".
+// DeviceID returns the device id announced at handshake, or "" (always ""
+// outside "/").
 func (c *Conn) DeviceID() string { return c.deviceID }
 
 // Handshake returns what the client sent when it connected.
 func (c *Conn) Handshake() Handshake { return c.handshake }
 
-// User returns the socket's user, if it is authenticated.
+// User returns the socket's user, if it is authenticated (only sockets of
+// "/" are).
 func (c *Conn) User() (User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
