@@ -41,8 +41,8 @@ type ServerEventHandler func(ctx context.Context, args []any) any
 // with ServerSideEmit (io.serverSideEmit in Node), replacing any previous
 // one.
 func (s *Server) OnServerEvent(event string, h ServerEventHandler) {
-	s.hooksMu.Lock()
-	defer s.hooksMu.Unlock()
+	s.serverEventsMu.Lock()
+	defer s.serverEventsMu.Unlock()
 	s.serverEvents[event] = h
 }
 

@@ -140,7 +140,7 @@ func TestCloseRunsOnce(t *testing.T) {
 	s.OnDisconnect(func(context.Context, *Conn, string) { hooks.Add(1) })
 	for range 200 {
 		ctx, cancel := context.WithCancel(s.ctx)
-		c := &Conn{reg: s.reg, log: s.log, onClosed: s.runDisconnectHooks, id: "x", ctx: ctx, cancel: cancel}
+		c := &Conn{reg: s.reg, log: s.log, onClosed: s.closedIn(s.hooks), id: "x", ctx: ctx, cancel: cancel}
 		s.reg.add(c)
 		s.reg.join(c, "all", "user_1")
 		var wg sync.WaitGroup

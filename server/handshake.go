@@ -38,7 +38,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	c := &Conn{
 		reg:          s.reg,
 		log:          s.log,
-		onClosed:     s.runDisconnectHooks,
+		onClosed:     s.closedIn(s.hooks),
 		observer:     s.cfg.Observer,
 		maxPending:   s.cfg.MaxPendingBytes,
 		stats:        &s.stats,
@@ -85,12 +85,10 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 			c.user, _ = restoredUser(st.session)
 		}
 	}
-	for _, mw := range s.middlewareList() {
-		if err := s.runMiddleware(mw, c); err != nil {
-			cancel()
-			next(connectError(err.Error()))
-			return
-		}
+	if err := s.hooks.admit(c); err != nil {
+		cancel()
+		next(connectError(err.Error()))
+		return
 	}
 	sock.SetData(c)
 	admitted = true
@@ -146,7 +144,7 @@ func (s *Server) onConnection(args ...any) {
 	defer s.work.done()
 
 	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
-	sock.OnAny(func(args ...any) { s.route(c, args) })
+	sock.OnAny(func(args ...any) { s.route(s.hooks, c, args) })
 	c.watchPolling()
 
 	var user *User
@@ -206,5 +204,16 @@ func (s *Server) onConnection(args ...any) {
 	if user != nil {
 		c.emit(EventAuthenticated, s.authenticatedPayload(c, *user))
 	}
-	s.runConnectHooks(c)
+	s.socketConnected(RootNamespace, c.sock, c.info)
+	s.hooks.connected(c)
+}
+
+// closedIn returns what a socket of the namespace whose handlers are hs
+// runs once it has disconnected: the watchers hear of it, then the
+// namespace's disconnect hooks run.
+func (s *Server) closedIn(hs *handlers) func(ctx context.Context, c *Conn, reason string) {
+	return func(ctx context.Context, c *Conn, reason string) {
+		s.socketDisconnected(hs.nsp, c.id, reason)
+		hs.disconnected(ctx, c, reason)
+	}
 }

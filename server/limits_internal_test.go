@@ -123,7 +123,7 @@ func TestLateExpiryOfAnEarlierTokenKeepsTheNewOne(t *testing.T) {
 	s, _ := startInternal(t)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	c := &Conn{reg: s.reg, log: s.log, onClosed: s.runDisconnectHooks, id: "late", ctx: ctx, cancel: cancel}
+	c := &Conn{reg: s.reg, log: s.log, onClosed: s.closedIn(s.hooks), id: "late", ctx: ctx, cancel: cancel}
 	s.reg.add(c)
 	defer c.close(ReasonServerShutdown)
 	c.stopSending() // no transport: what the socket would be sent is dropped

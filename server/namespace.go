@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
@@ -37,14 +35,10 @@ type Namespace struct {
 	srv  *Server
 	nsp  socket.Namespace
 
-	hooksMu      sync.RWMutex
-	middlewares  []Middleware
-	handlers     map[string]EventHandler
-	onConnect    []func(ctx context.Context, c *Conn)
-	onDisconnect []func(ctx context.Context, c *Conn, reason string)
-
-	// reg holds the namespace's sockets and rooms.
-	reg *registry
+	// hooks are the namespace's middlewares, handlers and hooks; reg
+	// holds its sockets and rooms.
+	hooks *handlers
+	reg   *registry
 }
 
 // Namespace returns the namespace called name (such as "/admin"),
@@ -64,10 +58,10 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 		return n, nil
 	}
 	n := &Namespace{
-		name:     name,
-		srv:      s,
-		handlers: make(map[string]EventHandler),
-		reg:      newRegistry(1),
+		name:  name,
+		srv:   s,
+		hooks: newHandlers(name, s.log),
+		reg:   newRegistry(1),
 	}
 	n.reg.watch(func(c *Conn, room string, joined bool) { s.roomChanged(name, c.id, room, joined) })
 	n.nsp = s.io.Of(name, nil)
@@ -117,43 +111,21 @@ func validNamespace(name string) error {
 func (n *Namespace) Name() string { return n.name }
 
 // Use adds a connection middleware. Middlewares run in the order added.
-func (n *Namespace) Use(mw Middleware) {
-	n.hooksMu.Lock()
-	defer n.hooksMu.Unlock()
-	n.middlewares = append(n.middlewares[:len(n.middlewares):len(n.middlewares)], mw)
-}
+func (n *Namespace) Use(mw Middleware) { n.hooks.use(mw) }
 
 // On registers the handler of a client event, replacing any previous one.
 // Socket.IO's reserved names cannot be registered. A client that asks for
 // an ack of an event without a handler gets {success:false, error:
 // "unknown event"}.
-func (n *Namespace) On(event string, h EventHandler) error {
-	switch event {
-	case "", "connect", "connect_error", "disconnect", "disconnecting", "error", "newListener", "removeListener":
-		return fmt.Errorf("%w: %q", ErrReservedEvent, event)
-	}
-	if h == nil {
-		return errors.New("server: nil handler")
-	}
-	n.hooksMu.Lock()
-	defer n.hooksMu.Unlock()
-	n.handlers[event] = h
-	return nil
-}
+func (n *Namespace) On(event string, h EventHandler) error { return n.hooks.on(event, h) }
 
 // OnConnect adds a hook run once a socket is connected.
-func (n *Namespace) OnConnect(h func(ctx context.Context, c *Conn)) {
-	n.hooksMu.Lock()
-	defer n.hooksMu.Unlock()
-	n.onConnect = append(n.onConnect[:len(n.onConnect):len(n.onConnect)], h)
-}
+func (n *Namespace) OnConnect(h func(ctx context.Context, c *Conn)) { n.hooks.addConnect(h) }
 
 // OnDisconnect adds a hook run exactly once per socket, after it has left
 // every room.
 func (n *Namespace) OnDisconnect(h func(ctx context.Context, c *Conn, reason string)) {
-	n.hooksMu.Lock()
-	defer n.hooksMu.Unlock()
-	n.onDisconnect = append(n.onDisconnect[:len(n.onDisconnect):len(n.onDisconnect)], h)
+	n.hooks.addDisconnect(h)
 }
 
 // Emit sends an event to every socket of the namespace. Args are encoded

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -29,7 +28,7 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 		nsp:          n,
 		reg:          n.reg,
 		log:          srv.log,
-		onClosed:     n.closed,
+		onClosed:     srv.closedIn(n.hooks),
 		maxPending:   srv.cfg.MaxPendingBytes,
 		stats:        &srv.stats,
 		sock:         sock,
@@ -41,16 +40,11 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 		markRecorded: sync.OnceFunc(func() { close(connected) }),
 		release:      release,
 	}
-	n.hooksMu.RLock()
-	mws := n.middlewares
-	n.hooksMu.RUnlock()
-	for _, mw := range mws {
-		if err := n.runMiddleware(mw, c); err != nil {
-			cancel()
-			release()
-			next(connectError(err.Error()))
-			return
-		}
+	if err := n.hooks.admit(c); err != nil {
+		cancel()
+		release()
+		next(connectError(err.Error()))
+		return
 	}
 	sock.SetData(c)
 	next(nil)
@@ -75,14 +69,8 @@ func (n *Namespace) onConnection(args ...any) {
 	}
 	defer n.srv.work.done()
 
-	_ = sock.On("disconnect", func(args ...any) {
-		if sock.Connected() {
-			return // a client event named "disconnect", not a disconnection
-		}
-		reason, _ := firstArg(args).(string)
-		c.close(reason)
-	})
-	sock.OnAny(func(args ...any) { n.route(c, args) })
+	_ = sock.On("disconnect", func(args ...any) { n.srv.handleDisconnect(c, args) })
+	sock.OnAny(func(args ...any) { n.srv.route(n.hooks, c, args) })
 	c.watchPolling()
 
 	c.mu.Lock()
@@ -97,98 +85,5 @@ func (n *Namespace) onConnection(args ...any) {
 		return
 	}
 	n.srv.socketConnected(n.name, sock, c.info)
-
-	n.hooksMu.RLock()
-	hooks := n.onConnect
-	n.hooksMu.RUnlock()
-	for _, h := range hooks {
-		func() {
-			defer n.recoverHook("connect", c)
-			h(c.ctx, c)
-		}()
-	}
-}
-
-// route handles every event a client sends, in order, on the socket's own
-// goroutine.
-func (n *Namespace) route(c *Conn, args []any) {
-	if len(args) == 0 {
-		return
-	}
-	name, _ := args[0].(string)
-	rest := args[1:]
-	var ack socket.Ack
-	if k := len(rest); k > 0 {
-		if a, ok := rest[k-1].(socket.Ack); ok {
-			ack = a
-			rest = rest[:k-1]
-		}
-	}
-	reply := func(v any) {
-		if ack != nil {
-			ack(ackArgs(v), nil)
-		}
-	}
-	if !n.srv.work.enter() {
-		return
-	}
-	defer n.srv.work.done()
-	n.srv.stats.received.Add(1)
-	n.srv.eventReceived(n.name, c.id, name, rest)
-
-	n.hooksMu.RLock()
-	h := n.handlers[name]
-	n.hooksMu.RUnlock()
-	if h == nil {
-		n.srv.stats.unknown.Add(1)
-		reply(ackFail(errUnknownEvent))
-		return
-	}
-	v, err := n.runHandler(h, c, rest)
-	if err != nil {
-		reply(ackFail(err.Error()))
-		return
-	}
-	reply(v)
-}
-
-// closed tells the watchers that c has disconnected and runs the
-// namespace's disconnect hooks.
-func (n *Namespace) closed(ctx context.Context, c *Conn, reason string) {
-	n.srv.socketDisconnected(n.name, c.id, reason)
-	n.hooksMu.RLock()
-	hooks := n.onDisconnect
-	n.hooksMu.RUnlock()
-	for _, h := range hooks {
-		func() {
-			defer n.recoverHook("disconnect", c)
-			h(ctx, c, reason)
-		}()
-	}
-}
-
-func (n *Namespace) runMiddleware(mw Middleware, c *Conn) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			n.srv.log.Error("server: middleware panicked", "namespace", n.name, "socket", c.id, "panic", r)
-			err = errors.New(errInternal)
-		}
-	}()
-	return mw(c.ctx, c)
-}
-
-func (n *Namespace) runHandler(h EventHandler, c *Conn, args []any) (v any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			n.srv.log.Error("server: event handler panicked", "namespace", n.name, "socket", c.id, "panic", r)
-			v, err = nil, errors.New(errInternal)
-		}
-	}()
-	return h(c.ctx, c, args)
-}
-
-func (n *Namespace) recoverHook(kind string, c *Conn) {
-	if r := recover(); r != nil {
-		n.srv.log.Error("server: hook panicked", "hook", kind, "namespace", n.name, "socket", c.id, "panic", r)
-	}
+	n.hooks.connected(c)
 }

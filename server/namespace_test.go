@@ -24,8 +24,9 @@ import (
 
 // chatNamespace makes "/chat" on srv: its middleware refuses the name
 // "eve" and keeps the others, "echo" acks its argument, "join" joins the
-// room it names, "blob" sends the socket binary data, and disconnections
-// are sent on the returned channel.
+// room it names, "blob" sends the socket binary data, "size" acks the
+// length of the binary data it gets, and disconnections are sent on the
+// returned channel.
 func chatNamespace(t *testing.T, srv *server.Server) (*server.Namespace, <-chan string) {
 	t.Helper()
 	chat, err := srv.Namespace("/chat")
@@ -52,6 +53,15 @@ func chatNamespace(t *testing.T, srv *server.Server) (*server.Namespace, <-chan 
 	}
 	if err := chat.On("blob", func(ctx context.Context, s *server.Conn, args []any) (any, error) {
 		return "sent", s.Emit("blob", []byte{1, 2, 255})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chat.On("size", func(ctx context.Context, s *server.Conn, args []any) (any, error) {
+		b, ok := args[0].([]byte)
+		if !ok {
+			return nil, fmt.Errorf("got %T, want []byte", args[0])
+		}
+		return len(b), nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +98,12 @@ func TestNamespaceConnectEventsRoomsDisconnect(t *testing.T) {
 	ack, err := a.EmitAck(testkit.Context(t), "echo", "hello")
 	if err != nil || len(ack) != 1 || ack[0] != "hello" {
 		t.Fatalf("echo ack = %v, %v", ack, err)
+	}
+	// A client's binary data reaches a namespace's handler as []byte, as
+	// it reaches one of "/".
+	ack, err = a.EmitAck(testkit.Context(t), "size", []byte{1, 2, 3})
+	if err != nil || jsonOf(t, ack) != `[3]` {
+		t.Fatalf("size ack = %v, %v, want [3]", ack, err)
 	}
 	ack, err = a.EmitAck(testkit.Context(t), "nothing")
 	if err != nil || !strings.Contains(jsonOf(t, ack), "unknown event") {

@@ -110,9 +110,9 @@ func (c *Conn) remote() RemoteSocket {
 // ServerEvent implements Node.
 func (n clusterNode) ServerEvent(event string, args []any) (any, bool) {
 	s := n.s
-	s.hooksMu.RLock()
+	s.serverEventsMu.RLock()
 	h := s.serverEvents[event]
-	s.hooksMu.RUnlock()
+	s.serverEventsMu.RUnlock()
 	if h == nil {
 		return nil, false
 	}

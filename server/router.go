@@ -17,7 +17,7 @@ func (s *Server) handleDisconnect(c *Conn, args []any) {
 		return
 	}
 	reason, _ := firstArg(args).(string)
-	if s.keeper != nil && !recoverable(reason) {
+	if s.keeper != nil && c.nsp == nil && !recoverable(reason) {
 		if pid := c.privateID(); pid != "" {
 			s.keeper.drop(pid)
 		}
@@ -33,9 +33,10 @@ func (s *Server) handleDisconnect(c *Conn, args []any) {
 	c.close(reason)
 }
 
-// route handles every event a client sends, in order, on the socket's own
-// goroutine.
-func (s *Server) route(c *Conn, args []any) {
+// route handles every event a client sends on socket c, whose namespace's
+// handlers are hs, in order, on the socket's own goroutine. In "/" the
+// protocol's events (auth, deauth, join, leave) come first.
+func (s *Server) route(hs *handlers, c *Conn, args []any) {
 	if len(args) == 0 {
 		return
 	}
@@ -58,31 +59,39 @@ func (s *Server) route(c *Conn, args []any) {
 	}
 	defer s.work.done()
 	s.stats.received.Add(1)
-	s.eventReceived(RootNamespace, c.id, name, rest)
+	s.eventReceived(hs.nsp, c.id, name, rest)
 
+	if c.nsp == nil && s.protocolEvent(c, name, rest, reply) {
+		return
+	}
+	v, err, found := hs.handle(c, name, binaryAsBytes(rest).([]any))
+	switch {
+	case !found:
+		s.stats.unknown.Add(1)
+		reply(ackFail(errUnknownEvent))
+	case err != nil:
+		reply(ackFail(err.Error()))
+	default:
+		reply(v)
+	}
+}
+
+// protocolEvent handles an event of the reactive protocol on a socket of
+// "/" and reports whether name is one.
+func (s *Server) protocolEvent(c *Conn, name string, args []any, reply func(any)) bool {
 	switch name {
 	case EventAuth:
-		s.handleAuth(c, firstArg(rest), reply)
+		s.handleAuth(c, firstArg(args), reply)
 	case EventDeauth:
 		s.handleDeauth(c, reply)
 	case EventJoin:
-		s.handleJoin(c, firstArg(rest), reply)
+		s.handleJoin(c, firstArg(args), reply)
 	case EventLeave:
-		s.handleLeave(c, firstArg(rest), reply)
+		s.handleLeave(c, firstArg(args), reply)
 	default:
-		h := s.handler(name)
-		if h == nil {
-			s.stats.unknown.Add(1)
-			reply(ackFail(errUnknownEvent))
-			return
-		}
-		v, err := s.runHandler(h, c, binaryAsBytes(rest).([]any))
-		if err != nil {
-			reply(ackFail(err.Error()))
-			return
-		}
-		reply(v)
+		return false
 	}
+	return true
 }
 
 func firstArg(args []any) any {
@@ -90,18 +99,6 @@ func firstArg(args []any) any {
 		return nil
 	}
 	return args[0]
-}
-
-func (s *Server) middlewareList() []Middleware {
-	s.hooksMu.RLock()
-	defer s.hooksMu.RUnlock()
-	return s.middlewares
-}
-
-func (s *Server) handler(name string) EventHandler {
-	s.hooksMu.RLock()
-	defer s.hooksMu.RUnlock()
-	return s.handlers[name]
 }
 
 // binaryAsBytes returns v with the library's buffers (binary attachments

@@ -78,12 +78,11 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	hooksMu      sync.RWMutex
-	handlers     map[string]EventHandler
-	serverEvents map[string]ServerEventHandler
-	middlewares  []Middleware
-	onConnect    []func(ctx context.Context, c *Conn)
-	onDisconnect []func(ctx context.Context, c *Conn, reason string)
+	// hooks are the middlewares, handlers and hooks of "/".
+	hooks *handlers
+	// serverEvents are the OnServerEvent handlers.
+	serverEventsMu sync.RWMutex
+	serverEvents   map[string]ServerEventHandler
 
 	// work counts the server's own units of work in flight (the delivery
 	// goroutine, handlers, timer callbacks): Close closes it, so that no
@@ -118,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 		reg:          newRegistry(runtime.GOMAXPROCS(0)),
 		ctx:          ctx,
 		cancel:       cancel,
-		handlers:     make(map[string]EventHandler),
+		hooks:        newHandlers(RootNamespace, cfg.Logger),
 		serverEvents: make(map[string]ServerEventHandler),
 		namespaces:   make(map[string]*Namespace),
 		done:         make(chan struct{}),

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -132,10 +131,6 @@ func (o Operator) Watch(fn func(Change)) (stop func()) {
 func (s *Server) startWatching() {
 	s.reg.watch(func(c *Conn, room string, joined bool) {
 		s.roomChanged(RootNamespace, c.id, room, joined)
-	})
-	s.OnConnect(func(_ context.Context, c *Conn) { s.socketConnected(RootNamespace, c.sock, c.info) })
-	s.OnDisconnect(func(_ context.Context, c *Conn, reason string) {
-		s.socketDisconnected(RootNamespace, c.id, reason)
 	})
 	_ = s.io.Engine().On("connection", func(args ...any) {
 		sock, ok := firstArg(args).(engine.Socket)
