@@ -299,6 +299,49 @@ func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
 	_ = stalled
 }
 
+// A namespace's events go through the connection's writer too: a client
+// that stops reading is closed as a slow consumer, and its socket of the
+// namespace is told why.
+func TestNamespaceSlowConsumerIsDisconnected(t *testing.T) {
+	srv, url := startServer(t, server.Config{MaxPendingBytes: 256 << 10})
+	feed, err := srv.Namespace("/feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := make(chan string, 4)
+	feed.OnDisconnect(func(_ context.Context, _ *server.Conn, reason string) { reasons <- reason })
+	stalled := dialRawWith(t, url, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}})
+	stalled.write("40/feed,")
+	if conn := stalled.readUntil("40/feed,"); !strings.HasPrefix(conn, "40/feed,{") {
+		t.Fatalf("connect packet = %q", conn)
+	}
+	testkit.Eventually(t, "a socket in /feed", func() bool { return len(feed.Sockets()) == 1 })
+
+	payload := strings.Repeat("x", 16<<10) // 400 of them: 6.4 MiB, past the kernel's buffers and the limit
+	for i := 0; i < 400 && len(feed.Sockets()) == 1; i++ {
+		if err := feed.Emit("big", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case r := <-reasons:
+		if r != server.ReasonSlowConsumer {
+			t.Fatalf("disconnect reason %q, want %q", r, server.ReasonSlowConsumer)
+		}
+	case <-time.After(wait):
+		t.Fatal("the stalled client was never disconnected")
+	}
+	if st := srv.Stats(); st.SlowConsumers != 1 {
+		t.Fatalf("slow consumers %d, want 1", st.SlowConsumers)
+	}
+}
+
 func TestBinaryFromClientsIsBytesAndEchoes(t *testing.T) {
 	srv, url := startServer(t, server.Config{})
 	got := make(chan any, 1)
