@@ -19,7 +19,9 @@ import (
 
 // Workarounds for defects of github.com/zishang520/socket.io v3.0.6, all in
 // this file so that a library upgrade is one review. Each is pinned by a
-// test in defects_internal_test.go that fails without it.
+// test in defects_internal_test.go that fails without it (the poll left
+// pending at a close, by TestPollingCloseAnswersThePendingPoll in
+// pollclose_test.go).
 
 // claimConnection records that the Engine.IO connection cl is getting its
 // socket in namespace nsp. It reports false when cl already has one there, admitted or being
@@ -301,7 +303,9 @@ func (g *upgradeGuard) settle(sid string) {
 }
 
 // strictPolling is the library's polling transport, except that a POST
-// whose payload does not decode closes the session and is answered 400.
+// whose payload does not decode closes the session and is answered 400,
+// and that a poll request the transport left pending when it closed is
+// answered.
 //
 // It guards against two defects of the library: its polling transport
 // drops a decoding error (POST "abc" is answered 200 "ok" and the session
@@ -311,12 +315,27 @@ func (g *upgradeGuard) settle(sid string) {
 // Node's engine.io decodes an empty packet as an error packet and closes
 // the session. (Node's engine.io then destroys the request without an
 // answer; the protocol suite accepts that or 400.)
+//
+// It guards against a third: a poll (GET) that reaches the transport while
+// a close packet the client POSTed is closing it — after the close looked
+// for a pending poll to answer with a noop, or after the transport closed —
+// is registered and never answered: the client's request hangs until it
+// gives up, and the server's handler with it (1 in 300 tries of a GET and
+// a POST "1" sent together). Once the transport has closed, such a poll is
+// answered "6" (a noop, what Node's engine.io answers a poll pending at a
+// close), after pollCloseGrace, so that a close packet the library has
+// queued for it goes out first.
 type strictPolling struct {
 	transports.Polling
 	// post is the POST request being handled (OnRequest → OnData run on
-	// the request's goroutine, one POST at a time).
+	// the request's goroutine, one POST at a time); poll is the last GET.
 	post atomic.Pointer[types.HttpContext]
+	poll atomic.Pointer[types.HttpContext]
 }
+
+// pollCloseGrace is how long a poll left pending by a closed transport
+// waits for the library's own answer.
+const pollCloseGrace = 100 * time.Millisecond
 
 // pollingBuilder makes strictPolling transports (and the library's JSONP
 // transport, as the library's builder does).
@@ -330,16 +349,42 @@ func (*pollingBuilder) New(ctx *types.HttpContext) transports.Transport {
 	p := &strictPolling{Polling: transports.MakePolling()}
 	p.Prototype(p)
 	p.Construct(ctx)
+	_ = p.Once("close", func(...any) { p.answerPoll() })
 	return p
 }
 
 // OnRequest implements transports.Transport.
 func (p *strictPolling) OnRequest(ctx *types.HttpContext) {
-	if ctx.Method() == http.MethodPost {
+	switch ctx.Method() {
+	case http.MethodPost:
 		p.post.Store(ctx)
 		defer p.post.Store(nil)
+	case http.MethodGet:
+		p.poll.Store(ctx)
+		p.Polling.OnRequest(ctx)
+		if p.ReadyState() == "closed" {
+			p.answerPoll() // the close came first: nothing else will
+		}
+		return
 	}
 	p.Polling.OnRequest(ctx)
+}
+
+// answerPoll answers the last poll, after pollCloseGrace, with a noop
+// unless the library has answered it by then.
+func (p *strictPolling) answerPoll() {
+	ctx := p.poll.Load()
+	if ctx == nil || ctx.IsDone() {
+		return
+	}
+	time.AfterFunc(pollCloseGrace, func() {
+		if ctx.IsDone() {
+			return
+		}
+		ctx.ResponseHeaders().Set("Content-Type", "text/plain; charset=UTF-8")
+		_ = ctx.SetStatusCode(http.StatusOK)
+		_, _ = ctx.Write([]byte("6")) // an Engine.IO NOOP
+	})
 }
 
 // OnData implements transports.Transport.
