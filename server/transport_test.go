@@ -209,21 +209,28 @@ func TestBinaryArgumentsGoAsAttachments(t *testing.T) {
 	}
 }
 
-func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
-	const limit = 256 << 10
-	srv, url := startServer(t, server.Config{MaxPendingBytes: limit})
-	reasons := make(chan string, 4)
-	srv.OnDisconnect(func(_ context.Context, _ *server.Conn, reason string) { reasons <- reason })
-
-	// Connected, then never reads again; a small receive buffer keeps the
-	// kernel from absorbing megabytes on its behalf.
-	stalled := dialRawWith(t, url, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+// dialStalled connects a raw client with a small receive buffer, which
+// keeps the kernel from absorbing megabytes on its behalf once the test
+// stops reading from it.
+func dialStalled(t *testing.T, url string) *rawConn {
+	t.Helper()
+	return dialRawWith(t, url, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
 		c, err := net.Dial(network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(4 << 10)
 		}
 		return c, err
 	}})
+}
+
+func TestSlowConsumerIsDisconnectedAndOthersKeepUp(t *testing.T) {
+	const limit = 256 << 10
+	srv, url := startServer(t, server.Config{MaxPendingBytes: limit})
+	reasons := make(chan string, 4)
+	srv.OnDisconnect(func(_ context.Context, _ *server.Conn, reason string) { reasons <- reason })
+
+	// Connected, then never reads again.
+	stalled := dialStalled(t, url)
 	healthy := dialRaw(t, url)
 	testkit.Eventually(t, "two sockets", func() bool { return testkit.Connections(t, srv) == 2 })
 
@@ -310,13 +317,7 @@ func TestNamespaceSlowConsumerIsDisconnected(t *testing.T) {
 	}
 	reasons := make(chan string, 4)
 	feed.OnDisconnect(func(_ context.Context, _ *server.Conn, reason string) { reasons <- reason })
-	stalled := dialRawWith(t, url, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4 << 10)
-		}
-		return c, err
-	}})
+	stalled := dialStalled(t, url)
 	stalled.write("40/feed,")
 	if conn := stalled.readUntil("40/feed,"); !strings.HasPrefix(conn, "40/feed,{") {
 		t.Fatalf("connect packet = %q", conn)
