@@ -328,9 +328,11 @@ func (g *upgradeGuard) settle(sid string) {
 type strictPolling struct {
 	transports.Polling
 	// post is the POST request being handled (OnRequest → OnData run on
-	// the request's goroutine, one POST at a time); poll is the last GET.
-	post atomic.Pointer[types.HttpContext]
-	poll atomic.Pointer[types.HttpContext]
+	// the request's goroutine, one POST at a time); poll is the last GET,
+	// answering the one answerPoll answers.
+	post      atomic.Pointer[types.HttpContext]
+	poll      atomic.Pointer[types.HttpContext]
+	answering atomic.Pointer[types.HttpContext]
 }
 
 // pollCloseGrace is how long a poll left pending by a closed transport
@@ -371,17 +373,17 @@ func (p *strictPolling) OnRequest(ctx *types.HttpContext) {
 }
 
 // answerPoll answers the last poll, after pollCloseGrace, with a noop
-// unless the library has answered it by then.
+// unless the library has answered it by then. Each poll is answered once
+// at most, however many times it is asked.
 func (p *strictPolling) answerPoll() {
 	ctx := p.poll.Load()
-	if ctx == nil || ctx.IsDone() {
+	if ctx == nil || ctx.IsDone() || p.answering.Swap(ctx) == ctx {
 		return
 	}
 	time.AfterFunc(pollCloseGrace, func() {
 		if ctx.IsDone() {
 			return
 		}
-		ctx.ResponseHeaders().Set("Content-Type", "text/plain; charset=UTF-8")
 		_ = ctx.SetStatusCode(http.StatusOK)
 		_, _ = ctx.Write([]byte("6")) // an Engine.IO NOOP
 	})

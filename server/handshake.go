@@ -33,24 +33,8 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	}()
 
 	hs := sock.Handshake()
-	ctx, cancel := context.WithCancel(s.ctx)
 	connected := make(chan struct{})
-	c := &Conn{
-		reg:          s.reg,
-		log:          s.log,
-		onClosed:     s.closedIn(s.hooks),
-		observer:     s.cfg.Observer,
-		maxPending:   s.cfg.MaxPendingBytes,
-		stats:        &s.stats,
-		sock:         sock,
-		id:           string(sock.Id()),
-		ctx:          ctx,
-		cancel:       cancel,
-		markRecorded: sync.OnceFunc(func() { close(connected) }),
-		handshake:    handshakeOf(sock),
-		token:        hs.Auth["token"],
-		release:      release,
-	}
+	c := s.newConn(sock, nil, release, connected)
 	if sock.Recovered() {
 		c.restored, _ = sock.Data().(*restoreState)
 	}
@@ -69,7 +53,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		if err != nil {
 			s.stats.authFailures.Add(1)
 			s.log.Debug("server: handshake token refused", "socket", c.id, "err", err)
-			cancel()
+			c.cancel()
 			next(connectError(errInvalidToken))
 			return
 		}
@@ -86,7 +70,7 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		}
 	}
 	if err := s.hooks.admit(c); err != nil {
-		cancel()
+		c.cancel()
 		next(connectError(err.Error()))
 		return
 	}
@@ -94,6 +78,35 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	admitted = true
 	next(nil)
 	s.awaitRecorded(c.id, connected, gone)
+}
+
+// newConn returns the Conn of sock, a socket being admitted to nsp (nil:
+// "/"): its registry, handlers and the server's settings filled in.
+// release frees its claim on the connection; connected is closed once the
+// library has recorded it (see Server.awaitRecorded).
+func (s *Server) newConn(sock *socket.Socket, nsp *Namespace, release func(), connected chan struct{}) *Conn {
+	reg, hs, observer := s.reg, s.hooks, s.cfg.Observer
+	if nsp != nil {
+		reg, hs, observer = nsp.reg, nsp.hooks, nil
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &Conn{
+		nsp:          nsp,
+		reg:          reg,
+		log:          s.log,
+		onClosed:     s.closedIn(hs),
+		observer:     observer,
+		maxPending:   s.cfg.MaxPendingBytes,
+		stats:        &s.stats,
+		sock:         sock,
+		id:           string(sock.Id()),
+		handshake:    handshakeOf(sock),
+		token:        sock.Handshake().Auth["token"],
+		ctx:          ctx,
+		cancel:       cancel,
+		markRecorded: sync.OnceFunc(func() { close(connected) }),
+		release:      release,
+	}
 }
 
 // handshakeOf returns what the client of sock sent when it connected, its

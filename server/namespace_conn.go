@@ -1,9 +1,6 @@
 package server
 
 import (
-	"context"
-	"sync"
-
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
@@ -22,26 +19,10 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 		next(connectError(errAlreadyConnected))
 		return
 	}
-	ctx, cancel := context.WithCancel(srv.ctx)
 	connected := make(chan struct{})
-	c := &Conn{
-		nsp:          n,
-		reg:          n.reg,
-		log:          srv.log,
-		onClosed:     srv.closedIn(n.hooks),
-		maxPending:   srv.cfg.MaxPendingBytes,
-		stats:        &srv.stats,
-		sock:         sock,
-		id:           string(sock.Id()),
-		handshake:    handshakeOf(sock),
-		token:        sock.Handshake().Auth["token"],
-		ctx:          ctx,
-		cancel:       cancel,
-		markRecorded: sync.OnceFunc(func() { close(connected) }),
-		release:      release,
-	}
+	c := srv.newConn(sock, n, release, connected)
 	if err := n.hooks.admit(c); err != nil {
-		cancel()
+		c.cancel()
 		release()
 		next(connectError(err.Error()))
 		return
