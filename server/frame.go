@@ -77,53 +77,30 @@ func frameWithOffset(event string, packet []byte, attachments [][]byte, o offset
 // a BINARY_EVENT packet with placeholders, followed by the attachments.
 // (Binary inside a struct is encoded by encoding/json: base64 text.)
 func encodeFrame(event string, args ...any) (*frame, error) {
-	body, atts, err := marshalEvent(event, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(atts) > 0 {
-		return newBinaryFrame(event, body, atts), nil
-	}
-	return newFrame(event, body), nil
-}
-
-// marshalEvent encodes the JSON array `["event",...args]`, the binary data
-// of args taken out as attachments (see encodeFrame).
-func marshalEvent(event string, args []any) (body []byte, atts [][]byte, err error) {
-	data := make([]any, 0, len(args)+1)
-	data = append(data, event)
-	for _, a := range args {
-		data = append(data, placeBinary(a, &atts))
-	}
-	body, err = json.Marshal(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("server: encode %q: %w", event, err)
-	}
-	return body, atts, nil
+	return encodeFrameIn(RootNamespace, event, args...)
 }
 
 // encodeFrameIn is encodeFrame for a socket of namespace nsp: outside
 // "/" the packet names its namespace (`2/chat,["event",...]`).
 func encodeFrameIn(nsp, event string, args ...any) (*frame, error) {
-	if nsp == RootNamespace {
-		return encodeFrame(event, args...)
+	var atts [][]byte
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	for _, a := range args {
+		data = append(data, placeBinary(a, &atts))
 	}
-	body, atts, err := marshalEvent(event, args)
+	body, err := json.Marshal(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: encode %q: %w", event, err)
 	}
-	packet := make([]byte, 0, 8+len(nsp)+len(body))
+	head := ""
+	if nsp != RootNamespace {
+		head = nsp + ","
+	}
 	if len(atts) > 0 {
-		packet = append(packet, '5')
-		packet = strconv.AppendInt(packet, int64(len(atts)), 10)
-		packet = append(packet, '-')
-	} else {
-		packet = append(packet, '2')
+		return buildFrame(event, "5"+strconv.Itoa(len(atts))+"-"+head, body, atts), nil
 	}
-	packet = append(packet, nsp...)
-	packet = append(packet, ',')
-	packet = append(packet, body...)
-	return frameFromWire(event, packet, atts), nil
+	return buildFrame(event, "2"+head, body, nil), nil
 }
 
 // placeBinary returns v with every []byte it holds (directly, or in
@@ -196,23 +173,14 @@ func (f *frame) size() int {
 }
 
 // newFrame builds the frame of an encoded JSON array `["event",...]`.
-func newFrame(event string, body []byte) *frame {
-	payload := 2 + len(body) // "4" (Engine.IO MESSAGE) + "2" (Socket.IO EVENT) + body
-	var hdr [10]byte
-	n := wsHeader(hdr[:], wsText, payload)
-	ws := make([]byte, 0, n+payload)
-	ws = append(ws, hdr[:n]...)
-	ws = append(ws, '4', '2')
-	ws = append(ws, body...)
-	return &frame{event: event, packet: ws[n+1:], ws: ws}
-}
+func newFrame(event string, body []byte) *frame { return buildFrame(event, "2", body, nil) }
 
-// newBinaryFrame builds the frame of a BINARY_EVENT: the packet
-// `5<n>-["event",...placeholders...]`, then the n attachments, each a
-// binary websocket frame of its own.
-func newBinaryFrame(event string, body []byte, atts [][]byte) *frame {
-	prefix := strconv.Itoa(len(atts)) + "-"
-	payload := 2 + len(prefix) + len(body) // "4" + "5" + "<n>-" + body
+// buildFrame builds the frame of the Socket.IO packet head + body (head
+// is the packet type, with the attachment count and the namespace when
+// there are), followed by the binary attachments atts: one allocation for
+// every byte that goes on a websocket, the packet a slice of it.
+func buildFrame(event, head string, body []byte, atts [][]byte) *frame {
+	payload := 1 + len(head) + len(body) // "4" (Engine.IO MESSAGE) + the packet
 	var hdr [10]byte
 	n := wsHeader(hdr[:], wsText, payload)
 	size := n + payload
@@ -221,16 +189,20 @@ func newBinaryFrame(event string, body []byte, atts [][]byte) *frame {
 	}
 	ws := make([]byte, 0, size)
 	ws = append(ws, hdr[:n]...)
-	ws = append(ws, '4', '5')
-	ws = append(ws, prefix...)
+	ws = append(ws, '4')
+	ws = append(ws, head...)
 	ws = append(ws, body...)
-	packet := ws[n+1:]
+	f := &frame{event: event, packet: ws[n+1:]}
 	for _, a := range atts {
 		h := wsHeader(hdr[:], wsBinary, len(a))
 		ws = append(ws, hdr[:h]...)
 		ws = append(ws, a...)
 	}
-	return &frame{event: event, packet: packet, attachments: atts, ws: ws}
+	f.ws = ws
+	if len(atts) > 0 {
+		f.attachments = atts
+	}
+	return f
 }
 
 // Websocket opcodes (RFC 6455 §5.2) written by the server.
@@ -280,29 +252,10 @@ func wsFrame(op byte, parts ...[]byte) []byte {
 
 // frameFromWire rebuilds a frame from what a broker carries between nodes:
 // the Socket.IO packet and its binary attachments (the frame's packet and
-// attachments fields, as newFrame or newBinaryFrame built them on the node
+// attachments fields, as buildFrame built them on the node
 // that encoded the event). The result is the same frame, byte for byte.
 func frameFromWire(event string, packet []byte, attachments [][]byte) *frame {
-	var hdr [10]byte
-	n := wsHeader(hdr[:], wsText, 1+len(packet))
-	size := n + 1 + len(packet)
-	for _, a := range attachments {
-		size += 10 + len(a)
-	}
-	ws := make([]byte, 0, size)
-	ws = append(ws, hdr[:n]...)
-	ws = append(ws, '4')
-	ws = append(ws, packet...)
-	f := &frame{event: event, packet: ws[n+1:], ws: ws}
-	for _, a := range attachments {
-		h := wsHeader(hdr[:], wsBinary, len(a))
-		ws = append(ws, hdr[:h]...)
-		ws = append(ws, a...)
-	}
-	f.ws = ws
-	if len(attachments) > 0 {
-		f.attachments = attachments
-	}
+	f := buildFrame(event, "", packet, attachments)
 	f.committed = committedAt(event, packet)
 	return f
 }

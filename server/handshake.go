@@ -139,26 +139,12 @@ func handshakeOf(sock *socket.Socket) Handshake {
 
 // onConnection sets up a socket the library has connected.
 func (s *Server) onConnection(args ...any) {
-	sock, _ := args[0].(*socket.Socket)
-	if sock == nil {
-		return
-	}
-	c, _ := sock.Data().(*Conn)
+	c := s.connected(args, s.hooks)
 	if c == nil {
-		sock.Disconnect(true)
-		return
-	}
-	// The library has recorded the socket: its packets may flow.
-	c.markRecorded()
-	if !s.work.enter() {
-		c.shutdown()
 		return
 	}
 	defer s.work.done()
-
-	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
-	sock.OnAny(func(args ...any) { s.route(s.hooks, c, args) })
-	c.watchPolling()
+	sock := c.sock
 
 	var user *User
 	registered := false
@@ -219,6 +205,33 @@ func (s *Server) onConnection(args ...any) {
 	}
 	s.socketConnected(RootNamespace, c.sock, c.info)
 	s.hooks.connected(c)
+}
+
+// connected returns the Conn of the socket the library has just connected
+// (its "connection" event's args) to the namespace whose handlers are hs,
+// with its events routed there and the server's work entered: the caller
+// calls s.work.done. It returns nil when there is no Conn (the socket is
+// let go) or the server is closing (the socket is shut down).
+func (s *Server) connected(args []any, hs *handlers) *Conn {
+	sock, _ := firstArg(args).(*socket.Socket)
+	if sock == nil {
+		return nil
+	}
+	c, _ := sock.Data().(*Conn)
+	if c == nil {
+		sock.Disconnect(true)
+		return nil
+	}
+	// The library has recorded the socket: its packets may flow.
+	c.markRecorded()
+	if !s.work.enter() {
+		c.shutdown()
+		return nil
+	}
+	_ = sock.On("disconnect", func(args ...any) { s.handleDisconnect(c, args) })
+	sock.OnAny(func(args ...any) { s.route(hs, c, args) })
+	c.watchPolling()
+	return c
 }
 
 // closedIn returns what a socket of the namespace whose handlers are hs

@@ -34,25 +34,11 @@ func (n *Namespace) admit(sock *socket.Socket, next func(*socket.ExtendedError))
 
 // onConnection sets up a socket the library has connected.
 func (n *Namespace) onConnection(args ...any) {
-	sock, _ := firstArg(args).(*socket.Socket)
-	if sock == nil {
-		return
-	}
-	c, _ := sock.Data().(*Conn)
+	c := n.srv.connected(args, n.hooks)
 	if c == nil {
-		sock.Disconnect(true)
-		return
-	}
-	c.markRecorded()
-	if !n.srv.work.enter() {
-		c.shutdown()
 		return
 	}
 	defer n.srv.work.done()
-
-	_ = sock.On("disconnect", func(args ...any) { n.srv.handleDisconnect(c, args) })
-	sock.OnAny(func(args ...any) { n.srv.route(n.hooks, c, args) })
-	c.watchPolling()
 
 	c.mu.Lock()
 	if c.closed.Load() {
@@ -61,10 +47,10 @@ func (n *Namespace) onConnection(args ...any) {
 	}
 	n.reg.add(c)
 	c.mu.Unlock()
-	if !sock.Connected() {
+	if !c.sock.Connected() {
 		c.close(ReasonTransportClose)
 		return
 	}
-	n.srv.socketConnected(n.name, sock, c.info)
+	n.srv.socketConnected(n.name, c.sock, c.info)
 	n.hooks.connected(c)
 }

@@ -259,3 +259,48 @@ func TestRestartReconnectsEveryClient(t *testing.T) {
 		})
 	}
 }
+
+// A namespace's clients come back after a restart as those of "/" do: the
+// stopped server closes their connection without a DISCONNECT, their
+// socket.io-client reconnects on its own, and they are the new server's
+// sockets of that namespace (new ones: nothing is recovered outside "/").
+func TestRestartReconnectsNamespaceClients(t *testing.T) {
+	const clients = 10
+	cfg := server.Config{PingInterval: 2 * time.Second, PingTimeout: 2 * time.Second}
+	var chats []*server.Namespace
+	withChat := func(_ *http.ServeMux, srv *server.Server) {
+		chat, err := srv.Namespace("/chat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		chats = append(chats, chat)
+	}
+	first := startNodeOn(t, "127.0.0.1:0", cfg, withChat)
+	nc := startClients(t, first.url()+"/chat", clients, "default", "")
+	before, _ := nc.await("connect", clients, 30*time.Second)
+	if got := len(chats[0].Sockets()); got != clients {
+		t.Fatalf("first server: %d sockets in /chat, want %d", got, clients)
+	}
+
+	first.stop(t)
+	gone, _ := nc.await("disconnect", clients, 30*time.Second)
+	for i, s := range gone {
+		if s.Reason == "io server disconnect" {
+			t.Errorf("client %d: disconnect reason %q: the client will never reconnect", i, s.Reason)
+		}
+	}
+
+	second := startNodeOn(t, first.ln.Addr().String(), cfg, withChat)
+	back, _ := nc.await("connect", clients, 30*time.Second)
+	for i, s := range back {
+		if s.ID == before[i].ID {
+			t.Errorf("client %d kept its socket id %s", i, s.ID)
+		}
+	}
+	testkit.Eventually(t, "every client in the new server's /chat", func() bool {
+		return len(chats[1].Sockets()) == clients
+	})
+	if n := testkit.Connections(t, second.srv); n != 0 {
+		t.Errorf("the new server has %d sockets of /, want 0", n)
+	}
+}
