@@ -203,7 +203,7 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_node = &Message{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(message.Table, sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, false)
 
 	if value, ok := _c.mutation.Text(); ok {
 		_spec.SetField(message.FieldText, field.TypeString, value)
@@ -305,7 +305,7 @@ func (_c *MessageCreateBulk) Save(ctx context.Context) ([]*Message, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigMessage(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigMessage(_c.config, _c.builders, false)
 					reactiveBeforeBulkMessage(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.

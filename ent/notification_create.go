@@ -126,7 +126,7 @@ func (_c *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 		_node = &Notification{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(notification.Table, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, false)
 
 	if value, ok := _c.mutation.Message(); ok {
 		_spec.SetField(notification.FieldMessage, field.TypeString, value)
@@ -173,7 +173,7 @@ func (_c *NotificationCreateBulk) Save(ctx context.Context) ([]*Notification, er
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigNotification(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigNotification(_c.config, _c.builders, false)
 					reactiveBeforeBulkNotification(ctx, _c.config, _c.builders, false)
 
 					// Invoke the actual operation on the latest mutation in the chain.

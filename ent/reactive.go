@@ -11,6 +11,7 @@ package ent
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"entgo.io/ent/dialect"
@@ -122,6 +123,38 @@ func reactiveInTx(drv dialect.Driver) bool {
 			return false
 		}
 	}
+}
+
+// ReactiveCapture returns what package entreactive/outbox's Outbox.Capture
+// needs to have the database record the creates of reactive schemas by
+// itself: their tables, and the events of the rows it recorded.
+func (c *Client) ReactiveCapture() entreactive.Capture { return reactiveCapture{config: c.config} }
+
+// reactiveCapture implements entreactive.Capture.
+type reactiveCapture struct{ config config }
+
+// Tables returns the tables of the reactive schemas whose rules send
+// creates.
+func (reactiveCapture) Tables() []entreactive.CaptureTable {
+	var tables []entreactive.CaptureTable
+	if entreactive.SendsCreates[*Message](message.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Message", Table: message.Table, IDColumn: message.FieldID})
+	}
+	if entreactive.SendsCreates[*Notification](notification.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Notification", Table: notification.Table, IDColumn: notification.FieldID})
+	}
+	return tables
+}
+
+// Created returns the create event of each row of model whose id is given.
+func (r reactiveCapture) Created(ctx context.Context, model string, ids []string) ([]entreactive.Outgoing, error) {
+	switch model {
+	case "Message":
+		return reactiveCreatedMessage(ctx, r.config, ids)
+	case "Notification":
+		return reactiveCreatedNotification(ctx, r.config, ids)
+	}
+	return nil, fmt.Errorf("ent: no reactive schema %q whose creates are captured", model)
 }
 
 // reactiveTx is the end of the transaction the durable path opens for a
@@ -339,13 +372,31 @@ func (m *MessageMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *MessageMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = messageReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigMessage returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigMessage(cfg config, builders []*MessageCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigMessage(cfg config, builders []*MessageCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -365,6 +416,40 @@ func (r messageReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedMessage returns the create event of each Message whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedMessage(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Message, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Message id %q: %w", s, err)
+		}
+		rows[i] = &Message{ID: id}
+	}
+	g := newMutationMessageReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Message](ctx, message.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationMessageReactive returns the glue of a new Message create.
+func newMutationMessageReactive(cfg config) messageReactive {
+	return messageReactive{m: newMessageMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -604,13 +689,31 @@ func (m *NotificationMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *NotificationMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = notificationReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigNotification returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigNotification(cfg config, builders []*NotificationCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigNotification(cfg config, builders []*NotificationCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -630,6 +733,40 @@ func (r notificationReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedNotification returns the create event of each Notification whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedNotification(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Notification, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Notification id %q: %w", s, err)
+		}
+		rows[i] = &Notification{ID: id}
+	}
+	g := newMutationNotificationReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Notification](ctx, notification.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationNotificationReactive returns the glue of a new Notification create.
+func newMutationNotificationReactive(cfg config) notificationReactive {
+	return notificationReactive{m: newNotificationMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an

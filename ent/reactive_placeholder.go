@@ -30,7 +30,9 @@ func reactiveBeforeBulkMessage(context.Context, config, []*MessageCreate, bool) 
 
 func (*MessageMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigMessage(c config, _ []*MessageCreate) config { return c }
+func (*MessageMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigMessage(c config, _ []*MessageCreate, _ bool) config { return c }
 
 func (*NotificationMutation) reactiveBefore(context.Context, config) {}
 
@@ -40,4 +42,6 @@ func reactiveBeforeBulkNotification(context.Context, config, []*NotificationCrea
 
 func (*NotificationMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigNotification(c config, _ []*NotificationCreate) config { return c }
+func (*NotificationMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigNotification(c config, _ []*NotificationCreate, _ bool) config { return c }

@@ -98,6 +98,17 @@ func BenchmarkCreate(b *testing.B) {
 		b.Run(name+"-plain-tx", func(b *testing.B) {
 			measureCPU(b, inTx(func(tx *testent.Tx) error { return tx.Plain.Create().SetLabel("benchmark").Exec(ctx) }))
 		})
+		// The durable path with the creates recorded by a trigger
+		// (Outbox.Capture): no transaction, no second statement.
+		if err := ob.Capture(ctx, durable.ReactiveCapture()); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"-captured", func(b *testing.B) {
+			measureCPU(b, func() error { return durable.Item.Create().SetLabel("benchmark").Exec(ctx) })
+		})
+		b.Run(name+"-captured-tx", func(b *testing.B) {
+			measureCPU(b, inTx(func(tx *testent.Tx) error { return tx.Item.Create().SetLabel("benchmark").Exec(ctx) }))
+		})
 		if err := ob.Close(ctx); err != nil {
 			b.Fatal(err)
 		}

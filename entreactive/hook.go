@@ -60,10 +60,19 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	st.Ctx = ctx
 	st.Load = m.load(op)
 	var tx glue.TxEnd
-	if _, ok := emitter.(DurableEmitter); ok {
-		tx = g.InTx()
+	if d, ok := emitter.(DurableEmitter); ok {
+		// A create the database records runs in no transaction of its
+		// own; the statement code opens one for an upsert.
+		if c, ok := d.(CreateCapturer); ok && action == ActionCreate && c.CapturesCreates(g.Model()) {
+			st.Captured = true
+		} else {
+			tx = g.InTx()
+		}
 	}
 	v, err := next.Mutate(ctx, mut)
+	if tx == nil {
+		tx = st.UpsertTx
+	}
 	if err != nil {
 		if tx != nil {
 			if rerr := tx.Rollback(ctx); rerr != nil {
@@ -138,6 +147,15 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *glue.S
 		}
 		if st.Upsert {
 			m.scheduleUpsert(ctx, s, row)
+			return
+		}
+		if c, ok := s.emitter.(CreateCapturer); ok && st.Captured {
+			// A trigger recorded the create: the relay publishes it once
+			// told that it committed.
+			s.one[0] = row
+			s.rows = s.one[:]
+			s.ctx = ctx
+			g.Schedule(capturedCreate[T]{s: s, d: c})
 			return
 		}
 		if s.target == nil {
@@ -249,10 +267,16 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		return
 	}
 	var list senders[T]
+	captured, inserted := s.glue.Statement().Captured, false
 	for _, c := range changes {
 		action := ActionUpdate
 		if c.Created {
 			action = ActionCreate
+		}
+		if c.Created && captured {
+			// A trigger recorded the insert: the relay publishes it.
+			inserted = true
+			continue
 		}
 		target := m.rules.target(action)
 		if target == nil {
@@ -267,6 +291,12 @@ func (m reactiveMixin[T]) scheduleUpsert(ctx context.Context, s *sender[T], crea
 		}
 		cs.ctx = ctx
 		list = append(list, cs)
+	}
+	if d, ok := s.emitter.(DurableEmitter); ok && inserted && len(list) == 0 {
+		// Nothing to store: the relay is only told of the commit (with
+		// events to store, it is told once they are).
+		s.glue.Schedule(committed{ctx: context.WithoutCancel(ctx), d: d})
+		return
 	}
 	s.glue.Schedule(list)
 }

@@ -68,10 +68,14 @@ func (m durableMode) quiet(t *testing.T) time.Duration {
 
 // durableModes are the modes of the durable tests: the path off (the
 // defects are measured and logged, the test skipped as known) and on
-// (package entreactive/outbox; every figure must be zero).
+// (package entreactive/outbox; every figure must be zero), with the
+// creates stored by their transaction or recorded by a trigger
+// (outbox.Outbox.Capture).
 var durableModes = []durableMode{
 	{name: "off"},
 	{name: "durable", flags: []string{"-durable"}, fixed: true},
+	// The durable path with the creates recorded by a trigger.
+	{name: "captured", flags: []string{"-durable", "-capture"}, fixed: true},
 }
 
 // Environment of the durable tests.

@@ -81,6 +81,7 @@ type options struct {
 	static   string
 	metrics  bool
 	durable  bool
+	capture  bool
 	redis    string
 	secret   []byte
 	// emitBacklog is -emit-backlog: 0 never waits.
@@ -116,6 +117,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 		"Every node of a cluster uses the same database")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.BoolVar(&o.durable, "durable", getenv("DURABLE") != "", "store each event with its change and publish it after the commit (package entreactive/outbox): a process killed in between loses none (env DURABLE)")
+	fs.BoolVar(&o.capture, "capture", getenv("CAPTURE") != "", "with -durable, have the database record creates itself, with a trigger, rather than in a transaction of their own (outbox.Outbox.Capture; env CAPTURE)")
 	fs.IntVar(&o.emitBacklog, "emit-backlog", app.DefaultEmitBacklog, "requests wait while more than this many broadcasts wait for the fan-out; 0: never wait")
 	drain := time.Duration(0)
 	if v := getenv("DRAIN_PERIOD"); v != "" {
@@ -148,6 +150,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer, log *slo
 	}
 	if o.drain < 0 {
 		return o, fmt.Errorf("-drain %v: must be 0 or more", o.drain)
+	}
+	if o.capture && !o.durable {
+		return o, errors.New("-capture needs -durable: it changes how the durable path records creates")
 	}
 
 	if o.db == "" {
@@ -219,7 +224,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, app.Config{AfterCommit: afterCommit, DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, Durable: o.durable, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
+	a, err := app.New(ctx, app.Config{AfterCommit: afterCommit, DB: o.db, JWTSecret: o.secret, ClientDir: o.static, Logger: log, Admin: o.admin, Metrics: o.metrics, Durable: o.durable, Capture: o.capture, RedisURL: o.redis, EmitBacklog: emitBacklog(o.emitBacklog), DrainPeriod: o.drain})
 	if err != nil {
 		return err
 	}
@@ -234,7 +239,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("entreactive example is running", "url", url, "db", o.database.String(), "bundle", o.static, "metrics", o.metrics, "durable", o.durable, "cluster", o.redis != "")
+	log.Info("entreactive example is running", "url", url, "db", o.database.String(), "bundle", o.static, "metrics", o.metrics, "durable", o.durable, "capture", o.capture, "cluster", o.redis != "")
 	fmt.Fprintf(stderr, "\n  Open %s in two browser tabs and log in as two users.\n\n", url)
 	if o.admin != nil && o.admin.UIDir != "" {
 		fmt.Fprintf(stderr, "  Admin UI: %s/admin/ (server URL %s, user %q).\n\n", url, url, o.admin.Admin.Auth.Username)

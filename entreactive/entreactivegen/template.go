@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -65,12 +66,36 @@ var templateFuncs = template.FuncMap{
 	"uniqueIndexes":        uniqueIndexes,
 	"differs":              differs,
 	"refEdges":             refEdges,
+	"capturable":           capturable,
+	"hasCapture":           hasCapture,
 	"refTarget":            refTarget,
 	"payloadKey":           payloadKey,
 	"edgeKey":              edgeKey,
 	"payloadWrite":         payloadWrite,
 	"buildTag":             func() string { return entreactive.BuildTag },
 	"generatedCodeVersion": func() int { return glue.GeneratedCodeVersion },
+}
+
+// capturable reports whether the creates of a reactive type can be
+// recorded by a database trigger (entreactive.Capture): its id is an
+// integer, a string or a UUID, which the trigger records as text and
+// glue.ParseID reads back.
+func capturable(t *gen.Type) bool {
+	if !isReactive(t.Annotations) || t.ID == nil || t.ID.Type == nil {
+		return false
+	}
+	switch t.ID.Type.Type {
+	case field.TypeInt, field.TypeInt8, field.TypeInt16, field.TypeInt32, field.TypeInt64,
+		field.TypeUint, field.TypeUint8, field.TypeUint16, field.TypeUint32, field.TypeUint64,
+		field.TypeString, field.TypeUUID:
+		return true
+	}
+	return false
+}
+
+// hasCapture reports whether a reactive type of the graph is capturable.
+func hasCapture(g *gen.Graph) bool {
+	return slices.ContainsFunc(g.Nodes, capturable)
 }
 
 // sensitiveCase returns the constants of a type's Sensitive fields as the

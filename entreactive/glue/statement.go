@@ -49,6 +49,15 @@ type Statement[T any] struct {
 	// Partial is set by the statement code of an UpdateOne that selects
 	// some fields only: the row it returns is reloaded whole.
 	Partial bool
+	// Captured is set by the hook on a create whose event the database
+	// records itself (a trigger of the durable emitter's, see
+	// entreactive.CreateCapturer): the hook opens no transaction for it.
+	// The statement code of an insert with ON CONFLICT, whose updates are
+	// stored as usual, opens one then (Glue.InTx), in UpsertTx.
+	Captured bool
+	// UpsertTx is the end of the transaction the statement code opened
+	// for a captured insert with ON CONFLICT, or nil.
+	UpsertTx TxEnd
 	// claimed is set by the outermost run of the mixin's hook.
 	claimed bool
 	// Ctx is the mutation's context, for the statement code that has none

@@ -69,6 +69,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -115,6 +117,12 @@ type Outbox struct {
 	stop context.CancelFunc
 	done chan struct{}
 	wake chan struct{}
+	// captured is what Capture installed, or nil.
+	captured atomic.Pointer[captured]
+	// mu guards built, the events of captured creates as their mutations
+	// built them (CreatedCommitted), until the relay reads their records.
+	mu    sync.Mutex
+	built map[builtKey]builtEvent
 }
 
 // Relay timing. A relay deletes what it published in batches: at the
@@ -128,6 +136,9 @@ const (
 	gapTimeout  = 5 * time.Second
 	// publishBatch is the most events handed to a BatchPublisher at once.
 	publishBatch = 100
+	// maxLinger bounds how long a commit waits for the relay under a
+	// stream of commits (lingerAfter).
+	maxLinger = 2 * time.Millisecond
 )
 
 // New creates the outbox table on drv when it does not exist and starts
@@ -320,22 +331,37 @@ type wireEvent struct {
 	Timestamp int64              `json:"timestamp"`
 }
 
-// decode returns the audience and the event of a stored record.
-func decode(body []byte) (entreactive.Target, entreactive.Event, error) {
+// stored is a record of the outbox table as decoded: an event with its
+// audience, or the create of a row a trigger recorded (Capture).
+type stored struct {
+	to entreactive.Target
+	ev entreactive.Event
+	// capture is the model of a trigger's record, and rowID the id of its
+	// row, as text.
+	capture, rowID string
+}
+
+// decode decodes a stored record.
+func decode(body []byte) (stored, error) {
 	// One pass over the record, its event included.
 	var r struct {
-		Rooms []string  `json:"rooms"`
-		Users []string  `json:"users"`
-		ID    string    `json:"eventId"`
-		Event wireEvent `json:"event"`
+		Rooms   []string  `json:"rooms"`
+		Users   []string  `json:"users"`
+		ID      string    `json:"eventId"`
+		Event   wireEvent `json:"event"`
+		Capture string    `json:"capture"`
+		RowID   string    `json:"id"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return entreactive.Target{}, entreactive.Event{}, err
+		return stored{}, err
+	}
+	if r.Capture != "" {
+		return stored{capture: r.Capture, rowID: r.RowID}, nil
 	}
 	w := r.Event
 	id, err := decodeID(w.ID)
 	if err != nil {
-		return entreactive.Target{}, entreactive.Event{}, fmt.Errorf("event id: %w", err)
+		return stored{}, fmt.Errorf("event id: %w", err)
 	}
 	to := entreactive.Target{Rooms: r.Rooms}
 	if len(r.Users) > 0 {
@@ -353,7 +379,7 @@ func decode(body []byte) (entreactive.Target, entreactive.Event, error) {
 		Timestamp: time.UnixMilli(w.Timestamp),
 		EventID:   r.ID,
 	}
-	return to, ev, nil
+	return stored{to: to, ev: ev}, nil
 }
 
 // isInteger reports whether b is a JSON integer: digits, after a minus.

@@ -55,6 +55,10 @@ func (r *relay) run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.Duration(0)
 	var flush <-chan time.Time
+	// The start and the duration of the last drain: a commit that tells
+	// the relay sooner than linger after it waits (see lingerAfter).
+	var last time.Time
+	var took time.Duration
 	for {
 		var wait <-chan time.Time
 		if retry > 0 {
@@ -65,6 +69,15 @@ func (r *relay) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
+			if wait := time.Until(last.Add(lingerAfter(took))); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		case <-wait:
 		case <-tick.C:
 			full = true
@@ -75,7 +88,9 @@ func (r *relay) run(ctx context.Context) {
 			}
 			continue
 		}
+		last = time.Now()
 		err := r.drain(ctx, full)
+		took = time.Since(last)
 		if len(r.pending) > 0 && flush == nil {
 			flush = time.After(deleteDelay)
 		}
@@ -89,6 +104,15 @@ func (r *relay) run(ctx context.Context) {
 		}
 		retry = 0
 	}
+}
+
+// lingerAfter returns how long after the start of a drain that took d the
+// next one told of a commit waits to start: under a stream of commits, the
+// relay drains at most a tenth of the time, each drain taking what
+// committed meanwhile, rather than one commit each; a commit after a quiet
+// spell is published at once.
+func lingerAfter(d time.Duration) time.Duration {
+	return min(10*d, maxLinger)
 }
 
 // drain publishes the stored events in id order, a batch at a time, until
@@ -116,6 +140,7 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	}
 	floor := r.cursor
 	if full {
+		r.forgetBuilt(now)
 		floor = 0
 	} else if len(r.gaps) > 0 {
 		floor = min(floor, r.gaps[0].lo-1)
@@ -124,23 +149,19 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	// of others.
 	limit := r.cfg.Batch + len(r.pending)
 	// Integers in the text, not parameters: one round trip (see Store).
-	query := fmt.Sprintf("SELECT id, body FROM %s WHERE id > %d ORDER BY id LIMIT %d", r.quoted, floor, limit)
+	query := fmt.Sprintf("SELECT id, created_at, body FROM %s WHERE id > %d ORDER BY id LIMIT %d", r.quoted, floor, limit)
 	var rows entsql.Rows
 	if err := r.drv.Query(ctx, query, []any{}, &rows); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.table, err)
 	}
-	type stored struct {
-		id   int64
-		body []byte
-	}
-	var batch []stored
+	var batch []row
 	for rows.Next() {
-		var s stored
-		if err := rows.Scan(&s.id, &s.body); err != nil {
+		var rec row
+		if err := rows.Scan(&rec.id, &rec.createdAt, &rec.body); err != nil {
 			rows.Close()
 			return false, fmt.Errorf("read %s: %w", r.table, err)
 		}
-		batch = append(batch, s)
+		batch = append(batch, rec)
 	}
 	if err := rows.Close(); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.table, err)
@@ -148,49 +169,126 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("read %s: %w", r.table, err)
 	}
-	var fresh []stored
-	for _, s := range batch {
-		if _, ok := r.pending[s.id]; !ok {
-			fresh = append(fresh, s)
+	var fresh []row
+	for _, rec := range batch {
+		if _, ok := r.pending[rec.id]; !ok {
+			fresh = append(fresh, rec)
 		}
 	}
-	for len(fresh) > 0 {
-		// The events up to the first that cannot be read, at most a
-		// publish batch of them.
-		var run []entreactive.Outgoing
-		for _, s := range fresh {
-			if len(run) == publishBatch {
-				break
-			}
-			to, ev, err := decode(s.body)
-			if err != nil {
-				if len(run) == 0 {
-					// Nothing can publish it: it would hold every later event.
-					r.log.Error("outbox: dropping an event that cannot be read", "id", s.id, "err", err)
-					r.published(s.id, now)
-					fresh = fresh[1:]
-				}
-				break
-			}
-			run = append(run, entreactive.Outgoing{To: to, Event: ev})
-		}
-		if len(run) == 0 {
+	events, err := r.resolve(ctx, fresh)
+	// Publish in id order, up to the first record that cannot be resolved
+	// (err): the later ones wait for it.
+	for i := 0; i < len(events); {
+		if events[i] == nil {
+			// Nothing to publish: unreadable (logged), or a recorded
+			// create that sends nothing.
+			r.published(fresh[i].id, now)
+			i++
 			continue
 		}
-		n, err := r.publish(ctx, run)
-		for _, s := range fresh[:n] {
-			r.published(s.id, now)
+		var run []entreactive.Outgoing
+		for j := i; j < len(events) && events[j] != nil && len(run) < publishBatch; j++ {
+			run = append(run, *events[j])
 		}
-		fresh = fresh[n:]
-		if err != nil && n < len(run) {
+		n, perr := r.publish(ctx, run)
+		for _, rec := range fresh[i : i+n] {
+			r.published(rec.id, now)
+		}
+		if perr != nil && n < len(run) {
 			ev := run[n].Event
-			return false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, err)
+			return false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, perr)
 		}
-		if err != nil {
-			return false, fmt.Errorf("publish: %w", err)
+		if perr != nil {
+			return false, fmt.Errorf("publish: %w", perr)
 		}
+		i += n
+	}
+	if err != nil {
+		return false, err
 	}
 	return len(batch) == limit, nil
+}
+
+// recorded returns out, the event of the create rec recorded, with the
+// event id and the time of the record, or nil when it sends nothing.
+func (r *relay) recorded(out entreactive.Outgoing, rec row) *entreactive.Outgoing {
+	if out.To.Empty() {
+		return nil
+	}
+	out.Event.EventID = captureEventID(r.table, rec.id, rec.createdAt)
+	out.Event.Timestamp = time.UnixMilli(rec.createdAt)
+	return &out
+}
+
+// row is a row of the outbox table.
+type row struct {
+	id, createdAt int64
+	body          []byte
+}
+
+// resolve returns the event of each record, nil for one with nothing to
+// publish: an event stored by a mutation, or the create a trigger recorded
+// (Capture), built now from its row. When a recorded create cannot be
+// built, it returns the events before it and the error.
+func (r *relay) resolve(ctx context.Context, recs []row) ([]*entreactive.Outgoing, error) {
+	events := make([]*entreactive.Outgoing, 0, len(recs))
+	decoded := make([]stored, len(recs))
+	built := make([]*entreactive.Outgoing, len(recs))
+	byModel := map[string][]int{}
+	for i, rec := range recs {
+		d, err := decode(rec.body)
+		if err != nil {
+			r.log.Error("outbox: dropping an event that cannot be read", "id", rec.id, "err", err)
+		}
+		decoded[i] = d
+		if d.capture == "" {
+			continue
+		}
+		if out, ok := r.takeBuilt(d.capture, d.rowID); ok {
+			built[i] = r.recorded(out, recs[i])
+			continue
+		}
+		byModel[d.capture] = append(byModel[d.capture], i)
+	}
+	var failed error
+	stop := len(recs)
+	if len(byModel) > 0 {
+		c := r.captured.Load()
+		for model, idx := range byModel {
+			var out []entreactive.Outgoing
+			err := fmt.Errorf("the creates of %s are recorded by a trigger, and this Outbox does not capture them: call Outbox.Capture (or Uncapture)", model)
+			if c != nil {
+				ids := make([]string, len(idx))
+				for k, i := range idx {
+					ids[k] = decoded[i].rowID
+				}
+				out, err = c.capture.Created(ctx, model, ids)
+				if err == nil && len(out) != len(ids) {
+					err = fmt.Errorf("%d events for %d rows", len(out), len(ids))
+				}
+			}
+			if err != nil {
+				if idx[0] < stop {
+					stop, failed = idx[0], fmt.Errorf("build the recorded creates of %s: %w", model, err)
+				}
+				continue
+			}
+			for k, i := range idx {
+				built[i] = r.recorded(out[k], recs[i])
+			}
+		}
+	}
+	for i := range recs[:stop] {
+		switch d := decoded[i]; {
+		case d.capture != "":
+			events = append(events, built[i])
+		case d.ev.Model != "":
+			events = append(events, &entreactive.Outgoing{To: d.to, Event: d.ev})
+		default:
+			events = append(events, nil)
+		}
+	}
+	return events, failed
 }
 
 // publish publishes events in order, in one call when the Publisher is an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -236,8 +237,40 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []server.ClusterMessage)
 		if err != nil {
 			return done, err
 		}
+		if n == batchScriptEntries {
+			b.paceBacklog(ctx, run[0].Nsp, ids)
+		}
 	}
 	return done, nil
+}
+
+// backlogWait bounds how long paceBacklog waits for this node's reader.
+const backlogWait = time.Second
+
+// paceBacklog waits, after a full script call of PublishBatch (a backlog
+// draining: an outbox's relay after a Redis outage), until this node's
+// reader of the stream has read the last entry the call added, or for at
+// most backlogWait. A backlog published faster than the nodes read would
+// otherwise be trimmed by MaxLen before they read it: events lost.
+func (b *Broker) paceBacklog(ctx context.Context, nsp string, ids []string) {
+	last := ""
+	for _, id := range ids {
+		if id != "" {
+			last = id
+		}
+	}
+	if last == "" {
+		return
+	}
+	b.mu.Lock()
+	readers := b.readers
+	b.mu.Unlock()
+	key := b.cfg.streamKey(nsp)
+	for _, r := range readers {
+		if r.stream == key {
+			r.readPast(ctx, last, backlogWait)
+		}
+	}
 }
 
 // toWire returns the stream or pub/sub message of m, under this node's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ type streamReader struct {
 	// ended at start, before any); readErrors counts the failed reads.
 	last       atomic.Pointer[string]
 	readErrors atomic.Uint64
+	// read is closed, and replaced, each time last moves (readPast).
+	mu   sync.Mutex
+	read chan struct{}
 }
 
 // startStreamReader starts reading stream with rdb, which it then owns.
@@ -72,6 +76,7 @@ func startStreamReader(ctx context.Context, rdb redis.UniversalClient, stream st
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		now:    make(chan struct{}, 1),
+		read:   make(chan struct{}),
 	}
 	r.last.Store(&from)
 	go r.run(from)
@@ -139,7 +144,57 @@ func (r *streamReader) run(from string) {
 				r.last.Store(&e.ID)
 			}
 		}
+		r.moved()
 	}
+}
+
+// moved wakes the callers of readPast: last moved.
+func (r *streamReader) moved() {
+	r.mu.Lock()
+	close(r.read)
+	r.read = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// readPast waits until the reader has read the entry id, or for ctx or
+// wait, whichever comes first; it reports whether it has.
+func (r *streamReader) readPast(ctx context.Context, id string, wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		read := r.read
+		r.mu.Unlock()
+		if !idBefore(*r.last.Load(), id) {
+			return true
+		}
+		select {
+		case <-read:
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return false
+		case <-r.done:
+			return false
+		}
+	}
+}
+
+// idBefore reports whether the stream entry id a ("<ms>-<seq>") comes
+// before b.
+func idBefore(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	if len(am) != len(bm) {
+		return len(am) < len(bm)
+	}
+	if am != bm {
+		return am < bm
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
 }
 
 func (r *streamReader) stopped() bool {

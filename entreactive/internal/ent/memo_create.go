@@ -148,7 +148,7 @@ func (_c *MemoCreate) createSpec() (*Memo, *sqlgraph.CreateSpec) {
 		_node = &Memo{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(memo.Table, sqlgraph.NewFieldSpec(memo.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, len(_c.conflict) > 0)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -460,7 +460,7 @@ func (_c *MemoCreateBulk) Save(ctx context.Context) ([]*Memo, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigMemo(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigMemo(_c.config, _c.builders, len(_c.conflict) > 0)
 					reactiveBeforeBulkMemo(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

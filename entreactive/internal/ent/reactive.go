@@ -11,6 +11,7 @@ package ent
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 
@@ -142,6 +143,58 @@ func reactiveInTx(drv dialect.Driver) bool {
 			return false
 		}
 	}
+}
+
+// ReactiveCapture returns what package entreactive/outbox's Outbox.Capture
+// needs to have the database record the creates of reactive schemas by
+// itself: their tables, and the events of the rows it recorded.
+func (c *Client) ReactiveCapture() entreactive.Capture { return reactiveCapture{config: c.config} }
+
+// reactiveCapture implements entreactive.Capture.
+type reactiveCapture struct{ config config }
+
+// Tables returns the tables of the reactive schemas whose rules send
+// creates.
+func (reactiveCapture) Tables() []entreactive.CaptureTable {
+	var tables []entreactive.CaptureTable
+	if entreactive.SendsCreates[*Item](item.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Item", Table: item.Table, IDColumn: item.FieldID})
+	}
+	if entreactive.SendsCreates[*Memo](memo.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Memo", Table: memo.Table, IDColumn: memo.FieldID})
+	}
+	if entreactive.SendsCreates[*Setting](setting.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Setting", Table: setting.Table, IDColumn: setting.FieldID})
+	}
+	if entreactive.SendsCreates[*Tag](tag.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Tag", Table: tag.Table, IDColumn: tag.FieldID})
+	}
+	if entreactive.SendsCreates[*Task](task.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Task", Table: task.Table, IDColumn: task.FieldID})
+	}
+	if entreactive.SendsCreates[*Widget](widget.Hooks[:]) {
+		tables = append(tables, entreactive.CaptureTable{Model: "Widget", Table: widget.Table, IDColumn: widget.FieldID})
+	}
+	return tables
+}
+
+// Created returns the create event of each row of model whose id is given.
+func (r reactiveCapture) Created(ctx context.Context, model string, ids []string) ([]entreactive.Outgoing, error) {
+	switch model {
+	case "Item":
+		return reactiveCreatedItem(ctx, r.config, ids)
+	case "Memo":
+		return reactiveCreatedMemo(ctx, r.config, ids)
+	case "Setting":
+		return reactiveCreatedSetting(ctx, r.config, ids)
+	case "Tag":
+		return reactiveCreatedTag(ctx, r.config, ids)
+	case "Task":
+		return reactiveCreatedTask(ctx, r.config, ids)
+	case "Widget":
+		return reactiveCreatedWidget(ctx, r.config, ids)
+	}
+	return nil, fmt.Errorf("ent: no reactive schema %q whose creates are captured", model)
 }
 
 // reactiveTx is the end of the transaction the durable path opens for a
@@ -367,13 +420,31 @@ func (m *ItemMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *ItemMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = itemReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigItem returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigItem(cfg config, builders []*ItemCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigItem(cfg config, builders []*ItemCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -393,6 +464,40 @@ func (r itemReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedItem returns the create event of each Item whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedItem(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Item, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Item id %q: %w", s, err)
+		}
+		rows[i] = &Item{ID: id}
+	}
+	g := newMutationItemReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Item](ctx, item.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationItemReactive returns the glue of a new Item create.
+func newMutationItemReactive(cfg config) itemReactive {
+	return itemReactive{m: newItemMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -669,13 +774,31 @@ func (m *MemoMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *MemoMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = memoReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigMemo returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigMemo(cfg config, builders []*MemoCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigMemo(cfg config, builders []*MemoCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -695,6 +818,40 @@ func (r memoReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedMemo returns the create event of each Memo whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedMemo(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Memo, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Memo id %q: %w", s, err)
+		}
+		rows[i] = &Memo{ID: id}
+	}
+	g := newMutationMemoReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Memo](ctx, memo.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationMemoReactive returns the glue of a new Memo create.
+func newMutationMemoReactive(cfg config) memoReactive {
+	return memoReactive{m: newMemoMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -947,13 +1104,31 @@ func (m *SettingMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *SettingMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = settingReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigSetting returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigSetting(cfg config, builders []*SettingCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigSetting(cfg config, builders []*SettingCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -973,6 +1148,40 @@ func (r settingReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedSetting returns the create event of each Setting whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedSetting(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Setting, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Setting id %q: %w", s, err)
+		}
+		rows[i] = &Setting{ID: id}
+	}
+	g := newMutationSettingReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Setting](ctx, setting.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationSettingReactive returns the glue of a new Setting create.
+func newMutationSettingReactive(cfg config) settingReactive {
+	return settingReactive{m: newSettingMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -1221,13 +1430,31 @@ func (m *TagMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *TagMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = tagReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigTag returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigTag(cfg config, builders []*TagCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigTag(cfg config, builders []*TagCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -1247,6 +1474,40 @@ func (r tagReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedTag returns the create event of each Tag whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedTag(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Tag, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[string](s)
+		if err != nil {
+			return nil, fmt.Errorf("Tag id %q: %w", s, err)
+		}
+		rows[i] = &Tag{ID: id}
+	}
+	g := newMutationTagReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Tag](ctx, tag.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[string]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationTagReactive returns the glue of a new Tag create.
+func newMutationTagReactive(cfg config) tagReactive {
+	return tagReactive{m: newTagMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -1572,13 +1833,31 @@ func (m *TaskMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *TaskMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = taskReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigTask returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigTask(cfg config, builders []*TaskCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigTask(cfg config, builders []*TaskCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -1598,6 +1877,40 @@ func (r taskReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedTask returns the create event of each Task whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedTask(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Task, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Task id %q: %w", s, err)
+		}
+		rows[i] = &Task{ID: id}
+	}
+	g := newMutationTaskReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Task](ctx, task.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationTaskReactive returns the glue of a new Task create.
+func newMutationTaskReactive(cfg config) taskReactive {
+	return taskReactive{m: newTaskMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an
@@ -1949,13 +2262,31 @@ func (m *WidgetMutation) reactiveConfig(cfg config) config {
 	return cfg
 }
 
+// reactiveInsertConfig returns cfg, the config of the builder that runs an
+// insert, as reactiveConfig does. The hook opens no transaction for an
+// insert whose create the database records itself
+// (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
+// stored as usual, it is opened here.
+func (m *WidgetMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
+		st.UpsertTx = widgetReactive{m: m}.InTx()
+	}
+	return m.reactiveConfig(cfg)
+}
+
 // reactiveBulkConfigWidget returns cfg, the config of a CreateBulk statement,
 // with the transaction the durable path opened for its first row, if it
 // did; every row's mutation then runs in it, and the first commits it. (The
 // hooks of each row ran before the statement, each opening a transaction of
-// its own that is never begun.)
-func reactiveBulkConfigWidget(cfg config, builders []*WidgetCreate) config {
-	if len(builders) == 0 || builders[0].mutation.reactive.tx == nil {
+// its own that is never begun.) For rows whose creates the database
+// records itself, the transaction is opened here, for a statement with ON
+// CONFLICT only, as reactiveInsertConfig does.
+func reactiveBulkConfigWidget(cfg config, builders []*WidgetCreate, upsert bool) config {
+	if len(builders) == 0 {
+		return cfg
+	}
+	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
 	d := builders[0].mutation.reactive.tx
@@ -1975,6 +2306,40 @@ func (r widgetReactive) Schedule(e glue.Emission) {
 		}
 	}
 	reactiveAfterCommit(r.m.driver, e)
+}
+
+// reactiveCreatedWidget returns the create event of each Widget whose id is
+// given, read as stored now, or a zero Outgoing.
+func reactiveCreatedWidget(ctx context.Context, cfg config, ids []string) ([]entreactive.Outgoing, error) {
+	rows := make([]*Widget, len(ids))
+	for i, s := range ids {
+		id, err := glue.ParseID[int](s)
+		if err != nil {
+			return nil, fmt.Errorf("Widget id %q: %w", s, err)
+		}
+		rows[i] = &Widget{ID: id}
+	}
+	g := newMutationWidgetReactive(cfg)
+	stored, err := g.Reload(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	events := entreactive.CreatedEvents[*Widget](ctx, widget.Hooks[:], g, stored)
+	// Reload returns the rows in id order, not in the order of ids.
+	byID := make(map[int]entreactive.Outgoing, len(stored))
+	for j, row := range stored {
+		byID[row.ID] = events[j]
+	}
+	out := make([]entreactive.Outgoing, len(ids))
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	return out, nil
+}
+
+// newMutationWidgetReactive returns the glue of a new Widget create.
+func newMutationWidgetReactive(cfg config) widgetReactive {
+	return widgetReactive{m: newWidgetMutation(cfg, OpCreate)}
 }
 
 // reactiveBefore loads what the entreactive hook asked for right before an

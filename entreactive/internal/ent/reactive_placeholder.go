@@ -32,7 +32,9 @@ func reactiveBeforeBulkItem(context.Context, config, []*ItemCreate, bool) {}
 
 func (*ItemMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigItem(c config, _ []*ItemCreate) config { return c }
+func (*ItemMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigItem(c config, _ []*ItemCreate, _ bool) config { return c }
 
 func (*MemoMutation) reactiveBefore(context.Context, config) {}
 
@@ -44,7 +46,9 @@ func reactiveBeforeBulkMemo(context.Context, config, []*MemoCreate, bool) {}
 
 func (*MemoMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigMemo(c config, _ []*MemoCreate) config { return c }
+func (*MemoMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigMemo(c config, _ []*MemoCreate, _ bool) config { return c }
 
 func (*SettingMutation) reactiveBefore(context.Context, config) {}
 
@@ -56,7 +60,9 @@ func reactiveBeforeBulkSetting(context.Context, config, []*SettingCreate, bool) 
 
 func (*SettingMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigSetting(c config, _ []*SettingCreate) config { return c }
+func (*SettingMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigSetting(c config, _ []*SettingCreate, _ bool) config { return c }
 
 func (*TagMutation) reactiveBefore(context.Context, config) {}
 
@@ -68,7 +74,9 @@ func reactiveBeforeBulkTag(context.Context, config, []*TagCreate, bool) {}
 
 func (*TagMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigTag(c config, _ []*TagCreate) config { return c }
+func (*TagMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigTag(c config, _ []*TagCreate, _ bool) config { return c }
 
 func (*TaskMutation) reactiveBefore(context.Context, config) {}
 
@@ -80,7 +88,9 @@ func reactiveBeforeBulkTask(context.Context, config, []*TaskCreate, bool) {}
 
 func (*TaskMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigTask(c config, _ []*TaskCreate) config { return c }
+func (*TaskMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigTask(c config, _ []*TaskCreate, _ bool) config { return c }
 
 func (*WidgetMutation) reactiveBefore(context.Context, config) {}
 
@@ -92,4 +102,6 @@ func reactiveBeforeBulkWidget(context.Context, config, []*WidgetCreate, bool) {}
 
 func (*WidgetMutation) reactiveConfig(c config) config { return c }
 
-func reactiveBulkConfigWidget(c config, _ []*WidgetCreate) config { return c }
+func (*WidgetMutation) reactiveInsertConfig(c config, _ bool) config { return c }
+
+func reactiveBulkConfigWidget(c config, _ []*WidgetCreate, _ bool) config { return c }

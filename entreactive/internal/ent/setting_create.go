@@ -99,7 +99,7 @@ func (_c *SettingCreate) createSpec() (*Setting, *sqlgraph.CreateSpec) {
 		_node = &Setting{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(setting.Table, sqlgraph.NewFieldSpec(setting.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, len(_c.conflict) > 0)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -324,7 +324,7 @@ func (_c *SettingCreateBulk) Save(ctx context.Context) ([]*Setting, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigSetting(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigSetting(_c.config, _c.builders, len(_c.conflict) > 0)
 					reactiveBeforeBulkSetting(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

@@ -107,7 +107,7 @@ func (_c *TagCreate) createSpec() (*Tag, *sqlgraph.CreateSpec) {
 		_node = &Tag{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(tag.Table, sqlgraph.NewFieldSpec(tag.FieldID, field.TypeString))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, len(_c.conflict) > 0)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -319,7 +319,7 @@ func (_c *TagCreateBulk) Save(ctx context.Context) ([]*Tag, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigTag(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigTag(_c.config, _c.builders, len(_c.conflict) > 0)
 					reactiveBeforeBulkTag(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

@@ -334,7 +334,7 @@ func (_c *TaskCreate) createSpec() (*Task, *sqlgraph.CreateSpec) {
 		_node = &Task{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(task.Table, sqlgraph.NewFieldSpec(task.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, len(_c.conflict) > 0)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -959,7 +959,7 @@ func (_c *TaskCreateBulk) Save(ctx context.Context) ([]*Task, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigTask(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigTask(_c.config, _c.builders, len(_c.conflict) > 0)
 					reactiveBeforeBulkTask(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

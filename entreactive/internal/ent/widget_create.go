@@ -391,7 +391,7 @@ func (_c *WidgetCreate) createSpec() (*Widget, *sqlgraph.CreateSpec) {
 		_node = &Widget{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(widget.Table, sqlgraph.NewFieldSpec(widget.FieldID, field.TypeInt))
 	)
-	_c.config = _c.mutation.reactiveConfig(_c.config)
+	_c.config = _c.mutation.reactiveInsertConfig(_c.config, len(_c.conflict) > 0)
 	if len(_c.conflict) > 0 {
 		_c.mutation.reactiveBeforeUpsert(_c.config)
 	}
@@ -1230,7 +1230,7 @@ func (_c *WidgetCreateBulk) Save(ctx context.Context) ([]*Widget, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					_c.config = reactiveBulkConfigWidget(_c.config, _c.builders)
+					_c.config = reactiveBulkConfigWidget(_c.config, _c.builders, len(_c.conflict) > 0)
 					reactiveBeforeBulkWidget(ctx, _c.config, _c.builders, len(_c.conflict) > 0)
 
 					spec.OnConflict = _c.conflict

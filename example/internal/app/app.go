@@ -74,6 +74,11 @@ type Config struct {
 	// loses none, and one row's events reach every client in commit order
 	// across nodes.
 	Durable bool
+	// Capture, with Durable, has the database record the creates of
+	// notifications and messages itself (outbox.Outbox.Capture): a trigger
+	// writes the record in the INSERT, so a create runs in no transaction
+	// of its own; its event is built after the commit.
+	Capture bool
 	// AfterCommit, with Durable, is called after each commit whose events
 	// were stored, before they are published (outbox.Config.AfterCommit):
 	// the tests kill the process there.
@@ -337,6 +342,10 @@ func (a *App) openClient(ctx context.Context, db Database, srv *server.Server) (
 		a.outbox, emitter = ob, ob
 	}
 	client, err := newClient(ctx, db, drv, ent.Emitter(emitter))
+	if err == nil && a.outbox != nil && a.cfg.Capture {
+		// After the migration, which may rebuild a table and its trigger.
+		err = a.outbox.Capture(ctx, client.ReactiveCapture())
+	}
 	if err != nil {
 		if a.outbox != nil {
 			_ = a.outbox.Close(ctx)

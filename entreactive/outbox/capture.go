@@ -1,0 +1,242 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/entreactive/reactive/entreactive"
+)
+
+// captured is what Capture installed: the client's Capture, and the models
+// whose creates the database records.
+type captured struct {
+	capture entreactive.Capture
+	models  map[string]bool
+}
+
+// Capture has the database record the creates of the reactive schemas of
+// c, the generated client's ReactiveCapture, by itself: a trigger on each
+// of their tables writes the create's record into the outbox table in the
+// INSERT statement itself. A create made outside of a transaction then
+// runs in none, and costs one row more in the same statement rather than
+// a transaction with a second statement; the relay builds its event when
+// it publishes it, from the row as stored then.
+//
+//	ob, _ := outbox.New(ctx, drv, srv, outbox.Config{})
+//	client := ent.NewClient(ent.Driver(drv), ent.Emitter(ob))
+//	if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil { ... }
+//
+// What changes for the creates of those schemas:
+//
+//   - Their target functions run in the relay, after the commit, with a
+//     context of the relay's: not the mutation's, whose values (a viewer, a
+//     tenant) they do not see. Target functions that only look at the row,
+//     as most do, are unaffected.
+//   - The event carries the row as stored when the relay reads it. When an
+//     update committed in between, it carries the update already, and the
+//     update's event follows; when the row is gone (deleted), the create
+//     sends nothing, and the delete's event follows.
+//   - The guarantees of the package hold as before: a committed create has
+//     its record; one row's events reach clients in commit order.
+//
+// Every process on the database must run Capture with the same client
+// before it serves: a process that does not stores the creates it makes
+// twice (its own event, and the trigger's record, with other event ids),
+// and its relay publishes nothing while a trigger's record waits (it logs
+// why). Triggers are created when missing and never dropped: Uncapture
+// drops them. Run Capture after the schema migration: a migration that
+// rebuilds a table (SQLite does, for some changes) drops its trigger, and
+// Capture creates it again. SQLite, PostgreSQL (9.6 or later) and
+// MySQL/MariaDB are supported; on MySQL with binary logging, creating a
+// trigger needs the TRIGGER privilege and log_bin_trust_function_creators
+// (or SUPER).
+func (o *Outbox) Capture(ctx context.Context, c entreactive.Capture) error {
+	models := map[string]bool{}
+	for _, t := range c.Tables() {
+		if err := o.createTrigger(ctx, t); err != nil {
+			return fmt.Errorf("outbox: capture the creates of %s: %w", t.Model, err)
+		}
+		models[t.Model] = true
+	}
+	o.captured.Store(&captured{capture: c, models: models})
+	return nil
+}
+
+// Uncapture drops the triggers Capture created for the tables of c. Stop
+// every process that captures creates first: those they make meanwhile
+// would not be recorded.
+func (o *Outbox) Uncapture(ctx context.Context, c entreactive.Capture) error {
+	o.captured.Store(nil)
+	for _, t := range c.Tables() {
+		var q string
+		switch o.drv.Dialect() {
+		case dialect.Postgres:
+			q = "DROP TRIGGER IF EXISTS " + quote(dialect.Postgres, o.table+"_capture") + " ON " + quote(dialect.Postgres, t.Table)
+		default:
+			q = "DROP TRIGGER IF EXISTS " + quote(o.drv.Dialect(), o.triggerName(t))
+		}
+		if err := o.drv.Exec(ctx, q, []any{}, nil); err != nil {
+			return fmt.Errorf("outbox: drop the trigger of %s: %w", t.Table, err)
+		}
+	}
+	return nil
+}
+
+// CreatedCommitted keeps the events of creates that committed, as their
+// mutation built them, for the relay to publish when it reads their
+// records. It implements entreactive.CreateCapturer.
+func (o *Outbox) CreatedCommitted(ctx context.Context, created []entreactive.Outgoing) {
+	now := time.Now()
+	o.mu.Lock()
+	if o.built == nil {
+		o.built = map[builtKey]builtEvent{}
+	}
+	for _, e := range created {
+		o.built[builtKey{e.Event.Model, fmt.Sprint(e.Event.ID)}] = builtEvent{e, now}
+	}
+	o.mu.Unlock()
+	o.Committed(ctx)
+}
+
+// builtKey is the model and the id, as text, of a create the relay is to
+// publish as its mutation built it.
+type builtKey struct{ model, id string }
+
+// builtEvent is the event of a create as its mutation built it, kept since
+// at.
+type builtEvent struct {
+	out entreactive.Outgoing
+	at  time.Time
+}
+
+// builtTTL is how long the relay keeps the event of a create it has not
+// read the record of: another process's relay read it first.
+const builtTTL = time.Minute
+
+// takeBuilt returns, and forgets, the event of the create of the row id of
+// model as its mutation built it, if the relay has it.
+func (o *Outbox) takeBuilt(model, id string) (entreactive.Outgoing, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := builtKey{model, id}
+	b, ok := o.built[k]
+	if ok {
+		delete(o.built, k)
+	}
+	return b.out, ok
+}
+
+// forgetBuilt forgets the events kept since before now - builtTTL.
+func (o *Outbox) forgetBuilt(now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for k, b := range o.built {
+		if now.Sub(b.at) > builtTTL {
+			delete(o.built, k)
+		}
+	}
+}
+
+// CapturesCreates reports whether the database records the creates of
+// model (Capture). It implements entreactive.CreateCapturer.
+func (o *Outbox) CapturesCreates(model string) bool {
+	c := o.captured.Load()
+	return c != nil && c.models[model]
+}
+
+// triggerName returns the name of the trigger on t's table (SQLite,
+// MySQL: trigger names are per database there).
+func (o *Outbox) triggerName(t entreactive.CaptureTable) string {
+	return o.table + "_" + t.Table
+}
+
+// createTrigger creates the trigger of t's table when it does not exist.
+func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) error {
+	d := o.drv.Dialect()
+	if !plainName(t.Model) {
+		return fmt.Errorf("model name %q is not an identifier", t.Model)
+	}
+	table, id := quote(d, t.Table), quote(d, t.IDColumn)
+	switch d {
+	case dialect.SQLite:
+		return o.drv.Exec(ctx, "CREATE TRIGGER IF NOT EXISTS "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+
+			" BEGIN INSERT INTO "+o.quoted+" (created_at, body) VALUES (CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), "+
+			"'{\"capture\":\""+t.Model+"\",\"id\":' || json_quote(CAST(NEW."+id+" AS TEXT)) || '}'); END", []any{}, nil)
+	case dialect.MySQL:
+		exists, err := o.exists(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
+		if err != nil || exists {
+			return err
+		}
+		err = o.drv.Exec(ctx, "CREATE TRIGGER "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+" FOR EACH ROW INSERT INTO "+o.quoted+
+			" (created_at, body) VALUES (CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), JSON_OBJECT('capture', '"+t.Model+"', 'id', CAST(NEW."+id+" AS CHAR)))", []any{}, nil)
+		return o.unlessCreated(ctx, err, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
+	case dialect.Postgres:
+		fn := quote(d, o.table+"_capture")
+		if err := o.drv.Exec(ctx, "CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+
+			"INSERT INTO "+o.quoted+" (created_at, body) VALUES ((extract(epoch FROM clock_timestamp()) * 1000)::bigint, "+
+			"convert_to(json_build_object('capture', TG_ARGV[0], 'id', to_jsonb(NEW) ->> TG_ARGV[1])::text, 'UTF8')); RETURN NULL; END $$", []any{}, nil); err != nil {
+			return err
+		}
+		const check = "SELECT COUNT(*) FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)"
+		exists, err := o.exists(ctx, check, o.table+"_capture", table)
+		if err != nil || exists {
+			return err
+		}
+		err = o.drv.Exec(ctx, "CREATE TRIGGER "+fn+" AFTER INSERT ON "+table+" FOR EACH ROW EXECUTE PROCEDURE "+fn+"('"+t.Model+"', '"+strings.ReplaceAll(t.IDColumn, "'", "''")+"')", []any{}, nil)
+		return o.unlessCreated(ctx, err, check, o.table+"_capture", table)
+	}
+	return fmt.Errorf("dialect %q is not supported", d)
+}
+
+// exists runs a COUNT(*) query and reports whether it counted a row.
+func (o *Outbox) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var rows entsql.Rows
+	if err := o.drv.Query(ctx, query, args, &rows); err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var n int
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return false, err
+		}
+	}
+	return n > 0, rows.Err()
+}
+
+// unlessCreated returns err, the error of creating a trigger, unless the
+// trigger exists now: another process created it first.
+func (o *Outbox) unlessCreated(ctx context.Context, err error, query string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	if exists, qerr := o.exists(ctx, query, args...); qerr == nil && exists {
+		return nil
+	}
+	return err
+}
+
+// plainName reports whether s is made of ASCII letters, digits and
+// underscores, as the names of ent schemas are: it is written into the
+// trigger's text.
+func plainName(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// captureEventID returns the event id of the record id of the table,
+// stored at createdAt: the same in every relay, so that the publisher
+// drops the repeats.
+func captureEventID(table string, id, createdAt int64) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "entreactive/outbox/%s/%d/%d", table, id, createdAt)).String()
+}

@@ -1,0 +1,277 @@
+package outbox_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/entreactive/reactive/entreactive"
+	"github.com/entreactive/reactive/entreactive/entreactivetest"
+	testent "github.com/entreactive/reactive/entreactive/internal/ent"
+	"github.com/entreactive/reactive/entreactive/internal/ent/task"
+	"github.com/entreactive/reactive/entreactive/outbox"
+	"github.com/entreactive/reactive/internal/testdb"
+	"github.com/entreactive/reactive/internal/testkit"
+)
+
+// startCaptured is start with the creates captured (Outbox.Capture).
+func startCaptured(t *testing.T, drv *entsql.Driver, pub entreactive.Publisher) (*outbox.Outbox, *testent.Client) {
+	t.Helper()
+	ob, client := start(t, drv, pub)
+	if err := ob.Capture(t.Context(), client.ReactiveCapture()); err != nil {
+		t.Fatal(err)
+	}
+	return ob, client
+}
+
+// capturedTexts returns "action:text" for each Task event, in order, the
+// text read from the row a recorded create carries or from the stored
+// event's JSON.
+func capturedTexts(events []entreactive.Event) []string {
+	var out []string
+	for _, ev := range events {
+		if ev.Model != "Task" {
+			continue
+		}
+		text := taskText(ev)
+		if row, ok := ev.Data.(*testent.Task); ok {
+			text = row.Text
+		}
+		out = append(out, fmt.Sprintf("%s:%s", ev.Action, text))
+	}
+	return out
+}
+
+func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		ob, client := startCaptured(t, drv, rec)
+		if !ob.CapturesCreates("Task") {
+			t.Fatal("Task's creates are not captured")
+		}
+		ctx := t.Context()
+		for i := range 3 {
+			tk := client.Task.Create().SetKey(fmt.Sprint(i)).SetText(fmt.Sprint("one ", i)).SaveX(ctx)
+			client.Task.UpdateOne(tk).SetText(fmt.Sprint("two ", i)).ExecX(ctx)
+		}
+		tx, err := client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Task.Create().SetKey("rolled back").SetText("never").SaveX(ctx)
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		tx, err = client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Task.Create().SetKey("tx").SetText("in a transaction").SaveX(ctx)
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		client.Task.CreateBulk(client.Task.Create().SetKey("b1").SetText("bulk 1"), client.Task.Create().SetKey("b2").SetText("bulk 2")).SaveX(ctx)
+		testkit.Eventually(t, "the events", func() bool { return len(rec.Events()) >= 9 })
+		// The creates carry the row as their mutation made it.
+		want := []string{"create:one 0", "update:two 0", "create:one 1", "update:two 1", "create:one 2", "update:two 2",
+			"create:in a transaction", "create:bulk 1", "create:bulk 2"}
+		if got := capturedTexts(rec.Events()); !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+		ids := map[string]bool{}
+		for _, ev := range rec.Events() {
+			if ev.EventID == "" || ids[ev.EventID] {
+				t.Fatalf("event id %q: empty or repeated", ev.EventID)
+			}
+			ids[ev.EventID] = true
+		}
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+	})
+}
+
+func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		dead := &gate{}
+		dead.down.Store(true)
+		ob, err := outbox.New(ctx, drv, dead, outbox.Config{Poll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
+		if err := client.Schema.Create(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		kept := client.Task.Create().SetKey("kept").SetText("one").SaveX(ctx)
+		client.Task.UpdateOne(kept).SetText("two").ExecX(ctx)
+		// Tasks are soft-deleted: the row is still there, the create is
+		// sent, and the delete follows.
+		soft := client.Task.Create().SetKey("soft").SetText("soft").SaveX(ctx)
+		client.Task.DeleteOne(soft).ExecX(ctx)
+		// Items are deleted: the create sends nothing, the delete is sent.
+		gone := client.Item.Create().SetLabel("gone").SaveX(ctx)
+		client.Item.DeleteOne(gone).ExecX(ctx)
+		client.Item.Create().SetLabel("nobody").SetAudience("nobody").SaveX(ctx)
+		client.Item.Create().SetLabel("failing").SetAudience("panic").SaveX(ctx)
+		client.Tag.Create().SetID("go").SetName("Go").SaveX(ctx)
+		if err := ob.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		// Another process's relay builds the creates from the rows.
+		rec := &entreactivetest.Recorder{}
+		g := &gate{next: rec}
+		startCaptured(t, drv, g)
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+		var got []string
+		for _, ev := range rec.Events() {
+			switch row := ev.Data.(type) {
+			case *testent.Task:
+				got = append(got, fmt.Sprintf("Task %s:%s", ev.Action, row.Text))
+			case *testent.Item:
+				got = append(got, fmt.Sprintf("Item %s:%s", ev.Action, row.Label))
+			case *testent.Tag:
+				got = append(got, fmt.Sprintf("Tag %s:%s %v", ev.Action, row.Name, ev.ID))
+			default: // an event stored by a mutation: its row in JSON
+				var fields struct{ Text, Label string }
+				raw, _ := ev.Data.(json.RawMessage)
+				_ = json.Unmarshal(raw, &fields)
+				got = append(got, fmt.Sprintf("%s %s:%s%s", ev.Model, ev.Action, fields.Text, fields.Label))
+			}
+		}
+		want := []string{"Task create:two", "Task update:two", "Task create:soft", "Task delete:soft", "Item delete:gone", "Tag create:Go go"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
+}
+
+func TestRecordedCreatesOfADeadProcessArePublishedByAnother(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		dead := &gate{}
+		dead.down.Store(true)
+		ob, err := outbox.New(ctx, drv, dead, outbox.Config{Poll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
+		if err := client.Schema.Create(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		client.Task.Create().SetKey("a").SetText("left behind").SaveX(ctx)
+		if err := ob.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := stored(t, drv); n != 1 {
+			t.Fatalf("%d records stored, want the create's", n)
+		}
+
+		// A relay that does not capture leaves the record where it is.
+		rec := &entreactivetest.Recorder{}
+		other, otherClient := start(t, drv, rec)
+		time.Sleep(100 * time.Millisecond)
+		if n := len(rec.Events()); n != 0 || stored(t, drv) != 1 {
+			t.Fatalf("a relay without Capture published %d events and left %d records", n, stored(t, drv))
+		}
+		if err := other.Capture(ctx, otherClient.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, "the create", func() bool { return len(rec.Events()) == 1 })
+		if got := capturedTexts(rec.Events()); !slices.Equal(got, []string{"create:left behind"}) {
+			t.Fatalf("events %v", got)
+		}
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+	})
+}
+
+func TestCapturedUpsertStoresItsUpdates(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		_, client := startCaptured(t, drv, rec)
+		ctx := t.Context()
+		upsert := func(text string) {
+			t.Helper()
+			if err := client.Task.Create().SetKey("k").SetText(text).OnConflictColumns(task.FieldKey).UpdateNewValues().Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		upsert("one")
+		upsert("two")
+		testkit.Eventually(t, "two events", func() bool { return len(rec.Events()) >= 2 })
+		time.Sleep(50 * time.Millisecond)
+		got := capturedTexts(rec.Events())
+		if len(got) != 2 || (got[0] != "create:one" && got[0] != "create:two") || got[1] != "update:two" {
+			t.Fatalf("events %v, want the create, then update:two", got)
+		}
+	})
+}
+
+func TestUncaptureDropsTheTriggers(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		ob, client := startCaptured(t, drv, rec)
+		ctx := t.Context()
+		if err := ob.Uncapture(ctx, client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		if ob.CapturesCreates("Task") {
+			t.Fatal("Task's creates still captured")
+		}
+		client.Task.Create().SetKey("a").SetText("stored").SaveX(ctx)
+		testkit.Eventually(t, "the create", func() bool { return len(rec.Events()) == 1 })
+		time.Sleep(50 * time.Millisecond)
+		if got := capturedTexts(rec.Events()); !slices.Equal(got, []string{"create:stored"}) {
+			t.Fatalf("events %v, want one create", got)
+		}
+	})
+}
+
+func TestRecordedCreatesInAnotherOrderThanTheirRowsArePublished(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		rec := &entreactivetest.Recorder{}
+		g := &gate{next: rec}
+		g.down.Store(true)
+		_, client := startCaptured(t, drv, g)
+		first := client.Item.Create().SetLabel("first").SaveX(ctx)
+		second := client.Item.Create().SetLabel("second").SaveX(ctx)
+		// On PostgreSQL and MariaDB, rows inserted concurrently may have
+		// their records in another order than their ids: store them so,
+		// as a dead process's relay would leave them.
+		if _, err := client.ExecContext(ctx, "DELETE FROM "+outbox.DefaultTable); err != nil {
+			t.Fatal(err)
+		}
+		insert := "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (1, ?)"
+		if drv.Dialect() == dialect.Postgres {
+			insert = "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (1, $1)"
+		}
+		for _, id := range []int{second.ID, first.ID} {
+			if _, err := client.ExecContext(ctx, insert, []byte(fmt.Sprintf(`{"capture":"Item","id":"%d"}`, id))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The events the mutations built are gone with their process.
+		restarted := &entreactivetest.Recorder{}
+		startCaptured(t, drv, restarted)
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+		var got []string
+		for _, ev := range restarted.Events() {
+			got = append(got, ev.Data.(*testent.Item).Label)
+		}
+		if !slices.Equal(got, []string{"second", "first"}) {
+			t.Fatalf("created items published: %v, want second, first (the records' order)", got)
+		}
+	})
+}
