@@ -179,3 +179,30 @@ func TestEmitterPublishBatch(t *testing.T) {
 		t.Fatalf("the client got %v, want [e1 e2 e3]", got)
 	}
 }
+
+// A backlog published with PublishBatch (an outbox's relay after a Redis
+// outage) many times longer than MaxLen reaches every node whole: each
+// full script call waits for the publishing node's reader, so the stream
+// is not trimmed past what the nodes have read.
+func TestBrokerPublishBatchBacklogLongerThanMaxLen(t *testing.T) {
+	cfg := onceConfig(t)
+	cfg.MaxLen = 500
+	ctx := testkit.Context(t)
+	rdb := newRedis(t)
+	var a, b fakeNode
+	publisher := startBroker(t, rdb, cfg, &a)
+	startBroker(t, rdb, cfg, &b)
+	const total = 6000
+	backlog := make([]server.ClusterMessage, total)
+	for i := range backlog {
+		backlog[i] = textBroadcast([]string{"r"}, "ev", fmt.Sprintf(`2["ev",%d]`, i))
+		backlog[i].Broadcast.Once = fmt.Sprint("backlog-", i)
+	}
+	if n, err := publisher.PublishBatch(ctx, backlog); err != nil || n != total {
+		t.Fatalf("PublishBatch: %d, %v", n, err)
+	}
+	testkit.Eventually(t, "the other node read the backlog", func() bool { return len(b.events()) >= total })
+	if n := len(b.events()); n != total {
+		t.Fatalf("the other node received %d broadcasts, want %d", n, total)
+	}
+}
