@@ -11,6 +11,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -144,6 +145,26 @@ func (reactiveCapture) Tables() []entreactive.CaptureTable {
 		tables = append(tables, entreactive.CaptureTable{Model: "Notification", Table: notification.Table, IDColumn: notification.FieldID})
 	}
 	return tables
+}
+
+// CreatedFrom returns the create event of the row of model whose JSON
+// (its wire form, Sensitive fields left out) is data.
+func (r reactiveCapture) CreatedFrom(ctx context.Context, model string, data []byte) (entreactive.Outgoing, error) {
+	switch model {
+	case "Message":
+		row := &Message{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Message: %w", err)
+		}
+		return entreactive.CreatedEvents[*Message](ctx, message.Hooks[:], newMutationMessageReactive(r.config), []*Message{row})[0], nil
+	case "Notification":
+		row := &Notification{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Notification: %w", err)
+		}
+		return entreactive.CreatedEvents[*Notification](ctx, notification.Hooks[:], newMutationNotificationReactive(r.config), []*Notification{row})[0], nil
+	}
+	return entreactive.Outgoing{}, fmt.Errorf("ent: no reactive schema %q whose creates are captured", model)
 }
 
 // Created returns the create event of each row of model whose id is given.

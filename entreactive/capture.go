@@ -13,20 +13,14 @@ import (
 // creates of a model it captures store nothing from Go: a trigger writes
 // their record in the INSERT statement itself, so that a create made
 // outside of a transaction runs in none, and the relay builds the event
-// from the row as stored then (Capture.Created). Updates, deletes and the
-// updates of an insert with ON CONFLICT are stored as by any
-// DurableEmitter.
+// from the row as stored when it reads the record (Capture.Created), the
+// target function running then. Updates, deletes and the updates of an
+// insert with ON CONFLICT are stored as by any DurableEmitter.
 type CreateCapturer interface {
 	DurableEmitter
 	// CapturesCreates reports whether the database records the creates of
 	// model.
 	CapturesCreates(model string) bool
-	// CreatedCommitted tells the emitter that creates it captures
-	// committed, with their events as the mutation built them, the target
-	// functions having run with its context: an Outgoing whose To is empty
-	// sends nothing. The relay publishes these rather than build them from
-	// the rows.
-	CreatedCommitted(ctx context.Context, created []Outgoing)
 }
 
 // Capture is what the generated client's ReactiveCapture method returns
@@ -43,6 +37,11 @@ type Capture interface {
 	// exists, or whose target sends nothing, has an Outgoing whose To is
 	// empty.
 	Created(ctx context.Context, model string, ids []string) ([]Outgoing, error)
+	// CreatedFrom returns the create event of the row of model whose JSON,
+	// as events carry it (Sensitive fields left out), is data: the relay
+	// builds a create whose row is gone from the row's next event. The
+	// target function runs with ctx.
+	CreatedFrom(ctx context.Context, model string, data []byte) (Outgoing, error)
 }
 
 // CaptureTable is one table whose creates a CreateCapturer records.
@@ -133,18 +132,4 @@ func (s *sender[T]) created() []Outgoing {
 	}
 	s.rows = rows
 	return out
-}
-
-// capturedCreate is the emission of a create the database records: once
-// it committed, the events are built and handed to the emitter, whose relay
-// publishes them when it reads the records.
-// (Not an embedded sender: its events are not stored by the mutation.)
-type capturedCreate[T any] struct {
-	s *sender[T]
-	d CreateCapturer
-}
-
-// Emit builds the events and hands them to the emitter.
-func (c capturedCreate[T]) Emit() {
-	c.d.CreatedCommitted(context.WithoutCancel(c.s.ctx), c.s.created())
 }

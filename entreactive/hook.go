@@ -149,13 +149,10 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *glue.S
 			m.scheduleUpsert(ctx, s, row)
 			return
 		}
-		if c, ok := s.emitter.(CreateCapturer); ok && st.Captured {
-			// A trigger recorded the create: the relay publishes it once
-			// told that it committed.
-			s.one[0] = row
-			s.rows = s.one[:]
-			s.ctx = ctx
-			g.Schedule(capturedCreate[T]{s: s, d: c})
+		if d, ok := s.emitter.(DurableEmitter); ok && st.Captured {
+			// A trigger recorded the create: the relay builds its event
+			// once told that it committed.
+			g.Schedule(committed{ctx: context.WithoutCancel(ctx), d: d})
 			return
 		}
 		if s.target == nil {

@@ -25,7 +25,10 @@ package glue
 // a method the glue must have, a function the templates call, a name
 // reactive_placeholder.go must declare) bumps GeneratedCodeVersion and
 // keeps what the previous version calls, marked Deprecated, for one
-// version:
+// version. (What only adds, for code generated from now on, leaves code of
+// the version as it was: a new function or field of this package, a new
+// generated method, a new placeholder name. It does not bump; say in the
+// CHANGELOG that go generate ./... brings it.) A bump:
 //
 //   - turn the variable GeneratedCodeV<new> below into a type, and add a
 //     variable for one more version at the end of the newer ones;

@@ -152,11 +152,12 @@ func newServer(b *testing.B, broker server.Broker) *server.Server {
 // BenchmarkCreateToSocket measures, one create at a time, the time from
 // the start of a create on a SQLite file to the arrival of its event at a
 // websocket client of a server in the same process: "direct" with the
-// server as the client's emitter, "durable" through an Outbox. The
+// server as the client's emitter, "durable" through an Outbox, "captured"
+// through an Outbox whose creates a trigger records (Outbox.Capture). The
 // difference is what the durable path adds between the commit and the
 // socket (the relay's read, publish and delete).
 func BenchmarkCreateToSocket(b *testing.B) {
-	for _, name := range []string{"direct", "durable"} {
+	for _, name := range []string{"direct", "durable", "captured"} {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			s := testkit.Serve(b, server.Config{})
@@ -174,8 +175,9 @@ func BenchmarkCreateToSocket(b *testing.B) {
 			testkit.Eventually(b, "user 1 online", func() bool { return testkit.Online(b, s.Server, 1) })
 			drv := openFile(b)
 			var em entreactive.Emitter = s.Server
-			if name == "durable" {
-				ob, err := outbox.New(ctx, drv, s.Server, outbox.Config{Logger: slog.New(slog.DiscardHandler)})
+			var ob *outbox.Outbox
+			if name != "direct" {
+				ob, err = outbox.New(ctx, drv, s.Server, outbox.Config{Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -185,6 +187,11 @@ func BenchmarkCreateToSocket(b *testing.B) {
 			client := testent.NewClient(testent.Driver(drv), testent.Emitter(em))
 			if err := client.Schema.Create(ctx); err != nil {
 				b.Fatal(err)
+			}
+			if name == "captured" {
+				if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+					b.Fatal(err)
+				}
 			}
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -26,10 +25,11 @@ type captured struct {
 // INSERT statement itself. A create made outside of a transaction then
 // runs in none, and costs one row more in the same statement rather than
 // a transaction with a second statement; the relay builds its event when
-// it publishes it, from the row as stored then.
+// it reads the record, from the row as stored then.
 //
 //	ob, _ := outbox.New(ctx, drv, srv, outbox.Config{})
 //	client := ent.NewClient(ent.Driver(drv), ent.Emitter(ob))
+//	// after client.Schema.Create
 //	if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil { ... }
 //
 // What changes for the creates of those schemas:
@@ -38,12 +38,14 @@ type captured struct {
 //     context of the relay's: not the mutation's, whose values (a viewer, a
 //     tenant) they do not see. Target functions that only look at the row,
 //     as most do, are unaffected.
-//   - The event carries the row as stored when the relay reads it. When an
-//     update committed in between, it carries the update already, and the
-//     update's event follows; when the row is gone (deleted), the create
-//     sends nothing, and the delete's event follows.
+//   - The event carries the row as stored when the relay reads it: an
+//     update committed in between is in it, and the update's event
+//     follows. A row deleted by then is sent as its next event in the
+//     table carries it, to the create's audience; one with no later event
+//     sends nothing.
 //   - The guarantees of the package hold as before: a committed create has
-//     its record; one row's events reach clients in commit order.
+//     its record; one row's events reach clients in commit order, whichever
+//     relay publishes them.
 //
 // Every process on the database must run Capture with the same client
 // before it serves: a process that does not stores the creates it makes
@@ -88,61 +90,6 @@ func (o *Outbox) Uncapture(ctx context.Context, c entreactive.Capture) error {
 	return nil
 }
 
-// CreatedCommitted keeps the events of creates that committed, as their
-// mutation built them, for the relay to publish when it reads their
-// records. It implements entreactive.CreateCapturer.
-func (o *Outbox) CreatedCommitted(ctx context.Context, created []entreactive.Outgoing) {
-	now := time.Now()
-	o.mu.Lock()
-	if o.built == nil {
-		o.built = map[builtKey]builtEvent{}
-	}
-	for _, e := range created {
-		o.built[builtKey{e.Event.Model, fmt.Sprint(e.Event.ID)}] = builtEvent{e, now}
-	}
-	o.mu.Unlock()
-	o.Committed(ctx)
-}
-
-// builtKey is the model and the id, as text, of a create the relay is to
-// publish as its mutation built it.
-type builtKey struct{ model, id string }
-
-// builtEvent is the event of a create as its mutation built it, kept since
-// at.
-type builtEvent struct {
-	out entreactive.Outgoing
-	at  time.Time
-}
-
-// builtTTL is how long the relay keeps the event of a create it has not
-// read the record of: another process's relay read it first.
-const builtTTL = time.Minute
-
-// takeBuilt returns, and forgets, the event of the create of the row id of
-// model as its mutation built it, if the relay has it.
-func (o *Outbox) takeBuilt(model, id string) (entreactive.Outgoing, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	k := builtKey{model, id}
-	b, ok := o.built[k]
-	if ok {
-		delete(o.built, k)
-	}
-	return b.out, ok
-}
-
-// forgetBuilt forgets the events kept since before now - builtTTL.
-func (o *Outbox) forgetBuilt(now time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for k, b := range o.built {
-		if now.Sub(b.at) > builtTTL {
-			delete(o.built, k)
-		}
-	}
-}
-
 // CapturesCreates reports whether the database records the creates of
 // model (Capture). It implements entreactive.CreateCapturer.
 func (o *Outbox) CapturesCreates(model string) bool {
@@ -166,7 +113,7 @@ func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) 
 	switch d {
 	case dialect.SQLite:
 		return o.drv.Exec(ctx, "CREATE TRIGGER IF NOT EXISTS "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+
-			" BEGIN INSERT INTO "+o.quoted+" (created_at, body) VALUES (CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), "+
+			" BEGIN INSERT INTO "+o.quoted+" (created_at, body) VALUES (-CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), "+
 			"'{\"capture\":\""+t.Model+"\",\"id\":' || json_quote(CAST(NEW."+id+" AS TEXT)) || '}'); END", []any{}, nil)
 	case dialect.MySQL:
 		exists, err := o.exists(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
@@ -174,12 +121,12 @@ func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) 
 			return err
 		}
 		err = o.drv.Exec(ctx, "CREATE TRIGGER "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+" FOR EACH ROW INSERT INTO "+o.quoted+
-			" (created_at, body) VALUES (CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), JSON_OBJECT('capture', '"+t.Model+"', 'id', CAST(NEW."+id+" AS CHAR)))", []any{}, nil)
+			" (created_at, body) VALUES (-CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), JSON_OBJECT('capture', '"+t.Model+"', 'id', CAST(NEW."+id+" AS CHAR)))", []any{}, nil)
 		return o.unlessCreated(ctx, err, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
 	case dialect.Postgres:
 		fn := quote(d, o.table+"_capture")
 		if err := o.drv.Exec(ctx, "CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+
-			"INSERT INTO "+o.quoted+" (created_at, body) VALUES ((extract(epoch FROM clock_timestamp()) * 1000)::bigint, "+
+			"INSERT INTO "+o.quoted+" (created_at, body) VALUES (-(extract(epoch FROM clock_timestamp()) * 1000)::bigint, "+
 			"convert_to(json_build_object('capture', TG_ARGV[0], 'id', to_jsonb(NEW) ->> TG_ARGV[1])::text, 'UTF8')); RETURN NULL; END $$", []any{}, nil); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,26 @@ func capturedTexts(events []entreactive.Event) []string {
 	return out
 }
 
+// describe returns "<model> <action>:<text>" of an event, the text being
+// the task's text, the item's label or the tag's name, from the row a
+// relay built the event with or from the stored event's JSON.
+func describe(ev entreactive.Event) string {
+	var text string
+	switch row := ev.Data.(type) {
+	case *testent.Task:
+		text = row.Text
+	case *testent.Item:
+		text = row.Label
+	case *testent.Tag:
+		text = row.Name
+	case json.RawMessage:
+		var fields struct{ Text, Label, Name string }
+		_ = json.Unmarshal(row, &fields)
+		text = fields.Text + fields.Label + fields.Name
+	}
+	return fmt.Sprintf("%s %s:%s", ev.Model, ev.Action, text)
+}
+
 func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		rec := &entreactivetest.Recorder{}
@@ -77,11 +98,25 @@ func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
 		}
 		client.Task.CreateBulk(client.Task.Create().SetKey("b1").SetText("bulk 1"), client.Task.Create().SetKey("b2").SetText("bulk 2")).SaveX(ctx)
 		testkit.Eventually(t, "the events", func() bool { return len(rec.Events()) >= 9 })
-		// The creates carry the row as their mutation made it.
-		want := []string{"create:one 0", "update:two 0", "create:one 1", "update:two 1", "create:one 2", "update:two 2",
-			"create:in a transaction", "create:bulk 1", "create:bulk 2"}
-		if got := capturedTexts(rec.Events()); !slices.Equal(got, want) {
-			t.Fatalf("events %v, want %v", got, want)
+		got := capturedTexts(rec.Events())
+		// A create carries its row as the relay read it: "one i", or "two
+		// i" when the update committed first.
+		for i := range 3 {
+			j := slices.IndexFunc(got, func(s string) bool { return s == fmt.Sprint("create:one ", i) || s == fmt.Sprint("create:two ", i) })
+			k := slices.Index(got, fmt.Sprint("update:two ", i))
+			if j < 0 || k < j {
+				t.Fatalf("events %v: task %d's create missing or after its update", got, i)
+			}
+		}
+		var rest []string
+		for _, s := range got {
+			if !strings.HasPrefix(s, "create:one") && !strings.HasPrefix(s, "create:two") {
+				rest = append(rest, s)
+			}
+		}
+		want := []string{"update:two 0", "update:two 1", "update:two 2", "create:in a transaction", "create:bulk 1", "create:bulk 2"}
+		if !slices.Equal(rest, want) {
+			t.Fatalf("events %v, want the creates of the tasks and then %v", got, want)
 		}
 		ids := map[string]bool{}
 		for _, ev := range rec.Events() {
@@ -97,9 +132,7 @@ func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
 func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		ctx := t.Context()
-		dead := &gate{}
-		dead.down.Store(true)
-		ob, err := outbox.New(ctx, drv, dead, outbox.Config{Poll: 20 * time.Millisecond})
+		ob, err := outbox.New(ctx, drv, &gate{}, outbox.Config{Poll: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,44 +143,34 @@ func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
 		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
 			t.Fatal(err)
 		}
+		// The process's relay is dead: the triggers record, nothing is
+		// resolved or published.
+		if err := ob.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
 		kept := client.Task.Create().SetKey("kept").SetText("one").SaveX(ctx)
 		client.Task.UpdateOne(kept).SetText("two").ExecX(ctx)
 		// Tasks are soft-deleted: the row is still there, the create is
 		// sent, and the delete follows.
 		soft := client.Task.Create().SetKey("soft").SetText("soft").SaveX(ctx)
 		client.Task.DeleteOne(soft).ExecX(ctx)
-		// Items are deleted: the create sends nothing, the delete is sent.
+		// Items are deleted: the create is built from the delete's event.
 		gone := client.Item.Create().SetLabel("gone").SaveX(ctx)
 		client.Item.DeleteOne(gone).ExecX(ctx)
 		client.Item.Create().SetLabel("nobody").SetAudience("nobody").SaveX(ctx)
 		client.Item.Create().SetLabel("failing").SetAudience("panic").SaveX(ctx)
 		client.Tag.Create().SetID("go").SetName("Go").SaveX(ctx)
-		if err := ob.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
 
 		// Another process's relay builds the creates from the rows.
 		rec := &entreactivetest.Recorder{}
-		g := &gate{next: rec}
-		startCaptured(t, drv, g)
+		startCaptured(t, drv, rec)
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
 		var got []string
 		for _, ev := range rec.Events() {
-			switch row := ev.Data.(type) {
-			case *testent.Task:
-				got = append(got, fmt.Sprintf("Task %s:%s", ev.Action, row.Text))
-			case *testent.Item:
-				got = append(got, fmt.Sprintf("Item %s:%s", ev.Action, row.Label))
-			case *testent.Tag:
-				got = append(got, fmt.Sprintf("Tag %s:%s %v", ev.Action, row.Name, ev.ID))
-			default: // an event stored by a mutation: its row in JSON
-				var fields struct{ Text, Label string }
-				raw, _ := ev.Data.(json.RawMessage)
-				_ = json.Unmarshal(raw, &fields)
-				got = append(got, fmt.Sprintf("%s %s:%s%s", ev.Model, ev.Action, fields.Text, fields.Label))
-			}
+			got = append(got, describe(ev))
 		}
-		want := []string{"Task create:two", "Task update:two", "Task create:soft", "Task delete:soft", "Item delete:gone", "Tag create:Go go"}
+		// The deleted item's create is built from its delete's event.
+		want := []string{"Task create:two", "Task update:two", "Task create:soft", "Task delete:soft", "Item create:gone", "Item delete:gone", "Tag create:Go"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
@@ -253,25 +276,72 @@ func TestRecordedCreatesInAnotherOrderThanTheirRowsArePublished(t *testing.T) {
 		if _, err := client.ExecContext(ctx, "DELETE FROM "+outbox.DefaultTable); err != nil {
 			t.Fatal(err)
 		}
-		insert := "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (1, ?)"
+		insert := "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (-1, ?)"
 		if drv.Dialect() == dialect.Postgres {
-			insert = "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (1, $1)"
+			insert = "INSERT INTO " + outbox.DefaultTable + " (created_at, body) VALUES (-1, $1)"
 		}
 		for _, id := range []int{second.ID, first.ID} {
 			if _, err := client.ExecContext(ctx, insert, []byte(fmt.Sprintf(`{"capture":"Item","id":"%d"}`, id))); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// The events the mutations built are gone with their process.
 		restarted := &entreactivetest.Recorder{}
 		startCaptured(t, drv, restarted)
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
 		var got []string
 		for _, ev := range restarted.Events() {
-			got = append(got, ev.Data.(*testent.Item).Label)
+			got = append(got, describe(ev))
 		}
-		if !slices.Equal(got, []string{"second", "first"}) {
+		if !slices.Equal(got, []string{"Item create:second", "Item create:first"}) {
 			t.Fatalf("created items published: %v, want second, first (the records' order)", got)
+		}
+	})
+}
+
+func TestACreateWhoseRowIsGoneIsBuiltFromItsNextEvent(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		ob, err := outbox.New(ctx, drv, &gate{}, outbox.Config{Poll: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
+		if err := client.Schema.Create(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Close(ctx); err != nil { // no relay resolves anything
+			t.Fatal(err)
+		}
+		it := client.Item.Create().SetLabel("one").SaveX(ctx)
+		client.Item.UpdateOne(it).SetLabel("two").ExecX(ctx)
+		client.Item.DeleteOne(it).ExecX(ctx)
+		// Tags send creates only: a deleted tag has no later event.
+		tag := client.Tag.Create().SetID("gone").SetName("Gone").SaveX(ctx)
+		client.Tag.DeleteOne(tag).ExecX(ctx)
+
+		// A relay that finds the item gone builds its create from the
+		// item's next event, as one that read it alive would have sent a
+		// create there: clients never get the update before a create.
+		rec := &entreactivetest.Recorder{}
+		startCaptured(t, drv, rec)
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+		var got []string
+		for _, ev := range rec.Events() {
+			got = append(got, describe(ev))
+		}
+		if want := []string{"Item create:two", "Item update:two", "Item delete:two"}; !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+		if ids := rec.Events(); ids[0].EventID == "" || ids[0].EventID == ids[1].EventID {
+			t.Fatalf("the create's event id %q, the update's %q", ids[0].EventID, ids[1].EventID)
+		}
+		// Its audience is the create's (the target function's, for the
+		// row as the update left it), not the update's.
+		if to := rec.Deliveries()[0].Target; !slices.Equal(to.Rooms, []string{"items", "items_create"}) {
+			t.Fatalf("the create went to %v, want items and items_create", to)
 		}
 	})
 }

@@ -57,6 +57,13 @@
 // the change), and with SQLite limited to one connection such a query
 // waits for ever: target functions that only look at the row, as most do,
 // are unaffected. Each mutation costs one more INSERT, in its transaction.
+//
+// # Creates recorded by the database
+//
+// Capture has a trigger record the creates of reactive schemas in the
+// INSERT statement itself: a create made outside of a transaction then runs
+// in none, and the relay builds its event from the row after the commit.
+// See Capture for what changes.
 package outbox
 
 import (
@@ -69,7 +76,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -119,10 +125,6 @@ type Outbox struct {
 	wake chan struct{}
 	// captured is what Capture installed, or nil.
 	captured atomic.Pointer[captured]
-	// mu guards built, the events of captured creates as their mutations
-	// built them (CreatedCommitted), until the relay reads their records.
-	mu    sync.Mutex
-	built map[builtKey]builtEvent
 }
 
 // Relay timing. A relay deletes what it published in batches: at the

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/entreactive/reactive/entreactive"
@@ -140,7 +142,6 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	}
 	floor := r.cursor
 	if full {
-		r.forgetBuilt(now)
 		floor = 0
 	} else if len(r.gaps) > 0 {
 		floor = min(floor, r.gaps[0].lo-1)
@@ -209,86 +210,150 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	return len(batch) == limit, nil
 }
 
-// recorded returns out, the event of the create rec recorded, with the
-// event id and the time of the record, or nil when it sends nothing.
-func (r *relay) recorded(out entreactive.Outgoing, rec row) *entreactive.Outgoing {
-	if out.To.Empty() {
-		return nil
-	}
-	out.Event.EventID = captureEventID(r.table, rec.id, rec.createdAt)
-	out.Event.Timestamp = time.UnixMilli(rec.createdAt)
-	return &out
-}
-
-// row is a row of the outbox table.
+// row is a row of the outbox table. A trigger's record (Capture) has a
+// negative created_at.
 type row struct {
 	id, createdAt int64
 	body          []byte
 }
 
+// captured reports whether r is a trigger's record.
+func (r row) captured() bool { return r.createdAt < 0 }
+
 // resolve returns the event of each record, nil for one with nothing to
 // publish: an event stored by a mutation, or the create a trigger recorded
 // (Capture), built now from its row. When a recorded create cannot be
 // built, it returns the events before it and the error.
+//
+// Every relay publishes a record's event at the record's place, so that
+// one row's events keep their order whichever relay publishes first; but
+// relays build a recorded create at different times, and one may find its
+// row already deleted where another found it. Such a create is then built
+// from the row as its first later event in the table carries it (which
+// every relay finds), by the create's target function; only when the row
+// has no later event does its create send nothing, and nothing of the row
+// can follow it then.
 func (r *relay) resolve(ctx context.Context, recs []row) ([]*entreactive.Outgoing, error) {
-	events := make([]*entreactive.Outgoing, 0, len(recs))
-	decoded := make([]stored, len(recs))
-	built := make([]*entreactive.Outgoing, len(recs))
+	events := make([]*entreactive.Outgoing, len(recs))
 	byModel := map[string][]int{}
+	var models []string
+	rowIDs := make([]string, len(recs))
 	for i, rec := range recs {
 		d, err := decode(rec.body)
-		if err != nil {
+		switch {
+		case err != nil:
 			r.log.Error("outbox: dropping an event that cannot be read", "id", rec.id, "err", err)
-		}
-		decoded[i] = d
-		if d.capture == "" {
-			continue
-		}
-		if out, ok := r.takeBuilt(d.capture, d.rowID); ok {
-			built[i] = r.recorded(out, recs[i])
-			continue
-		}
-		byModel[d.capture] = append(byModel[d.capture], i)
-	}
-	var failed error
-	stop := len(recs)
-	if len(byModel) > 0 {
-		c := r.captured.Load()
-		for model, idx := range byModel {
-			var out []entreactive.Outgoing
-			err := fmt.Errorf("the creates of %s are recorded by a trigger, and this Outbox does not capture them: call Outbox.Capture (or Uncapture)", model)
-			if c != nil {
-				ids := make([]string, len(idx))
-				for k, i := range idx {
-					ids[k] = decoded[i].rowID
-				}
-				out, err = c.capture.Created(ctx, model, ids)
-				if err == nil && len(out) != len(ids) {
-					err = fmt.Errorf("%d events for %d rows", len(out), len(ids))
-				}
+		case rec.captured() && d.capture != "":
+			if byModel[d.capture] == nil {
+				models = append(models, d.capture)
 			}
-			if err != nil {
-				if idx[0] < stop {
-					stop, failed = idx[0], fmt.Errorf("build the recorded creates of %s: %w", model, err)
-				}
-				continue
-			}
-			for k, i := range idx {
-				built[i] = r.recorded(out[k], recs[i])
-			}
-		}
-	}
-	for i := range recs[:stop] {
-		switch d := decoded[i]; {
-		case d.capture != "":
-			events = append(events, built[i])
+			byModel[d.capture] = append(byModel[d.capture], i)
+			rowIDs[i] = d.rowID
 		case d.ev.Model != "":
-			events = append(events, &entreactive.Outgoing{To: d.to, Event: d.ev})
+			events[i] = &entreactive.Outgoing{To: d.to, Event: d.ev}
 		default:
-			events = append(events, nil)
+			r.log.Error("outbox: dropping a record that is no event", "id", rec.id)
 		}
 	}
-	return events, failed
+	if len(models) == 0 {
+		return events, nil
+	}
+	stop, failed := len(recs), error(nil)
+	c := r.captured.Load()
+	for _, model := range models {
+		idx := byModel[model]
+		if c == nil {
+			stop, failed = min(stop, idx[0]), fmt.Errorf("the creates of %s are recorded by a trigger, and this Outbox does not capture them: call Outbox.Capture (or Uncapture)", model)
+			continue
+		}
+		ids := make([]string, len(idx))
+		for k, i := range idx {
+			ids[k] = rowIDs[i]
+		}
+		out, err := c.capture.Created(ctx, model, ids)
+		if err == nil && len(out) != len(ids) {
+			err = fmt.Errorf("%d events for %d rows", len(out), len(ids))
+		}
+		for k, i := range idx {
+			if err != nil {
+				break
+			}
+			rec := recs[i]
+			o := out[k]
+			if o.Event.Model == "" {
+				// The row is gone.
+				o, err = r.fromLater(ctx, c.capture, rec, model, rowIDs[i])
+			}
+			if err == nil && !o.To.Empty() {
+				o.Event.EventID = captureEventID(r.table, rec.id, -rec.createdAt)
+				o.Event.Timestamp = time.UnixMilli(-rec.createdAt)
+				events[i] = &o
+			}
+		}
+		if err != nil {
+			stop, failed = min(stop, idx[0]), fmt.Errorf("build the recorded creates of %s: %w", model, err)
+		}
+	}
+	return events[:stop], failed
+}
+
+// fromLater returns the create a trigger recorded in rec, of the row id of
+// model, which no longer exists, built by c from the row as its first later
+// event in the table carries it, or no event when it has none (see
+// resolve).
+func (r *relay) fromLater(ctx context.Context, c entreactive.Capture, rec row, model, id string) (entreactive.Outgoing, error) {
+	// The stored event holds `"model":"<model>","id":<id>,` (Event's JSON),
+	// the id a number or a string.
+	quoted, _ := json.Marshal(id)
+	forms := [][]byte{
+		[]byte(`"model":"` + model + `","id":` + id + `,`),
+		[]byte(`"model":"` + model + `","id":` + string(quoted) + `,`),
+	}
+	var q strings.Builder
+	q.WriteString("SELECT body FROM " + r.quoted + " WHERE id > " + strconv.FormatInt(rec.id, 10) + " AND created_at > 0 AND (")
+	for i, f := range forms {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		switch r.drv.Dialect() {
+		case dialect.Postgres:
+			q.WriteString("position(")
+			r.writeBytes(&q, f)
+			q.WriteString(" in body) > 0")
+		case dialect.MySQL:
+			q.WriteString("LOCATE(")
+			r.writeBytes(&q, f)
+			q.WriteString(", body) > 0")
+		default:
+			q.WriteString("instr(body, ")
+			r.writeBytes(&q, f)
+			q.WriteString(") > 0")
+		}
+	}
+	q.WriteString(") ORDER BY id LIMIT 1")
+	var rows entsql.Rows
+	if err := r.drv.Query(ctx, q.String(), []any{}, &rows); err != nil {
+		return entreactive.Outgoing{}, fmt.Errorf("read the later events of %s %s: %w", model, id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return entreactive.Outgoing{}, rows.Err()
+	}
+	var body []byte
+	if err := rows.Scan(&body); err != nil {
+		return entreactive.Outgoing{}, err
+	}
+	d, err := decode(body)
+	if err != nil {
+		return entreactive.Outgoing{}, nil
+	}
+	data, ok := d.ev.Data.(json.RawMessage)
+	if !ok {
+		return entreactive.Outgoing{}, nil
+	}
+	// The create's own target, run on the row as the later event has it:
+	// not the later event's audience, which may be another.
+	return c.CreatedFrom(ctx, model, data)
 }
 
 // publish publishes events in order, in one call when the Publisher is an

@@ -11,6 +11,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -176,6 +177,50 @@ func (reactiveCapture) Tables() []entreactive.CaptureTable {
 		tables = append(tables, entreactive.CaptureTable{Model: "Widget", Table: widget.Table, IDColumn: widget.FieldID})
 	}
 	return tables
+}
+
+// CreatedFrom returns the create event of the row of model whose JSON
+// (its wire form, Sensitive fields left out) is data.
+func (r reactiveCapture) CreatedFrom(ctx context.Context, model string, data []byte) (entreactive.Outgoing, error) {
+	switch model {
+	case "Item":
+		row := &Item{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Item: %w", err)
+		}
+		return entreactive.CreatedEvents[*Item](ctx, item.Hooks[:], newMutationItemReactive(r.config), []*Item{row})[0], nil
+	case "Memo":
+		row := &Memo{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Memo: %w", err)
+		}
+		return entreactive.CreatedEvents[*Memo](ctx, memo.Hooks[:], newMutationMemoReactive(r.config), []*Memo{row})[0], nil
+	case "Setting":
+		row := &Setting{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Setting: %w", err)
+		}
+		return entreactive.CreatedEvents[*Setting](ctx, setting.Hooks[:], newMutationSettingReactive(r.config), []*Setting{row})[0], nil
+	case "Tag":
+		row := &Tag{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Tag: %w", err)
+		}
+		return entreactive.CreatedEvents[*Tag](ctx, tag.Hooks[:], newMutationTagReactive(r.config), []*Tag{row})[0], nil
+	case "Task":
+		row := &Task{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Task: %w", err)
+		}
+		return entreactive.CreatedEvents[*Task](ctx, task.Hooks[:], newMutationTaskReactive(r.config), []*Task{row})[0], nil
+	case "Widget":
+		row := &Widget{}
+		if err := json.Unmarshal(data, row); err != nil {
+			return entreactive.Outgoing{}, fmt.Errorf("Widget: %w", err)
+		}
+		return entreactive.CreatedEvents[*Widget](ctx, widget.Hooks[:], newMutationWidgetReactive(r.config), []*Widget{row})[0], nil
+	}
+	return entreactive.Outgoing{}, fmt.Errorf("ent: no reactive schema %q whose creates are captured", model)
 }
 
 // Created returns the create event of each row of model whose id is given.
