@@ -81,6 +81,12 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 		}
 		return v, err
 	}
+	if st.Captured && !st.Upsert {
+		// A trigger recorded the create: the relay builds its event once
+		// told that it committed.
+		g.Schedule(committed{ctx: context.WithoutCancel(ctx), d: emitter.(DurableEmitter)})
+		return v, nil
+	}
 	s := &sender[T]{glue: g, emitter: emitter, action: action, target: target}
 	m.schedule(ctx, s, st, v)
 	if tx != nil {
@@ -147,12 +153,6 @@ func (m reactiveMixin[T]) schedule(ctx context.Context, s *sender[T], st *glue.S
 		}
 		if st.Upsert {
 			m.scheduleUpsert(ctx, s, row)
-			return
-		}
-		if d, ok := s.emitter.(DurableEmitter); ok && st.Captured {
-			// A trigger recorded the create: the relay builds its event
-			// once told that it committed.
-			g.Schedule(committed{ctx: context.WithoutCancel(ctx), d: d})
 			return
 		}
 		if s.target == nil {

@@ -26,7 +26,9 @@ import (
 // BenchmarkRelay measures how fast relays empty an outbox: b.N events are
 // stored while the publisher is down, then the time until they are all
 // published is reported as events/s. "nop" publishes to nothing (the
-// database's share); "server" through a server.Server, alone; the
+// database's share); "server" through a server.Server, alone, and
+// "captured" the same with the creates recorded by a trigger (the relay
+// loads their rows to build the events, Outbox.Capture); the
 // "redis" ones through a server that is a node of a cluster on the local
 // Redis: "redis-each" one script call per event (Publish, in order),
 // "redis" a script call per batch of events (PublishBatch), and
@@ -34,7 +36,7 @@ import (
 // database and one stream, each relay publishing every event (the repeats
 // dropped by Redis), timed until the stream holds them all.
 func BenchmarkRelay(b *testing.B) {
-	for _, name := range []string{"nop", "server", "redis-each", "redis", "redis-3nodes"} {
+	for _, name := range []string{"nop", "server", "captured", "redis-each", "redis", "redis-3nodes"} {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			nodes := 1
@@ -49,7 +51,7 @@ func BenchmarkRelay(b *testing.B) {
 				g := &gate{}
 				var pub entreactive.Publisher = g
 				switch name {
-				case "server":
+				case "server", "captured":
 					g.next = newServer(b, nil)
 				case "redis-each", "redis", "redis-3nodes":
 					if rdb == nil {
@@ -75,6 +77,11 @@ func BenchmarkRelay(b *testing.B) {
 			client := testent.NewClient(testent.Driver(drv), testent.Emitter(gates[0].wake))
 			if err := client.Schema.Create(ctx); err != nil {
 				b.Fatal(err)
+			}
+			if name == "captured" {
+				if err := gates[0].wake.Capture(ctx, client.ReactiveCapture()); err != nil {
+					b.Fatal(err)
+				}
 			}
 			for _, g := range gates {
 				g.down.Store(true)

@@ -114,7 +114,7 @@ func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) 
 	case dialect.SQLite:
 		return o.drv.Exec(ctx, "CREATE TRIGGER IF NOT EXISTS "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+
 			" BEGIN INSERT INTO "+o.quoted+" (created_at, body) VALUES (-CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), "+
-			"'{\"capture\":\""+t.Model+"\",\"id\":' || json_quote(CAST(NEW."+id+" AS TEXT)) || '}'); END", []any{}, nil)
+			"'{\"capture\":\""+t.Model+"\",\"id\":' || json_quote(NEW."+id+") || '}'); END", []any{}, nil)
 	case dialect.MySQL:
 		exists, err := o.exists(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
 		if err != nil || exists {

@@ -347,18 +347,24 @@ type stored struct {
 func decode(body []byte) (stored, error) {
 	// One pass over the record, its event included.
 	var r struct {
-		Rooms   []string  `json:"rooms"`
-		Users   []string  `json:"users"`
-		ID      string    `json:"eventId"`
-		Event   wireEvent `json:"event"`
-		Capture string    `json:"capture"`
-		RowID   string    `json:"id"`
+		Rooms   []string        `json:"rooms"`
+		Users   []string        `json:"users"`
+		ID      string          `json:"eventId"`
+		Event   wireEvent       `json:"event"`
+		Capture string          `json:"capture"`
+		RowID   json.RawMessage `json:"id"` // a string, or a number (SQLite's integer ids)
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return stored{}, err
 	}
 	if r.Capture != "" {
-		return stored{capture: r.Capture, rowID: r.RowID}, nil
+		id := string(r.RowID)
+		if len(r.RowID) > 0 && r.RowID[0] == '"' {
+			if err := json.Unmarshal(r.RowID, &id); err != nil {
+				return stored{}, fmt.Errorf("row id: %w", err)
+			}
+		}
+		return stored{capture: r.Capture, rowID: id}, nil
 	}
 	w := r.Event
 	id, err := decodeID(w.ID)

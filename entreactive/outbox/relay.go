@@ -57,10 +57,12 @@ func (r *relay) run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.Duration(0)
 	var flush <-chan time.Time
-	// The start and the duration of the last drain: a commit that tells
-	// the relay sooner than linger after it waits (see lingerAfter).
+	// The start and the duration of the last drain, and whether commits
+	// told the relay during it: under a stream of commits, the next drain
+	// waits (lingerAfter).
 	var last time.Time
 	var took time.Duration
+	busy := false
 	for {
 		var wait <-chan time.Time
 		if retry > 0 {
@@ -71,7 +73,10 @@ func (r *relay) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
-			if wait := time.Until(last.Add(lingerAfter(took))); wait > 0 {
+			// Under a stream: told during the last drain, or sooner after
+			// it than it took.
+			stream := busy || time.Since(last) < 2*took
+			if wait := time.Until(last.Add(lingerAfter(took))); stream && wait > 0 {
 				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():
@@ -93,6 +98,7 @@ func (r *relay) run(ctx context.Context) {
 		last = time.Now()
 		err := r.drain(ctx, full)
 		took = time.Since(last)
+		busy = len(r.wake) > 0
 		if len(r.pending) > 0 && flush == nil {
 			flush = time.After(deleteDelay)
 		}
@@ -109,10 +115,11 @@ func (r *relay) run(ctx context.Context) {
 }
 
 // lingerAfter returns how long after the start of a drain that took d the
-// next one told of a commit waits to start: under a stream of commits, the
-// relay drains at most a tenth of the time, each drain taking what
-// committed meanwhile, rather than one commit each; a commit after a quiet
-// spell is published at once.
+// next one waits to start under a stream of commits (they told the relay
+// during the drain, or sooner after it than it took): the relay then
+// drains at most a tenth of the time, each drain taking what committed
+// meanwhile, rather than one commit each. A commit that finds the relay
+// idle is published at once.
 func lingerAfter(d time.Duration) time.Duration {
 	return min(10*d, maxLinger)
 }
