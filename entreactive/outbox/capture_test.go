@@ -30,6 +30,19 @@ func startCaptured(t *testing.T, drv *entsql.Driver, pub entreactive.Publisher) 
 	return ob, client
 }
 
+// startDead returns a client whose emitter is an Outbox that captures
+// creates and whose relay is stopped, as a process's that died: its
+// mutations leave their records and events in the table, for another
+// process's relay.
+func startDead(t *testing.T, drv *entsql.Driver) *testent.Client {
+	t.Helper()
+	ob, client := startCaptured(t, drv, &gate{})
+	if err := ob.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 // capturedTexts returns "action:text" for each Task event, in order, the
 // text read from the row a recorded create carries or from the stored
 // event's JSON.
@@ -132,22 +145,7 @@ func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
 func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		ctx := t.Context()
-		ob, err := outbox.New(ctx, drv, &gate{}, outbox.Config{Poll: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
-		if err := client.Schema.Create(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
-			t.Fatal(err)
-		}
-		// The process's relay is dead: the triggers record, nothing is
-		// resolved or published.
-		if err := ob.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
+		client := startDead(t, drv)
 		kept := client.Task.Create().SetKey("kept").SetText("one").SaveX(ctx)
 		client.Task.UpdateOne(kept).SetText("two").ExecX(ctx)
 		// Tasks are soft-deleted: the row is still there, the create is
@@ -180,23 +178,8 @@ func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
 func TestRecordedCreatesOfADeadProcessArePublishedByAnother(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		ctx := t.Context()
-		dead := &gate{}
-		dead.down.Store(true)
-		ob, err := outbox.New(ctx, drv, dead, outbox.Config{Poll: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
-		if err := client.Schema.Create(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
-			t.Fatal(err)
-		}
+		client := startDead(t, drv)
 		client.Task.Create().SetKey("a").SetText("left behind").SaveX(ctx)
-		if err := ob.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
 		if n := stored(t, drv); n != 1 {
 			t.Fatalf("%d records stored, want the create's", n)
 		}
@@ -301,20 +284,7 @@ func TestRecordedCreatesInAnotherOrderThanTheirRowsArePublished(t *testing.T) {
 func TestACreateWhoseRowIsGoneIsBuiltFromItsNextEvent(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		ctx := t.Context()
-		ob, err := outbox.New(ctx, drv, &gate{}, outbox.Config{Poll: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := testent.NewClient(testent.Driver(drv), testent.Emitter(ob))
-		if err := client.Schema.Create(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Close(ctx); err != nil { // no relay resolves anything
-			t.Fatal(err)
-		}
+		client := startDead(t, drv)
 		it := client.Item.Create().SetLabel("one").SaveX(ctx)
 		client.Item.UpdateOne(it).SetLabel("two").ExecX(ctx)
 		client.Item.DeleteOne(it).ExecX(ctx)
