@@ -315,3 +315,16 @@ func TestACreateWhoseRowIsGoneIsBuiltFromItsNextEvent(t *testing.T) {
 		}
 	})
 }
+
+func TestCapturedCreateIsPublishedWithoutWaitingForThePoll(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		rec := &entreactivetest.Recorder{}
+		ob, client := startWith(t, drv, rec, outbox.Config{Poll: time.Hour})
+		if err := ob.Capture(t.Context(), client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		// The commit tells the relay, whose poll is an hour away.
+		client.Task.Create().SetKey("a").SetText("at once").SaveX(t.Context())
+		testkit.Eventually(t, "the create", func() bool { return len(rec.Events()) == 1 })
+	})
+}
