@@ -399,10 +399,16 @@ func (m *MessageMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *MessageMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *MessageMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = messageReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigMessage returns cfg, the config of a CreateBulk statement,
@@ -416,7 +422,7 @@ func reactiveBulkConfigMessage(cfg config, builders []*MessageCreate, upsert boo
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -716,10 +722,16 @@ func (m *NotificationMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *NotificationMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *NotificationMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = notificationReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigNotification returns cfg, the config of a CreateBulk statement,
@@ -733,7 +745,7 @@ func reactiveBulkConfigNotification(cfg config, builders []*NotificationCreate, 
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}

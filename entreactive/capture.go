@@ -2,6 +2,7 @@ package entreactive
 
 import (
 	"context"
+	"time"
 
 	"entgo.io/ent"
 
@@ -65,22 +66,11 @@ type creator[T any] interface {
 }
 
 // creatorOf returns the reactive mixin's hook among hooks, the hooks of a
-// schema whose entity is T, or nil. The hooks are found by building each
-// one's mutator, which runs none of them.
+// schema whose entity is T, or nil.
 func creatorOf[T any](hooks []ent.Hook) creator[T] {
-	for _, h := range hooks {
-		if c, ok := h(nopMutator{}).(creator[T]); ok {
-			return c
-		}
-	}
-	return nil
+	c, _ := glue.ReactiveHook(hooks).(creator[T])
+	return c
 }
-
-// nopMutator is what creatorOf builds the hooks with.
-type nopMutator struct{}
-
-// Mutate does nothing.
-func (nopMutator) Mutate(context.Context, ent.Mutation) (ent.Value, error) { return nil, nil }
 
 // SendsCreates reports whether the rules of the schema whose hooks are
 // given, the entity being T, have a create target. The generated Capture
@@ -118,18 +108,17 @@ func (mu *mutator[T]) createdEvents(ctx context.Context, g glue.Glue[T], rows []
 // model and id.
 func (s *sender[T]) created() []Outgoing {
 	out := make([]Outgoing, len(s.rows))
-	rows := s.rows
-	for i, row := range rows {
+	for i, row := range s.rows {
 		out[i].Event = Event{Action: ActionCreate, Model: s.glue.Model(), ID: s.glue.ID(row)}
-		if s.target == nil {
-			continue
-		}
-		s.one[0] = row
-		s.rows = s.one[:]
-		s.each(func(_ context.Context, _ any, to Target, ev Event) {
+	}
+	if s.target == nil {
+		return out
+	}
+	ctx, now := ruleContext(s.ctx, ActionCreate, nil), time.Now()
+	for i, row := range s.rows {
+		s.eachRow(ctx, now, row, func(_ context.Context, _ any, to Target, ev Event) {
 			out[i] = Outgoing{To: to, Event: ev}
 		})
 	}
-	s.rows = rows
 	return out
 }

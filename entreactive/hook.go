@@ -60,10 +60,11 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	st.Ctx = ctx
 	st.Load = m.load(op)
 	var tx glue.TxEnd
-	if d, ok := emitter.(DurableEmitter); ok {
+	durable, _ := emitter.(DurableEmitter)
+	if durable != nil {
 		// A create the database records runs in no transaction of its
 		// own; the statement code opens one for an upsert.
-		if c, ok := d.(CreateCapturer); ok && action == ActionCreate && c.CapturesCreates(g.Model()) {
+		if c, ok := durable.(CreateCapturer); ok && action == ActionCreate && c.CapturesCreates(g.Model()) {
 			st.Captured = true
 		} else {
 			tx = g.InTx()
@@ -84,7 +85,7 @@ func (mu *mutator[T]) Mutate(ctx context.Context, mut ent.Mutation) (ent.Value, 
 	if st.Captured && !st.Upsert {
 		// A trigger recorded the create: the relay builds its event once
 		// told that it committed.
-		g.Schedule(committed{ctx: context.WithoutCancel(ctx), d: emitter.(DurableEmitter)})
+		g.Schedule(committed{ctx: context.WithoutCancel(ctx), d: durable})
 		return v, nil
 	}
 	s := &sender[T]{glue: g, emitter: emitter, action: action, target: target}

@@ -98,17 +98,33 @@ type UpdateNotifier[T any] interface {
 // copy-paste slip that compiles), so that the client with an emitter is
 // refused as it is created, rather than failing every write of the schema.
 func HooksBefore[T any](hooks []ent.Hook) bool {
-	for i, h := range hooks {
-		mu, ok := h(nopMutator{}).(Hook)
-		if !ok {
-			continue
-		}
-		if rules := mu.ReactiveRules(); rules != reflect.TypeFor[T]() {
-			panic(wrongRules(reflect.TypeFor[T](), rules))
-		}
-		return i > 0
+	i, mu := reactiveHook(hooks)
+	if mu == nil {
+		return true
 	}
-	return true
+	if rules := mu.ReactiveRules(); rules != reflect.TypeFor[T]() {
+		panic(wrongRules(reflect.TypeFor[T](), rules))
+	}
+	return i > 0
+}
+
+// ReactiveHook returns the mutator of the reactive mixin's hook among
+// hooks, the hooks of a schema, or nil when none is. The hooks are found
+// by building each one's mutator, which runs none of them.
+func ReactiveHook(hooks []ent.Hook) Hook {
+	_, mu := reactiveHook(hooks)
+	return mu
+}
+
+// reactiveHook returns the index and the mutator of the reactive mixin's
+// hook among hooks, or -1 and nil.
+func reactiveHook(hooks []ent.Hook) (int, Hook) {
+	for i, h := range hooks {
+		if mu, ok := h(nopMutator{}).(Hook); ok {
+			return i, mu
+		}
+	}
+	return -1, nil
 }
 
 // wrongRules returns the error of the reactive mixin of the schema whose
@@ -130,15 +146,9 @@ func wrongRules(entity, rules reflect.Type) error {
 // another schema changed, e.g. team.Update().AddTaskIDs(...) for tasks;
 // loadErr, when not nil, is the error of loading them, reported as a lost
 // event.
-//
-// The hooks are found by building each one's mutator, which runs none of
-// them.
 func NotifyUpdated[T any](ctx context.Context, hooks []ent.Hook, g Glue[T], before, after []T, changed []string, loadErr error) {
-	for _, h := range hooks {
-		if n, ok := h(nopMutator{}).(UpdateNotifier[T]); ok {
-			n.NotifyUpdated(ctx, g, before, after, changed, loadErr)
-			return
-		}
+	if n, ok := ReactiveHook(hooks).(UpdateNotifier[T]); ok {
+		n.NotifyUpdated(ctx, g, before, after, changed, loadErr)
 	}
 }
 

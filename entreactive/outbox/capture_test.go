@@ -43,20 +43,14 @@ func startDead(t *testing.T, drv *entsql.Driver) *testent.Client {
 	return client
 }
 
-// capturedTexts returns "action:text" for each Task event, in order, the
-// text read from the row a recorded create carries or from the stored
-// event's JSON.
+// capturedTexts returns "action:text" for each Task event, in order
+// (describe's, without the model).
 func capturedTexts(events []entreactive.Event) []string {
 	var out []string
 	for _, ev := range events {
-		if ev.Model != "Task" {
-			continue
+		if ev.Model == "Task" {
+			out = append(out, strings.TrimPrefix(describe(ev), "Task "))
 		}
-		text := taskText(ev)
-		if row, ok := ev.Data.(*testent.Task); ok {
-			text = row.Text
-		}
-		out = append(out, fmt.Sprintf("%s:%s", ev.Action, text))
 	}
 	return out
 }
@@ -79,6 +73,15 @@ func describe(ev entreactive.Event) string {
 		text = fields.Text + fields.Label + fields.Name
 	}
 	return fmt.Sprintf("%s %s:%s", ev.Model, ev.Action, text)
+}
+
+// describeAll returns describe of each event, in order.
+func describeAll(events []entreactive.Event) []string {
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[i] = describe(ev)
+	}
+	return out
 }
 
 func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
@@ -131,13 +134,7 @@ func TestCapturedCreatesArePublishedOnceInCommitOrder(t *testing.T) {
 		if !slices.Equal(rest, want) {
 			t.Fatalf("events %v, want the creates of the tasks and then %v", got, want)
 		}
-		ids := map[string]bool{}
-		for _, ev := range rec.Events() {
-			if ev.EventID == "" || ids[ev.EventID] {
-				t.Fatalf("event id %q: empty or repeated", ev.EventID)
-			}
-			ids[ev.EventID] = true
-		}
+		eventIDsUnique(t, rec.Events())
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
 	})
 }
@@ -163,10 +160,7 @@ func TestRecordedCreatesOfADeadProcessCarryTheRowAsStored(t *testing.T) {
 		rec := &entreactivetest.Recorder{}
 		startCaptured(t, drv, rec)
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
-		var got []string
-		for _, ev := range rec.Events() {
-			got = append(got, describe(ev))
-		}
+		got := describeAll(rec.Events())
 		// The deleted item's create is built from its delete's event.
 		want := []string{"Task create:two", "Task update:two", "Task create:soft", "Task delete:soft", "Item create:gone", "Item delete:gone", "Tag create:Go"}
 		if !slices.Equal(got, want) {
@@ -271,10 +265,7 @@ func TestRecordedCreatesInAnotherOrderThanTheirRowsArePublished(t *testing.T) {
 		restarted := &entreactivetest.Recorder{}
 		startCaptured(t, drv, restarted)
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
-		var got []string
-		for _, ev := range restarted.Events() {
-			got = append(got, describe(ev))
-		}
+		got := describeAll(restarted.Events())
 		if !slices.Equal(got, []string{"Item create:second", "Item create:first"}) {
 			t.Fatalf("created items published: %v, want second, first (the records' order)", got)
 		}
@@ -298,10 +289,7 @@ func TestACreateWhoseRowIsGoneIsBuiltFromItsNextEvent(t *testing.T) {
 		rec := &entreactivetest.Recorder{}
 		startCaptured(t, drv, rec)
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
-		var got []string
-		for _, ev := range rec.Events() {
-			got = append(got, describe(ev))
-		}
+		got := describeAll(rec.Events())
 		if want := []string{"Item create:two", "Item update:two", "Item delete:two"}; !slices.Equal(got, want) {
 			t.Fatalf("events %v, want %v", got, want)
 		}

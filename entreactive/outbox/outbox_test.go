@@ -143,6 +143,19 @@ func taskText(ev entreactive.Event) string {
 	return row.Text
 }
 
+// eventIDsUnique fails the test unless every event has an event id of its
+// own.
+func eventIDsUnique(t *testing.T, events []entreactive.Event) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, ev := range events {
+		if ev.EventID == "" || ids[ev.EventID] {
+			t.Fatalf("event id %q: empty or repeated", ev.EventID)
+		}
+		ids[ev.EventID] = true
+	}
+}
+
 // viewerContext returns a context that may read tasks.
 func viewerContext(ctx context.Context) context.Context { return schema.NewViewerContext(ctx, 1) }
 
@@ -158,13 +171,7 @@ func TestEventsOfMutationsOutsideATransactionArePublishedOnce(t *testing.T) {
 		if got, want := texts(rec.Events()), []string{"create:one", "update:two", "delete:two"}; !slices.Equal(got, want) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
-		ids := map[string]bool{}
-		for _, ev := range rec.Events() {
-			if ev.EventID == "" || ids[ev.EventID] {
-				t.Fatalf("event id %q: empty or repeated", ev.EventID)
-			}
-			ids[ev.EventID] = true
-		}
+		eventIDsUnique(t, rec.Events())
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
 	})
 }

@@ -76,8 +76,8 @@ func (r *relay) run(ctx context.Context) {
 			// Under a stream: told during the last drain, or sooner after
 			// it than it took.
 			stream := busy || time.Since(last) < 2*took
-			if wait := time.Until(last.Add(lingerAfter(took))); stream && wait > 0 {
-				t := time.NewTimer(wait)
+			if hold := time.Until(last.Add(lingerAfter(took))); stream && hold > 0 {
+				t := time.NewTimer(hold)
 				select {
 				case <-ctx.Done():
 					t.Stop()

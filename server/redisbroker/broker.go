@@ -72,10 +72,7 @@ func (b *Broker) published(err error) {
 		return
 	}
 	if b.publishFailing.Load() && b.publishFailing.Swap(false) {
-		b.mu.Lock()
-		readers := b.readers
-		b.mu.Unlock()
-		for _, r := range readers {
+		for _, r := range b.streamReaders() {
 			r.retryNow()
 		}
 	}
@@ -244,6 +241,13 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []server.ClusterMessage)
 	return done, nil
 }
 
+// streamReaders returns the broker's stream readers.
+func (b *Broker) streamReaders() []*streamReader {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.readers
+}
+
 // backlogWait bounds how long paceBacklog waits for this node's reader.
 const backlogWait = time.Second
 
@@ -262,11 +266,8 @@ func (b *Broker) paceBacklog(ctx context.Context, nsp string, ids []string) {
 	if last == "" {
 		return
 	}
-	b.mu.Lock()
-	readers := b.readers
-	b.mu.Unlock()
 	key := b.cfg.streamKey(nsp)
-	for _, r := range readers {
+	for _, r := range b.streamReaders() {
 		if r.stream == key {
 			r.readPast(ctx, last, backlogWait)
 		}

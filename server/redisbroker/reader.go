@@ -157,8 +157,8 @@ func (r *streamReader) moved() {
 }
 
 // readPast waits until the reader has read the entry id, or for ctx or
-// wait, whichever comes first; it reports whether it has.
-func (r *streamReader) readPast(ctx context.Context, id string, wait time.Duration) bool {
+// wait, whichever comes first.
+func (r *streamReader) readPast(ctx context.Context, id string, wait time.Duration) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -166,16 +166,16 @@ func (r *streamReader) readPast(ctx context.Context, id string, wait time.Durati
 		read := r.read
 		r.mu.Unlock()
 		if !idBefore(*r.last.Load(), id) {
-			return true
+			return
 		}
 		select {
 		case <-read:
 		case <-ctx.Done():
-			return false
+			return
 		case <-timer.C:
-			return false
+			return
 		case <-r.done:
-			return false
+			return
 		}
 	}
 }

@@ -471,10 +471,16 @@ func (m *ItemMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *ItemMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *ItemMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = itemReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigItem returns cfg, the config of a CreateBulk statement,
@@ -488,7 +494,7 @@ func reactiveBulkConfigItem(cfg config, builders []*ItemCreate, upsert bool) con
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -825,10 +831,16 @@ func (m *MemoMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *MemoMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *MemoMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = memoReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigMemo returns cfg, the config of a CreateBulk statement,
@@ -842,7 +854,7 @@ func reactiveBulkConfigMemo(cfg config, builders []*MemoCreate, upsert bool) con
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -1155,10 +1167,16 @@ func (m *SettingMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *SettingMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *SettingMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = settingReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigSetting returns cfg, the config of a CreateBulk statement,
@@ -1172,7 +1190,7 @@ func reactiveBulkConfigSetting(cfg config, builders []*SettingCreate, upsert boo
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -1481,10 +1499,16 @@ func (m *TagMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *TagMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *TagMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = tagReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigTag returns cfg, the config of a CreateBulk statement,
@@ -1498,7 +1522,7 @@ func reactiveBulkConfigTag(cfg config, builders []*TagCreate, upsert bool) confi
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -1884,10 +1908,16 @@ func (m *TaskMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *TaskMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *TaskMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = taskReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigTask returns cfg, the config of a CreateBulk statement,
@@ -1901,7 +1931,7 @@ func reactiveBulkConfigTask(cfg config, builders []*TaskCreate, upsert bool) con
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
@@ -2313,10 +2343,16 @@ func (m *WidgetMutation) reactiveConfig(cfg config) config {
 // (glue.Statement.Captured): for one with ON CONFLICT, whose updates are
 // stored as usual, it is opened here.
 func (m *WidgetMutation) reactiveInsertConfig(cfg config, upsert bool) config {
+	m.reactiveUpsertTx(upsert)
+	return m.reactiveConfig(cfg)
+}
+
+// reactiveUpsertTx opens the transaction of an insert with ON CONFLICT
+// whose creates the database records itself (see reactiveInsertConfig).
+func (m *WidgetMutation) reactiveUpsertTx(upsert bool) {
 	if st := &m.reactive.statement; st.Captured && upsert && st.UpsertTx == nil && m.reactive.tx == nil {
 		st.UpsertTx = widgetReactive{m: m}.InTx()
 	}
-	return m.reactiveConfig(cfg)
 }
 
 // reactiveBulkConfigWidget returns cfg, the config of a CreateBulk statement,
@@ -2330,7 +2366,7 @@ func reactiveBulkConfigWidget(cfg config, builders []*WidgetCreate, upsert bool)
 	if len(builders) == 0 {
 		return cfg
 	}
-	builders[0].mutation.reactiveInsertConfig(cfg, upsert)
+	builders[0].mutation.reactiveUpsertTx(upsert)
 	if builders[0].mutation.reactive.tx == nil {
 		return cfg
 	}
