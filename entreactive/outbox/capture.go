@@ -70,11 +70,16 @@ func (o *Outbox) Capture(ctx context.Context, c entreactive.Capture) error {
 	return nil
 }
 
-// Uncapture drops the triggers Capture created for the tables of c. Stop
-// every process that captures creates first: those they make meanwhile
-// would not be recorded.
+// Uncapture drops the triggers Capture created for the tables of c: the
+// creates of those schemas are then stored by their transaction, as
+// without Capture. The records the triggers left are still published, with
+// c. Stop every other process that captures creates first: those they make
+// meanwhile would not be recorded.
 func (o *Outbox) Uncapture(ctx context.Context, c entreactive.Capture) error {
-	o.captured.Store(nil)
+	// No model captured from now on, and c kept for the records left. A
+	// create made before the trigger is dropped may be stored twice (two
+	// events, with different ids), never lost.
+	o.captured.Store(&captured{capture: c})
 	for _, t := range c.Tables() {
 		var q string
 		switch o.drv.Dialect() {

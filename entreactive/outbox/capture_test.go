@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -315,4 +316,45 @@ func TestCapturedCreateIsPublishedWithoutWaitingForThePoll(t *testing.T) {
 		client.Task.Create().SetKey("a").SetText("at once").SaveX(t.Context())
 		testkit.Eventually(t, "the create", func() bool { return len(rec.Events()) == 1 })
 	})
+}
+
+// With go-sqlite3's statement cache (_stmt_cache_size), as docs/durable.md
+// recommends with Capture, an INSERT prepared before Capture created the
+// trigger, or before Uncapture dropped it, is prepared again by SQLite: a
+// create is recorded once the trigger exists, and stored again once it is
+// gone. Events stored before Capture, and records left when Uncapture ran,
+// are published, in commit order.
+func TestCaptureAndUncaptureTakeEffectOnCachedStatements(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "test.db")
+	drv := testdb.OpenDriver(t, dialect.SQLite, "file:"+path+"?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=16")
+	rec := &entreactivetest.Recorder{}
+	g := &gate{next: rec}
+	// Everything waits in the outbox until Uncapture ran.
+	g.down.Store(true)
+	ob, client := start(t, drv, g)
+	var want []string
+	create := func(text string, n int) {
+		for i := range n {
+			client.Task.Create().SetKey(fmt.Sprint(text, i)).SetText(text).SaveX(ctx)
+			want = append(want, "create:"+text)
+		}
+	}
+	create("stored", 10)
+	if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+		t.Fatal(err)
+	}
+	create("captured", 10)
+	if err := ob.Uncapture(ctx, client.ReactiveCapture()); err != nil {
+		t.Fatal(err)
+	}
+	create("stored again", 10)
+	if n := stored(t, drv); n != 30 {
+		t.Fatalf("%d records in the outbox, want 30", n)
+	}
+	g.down.Store(false)
+	testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+	if got := capturedTexts(rec.Events()); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
 }

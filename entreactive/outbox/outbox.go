@@ -141,6 +141,9 @@ const (
 	// maxLinger bounds how long a commit waits for the relay under a
 	// stream of commits (lingerAfter).
 	maxLinger = 2 * time.Millisecond
+	// maxRetry bounds the wait of a relay that failed before it tries
+	// again: from 50 ms, it doubles at each failure.
+	maxRetry = 2 * time.Second
 )
 
 // New creates the outbox table on drv when it does not exist and starts

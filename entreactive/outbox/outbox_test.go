@@ -69,9 +69,12 @@ func (g batchGate) PublishBatch(ctx context.Context, events []entreactive.Outgoi
 type flaky struct {
 	entreactivetest.Recorder
 	down atomic.Bool
+	// attempts counts the calls of Publish.
+	attempts atomic.Int64
 }
 
 func (f *flaky) Publish(ctx context.Context, to entreactive.Target, ev entreactive.Event) error {
+	f.attempts.Add(1)
 	if f.down.Load() {
 		return errors.New("publisher down")
 	}
@@ -229,6 +232,29 @@ func TestEventsWaitInTheOutboxWhileThePublisherFails(t *testing.T) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
 		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+	})
+}
+
+// A relay whose publisher fails tries again after a wait that doubles,
+// however many commits tell it meanwhile: not once per commit, each
+// failure logged.
+func TestAFailingRelayWaitsWhileCommitsGoOn(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		pub := &flaky{}
+		pub.down.Store(true)
+		_, client := start(t, drv, pub)
+		ctx := t.Context()
+		began, n := time.Now(), 0
+		for time.Since(began) < 400*time.Millisecond {
+			client.Task.Create().SetKey(fmt.Sprint("k", n)).SetText("t").SaveX(ctx)
+			n++
+		}
+		// At the first commit, then after 50, 100 and 200 ms.
+		if got := pub.attempts.Load(); got > 8 {
+			t.Fatalf("%d publish attempts during %d commits in 400 ms, want at most 8", got, n)
+		}
+		pub.down.Store(false)
+		testkit.Eventually(t, "every event once the publisher is back", func() bool { return len(pub.Events()) == n })
 	})
 }
 

@@ -64,15 +64,19 @@ func (r *relay) run(ctx context.Context) {
 	var took time.Duration
 	busy := false
 	for {
+		// While a retry waits, neither commits nor the poll bring it
+		// forward: a publisher that is down, or a record that cannot be
+		// built, would otherwise be tried (and logged) at every commit.
 		var wait <-chan time.Time
+		wake, poll := r.wake, tick.C
 		if retry > 0 {
-			wait = time.After(retry)
+			wait, wake, poll = time.After(retry), nil, nil
 		}
 		full := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.wake:
+		case <-wake:
 			// Under a stream: told during the last drain, or sooner after
 			// it than it took.
 			stream := busy || time.Since(last) < 2*took
@@ -86,7 +90,7 @@ func (r *relay) run(ctx context.Context) {
 				}
 			}
 		case <-wait:
-		case <-tick.C:
+		case <-poll:
 			full = true
 		case <-flush:
 			flush = nil
@@ -106,7 +110,7 @@ func (r *relay) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			retry = min(max(2*retry, 50*time.Millisecond), 5*time.Second)
+			retry = min(max(2*retry, 50*time.Millisecond), maxRetry)
 			r.log.Error("outbox: relay", "err", err, "retry_in", retry)
 			continue
 		}

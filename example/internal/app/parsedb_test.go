@@ -20,9 +20,9 @@ func TestParseDB(t *testing.T) {
 		dsn, file              string
 	}{
 		{in: "example.db", dialect: dialect.SQLite, driver: "sqlite3", shown: "example.db", file: "example.db",
-			dsn: "file:example.db?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"},
+			dsn: "file:example.db?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64"},
 		{in: "/tmp/a dir/x?.db", dialect: dialect.SQLite, driver: "sqlite3", shown: "/tmp/a dir/x?.db", file: "/tmp/a dir/x?.db",
-			dsn: "file:/tmp/a%20dir/x%3F.db?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"},
+			dsn: "file:/tmp/a%20dir/x%3F.db?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64"},
 		{in: app.MemoryDB, dialect: dialect.SQLite, driver: "sqlite3", shown: ":memory:", dsn: "file::memory:?_fk=1"},
 		{in: "postgres://u:pw@127.0.0.1:5432/app?sslmode=disable", dialect: dialect.Postgres, driver: "postgres",
 			shown: "postgres://u:xxxxx@127.0.0.1:5432/app?sslmode=disable", dsn: "postgres://u:pw@127.0.0.1:5432/app?sslmode=disable"},
