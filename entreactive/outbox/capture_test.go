@@ -305,6 +305,37 @@ func TestACreateWhoseRowIsGoneIsBuiltFromItsNextEvent(t *testing.T) {
 	})
 }
 
+// The creates of several rows gone before a relay read their records are
+// each built from their own row's next event, whichever rows' events come
+// in between.
+func TestCreatesOfSeveralGoneRowsAreBuiltFromTheirOwnNextEvents(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		client := startDead(t, drv)
+		var items []*testent.Item
+		for _, label := range []string{"a", "b", "c"} {
+			items = append(items, client.Item.Create().SetLabel(label).SaveX(ctx))
+		}
+		for _, it := range items {
+			client.Item.UpdateOne(it).SetLabel(it.Label + "2").ExecX(ctx)
+		}
+		for _, it := range items {
+			client.Item.DeleteOne(it).ExecX(ctx)
+		}
+		rec := &entreactivetest.Recorder{}
+		startCaptured(t, drv, rec)
+		testkit.Eventually(t, "the outbox emptied", func() bool { return stored(t, drv) == 0 })
+		want := []string{
+			"Item create:a2", "Item create:b2", "Item create:c2",
+			"Item update:a2", "Item update:b2", "Item update:c2",
+			"Item delete:a2", "Item delete:b2", "Item delete:c2",
+		}
+		if got := describeAll(rec.Events()); !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
+}
+
 func TestCapturedCreateIsPublishedWithoutWaitingForThePoll(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		rec := &entreactivetest.Recorder{}

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -285,17 +286,26 @@ func (r *relay) resolve(ctx context.Context, recs []row) ([]*entreactive.Outgoin
 		if err == nil && len(out) != len(ids) {
 			err = fmt.Errorf("%d events for %d rows", len(out), len(ids))
 		}
+		var gone []goneRow
+		for k, i := range idx {
+			if err == nil && out[k].Event.Model == "" {
+				gone = append(gone, goneRow{rec: recs[i], id: rowIDs[i], k: k})
+			}
+		}
+		if len(gone) > 0 {
+			var later []entreactive.Outgoing
+			if later, err = r.fromLater(ctx, c.capture, model, gone); err == nil {
+				for j, g := range gone {
+					out[g.k] = later[j]
+				}
+			}
+		}
 		for k, i := range idx {
 			if err != nil {
 				break
 			}
-			rec := recs[i]
-			o := out[k]
-			if o.Event.Model == "" {
-				// The row is gone.
-				o, err = r.fromLater(ctx, c.capture, rec, model, rowIDs[i])
-			}
-			if err == nil && !o.To.Empty() {
+			rec, o := recs[i], out[k]
+			if !o.To.Empty() {
 				o.Event.EventID = captureEventID(r.table, rec.id, -rec.createdAt)
 				o.Event.Timestamp = time.UnixMilli(-rec.createdAt)
 				events[i] = &o
@@ -308,63 +318,113 @@ func (r *relay) resolve(ctx context.Context, recs []row) ([]*entreactive.Outgoin
 	return events[:stop], failed
 }
 
-// fromLater returns the create a trigger recorded in rec, of the row id of
-// model, which no longer exists, built by c from the row as its first later
-// event in the table carries it, or no event when it has none (see
-// resolve).
-func (r *relay) fromLater(ctx context.Context, c entreactive.Capture, rec row, model, id string) (entreactive.Outgoing, error) {
-	// The stored event holds `"model":"<model>","id":<id>,` (Event's JSON),
+// goneRow is a create a trigger recorded in rec whose row, of id, no longer
+// exists; k is its place among the rows of its model (resolve).
+type goneRow struct {
+	rec row
+	id  string
+	k   int
+}
+
+// fromLaterChunk is the most gone rows whose later events one query reads.
+const fromLaterChunk = 100
+
+// fromLater returns the create of each gone row of model, built by c from
+// the row as its first later event in the table carries it, or a zero
+// Outgoing for a row that has none (see resolve). One query reads the
+// later events of up to fromLaterChunk rows.
+func (r *relay) fromLater(ctx context.Context, c entreactive.Capture, model string, gone []goneRow) ([]entreactive.Outgoing, error) {
+	out := make([]entreactive.Outgoing, len(gone))
+	for start := 0; start < len(gone); start += fromLaterChunk {
+		chunk := gone[start:min(len(gone), start+fromLaterChunk)]
+		bodies, err := r.laterEvents(ctx, model, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read the later events of %s: %w", model, err)
+		}
+		for j, body := range bodies {
+			if body == nil {
+				continue
+			}
+			d, err := decode(body)
+			if err != nil {
+				continue
+			}
+			data, ok := d.ev.Data.(json.RawMessage)
+			if !ok {
+				continue
+			}
+			// The create's own target, run on the row as the later event
+			// has it: not the later event's audience, which may be
+			// another.
+			if out[start+j], err = c.CreatedFrom(ctx, model, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// laterEvents returns the body of the first event stored after the record
+// of each row of chunk, nil for a row that has none.
+func (r *relay) laterEvents(ctx context.Context, model string, chunk []goneRow) ([][]byte, error) {
+	// A stored event holds `"model":"<model>","id":<id>,` (Event's JSON),
 	// the id a number or a string.
-	quoted, _ := json.Marshal(id)
-	forms := [][]byte{
-		[]byte(`"model":"` + model + `","id":` + id + `,`),
-		[]byte(`"model":"` + model + `","id":` + string(quoted) + `,`),
-	}
+	forms := make([][2][]byte, len(chunk))
+	lowest := chunk[0].rec.id
 	var q strings.Builder
-	q.WriteString("SELECT body FROM " + r.quoted + " WHERE id > " + strconv.FormatInt(rec.id, 10) + " AND created_at > 0 AND (")
-	for i, f := range forms {
-		if i > 0 {
-			q.WriteString(" OR ")
+	for k, g := range chunk {
+		quoted, _ := json.Marshal(g.id)
+		forms[k] = [2][]byte{
+			[]byte(`"model":"` + model + `","id":` + g.id + `,`),
+			[]byte(`"model":"` + model + `","id":` + string(quoted) + `,`),
 		}
-		switch r.drv.Dialect() {
-		case dialect.Postgres:
-			q.WriteString("position(")
-			r.writeBytes(&q, f)
-			q.WriteString(" in body) > 0")
-		case dialect.MySQL:
-			q.WriteString("LOCATE(")
-			r.writeBytes(&q, f)
-			q.WriteString(", body) > 0")
-		default:
-			q.WriteString("instr(body, ")
-			r.writeBytes(&q, f)
-			q.WriteString(") > 0")
+		lowest = min(lowest, g.rec.id)
+		for _, f := range forms[k] {
+			if q.Len() > 0 {
+				q.WriteString(" OR ")
+			}
+			r.writeContains(&q, f)
 		}
 	}
-	q.WriteString(") ORDER BY id LIMIT 1")
+	query := "SELECT id, body FROM " + r.quoted + " WHERE id > " + strconv.FormatInt(lowest, 10) + " AND created_at > 0 AND (" + q.String() + ") ORDER BY id"
 	var rows entsql.Rows
-	if err := r.drv.Query(ctx, q.String(), []any{}, &rows); err != nil {
-		return entreactive.Outgoing{}, fmt.Errorf("read the later events of %s %s: %w", model, id, err)
+	if err := r.drv.Query(ctx, query, []any{}, &rows); err != nil {
+		return nil, err
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		return entreactive.Outgoing{}, rows.Err()
+	found, left := make([][]byte, len(chunk)), len(chunk)
+	for left > 0 && rows.Next() {
+		var id int64
+		var body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		for k, g := range chunk {
+			if found[k] == nil && id > g.rec.id && (bytes.Contains(body, forms[k][0]) || bytes.Contains(body, forms[k][1])) {
+				found[k] = body
+				left--
+			}
+		}
 	}
-	var body []byte
-	if err := rows.Scan(&body); err != nil {
-		return entreactive.Outgoing{}, err
+	return found, rows.Err()
+}
+
+// writeContains writes to q the condition that the body column holds f.
+func (r *relay) writeContains(q *strings.Builder, f []byte) {
+	switch r.drv.Dialect() {
+	case dialect.Postgres:
+		q.WriteString("position(")
+		r.writeBytes(q, f)
+		q.WriteString(" in body) > 0")
+	case dialect.MySQL:
+		q.WriteString("LOCATE(")
+		r.writeBytes(q, f)
+		q.WriteString(", body) > 0")
+	default:
+		q.WriteString("instr(body, ")
+		r.writeBytes(q, f)
+		q.WriteString(") > 0")
 	}
-	d, err := decode(body)
-	if err != nil {
-		return entreactive.Outgoing{}, nil
-	}
-	data, ok := d.ev.Data.(json.RawMessage)
-	if !ok {
-		return entreactive.Outgoing{}, nil
-	}
-	// The create's own target, run on the row as the later event has it:
-	// not the later event's audience, which may be another.
-	return c.CreatedFrom(ctx, model, data)
 }
 
 // publish publishes events in order, in one call when the Publisher is an
