@@ -54,7 +54,10 @@ type captured struct {
 // why). Triggers are created when missing and never dropped: Uncapture
 // drops them. Run Capture after the schema migration: a migration that
 // rebuilds a table (SQLite does, for some changes) drops its trigger, and
-// Capture creates it again. SQLite, PostgreSQL (9.6 or later) and
+// Capture creates it again. A migration that runs beside the processes (a
+// rolling deploy, a migration tool) drops it under them: their relays
+// create it again at their next Poll and log a warning, and the creates
+// made in between send no event. SQLite, PostgreSQL (9.6 or later) and
 // MySQL/MariaDB are supported; on MySQL with binary logging, creating a
 // trigger needs the TRIGGER privilege and log_bin_trust_function_creators
 // (or SUPER). On SQLite, turn on go-sqlite3's statement cache
@@ -62,6 +65,8 @@ type captured struct {
 // INSERT it prepares, and without the cache every create is prepared
 // again.
 func (o *Outbox) Capture(ctx context.Context, c entreactive.Capture) error {
+	o.triggers.Lock()
+	defer o.triggers.Unlock()
 	models := map[string]bool{}
 	for _, t := range c.Tables() {
 		if err := o.createTrigger(ctx, t); err != nil {
@@ -79,6 +84,8 @@ func (o *Outbox) Capture(ctx context.Context, c entreactive.Capture) error {
 // c. Stop every other process that captures creates first: those they make
 // meanwhile would not be recorded.
 func (o *Outbox) Uncapture(ctx context.Context, c entreactive.Capture) error {
+	o.triggers.Lock()
+	defer o.triggers.Unlock()
 	// No model captured from now on, and c kept for the records left. A
 	// create made before the trigger is dropped may be stored twice (two
 	// events, with different ids), never lost.
@@ -118,19 +125,15 @@ func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) 
 		return fmt.Errorf("model name %q is not an identifier", t.Model)
 	}
 	table, id := quote(d, t.Table), quote(d, t.IDColumn)
+	var create string
 	switch d {
 	case dialect.SQLite:
 		return o.drv.Exec(ctx, "CREATE TRIGGER IF NOT EXISTS "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+
 			" BEGIN INSERT INTO "+o.quoted+" (created_at, body) VALUES (-CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), "+
 			"'{\"capture\":\""+t.Model+"\",\"id\":' || json_quote(NEW."+id+") || '}'); END", []any{}, nil)
 	case dialect.MySQL:
-		exists, err := o.exists(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
-		if err != nil || exists {
-			return err
-		}
-		err = o.drv.Exec(ctx, "CREATE TRIGGER "+quote(d, o.triggerName(t))+" AFTER INSERT ON "+table+" FOR EACH ROW INSERT INTO "+o.quoted+
-			" (created_at, body) VALUES (-CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), JSON_OBJECT('capture', '"+t.Model+"', 'id', CAST(NEW."+id+" AS CHAR)))", []any{}, nil)
-		return o.unlessCreated(ctx, err, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
+		create = "CREATE TRIGGER " + quote(d, o.triggerName(t)) + " AFTER INSERT ON " + table + " FOR EACH ROW INSERT INTO " + o.quoted +
+			" (created_at, body) VALUES (-CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), JSON_OBJECT('capture', '" + t.Model + "', 'id', CAST(NEW." + id + " AS CHAR)))"
 	case dialect.Postgres:
 		fn := quote(d, o.table+"_capture")
 		if err := o.drv.Exec(ctx, "CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+
@@ -138,15 +141,61 @@ func (o *Outbox) createTrigger(ctx context.Context, t entreactive.CaptureTable) 
 			"convert_to(json_build_object('capture', TG_ARGV[0], 'id', to_jsonb(NEW) ->> TG_ARGV[1])::text, 'UTF8')); RETURN NULL; END $$", []any{}, nil); err != nil {
 			return err
 		}
-		const check = "SELECT COUNT(*) FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)"
-		exists, err := o.exists(ctx, check, o.table+"_capture", table)
-		if err != nil || exists {
+		create = "CREATE TRIGGER " + fn + " AFTER INSERT ON " + table + " FOR EACH ROW EXECUTE PROCEDURE " + fn + "('" + t.Model + "', '" + strings.ReplaceAll(t.IDColumn, "'", "''") + "')"
+	default:
+		return fmt.Errorf("dialect %q is not supported", d)
+	}
+	exists, err := o.triggerExists(ctx, t)
+	if err != nil || exists {
+		return err
+	}
+	if err := o.drv.Exec(ctx, create, []any{}, nil); err != nil {
+		// Unless another process created it first.
+		if exists, qerr := o.triggerExists(ctx, t); qerr != nil || !exists {
 			return err
 		}
-		err = o.drv.Exec(ctx, "CREATE TRIGGER "+fn+" AFTER INSERT ON "+table+" FOR EACH ROW EXECUTE PROCEDURE "+fn+"('"+t.Model+"', '"+strings.ReplaceAll(t.IDColumn, "'", "''")+"')", []any{}, nil)
-		return o.unlessCreated(ctx, err, check, o.table+"_capture", table)
 	}
-	return fmt.Errorf("dialect %q is not supported", d)
+	return nil
+}
+
+// triggerExists reports whether the trigger of t's table exists.
+func (o *Outbox) triggerExists(ctx context.Context, t entreactive.CaptureTable) (bool, error) {
+	switch d := o.drv.Dialect(); d {
+	case dialect.SQLite:
+		return o.exists(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?", o.triggerName(t))
+	case dialect.MySQL:
+		return o.exists(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?", o.triggerName(t))
+	default:
+		return o.exists(ctx, "SELECT COUNT(*) FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)", o.table+"_capture", quote(d, t.Table))
+	}
+}
+
+// restoreTriggers creates again the triggers of the captured tables that
+// are gone, and returns those tables: a migration that rebuilds a table
+// (SQLite does, for some changes) drops its trigger, and the creates made
+// until then are not recorded. The relay runs it at every Poll.
+func (o *Outbox) restoreTriggers(ctx context.Context) ([]string, error) {
+	o.triggers.Lock()
+	defer o.triggers.Unlock()
+	c := o.captured.Load()
+	if c == nil || len(c.models) == 0 {
+		return nil, nil
+	}
+	var restored []string
+	for _, t := range c.capture.Tables() {
+		if !c.models[t.Model] {
+			continue
+		}
+		exists, err := o.triggerExists(ctx, t)
+		if err == nil && !exists {
+			err = o.createTrigger(ctx, t)
+			restored = append(restored, t.Table)
+		}
+		if err != nil {
+			return restored, fmt.Errorf("restore the trigger of %s: %w", t.Table, err)
+		}
+	}
+	return restored, nil
 }
 
 // exists runs a COUNT(*) query and reports whether it counted a row.
@@ -163,18 +212,6 @@ func (o *Outbox) exists(ctx context.Context, query string, args ...any) (bool, e
 		}
 	}
 	return n > 0, rows.Err()
-}
-
-// unlessCreated returns err, the error of creating a trigger, unless the
-// trigger exists now: another process created it first.
-func (o *Outbox) unlessCreated(ctx context.Context, err error, query string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	if exists, qerr := o.exists(ctx, query, args...); qerr == nil && exists {
-		return nil
-	}
-	return err
 }
 
 // plainName reports whether s is made of ASCII letters, digits and

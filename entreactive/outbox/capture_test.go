@@ -1,11 +1,14 @@
 package outbox_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,6 +337,52 @@ func TestCreatesOfSeveralGoneRowsAreBuiltFromTheirOwnNextEvents(t *testing.T) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
 	})
+}
+
+// A migration that rebuilds a captured table (SQLite does, for some
+// changes) drops its trigger while the processes run: their relays create
+// it again at their next poll, and say so, rather than leaving every later
+// create unrecorded until a process restarts.
+func TestATriggerAMigrationDroppedIsCreatedAgain(t *testing.T) {
+	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
+		ctx := t.Context()
+		rec := &entreactivetest.Recorder{}
+		var logs syncBuffer
+		ob, client := startWith(t, drv, rec, outbox.Config{Poll: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
+			t.Fatal(err)
+		}
+		drop := "DROP TRIGGER " + outbox.DefaultTable + "_items"
+		if drv.Dialect() == dialect.Postgres {
+			drop = "DROP TRIGGER " + outbox.DefaultTable + "_capture ON items"
+		}
+		if _, err := client.ExecContext(ctx, drop); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, "the warning", func() bool { return strings.Contains(logs.String(), "created again") })
+		client.Item.Create().SetLabel("after").SaveX(ctx)
+		testkit.Eventually(t, "the create made after", func() bool {
+			return slices.Contains(describeAll(rec.Events()), "Item create:after")
+		})
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestCapturedCreateIsPublishedWithoutWaitingForThePoll(t *testing.T) {

@@ -76,6 +76,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +126,10 @@ type Outbox struct {
 	wake chan struct{}
 	// captured is what Capture installed, or nil.
 	captured atomic.Pointer[captured]
+	// triggers serializes Capture, Uncapture and the relay's
+	// restoreTriggers: the relay does not create again a trigger that
+	// Uncapture drops.
+	triggers sync.Mutex
 }
 
 // Relay timing. A relay deletes what it published in batches: at the

@@ -100,6 +100,9 @@ func (r *relay) run(ctx context.Context) {
 			}
 			continue
 		}
+		if full {
+			r.checkTriggers(ctx)
+		}
 		last = time.Now()
 		err := r.drain(ctx, full)
 		took = time.Since(last)
@@ -116,6 +119,19 @@ func (r *relay) run(ctx context.Context) {
 			continue
 		}
 		retry = 0
+	}
+}
+
+// checkTriggers creates again the capture triggers a migration dropped
+// (restoreTriggers), and logs it: the creates made since were not
+// recorded, and send no event.
+func (r *relay) checkTriggers(ctx context.Context) {
+	restored, err := r.restoreTriggers(ctx)
+	if len(restored) > 0 {
+		r.log.Warn("outbox: capture triggers were gone (a migration rebuilt their tables?), created again: the creates made meanwhile send no event", "tables", restored)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.log.Error("outbox: relay", "err", err)
 	}
 }
 
