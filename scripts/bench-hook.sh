@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Hook overhead: Create on in-memory SQLite with the reactive mixin (no-op
 # emitter) against the same fields without it; and, on a SQLite file in
-# WAL mode, with the durable path (package outbox, a no-op publisher)
-# against the same fields without it; the same on PostgreSQL and MariaDB
-# when ENTREACTIVE_POSTGRES_DSN and ENTREACTIVE_MARIADB_DSN are set (there
+# WAL mode, with the durable path (package outbox, a no-op publisher), its
+# creates stored by their transaction or recorded by a trigger
+# (Outbox.Capture), against the same fields without it; the same on
+# PostgreSQL and MariaDB when ENTREACTIVE_POSTGRES_DSN and
+# ENTREACTIVE_MARIADB_DSN are set (there
 # the wall time is the figure: the database's own CPU is another
 # process's). Runs ROUNDS alternating
 # rounds (reactive, plain, reactive, plain, ...) and prints the medians.
@@ -41,6 +43,10 @@ END {
 	printf "durable/plain (SQLite file, WAL): %.3f in CPU time, %.3f in wall time\n", mcpu["file-durable"] / mcpu["file-plain"], mns["file-durable"] / mns["file-plain"]
 	if ("postgres-plain" in nn) printf "durable/plain (PostgreSQL): %.3f in wall time (%.3f in the CPU time of this process)\n", mns["postgres-durable"] / mns["postgres-plain"], mcpu["postgres-durable"] / mcpu["postgres-plain"]
 	if ("mariadb-plain" in nn) printf "durable/plain (MariaDB): %.3f in wall time (%.3f in the CPU time of this process)\n", mns["mariadb-durable"] / mns["mariadb-plain"], mcpu["mariadb-durable"] / mcpu["mariadb-plain"]
+	printf "captured/plain (Outbox.Capture): SQLite %.3f", mns["file-captured"] / mns["file-plain"]
+	if ("postgres-plain" in nn) printf ", PostgreSQL %.3f", mns["postgres-captured"] / mns["postgres-plain"]
+	if ("mariadb-plain" in nn) printf ", MariaDB %.3f", mns["mariadb-captured"] / mns["mariadb-plain"]
+	printf " in wall time\n"
 	printf "inside an application transaction, durable/plain: SQLite %.3f (CPU %.3f)", mns["file-durable-tx"] / mns["file-plain-tx"], mcpu["file-durable-tx"] / mcpu["file-plain-tx"]
 	if ("postgres-plain-tx" in nn) printf ", PostgreSQL %.3f", mns["postgres-durable-tx"] / mns["postgres-plain-tx"]
 	if ("mariadb-plain-tx" in nn) printf ", MariaDB %.3f", mns["mariadb-durable-tx"] / mns["mariadb-plain-tx"]

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -230,5 +231,8 @@ func plainName(s string) bool {
 // stored at createdAt: the same in every relay, so that the publisher
 // drops the repeats.
 func captureEventID(table string, id, createdAt int64) string {
-	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "entreactive/outbox/%s/%d/%d", table, id, createdAt)).String()
+	name := append([]byte("entreactive/outbox/"), table...)
+	name = strconv.AppendInt(append(name, '/'), id, 10)
+	name = strconv.AppendInt(append(name, '/'), createdAt, 10)
+	return uuid.NewSHA1(uuid.NameSpaceOID, name).String()
 }

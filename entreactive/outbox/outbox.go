@@ -351,6 +351,30 @@ type stored struct {
 	capture, rowID string
 }
 
+// decodeCaptured decodes the record SQLite's capture trigger writes for an
+// integer id, {"capture":"<model>","id":<id>}, without encoding/json (the
+// relay reads one per create); ok is false for any other form, which
+// decode reads.
+func decodeCaptured(body []byte) (model, id string, ok bool) {
+	rest, ok := bytes.CutPrefix(body, []byte(`{"capture":"`))
+	if !ok {
+		return "", "", false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || !plainName(string(rest[:end])) {
+		return "", "", false
+	}
+	model = string(rest[:end])
+	digits, ok := bytes.CutPrefix(rest[end:], []byte(`","id":`))
+	if ok {
+		digits, ok = bytes.CutSuffix(digits, []byte("}"))
+	}
+	if !ok || !isInteger(digits) {
+		return "", "", false
+	}
+	return model, string(digits), true
+}
+
 // decode decodes a stored record.
 func decode(body []byte) (stored, error) {
 	// One pass over the record, its event included.
