@@ -82,8 +82,9 @@ func (o *Outbox) Capture(ctx context.Context, c entreactive.Capture) error {
 // Uncapture drops the triggers Capture created for the tables of c: the
 // creates of those schemas are then stored by their transaction, as
 // without Capture. The records the triggers left are still published, with
-// c. Stop every other process that captures creates first: those they make
-// meanwhile would not be recorded.
+// c. Stop every other process that captures creates first: their creates
+// would go unrecorded until their relays create the triggers again, at
+// their next Poll.
 func (o *Outbox) Uncapture(ctx context.Context, c entreactive.Capture) error {
 	o.triggers.Lock()
 	defer o.triggers.Unlock()
