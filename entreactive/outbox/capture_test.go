@@ -1,14 +1,12 @@
 package outbox_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -347,7 +345,7 @@ func TestATriggerAMigrationDroppedIsCreatedAgain(t *testing.T) {
 	testdb.EachFile(t, func(t *testing.T, drv *entsql.Driver) {
 		ctx := t.Context()
 		rec := &entreactivetest.Recorder{}
-		var logs syncBuffer
+		var logs testkit.Buffer
 		ob, client := startWith(t, drv, rec, outbox.Config{Poll: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err := ob.Capture(ctx, client.ReactiveCapture()); err != nil {
 			t.Fatal(err)
@@ -365,24 +363,6 @@ func TestATriggerAMigrationDroppedIsCreatedAgain(t *testing.T) {
 			return slices.Contains(describeAll(rec.Events()), "Item create:after")
 		})
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestCapturedCreateIsPublishedWithoutWaitingForThePoll(t *testing.T) {
