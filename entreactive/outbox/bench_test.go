@@ -133,10 +133,11 @@ func benchRedis(b *testing.B) (*redis.Client, string) {
 	return rdb, prefix + "-stream"
 }
 
-// openFile opens a SQLite database file in WAL mode.
+// openFile opens a SQLite database file in WAL mode, with go-sqlite3's
+// statement cache (docs/durable.md recommends it with Capture).
 func openFile(b *testing.B) *entsql.Driver {
 	b.Helper()
-	drv, err := entsql.Open(dialect.SQLite, "file:"+filepath.Join(b.TempDir(), "bench.db")+"?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate")
+	drv, err := entsql.Open(dialect.SQLite, "file:"+filepath.Join(b.TempDir(), "bench.db")+"?_fk=1&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64")
 	if err != nil {
 		b.Fatal(err)
 	}
