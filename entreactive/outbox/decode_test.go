@@ -7,7 +7,7 @@ import (
 )
 
 // decodeCaptured reads the record of SQLite's trigger for an integer id
-// and leaves every other form to decode.
+// as encoding/json does, and leaves every other form to decodeJSON.
 func TestDecodeCaptured(t *testing.T) {
 	for _, c := range []struct {
 		body      string
@@ -33,9 +33,9 @@ func TestDecodeCaptured(t *testing.T) {
 		if !c.ok {
 			continue
 		}
-		d, err := decode([]byte(c.body))
+		d, err := decodeJSON([]byte(c.body))
 		if err != nil || d.capture != model || d.rowID != id {
-			t.Errorf("decode(%s) = %q, %q, %v: not what decodeCaptured read", c.body, d.capture, d.rowID, err)
+			t.Errorf("decodeJSON(%s) = %q, %q, %v: not what decodeCaptured read", c.body, d.capture, d.rowID, err)
 		}
 	}
 }

@@ -354,7 +354,7 @@ type stored struct {
 // decodeCaptured decodes the record SQLite's capture trigger writes for an
 // integer id, {"capture":"<model>","id":<id>}, without encoding/json (the
 // relay reads one per create); ok is false for any other form, which
-// decode reads.
+// decodeJSON reads.
 func decodeCaptured(body []byte) (model, id string, ok bool) {
 	rest, ok := bytes.CutPrefix(body, []byte(`{"capture":"`))
 	if !ok {
@@ -375,8 +375,17 @@ func decodeCaptured(body []byte) (model, id string, ok bool) {
 	return model, string(digits), true
 }
 
-// decode decodes a stored record.
+// decode decodes a stored record: SQLite's capture record by hand,
+// every other form with encoding/json.
 func decode(body []byte) (stored, error) {
+	if model, id, ok := decodeCaptured(body); ok {
+		return stored{capture: model, rowID: id}, nil
+	}
+	return decodeJSON(body)
+}
+
+// decodeJSON decodes a stored record of any form with encoding/json.
+func decodeJSON(body []byte) (stored, error) {
 	// One pass over the record, its event included.
 	var r struct {
 		Rooms   []string        `json:"rooms"`

@@ -267,13 +267,7 @@ func (r *relay) resolve(ctx context.Context, recs []row) ([]*entreactive.Outgoin
 	var models []string
 	rowIDs := make([]string, len(recs))
 	for i, rec := range recs {
-		var d stored
-		var err error
-		if model, id, ok := decodeCaptured(rec.body); ok && rec.captured() {
-			d.capture, d.rowID = model, id
-		} else {
-			d, err = decode(rec.body)
-		}
+		d, err := decode(rec.body)
 		switch {
 		case err != nil:
 			r.log.Error("outbox: dropping an event that cannot be read", "id", rec.id, "err", err)
