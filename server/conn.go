@@ -54,6 +54,8 @@ type Conn struct {
 	// registry has let it go.
 	closed    atomic.Bool
 	leftRooms []string
+	// closeReason is the reason close was first called with, under mu.
+	closeReason string
 
 	// What the socket needs from its server: its rooms, a logger, and the
 	// hooks to run when it closes.
@@ -337,6 +339,7 @@ func (c *Conn) close(reason string) {
 		return
 	}
 	c.closed.Store(true)
+	c.closeReason = reason
 	c.leftRooms = c.reg.roomsOf(c)
 	c.gen++
 	if c.expiry != nil {
@@ -359,6 +362,17 @@ func (c *Conn) close(reason string) {
 		c.release()
 	}
 	c.cancel()
+}
+
+// mayRecover reports whether the socket's session may be kept for its
+// client to recover: it is open, or it closed for a reason its client
+// recovers from. A socket the server disconnected is not, even when the
+// library, closing its transport at the same moment (the client hung up on
+// the DISCONNECT), asks for it to be kept as after a transport close.
+func (c *Conn) mayRecover() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed.Load() || recoverable(c.closeReason)
 }
 
 func (c *Conn) contextLocked() context.Context {

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 // TestHistoryIsBoundedInBytes: the oldest broadcasts go when the bytes
@@ -85,4 +88,38 @@ func sameRooms(got []string, want ...string) bool {
 	slices.Sort(g)
 	slices.Sort(w)
 	return slices.Equal(g, w)
+}
+
+// A socket the server disconnected is not kept for recovery when the
+// library asks for it as after a transport close: it does when the client
+// hangs up on the DISCONNECT while the server is still closing the socket
+// (two closes pass the library's connected check). Kept, the session
+// brought the kicked socket back, user and rooms included. A socket whose
+// transport closed first is kept.
+func TestADisconnectedSocketIsNotKeptWhenItsTransportClosesToo(t *testing.T) {
+	s, err := New(Config{JWT: JWT{Secret: []byte("internal-test-secret-32-bytes-long")}, Recovery: &Recovery{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	a := &recoveryAdapter{s: s, root: true}
+	for _, c := range []struct {
+		reason string
+		kept   bool
+	}{
+		{reason: ReasonServerDisconnect, kept: false},
+		{reason: ReasonTransportClose, kept: true},
+		{reason: ReasonServerShutdown, kept: true},
+	} {
+		ctx, cancel := context.WithCancel(s.ctx)
+		conn := &Conn{reg: s.reg, log: s.log, id: "s-" + c.reason, ctx: ctx, cancel: cancel}
+		s.reg.add(conn)
+		s.reg.join(conn, "user_9")
+		conn.close(c.reason)
+		pid := "p-" + c.reason
+		a.PersistSession(&socket.SessionToPersist{Sid: socket.SocketId(conn.id), Pid: socket.PrivateSessionId(pid), Data: conn})
+		if _, kept := s.sessions.take(pid, time.Now()); kept != c.kept {
+			t.Errorf("closed for %q, then persisted as after a transport close: kept %v, want %v", c.reason, kept, c.kept)
+		}
+	}
 }

@@ -42,6 +42,9 @@ func (a *recoveryAdapter) PersistSession(sp *socket.SessionToPersist) {
 	}
 	switch d := sp.Data.(type) {
 	case *Conn:
+		if !d.mayRecover() {
+			return
+		}
 		a.s.persistSession(d.session(string(sp.Pid)))
 	case *restoreState:
 		// Dropped again before its handshake took it up: the session
