@@ -482,7 +482,11 @@ func (r *relay) advance(id int64, now time.Time) {
 	r.cursor = id
 }
 
-// flush deletes the events published so far.
+// flush deletes the published events: runs of consecutive ids as
+// ranges, in one transaction when it takes more than one statement. A
+// writer of SQLite that finds the write lock taken sleeps a millisecond or
+// more before it tries again, so the relay takes the lock as seldom as it
+// can: once a flush.
 func (r *relay) flush(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return nil
@@ -492,27 +496,66 @@ func (r *relay) flush(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	const chunk = 500
-	for len(ids) > 0 {
-		n := min(len(ids), chunk)
-		var q strings.Builder
-		q.WriteString("DELETE FROM " + r.quoted + " WHERE id IN (")
-		for i, id := range ids[:n] {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(strconv.FormatInt(id, 10))
-		}
-		q.WriteByte(')')
-		if err := r.drv.Exec(ctx, q.String(), []any{}, nil); err != nil {
-			return fmt.Errorf("delete published events from %s: %w", r.table, err)
-		}
-		for _, id := range ids[:n] {
-			delete(r.pending, id)
-		}
-		ids = ids[n:]
+	stmts := deleteStatements(r.quoted, ids)
+	if err := r.execAll(ctx, stmts); err != nil {
+		return fmt.Errorf("delete published events from %s: %w", r.table, err)
 	}
+	clear(r.pending)
 	return nil
+}
+
+// execAll runs stmts, in one transaction when there are several.
+func (r *relay) execAll(ctx context.Context, stmts []string) error {
+	if len(stmts) == 1 {
+		return r.drv.Exec(ctx, stmts[0], []any{}, nil)
+	}
+	tx, err := r.drv.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	for _, q := range stmts {
+		if err := tx.Exec(ctx, q, []any{}, nil); err != nil {
+			return errors.Join(err, tx.Rollback())
+		}
+	}
+	return tx.Commit()
+}
+
+// deleteStatements returns the DELETE statements of table that delete ids
+// (sorted, distinct): each run of consecutive ids as one range, at most
+// deleteTerms ranges and ids a statement.
+func deleteStatements(table string, ids []int64) []string {
+	const deleteTerms = 500
+	var stmts []string
+	var ranges, singles []string
+	emit := func() {
+		if len(ranges)+len(singles) == 0 {
+			return
+		}
+		terms := ranges
+		if len(singles) > 0 {
+			terms = append(terms, "id IN ("+strings.Join(singles, ",")+")")
+		}
+		stmts = append(stmts, "DELETE FROM "+table+" WHERE "+strings.Join(terms, " OR "))
+		ranges, singles = nil, nil
+	}
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if j == i {
+			singles = append(singles, strconv.FormatInt(ids[i], 10))
+		} else {
+			ranges = append(ranges, "id BETWEEN "+strconv.FormatInt(ids[i], 10)+" AND "+strconv.FormatInt(ids[j], 10))
+		}
+		if len(ranges)+len(singles) >= deleteTerms {
+			emit()
+		}
+		i = j + 1
+	}
+	emit()
+	return stmts
 }
 
 // flushOnExit deletes what was published before the relay stopped, for at
