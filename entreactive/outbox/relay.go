@@ -40,6 +40,8 @@ type relay struct {
 	// pending are the ids published and not yet deleted, which flush
 	// deletes in batches (deleteBatch, deleteDelay).
 	pending map[int64]struct{}
+	// drained counts the records the current drain has read.
+	drained int
 }
 
 // gap is a range of ids below the cursor, from lo, that a relay never
@@ -58,12 +60,12 @@ func (r *relay) run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.Duration(0)
 	var flush <-chan time.Time
-	// The start and the duration of the last drain, and whether commits
-	// told the relay during it: under a stream of commits, the next drain
-	// waits (lingerAfter).
+	// The start and the duration of the last drain, whether commits told
+	// the relay during it, and whether it read more than one record: under
+	// a stream of commits, the next drain waits (lingerAfter).
 	var last time.Time
 	var took time.Duration
-	busy := false
+	busy, batched := false, false
 	for {
 		// While a retry waits, neither commits nor the poll bring it
 		// forward: a publisher that is down, or a record that cannot be
@@ -78,9 +80,11 @@ func (r *relay) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-wake:
-			// Under a stream: told during the last drain, or sooner after
-			// it than it took.
-			stream := busy || time.Since(last) < 2*took
+			// Under a stream: the last drain found commits waiting for
+			// it, and more were told during it, or sooner after it than
+			// it took. A client that commits again as soon as it has its
+			// event (one record a drain) is not held back.
+			stream := batched && (busy || time.Since(last) < 2*took)
 			if hold := time.Until(last.Add(lingerAfter(took))); stream && hold > 0 {
 				t := time.NewTimer(hold)
 				select {
@@ -106,7 +110,7 @@ func (r *relay) run(ctx context.Context) {
 		last = time.Now()
 		err := r.drain(ctx, full)
 		took = time.Since(last)
-		busy = len(r.wake) > 0
+		busy, batched = len(r.wake) > 0, r.drained > 1
 		if len(r.pending) > 0 && flush == nil {
 			flush = time.After(deleteDelay)
 		}
@@ -136,8 +140,9 @@ func (r *relay) checkTriggers(ctx context.Context) {
 }
 
 // lingerAfter returns how long after the start of a drain that took d the
-// next one waits to start under a stream of commits (they told the relay
-// during the drain, or sooner after it than it took): the relay then
+// next one waits to start under a stream of commits (the drain read more
+// than one record, and commits told the relay during it, or sooner after
+// it than it took): the relay then
 // drains at most a tenth of the time, each drain taking what committed
 // meanwhile, rather than one commit each. A commit that finds the relay
 // idle is published at once.
@@ -149,6 +154,7 @@ func lingerAfter(d time.Duration) time.Duration {
 // none is left or one fails to publish: the later ones wait for it. A full
 // drain starts from the first id rather than the cursor.
 func (r *relay) drain(ctx context.Context, full bool) error {
+	r.drained = 0
 	for {
 		more, err := r.pass(ctx, full)
 		if len(r.pending) >= deleteBatch {
@@ -204,6 +210,7 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 			fresh = append(fresh, rec)
 		}
 	}
+	r.drained += len(fresh)
 	events, err := r.resolve(ctx, fresh)
 	// Publish in id order, up to the first record that cannot be resolved
 	// (err): the later ones wait for it.
