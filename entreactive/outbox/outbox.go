@@ -143,7 +143,10 @@ type Outbox struct {
 const (
 	deleteDelay = time.Second
 	deleteBatch = 2048
-	gapTimeout  = 5 * time.Second
+	// gapDeleteBatch is deleteBatch while the relay reads gaps again: its
+	// passes then read the pending events above the lowest gap too.
+	gapDeleteBatch = 256
+	gapTimeout     = 5 * time.Second
 	// publishBatch is the most events handed to a BatchPublisher at once.
 	publishBatch = 100
 	// maxLinger bounds how long a commit waits for the relay under a

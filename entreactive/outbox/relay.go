@@ -157,7 +157,9 @@ func (r *relay) drain(ctx context.Context, full bool) error {
 	r.drained = 0
 	for {
 		more, err := r.pass(ctx, full)
-		if len(r.pending) >= deleteBatch {
+		// Below a gap, a pass reads the pending events again: with gaps,
+		// they are deleted sooner.
+		if len(r.pending) >= deleteBatch || len(r.gaps) > 0 && len(r.pending) >= gapDeleteBatch {
 			err = errors.Join(err, r.flush(ctx))
 		}
 		if err != nil || !more {
