@@ -40,8 +40,6 @@ type relay struct {
 	// pending are the ids published and not yet deleted, which flush
 	// deletes in batches (deleteBatch, deleteDelay).
 	pending map[int64]struct{}
-	// drained counts the records the current drain has read.
-	drained int
 }
 
 // gap is a range of ids below the cursor, from lo, that a relay never
@@ -108,9 +106,9 @@ func (r *relay) run(ctx context.Context) {
 			r.checkTriggers(ctx)
 		}
 		last = time.Now()
-		err := r.drain(ctx, full)
+		read, err := r.drain(ctx, full)
 		took = time.Since(last)
-		busy, batched = len(r.wake) > 0, r.drained > 1
+		busy, batched = len(r.wake) > 0, read > 1
 		if len(r.pending) > 0 && flush == nil {
 			flush = time.After(deleteDelay)
 		}
@@ -142,36 +140,38 @@ func (r *relay) checkTriggers(ctx context.Context) {
 // lingerAfter returns how long after the start of a drain that took d the
 // next one waits to start under a stream of commits (the drain read more
 // than one record, and commits told the relay during it, or sooner after
-// it than it took): the relay then
-// drains at most a tenth of the time, each drain taking what committed
-// meanwhile, rather than one commit each. A commit that finds the relay
-// idle is published at once.
+// it than it took): the relay then drains at most a tenth of the time,
+// each drain taking what committed meanwhile, rather than one commit
+// each. A commit that finds the relay idle is published at once.
 func lingerAfter(d time.Duration) time.Duration {
 	return min(10*d, maxLinger)
 }
 
 // drain publishes the stored events in id order, a batch at a time, until
 // none is left or one fails to publish: the later ones wait for it. A full
-// drain starts from the first id rather than the cursor.
-func (r *relay) drain(ctx context.Context, full bool) error {
-	r.drained = 0
+// drain starts from the first id rather than the cursor. It returns how
+// many records it read.
+func (r *relay) drain(ctx context.Context, full bool) (int, error) {
+	total := 0
 	for {
-		more, err := r.pass(ctx, full)
+		read, more, err := r.pass(ctx, full)
+		total += read
 		// Below a gap, a pass reads the pending events again: with gaps,
 		// they are deleted sooner.
 		if len(r.pending) >= deleteBatch || len(r.gaps) > 0 && len(r.pending) >= gapDeleteBatch {
 			err = errors.Join(err, r.flush(ctx))
 		}
 		if err != nil || !more {
-			return err
+			return total, err
 		}
 		full = false
 	}
 }
 
 // pass publishes one batch of the events above the cursor and in the gaps
-// (above the first id when full). It reports whether there may be more.
-func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
+// (above the first id when full). It returns how many records it read
+// that were not published already, and whether there may be more.
+func (r *relay) pass(ctx context.Context, full bool) (read int, more bool, err error) {
 	now := time.Now()
 	for len(r.gaps) > 0 && now.After(r.gaps[0].deadline) {
 		r.gaps = r.gaps[1:]
@@ -189,22 +189,22 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 	query := fmt.Sprintf("SELECT id, created_at, body FROM %s WHERE id > %d ORDER BY id LIMIT %d", r.quoted, floor, limit)
 	var rows entsql.Rows
 	if err := r.drv.Query(ctx, query, []any{}, &rows); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.table, err)
+		return 0, false, fmt.Errorf("read %s: %w", r.table, err)
 	}
 	var batch []row
 	for rows.Next() {
 		var rec row
 		if err := rows.Scan(&rec.id, &rec.createdAt, &rec.body); err != nil {
 			rows.Close()
-			return false, fmt.Errorf("read %s: %w", r.table, err)
+			return 0, false, fmt.Errorf("read %s: %w", r.table, err)
 		}
 		batch = append(batch, rec)
 	}
 	if err := rows.Close(); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.table, err)
+		return 0, false, fmt.Errorf("read %s: %w", r.table, err)
 	}
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.table, err)
+		return 0, false, fmt.Errorf("read %s: %w", r.table, err)
 	}
 	var fresh []row
 	for _, rec := range batch {
@@ -212,7 +212,6 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 			fresh = append(fresh, rec)
 		}
 	}
-	r.drained += len(fresh)
 	events, err := r.resolve(ctx, fresh)
 	// Publish in id order, up to the first record that cannot be resolved
 	// (err): the later ones wait for it.
@@ -234,17 +233,17 @@ func (r *relay) pass(ctx context.Context, full bool) (bool, error) {
 		}
 		if perr != nil && n < len(run) {
 			ev := run[n].Event
-			return false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, perr)
+			return 0, false, fmt.Errorf("publish %s %s %v: %w", ev.Model, ev.Action, ev.ID, perr)
 		}
 		if perr != nil {
-			return false, fmt.Errorf("publish: %w", perr)
+			return 0, false, fmt.Errorf("publish: %w", perr)
 		}
 		i += n
 	}
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	return len(batch) == limit, nil
+	return len(fresh), len(batch) == limit, nil
 }
 
 // row is a row of the outbox table. A trigger's record (Capture) has a
